@@ -1,0 +1,74 @@
+/**
+ * One page of the batch list and the parameters that ask for it.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { Batch } from "./Batch.js"
+import { optionalNullable } from "./internal/openEnum.js"
+
+/**
+ * A page of `GET /v1/batches`. `has_more` is required by the spec but some servers leave it out,
+ * so it may be absent; `first_id` and `last_id` may be absent or `null` (empty pages).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BatchPage = Schema.Struct({
+  object: Schema.Literal("list"),
+  data: Schema.Array(Batch),
+  has_more: Schema.optional(Schema.Boolean),
+  first_id: optionalNullable(Schema.String),
+  last_id: optionalNullable(Schema.String)
+}).annotations({ identifier: "BatchPage" })
+
+/**
+ * A page of batches as decoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BatchPage extends Schema.Schema.Type<typeof BatchPage> {}
+
+/**
+ * The largest page the API serves.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxLimit = 100
+
+/**
+ * A page size: an integer from 1 to 100.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PageLimit = Schema.Number.pipe(
+  Schema.filter((n) =>
+    (Number.isInteger(n) && n >= 1 && n <= maxLimit) ||
+    `limit must be an integer from 1 to ${maxLimit}, got ${n}`
+  )
+).annotations({
+  identifier: "PageLimit",
+  arbitrary: () => (fc) => fc.integer({ min: 1, max: maxLimit })
+})
+
+/**
+ * Query parameters of `GET /v1/batches`: `after` is the id of the last batch already seen.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ListBatchesParams = Schema.Struct({
+  after: Schema.optional(Schema.NonEmptyString),
+  limit: Schema.optional(PageLimit)
+}).annotations({ identifier: "ListBatchesParams" })
+
+/**
+ * List parameters as decoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListBatchesParams extends Schema.Schema.Type<typeof ListBatchesParams> {}
