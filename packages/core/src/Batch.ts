@@ -46,8 +46,8 @@ export const BatchErrorCode = openEnum(
  * @category schemas
  */
 export const BatchError = Schema.Struct({
-  code: Schema.optional(BatchErrorCode),
-  message: Schema.optional(Schema.String),
+  code: Schema.optionalWith(BatchErrorCode, { exact: true }),
+  message: Schema.optionalWith(Schema.String, { exact: true }),
   param: optionalNullable(Schema.String),
   line: optionalNullable(Schema.Int)
 }).annotations({ identifier: "BatchError" })
@@ -67,8 +67,8 @@ export interface BatchError extends Schema.Schema.Type<typeof BatchError> {}
  * @category schemas
  */
 export const BatchErrors = Schema.Struct({
-  object: Schema.optional(Schema.Literal("list")),
-  data: Schema.optional(Schema.Array(BatchError))
+  object: Schema.optionalWith(Schema.Literal("list"), { exact: true }),
+  data: Schema.optionalWith(Schema.Array(BatchError), { exact: true })
 }).annotations({ identifier: "BatchErrors" })
 
 /**

@@ -17,7 +17,7 @@ import { optionalNullable } from "./internal/openEnum.js"
 export const BatchPage = Schema.Struct({
   object: Schema.Literal("list"),
   data: Schema.Array(Batch),
-  has_more: Schema.optional(Schema.Boolean),
+  has_more: Schema.optionalWith(Schema.Boolean, { exact: true }),
   first_id: optionalNullable(Schema.String),
   last_id: optionalNullable(Schema.String)
 }).annotations({ identifier: "BatchPage" })
@@ -61,8 +61,8 @@ export const PageLimit = Schema.Number.pipe(
  * @category schemas
  */
 export const ListBatchesParams = Schema.Struct({
-  after: Schema.optional(Schema.NonEmptyString),
-  limit: Schema.optional(PageLimit)
+  after: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
+  limit: Schema.optionalWith(PageLimit, { exact: true })
 }).annotations({ identifier: "ListBatchesParams" })
 
 /**

@@ -54,7 +54,7 @@ export const CreateBatchParams = Schema.Struct({
   endpoint: EndpointInput,
   completion_window: CompletionWindowInput,
   metadata: optionalNullable(MetadataInput),
-  output_expires_after: Schema.optional(OutputExpiresAfter)
+  output_expires_after: Schema.optionalWith(OutputExpiresAfter, { exact: true })
 }).annotations({ identifier: "CreateBatchParams" })
 
 /**

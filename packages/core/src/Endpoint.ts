@@ -68,7 +68,10 @@ export const EndpointInput = Endpoint.pipe(
     /^\/v1\/[a-z0-9_/.-]+$/.test(s) ||
     `endpoint must be an API path such as "/v1/chat/completions" (known: ${known.join(", ")}), got ${JSON.stringify(s)}`
   )
-).annotations({ identifier: "EndpointInput" })
+).annotations({
+  identifier: "EndpointInput",
+  arbitrary: () => (fc) => fc.constantFrom(...known)
+})
 
 /**
  * The completion window as read from the server.

@@ -73,7 +73,7 @@ export const OpenAiFile = Schema.Struct({
   expires_at: optionalNullable(UnixSeconds),
   filename: Schema.String,
   purpose: FilePurpose,
-  status: Schema.optional(FileStatus),
+  status: Schema.optionalWith(FileStatus, { exact: true }),
   status_details: optionalNullable(Schema.String)
 }).annotations({ identifier: "OpenAiFile" })
 
@@ -114,7 +114,7 @@ export interface FileDeleted extends Schema.Schema.Type<typeof FileDeleted> {}
 export const FileList = Schema.Struct({
   object: Schema.Literal("list"),
   data: Schema.Array(OpenAiFile),
-  has_more: Schema.optional(Schema.Boolean),
+  has_more: Schema.optionalWith(Schema.Boolean, { exact: true }),
   first_id: optionalNullable(Schema.String),
   last_id: optionalNullable(Schema.String)
 }).annotations({ identifier: "FileList" })

@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, type ParseResult, Schema } from "effect"
+import * as ParseMessage from "./ParseMessage.js"
 
 /**
  * A line of a JSONL text that is not valid JSON or does not match its schema. `line` is 1-based.
@@ -63,7 +64,7 @@ export const decodeLine = <A, I>(schema: Schema.Schema<A, I>) => {
       }
       return Effect.mapError(
         decode(json),
-        (error) => new JsonlLineError({ line: lineNumber, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+        (error) => new JsonlLineError({ line: lineNumber, reason: ParseMessage.format(error) })
       )
     })
 }

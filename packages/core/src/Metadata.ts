@@ -71,7 +71,9 @@ export const MetadataInput = Metadata.pipe(
 ).annotations({
   identifier: "MetadataInput",
   arbitrary: () => (fc) =>
-    fc.dictionary(fc.string({ maxLength: limits.maxKeyLength }), fc.string({ maxLength: limits.maxValueLength }), {
-      maxKeys: limits.maxPairs
-    })
+    fc.dictionary(
+      fc.string({ maxLength: limits.maxKeyLength }),
+      fc.string({ maxLength: limits.maxValueLength }),
+      { maxKeys: limits.maxPairs }
+    )
 })

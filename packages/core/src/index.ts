@@ -68,6 +68,13 @@ export * as Jsonl from "./Jsonl.js"
 export * as Metadata from "./Metadata.js"
 
 /**
+ * Decoding errors that name their path.
+ *
+ * @since 0.1.0
+ */
+export * as ParseMessage from "./ParseMessage.js"
+
+/**
  * Input lines and the checks the service applies to them.
  *
  * @since 0.1.0

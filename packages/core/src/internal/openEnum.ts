@@ -10,7 +10,22 @@ export const openEnum = <const Known extends ReadonlyArray<string>, const Name e
 ) => {
   const Known = Schema.Literal(...known)
   const Unknown = Schema.String.pipe(Schema.brand(`Unknown${name}`))
-  return Schema.Union(Known, Unknown).annotations({ identifier: name })
+  return Schema.Union(Known, Unknown).annotations({
+    identifier: name,
+    // One sentence instead of one line per known literal.
+    message: (issue) => ({
+      message: `Expected a string (${name}), actual ${describe(issue.actual)}`,
+      override: true
+    })
+  })
+}
+
+const describe = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
 }
 
 /** The optional-and-nullable key the API sends: absent, `null` or a value are all accepted. */
