@@ -184,7 +184,7 @@ export const expiredLine = {
 
 export const requestLine = {
   custom_id: "request-1",
-  method: "POST",
+  method: "POST" as const,
   url: "/v1/chat/completions",
   body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "What is 2+2?" }], max_tokens: 100 }
 }
