@@ -98,3 +98,101 @@ export const decodeLines = <A, I>(schema: Schema.Schema<A, I>) => {
   return (text: string): Effect.Effect<Array<A>, JsonlLineError> =>
     Effect.forEach(splitLines(text), ([number, t]) => line(t, number))
 }
+
+/**
+ * One line cut from a byte stream: its text (without the line break), its 1-based number and the
+ * byte offset just past it, which is where a resumed read must start.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawLine {
+  readonly text: string
+  readonly line: number
+  readonly end: number
+}
+
+/**
+ * Cuts JSONL bytes into lines as chunks arrive, holding only the unfinished last line. Blank lines
+ * are skipped but counted. Splitting on the newline byte is safe in UTF-8: 0x0A never occurs
+ * inside a multi-byte character.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LineSplitter {
+  /** The complete lines that this chunk finishes. */
+  readonly push: (chunk: Uint8Array) => Array<RawLine>
+  /** The last line, when the input does not end with a newline. */
+  readonly flush: () => Array<RawLine>
+  /** The byte offset just past the last complete line: where a resumed read must start. */
+  readonly offset: () => number
+  /** The number of the last line cut. */
+  readonly lineNumber: () => number
+}
+
+/**
+ * Makes a line splitter; `start` continues a read that broke off after `offset` bytes and `line`
+ * lines.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeLineSplitter = (start: { readonly offset: number; readonly line: number } = {
+  offset: 0,
+  line: 0
+}): LineSplitter => {
+  const decoder = new TextDecoder("utf-8", { fatal: false })
+  let pending: Array<Uint8Array> = []
+  let pendingBytes = 0
+  let offset = start.offset
+  let line = start.line
+
+  const emit = (bytes: Uint8Array, out: Array<RawLine>, breakBytes: number) => {
+    line++
+    offset += bytes.length + breakBytes
+    let text = decoder.decode(bytes)
+    if (text.endsWith("\r")) text = text.slice(0, -1)
+    if (text.trim() !== "") out.push({ text, line, end: offset })
+  }
+
+  const takePending = (tail: Uint8Array): Uint8Array => {
+    if (pending.length === 0) return tail
+    const joined = new Uint8Array(pendingBytes + tail.length)
+    let at = 0
+    for (const part of pending) {
+      joined.set(part, at)
+      at += part.length
+    }
+    joined.set(tail, at)
+    pending = []
+    pendingBytes = 0
+    return joined
+  }
+
+  return {
+    push: (chunk) => {
+      const out: Array<RawLine> = []
+      let from = 0
+      let newline = chunk.indexOf(10, from)
+      while (newline !== -1) {
+        emit(takePending(chunk.subarray(from, newline)), out, 1)
+        from = newline + 1
+        newline = chunk.indexOf(10, from)
+      }
+      if (from < chunk.length) {
+        // Copy: the caller may reuse its buffer.
+        pending.push(chunk.slice(from))
+        pendingBytes += chunk.length - from
+      }
+      return out
+    },
+    flush: () => {
+      const out: Array<RawLine> = []
+      if (pendingBytes > 0) emit(takePending(new Uint8Array(0)), out, 0)
+      return out
+    },
+    offset: () => offset,
+    lineNumber: () => line
+  }
+}
