@@ -1,0 +1,323 @@
+/**
+ * One rate-limit governor per client, shared by every fiber that uses it, so that a burst of
+ * requests meets the server's limit once instead of as one 429 storm per request.
+ *
+ * It admits each request when all of these allow it:
+ * - the gate: closed after a 429 for the server's wait, so every fiber waits once;
+ * - the server's budget: `x-ratelimit-remaining-requests` (and `-tokens`) at or under a reserve,
+ *   counting the requests still in flight, holds new requests until the matching reset;
+ * - the learned pace: after a 429 the governor paces requests at the rate the server was seen to
+ *   allow, backs off by 30 % on each further 429 and creeps up by 5 % a second without one (AIMD),
+ *   so that the requests after a gate are let go gradually;
+ * - the static budget: an optional `requestsPerMinute` as a token bucket;
+ * - the bound on requests in flight.
+ *
+ * All time is `Clock` time, so `TestClock` drives it.
+ *
+ * @since 0.1.0
+ */
+import { ResetDuration } from "@batchfx/core"
+import { Clock, Duration, Effect, Option, SynchronizedRef } from "effect"
+
+/**
+ * Settings of a governor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The most requests in flight at once; default 16. */
+  readonly maxInFlight?: number | undefined
+  /** A static budget of requests per minute, as a token bucket; default none. */
+  readonly requestsPerMinute?: number | undefined
+  /** How much of the server's remaining budget to leave unused; default 1 request. */
+  readonly reserve?: number | undefined
+  /** The wait after a 429 that names none (no `retry-after`, no reset header); default 1 second. */
+  readonly defaultPause?: Duration.DurationInput | undefined
+}
+
+/**
+ * Why the governor holds requests back.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reason = "rate-limited" | "budget-exhausted" | "paced" | "requests-per-minute" | "in-flight"
+
+/**
+ * What the governor is doing, for display: open, or waiting until a time and why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface State {
+  /** `open` when a new request would go at once. */
+  readonly status: "open" | "waiting"
+  /** When requests go again (Unix milliseconds), if waiting. */
+  readonly until: Option.Option<number>
+  /** Why requests wait, if they do. */
+  readonly reason: Option.Option<Reason>
+  /** Requests in flight now. */
+  readonly inFlight: number
+  /** The learned pace in requests per second, once a 429 taught one. */
+  readonly pace: Option.Option<number>
+  /** The server's last reported remaining request budget. */
+  readonly remainingRequests: Option.Option<number>
+  /** Whether the server said the quota is exhausted; bulk operations stop asking then. */
+  readonly quotaExhausted: boolean
+  /** How many 429 answers this governor has seen. */
+  readonly rateLimited: number
+}
+
+/**
+ * What a response told the governor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Observation {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  /** The answer was a 429 `insufficient_quota`. */
+  readonly quotaExhausted?: boolean | undefined
+}
+
+/**
+ * A governor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Governor {
+  /**
+   * Runs one request when the governor admits it; `observe` must be called with what its answer
+   * said. The admission is given back when the effect ends, however it ends.
+   */
+  readonly run: <A, E, R>(
+    request: (observe: (observation: Observation) => Effect.Effect<void>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E, R>
+  /** The governor's state now. */
+  readonly state: Effect.Effect<State>
+}
+
+interface Internal {
+  readonly inFlight: number
+  readonly gateUntil: number
+  readonly remaining: Option.Option<{ readonly requests: number; readonly until: number; readonly kind: Reason }>
+  readonly pace: Option.Option<number>
+  readonly nextSlot: number
+  readonly lastDecrease: number
+  readonly lastIncrease: number
+  readonly tokens: number
+  readonly tokensAt: number
+  readonly successes: ReadonlyArray<number>
+  readonly consecutive429: number
+  readonly rateLimited: number
+  readonly quotaExhausted: boolean
+}
+
+type Decision =
+  | { readonly _tag: "Go"; readonly admittedAt: number }
+  | { readonly _tag: "Wait"; readonly millis: number }
+
+const header = (headers: Observation["headers"], name: string): string | undefined => headers[name]
+
+const parseNumber = (text: string | undefined): Option.Option<number> => {
+  if (text === undefined || text.trim() === "") return Option.none()
+  const n = Number(text)
+  return Number.isFinite(n) ? Option.some(n) : Option.none()
+}
+
+/** The server's requested wait, in milliseconds, from `retry-after-ms` or `retry-after`. */
+const serverWait = (headers: Observation["headers"], now: number): Option.Option<number> => {
+  const ms = parseNumber(header(headers, "retry-after-ms"))
+  if (Option.isSome(ms) && ms.value >= 0) return ms
+  const after = header(headers, "retry-after")
+  if (after === undefined) return Option.none()
+  const seconds = parseNumber(after)
+  if (Option.isSome(seconds)) return seconds.value >= 0 ? Option.some(seconds.value * 1000) : Option.none()
+  const date = Date.parse(after)
+  return Number.isNaN(date) ? Option.none() : Option.some(Math.max(0, date - now))
+}
+
+const resetMillis = (headers: Observation["headers"], name: string): Option.Option<number> =>
+  Option.flatMap(
+    Option.fromNullable(header(headers, name)),
+    (text) => Option.map(ResetDuration.parse(text), Duration.toMillis)
+  )
+
+// Successes remembered to estimate the rate the server allowed before a 429.
+const successWindowMillis = 60_000
+const minPace = 0.2
+
+/**
+ * Makes a governor.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Governor> =>
+  Effect.gen(function*() {
+    const maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 16))
+    const reserve = Math.max(0, options.reserve ?? 1)
+    const defaultPause = Duration.toMillis(options.defaultPause ?? "1 second")
+    const rpm = options.requestsPerMinute
+    const bucketSize = rpm === undefined ? 0 : Math.max(1, rpm / 60)
+    const permits = yield* Effect.makeSemaphore(maxInFlight)
+    const now0 = yield* Clock.currentTimeMillis
+    const ref = yield* SynchronizedRef.make<Internal>({
+      inFlight: 0,
+      gateUntil: 0,
+      remaining: Option.none(),
+      pace: Option.none(),
+      nextSlot: 0,
+      lastDecrease: 0,
+      lastIncrease: now0,
+      tokens: bucketSize,
+      tokensAt: now0,
+      successes: [],
+      consecutive429: 0,
+      rateLimited: 0,
+      quotaExhausted: false
+    })
+
+    /** Whether a request may go now; if so the admission is taken in the same step. */
+    const decide = (s: Internal, now: number): [Decision, Internal] => {
+      const wait = (until: number): [Decision, Internal] => [{ _tag: "Wait", millis: Math.max(1, until - now) }, s]
+      if (now < s.gateUntil) return wait(s.gateUntil)
+      if (Option.isSome(s.remaining)) {
+        const budget = s.remaining.value
+        if (now < budget.until && budget.requests - s.inFlight <= reserve) return wait(budget.until)
+      }
+      if (Option.isSome(s.pace) && s.nextSlot > now) return wait(s.nextSlot)
+      let tokens = s.tokens
+      if (rpm !== undefined) {
+        tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000)
+        if (tokens < 1) return wait(now + Math.ceil(((1 - tokens) * 60_000) / rpm))
+      }
+      return [{ _tag: "Go", admittedAt: now }, {
+        ...s,
+        inFlight: s.inFlight + 1,
+        remaining: Option.filter(s.remaining, (b) => now < b.until),
+        nextSlot: Option.match(s.pace, { onNone: () => s.nextSlot, onSome: (pace) => now + 1000 / pace }),
+        tokens: rpm === undefined ? s.tokens : tokens - 1,
+        tokensAt: now
+      }]
+    }
+
+    // Taking an admission is atomic with the decision; only the waits in between are interruptible,
+    // so an interrupted fiber never leaves an admission taken.
+    const admit = (
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    ): Effect.Effect<number> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.flatMap(
+          SynchronizedRef.modify(ref, (s) => decide(s, now)),
+          (decision) =>
+            decision._tag === "Go"
+              ? Effect.succeed(decision.admittedAt)
+              : Effect.zipRight(restore(Effect.sleep(Duration.millis(decision.millis))), admit(restore))
+        ))
+
+    const observe = (admittedAt: number, observation: Observation): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        SynchronizedRef.update(ref, (s): Internal => {
+          const { headers, status } = observation
+          let next: Internal = s
+          const remainingRequests = parseNumber(header(headers, "x-ratelimit-remaining-requests"))
+          const remainingTokens = parseNumber(header(headers, "x-ratelimit-remaining-tokens"))
+          const resetRequests = resetMillis(headers, "x-ratelimit-reset-requests")
+          const resetTokens = resetMillis(headers, "x-ratelimit-reset-tokens")
+          if (Option.isSome(remainingRequests) && Option.isSome(resetRequests)) {
+            next = {
+              ...next,
+              remaining: Option.some({
+                requests: remainingRequests.value,
+                until: now + resetRequests.value,
+                kind: "budget-exhausted"
+              })
+            }
+          }
+          if (
+            Option.isSome(remainingTokens) && Option.isSome(resetTokens) && remainingTokens.value <= 0
+          ) {
+            next = { ...next, gateUntil: Math.max(next.gateUntil, now + resetTokens.value) }
+          }
+          if (observation.quotaExhausted === true) return { ...next, quotaExhausted: true }
+          if (status === 429) {
+            const pause = Option.getOrElse(
+              Option.orElse(serverWait(headers, now), () => resetRequests),
+              () => defaultPause * 2 ** Math.min(next.consecutive429, 5)
+            )
+            next = {
+              ...next,
+              gateUntil: Math.max(next.gateUntil, now + pause),
+              consecutive429: next.consecutive429 + 1,
+              rateLimited: next.rateLimited + 1
+            }
+            // One decrease per storm: answers to requests admitted before the last decrease are
+            // the same storm.
+            if (admittedAt >= next.lastDecrease) {
+              const window = Math.max(pause, 1000)
+              const recent = next.successes.filter((t) => t > now - window).length
+              const pace = Option.match(next.pace, {
+                // With nothing to learn from, start at one request a second.
+                onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.9) / window),
+                onSome: (pace) => Math.max(minPace, pace * 0.7)
+              })
+              next = { ...next, pace: Option.some(pace), lastDecrease: now, lastIncrease: now }
+            }
+            return next
+          }
+          if (status >= 200 && status < 300) {
+            const successes = next.successes.length > 0 && next.successes[0]! < now - successWindowMillis
+              ? [...next.successes.filter((t) => t >= now - successWindowMillis), now]
+              : [...next.successes, now]
+            next = { ...next, successes, consecutive429: 0 }
+            if (Option.isSome(next.pace) && now - next.lastIncrease >= 1000) {
+              next = { ...next, pace: Option.some(next.pace.value * 1.05), lastIncrease: now }
+            }
+          }
+          return next
+        }))
+
+    const release = SynchronizedRef.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))
+
+    const run: Governor["run"] = (request) =>
+      permits.withPermits(1)(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(admit(restore), (admittedAt) =>
+            restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release)))
+        )
+      )
+
+    const state: Effect.Effect<State> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.map(SynchronizedRef.get(ref), (s): State => {
+        const [decision] = decide(s, now)
+        const reason: Option.Option<Reason> = decision._tag === "Go"
+          ? (s.inFlight >= maxInFlight ? Option.some("in-flight") : Option.none())
+          : Option.some(
+            now < s.gateUntil
+              ? "rate-limited"
+              : Option.isSome(s.remaining) && now < s.remaining.value.until &&
+                  s.remaining.value.requests - s.inFlight <= reserve
+              ? "budget-exhausted"
+              : Option.isSome(s.pace) && s.nextSlot > now
+              ? "paced"
+              : "requests-per-minute"
+          )
+        return {
+          status: decision._tag === "Go" && s.inFlight < maxInFlight ? "open" : "waiting",
+          until: decision._tag === "Wait" ? Option.some(now + decision.millis) : Option.none(),
+          reason,
+          inFlight: s.inFlight,
+          pace: s.pace,
+          remainingRequests: Option.map(s.remaining, (b) =>
+            b.requests),
+          quotaExhausted: s.quotaExhausted,
+          rateLimited: s.rateLimited
+        }
+      }))
+
+    return { run, state }
+  })

@@ -1,0 +1,145 @@
+import * as Governor from "@batchfx/client/Governor"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Deferred, Effect, Fiber, Option, Ref, TestClock } from "effect"
+
+// The governor on its own, under TestClock: what it admits when, given what answers said.
+// (Its behaviour against the emulator's real rate limit is in the bulk-operation tests.)
+
+/** Runs one request through the governor that answers with `observation`, recording its start time. */
+const request = (
+  governor: Governor.Governor,
+  starts: Ref.Ref<Array<number>>,
+  observation: Governor.Observation = { status: 200, headers: {} }
+) =>
+  governor.run((observe) =>
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => Effect.zipRight(Ref.update(starts, (s) => [...s, now]), observe(observation))
+    )
+  )
+
+describe("Governor", () => {
+  it.effect("after a 429 with retry-after-ms every fiber waits once for the gate", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 8 })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, { status: 429, headers: { "retry-after-ms": "5000" } })
+      const state = yield* governor.state
+      assert.strictEqual(state.status, "waiting")
+      assert.deepStrictEqual(state.reason, Option.some("rate-limited"))
+      assert.deepStrictEqual(state.until, Option.some(5000))
+      const fibers = yield* Effect.forEach(Array.from({ length: 4 }), () => Effect.fork(request(governor, starts)))
+      yield* TestClock.adjust("4999 millis")
+      assert.strictEqual((yield* Ref.get(starts)).length, 1)
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.joinAll(fibers)
+      const later = (yield* Ref.get(starts)).slice(1)
+      assert.strictEqual(later.length, 4)
+      assert.isTrue(later.every((t) => t >= 5000))
+      assert.strictEqual((yield* governor.state).rateLimited, 1)
+    }))
+
+  it.effect("paces the requests after a gate instead of letting them all go at once", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 32 })
+      const starts = yield* Ref.make<Array<number>>([])
+      // 10 successes in the last second, then a 429 asking for one second: about 9 per second.
+      yield* Effect.forEach(Array.from({ length: 10 }), () => request(governor, starts))
+      yield* request(governor, starts, { status: 429, headers: { "retry-after": "1" } })
+      const fibers = yield* Effect.forEach(Array.from({ length: 9 }), () => Effect.fork(request(governor, starts)))
+      yield* TestClock.adjust("30 seconds")
+      yield* Fiber.joinAll(fibers)
+      const after = (yield* Ref.get(starts)).slice(11)
+      assert.strictEqual(after[0], 1000)
+      const gaps = after.slice(1).map((t, i) => t - after[i]!)
+      assert.isTrue(gaps.every((gap) => gap >= 100), `gaps ${gaps}`)
+      assert.isTrue(Option.isSome((yield* governor.state).pace))
+    }))
+
+  it.effect("holds new requests while the server's remaining budget is at the reserve, until the reset", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ reserve: 1 })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, {
+        status: 200,
+        headers: { "x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "6m0s" }
+      })
+      assert.deepStrictEqual((yield* governor.state).reason, Option.some("budget-exhausted"))
+      const fiber = yield* Effect.fork(request(governor, starts))
+      yield* TestClock.adjust("5 minutes")
+      assert.strictEqual((yield* Ref.get(starts)).length, 1)
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* Ref.get(starts), [0, 360_000])
+    }))
+
+  it.effect("an unparseable reset header is ignored, not read as zero or forever", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ reserve: 1 })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, {
+        status: 200,
+        headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "soon" }
+      })
+      yield* request(governor, starts)
+      assert.deepStrictEqual(yield* Ref.get(starts), [0, 0])
+    }))
+
+  it.effect("applies a static requests-per-minute budget as a token bucket", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ requestsPerMinute: 120 })
+      const starts = yield* Ref.make<Array<number>>([])
+      const fiber = yield* Effect.fork(Effect.forEach(Array.from({ length: 5 }), () => request(governor, starts)))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* Ref.get(starts), [0, 0, 500, 1000, 1500])
+    }))
+
+  it.effect("bounds the requests in flight", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 3 })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Ref.make(0)
+      const peak = yield* Ref.make(0)
+      const one = governor.run((observe) =>
+        Effect.gen(function*() {
+          const now = yield* Ref.updateAndGet(running, (n) => n + 1)
+          yield* Ref.update(peak, (p) => Math.max(p, now))
+          yield* Deferred.await(gate)
+          yield* observe({ status: 200, headers: {} })
+          yield* Ref.update(running, (n) => n - 1)
+        })
+      )
+      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 10 }, () => one), { concurrency: "unbounded" }))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(50))
+      assert.strictEqual((yield* governor.state).inFlight, 3)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(fiber)
+      assert.strictEqual(yield* Ref.get(peak), 3)
+      assert.strictEqual((yield* governor.state).inFlight, 0)
+    }))
+
+  it.effect("an interrupted wait leaves no admission taken", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 2 })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, { status: 429, headers: { "retry-after": "60" } })
+      const waiting = yield* Effect.fork(request(governor, starts))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(waiting)
+      assert.strictEqual((yield* governor.state).inFlight, 0)
+      yield* TestClock.adjust("60 seconds")
+      yield* request(governor, starts)
+      assert.strictEqual((yield* Ref.get(starts)).length, 2)
+    }))
+
+  it.effect("remembers an exhausted quota", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make()
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, { status: 429, headers: {}, quotaExhausted: true })
+      const state = yield* governor.state
+      assert.isTrue(state.quotaExhausted)
+      assert.strictEqual(state.status, "open")
+    }))
+})
