@@ -1,4 +1,47 @@
 /**
+ * An Effect-native client of the OpenAI Batch API.
+ *
  * @since 0.1.0
  */
-export {}
+
+/**
+ * The Batch API service: lazy listing, retrieve, create, cancel.
+ *
+ * @since 0.1.0
+ */
+export * as BatchClient from "./BatchClient.js"
+
+/**
+ * The typed errors of the client and their union.
+ *
+ * @since 0.1.0
+ */
+export * as BatchClientError from "./BatchClientError.js"
+
+/**
+ * Client options and the environment variables they come from.
+ *
+ * @since 0.1.0
+ */
+export * as ClientConfig from "./ClientConfig.js"
+
+/**
+ * The rate-limit governor shared by the fibers of one client.
+ *
+ * @since 0.1.0
+ */
+export * as Governor from "./Governor.js"
+
+/**
+ * Retry schedules and the rules around them.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+
+/**
+ * The HTTP plumbing shared by the client's services.
+ *
+ * @since 0.1.0
+ */
+export * as Transport from "./Transport.js"

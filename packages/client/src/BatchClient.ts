@@ -1,0 +1,393 @@
+/**
+ * The Batch API as an Effect service: listing as a lazy `Stream`, and retrieve, create, cancel,
+ * each with typed errors, retries under a `Schedule`, per-attempt timeouts and a span per attempt.
+ *
+ * @since 0.1.0
+ */
+import { Batch, BatchPage, CreateBatchParams } from "@batchfx/core"
+import { HttpClientRequest } from "@effect/platform"
+import type { HttpClient } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import {
+  type Config,
+  type ConfigError,
+  Context,
+  Effect,
+  HashSet,
+  Layer,
+  Option,
+  ParseResult,
+  Ref,
+  Schema,
+  Stream
+} from "effect"
+import { type BatchClientError, InvalidParams, isAmbiguous, PaginationError } from "./BatchClientError.js"
+import * as ClientConfig from "./ClientConfig.js"
+import * as InternalPagination from "./internal/pagination.js"
+import * as Transport from "./Transport.js"
+
+/**
+ * The `metadata` key under which `create` stores its client token. It counts as one of the 16
+ * metadata pairs; when the caller's metadata already has 16 pairs no token is added, and a create
+ * that fails ambiguously is then not retried (it could make a second batch).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const clientTokenKey = "batchfx_client_token"
+
+/**
+ * How many pages (newest first, 100 batches each) `create` searches for its client token after an
+ * ambiguous failure.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const clientTokenSearchPages = 2
+
+/**
+ * Options of a listing call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions extends Transport.CallOptions {
+  /** Pages fetched ahead of the consumer; default the client's (1). 0 fetches only on demand. */
+  readonly lookAhead?: number | undefined
+}
+
+/**
+ * Options of `create`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateOptions extends Transport.CallOptions {
+  /** Whether to tag the batch with a client token; default the client's setting (on). */
+  readonly clientToken?: boolean | undefined
+}
+
+/**
+ * The parameters of a list call as a caller writes them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ListParams = Schema.Schema.Encoded<typeof BatchPage.ListBatchesParams>
+
+/**
+ * The parameters of `create` as a caller writes them (plain strings; checked before sending).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CreateParams = Schema.Schema.Encoded<typeof CreateBatchParams.CreateBatchParams>
+
+/**
+ * The operations of the Batch API.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /**
+   * Every batch, newest first, as a lazy stream: a page is requested only when the consumer needs
+   * it, plus `lookAhead` pages ahead. Page size from `limit`, start after `after`. A failed page is
+   * retried on its own, so no batch is skipped or repeated; a cursor that does not advance fails
+   * with `PaginationError`.
+   */
+  readonly list: (params?: ListParams, options?: ListOptions) => Stream.Stream<Batch.Batch, BatchClientError>
+  /** The pages behind `list`, as the server sent them (the last one may be empty). */
+  readonly listPages: (
+    params?: ListParams,
+    options?: ListOptions
+  ) => Stream.Stream<BatchPage.BatchPage, BatchClientError>
+  /** One batch by id. */
+  readonly retrieve: (id: string, options?: Transport.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  /**
+   * Creates a batch. The parameters are checked first (`InvalidParams`, nothing sent). The batch is
+   * tagged with a client token (see `clientTokenKey`); after an ambiguous failure the client looks
+   * for a batch with that token before it tries again, and returns it if found, so a retried create
+   * never makes a second batch.
+   */
+  readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  /** Asks to cancel a batch; a completed or failed batch answers `Conflict`, never retried. */
+  readonly cancel: (id: string, options?: Transport.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+}
+
+/**
+ * The Batch API client.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class BatchClient extends Context.Tag("@batchfx/client/BatchClient")<BatchClient, Service>() {}
+
+const validate = <A, I>(
+  schema: Schema.Schema<A, I>,
+  input: unknown,
+  operation: string
+): Effect.Effect<A, InvalidParams> =>
+  Schema.decodeUnknown(schema, { onExcessProperty: "error" })(input).pipe(
+    Effect.mapError((error) =>
+      new InvalidParams({ operation, description: ParseResult.TreeFormatter.formatErrorSync(error) })
+    )
+  )
+
+const validateId = (id: string, operation: string): Effect.Effect<string, InvalidParams> =>
+  typeof id === "string" && id.trim() !== ""
+    ? Effect.succeed(id)
+    : Effect.fail(new InvalidParams({ operation, description: "the batch id must be a non-empty string" }))
+
+const encodeCreate = Schema.encodeSync(CreateBatchParams.CreateBatchParams)
+
+const newToken = Effect.sync(() => `bfx_${globalThis.crypto.randomUUID().replace(/-/g, "")}`)
+
+interface PageState {
+  readonly after: Option.Option<string>
+  readonly used: HashSet.HashSet<string>
+  readonly page: number
+}
+
+/**
+ * Builds the client over a transport.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(function*() {
+  const transport = yield* Transport.Transport
+  const settings = transport.settings
+
+  const decodeBatch = transport.decodeJson(Batch.Batch)
+
+  const fetchPage = (
+    after: Option.Option<string>,
+    limit: number | undefined,
+    options: ListOptions
+  ): Effect.Effect<BatchPage.BatchPage, BatchClientError> =>
+    transport.json(
+      HttpClientRequest.get("/batches", {
+        urlParams: {
+          ...(limit === undefined ? {} : { limit: String(limit) }),
+          ...(Option.isSome(after) ? { after: after.value } : {})
+        }
+      }),
+      BatchPage.BatchPage,
+      { operation: "batches.list", retry: options.retry, timeout: options.timeout }
+    )
+
+  const listPages: Service["listPages"] = (params = {}, options = {}) =>
+    Stream.unwrap(Effect.map(validate(BatchPage.ListBatchesParams, params, "list"), (valid) => {
+      const initial: PageState = {
+        after: Option.fromNullable(valid.after),
+        used: valid.after === undefined ? HashSet.empty() : HashSet.make(valid.after),
+        page: 1
+      }
+      const step = (
+        state: PageState
+      ): Effect.Effect<readonly [BatchPage.BatchPage, Option.Option<PageState>], BatchClientError> =>
+        Effect.flatMap(fetchPage(state.after, valid.limit, options), (page) => {
+          const last = page.data.length === 0 ? undefined : page.data[page.data.length - 1]
+          if (last === undefined || page.has_more === false) {
+            return Effect.succeed([page, Option.none()] as const)
+          }
+          if (HashSet.has(state.used, last.id)) {
+            return Effect.fail(
+              new PaginationError({
+                cursor: last.id,
+                page: state.page,
+                description: Option.match(state.after, {
+                  onNone: () => `the first page ends with "${last.id}", a cursor already used`,
+                  onSome: (after) =>
+                    `the page after "${after}" ends with "${last.id}", a cursor already used, so the server is repeating pages`
+                })
+              })
+            )
+          }
+          return Effect.succeed(
+            [
+              page,
+              Option.some({ after: Option.some(last.id), used: HashSet.add(state.used, last.id), page: state.page + 1 })
+            ] as const
+          )
+        })
+      return InternalPagination.paginate(initial, step, options.lookAhead ?? settings.lookAhead)
+    }))
+
+  const list: Service["list"] = (params, options) =>
+    listPages(params, options).pipe(Stream.mapConcat((page) => page.data))
+
+  const retrieve: Service["retrieve"] = Effect.fn("BatchClient.retrieve")(
+    function*(id: string, options: Transport.CallOptions = {}) {
+      const valid = yield* validateId(id, "retrieve")
+      return yield* transport.json(HttpClientRequest.get(`/batches/${encodeURIComponent(valid)}`), Batch.Batch, {
+        operation: "batches.retrieve",
+        retry: options.retry,
+        timeout: options.timeout
+      })
+    }
+  )
+
+  const cancel: Service["cancel"] = Effect.fn("BatchClient.cancel")(
+    function*(id: string, options: Transport.CallOptions = {}) {
+      const valid = yield* validateId(id, "cancel")
+      return yield* transport.json(
+        HttpClientRequest.post(`/batches/${encodeURIComponent(valid)}/cancel`),
+        Batch.Batch,
+        { operation: "batches.cancel", retry: options.retry, timeout: options.timeout }
+      )
+    }
+  )
+
+  const findByToken = (token: string): Effect.Effect<Option.Option<Batch.Batch>, BatchClientError> =>
+    listPages({ limit: 100 }, { lookAhead: 0 }).pipe(
+      Stream.take(clientTokenSearchPages),
+      Stream.mapConcat((page) => page.data),
+      Stream.filter((batch) => batch.metadata?.[clientTokenKey] === token),
+      Stream.runHead,
+      Effect.withSpan("batchfx.batches.create.lookup", { attributes: { "batchfx.client_token": token } })
+    )
+
+  const create: Service["create"] = Effect.fn("BatchClient.create")(
+    function*(params: CreateParams, options: CreateOptions = {}) {
+      const valid = yield* validate(CreateBatchParams.CreateBatchParams, params, "create")
+      const metadata = valid.metadata ?? {}
+      const useToken = (options.clientToken ?? settings.clientToken) &&
+        Object.keys(metadata).length < 16 && !(clientTokenKey in metadata)
+      const token = useToken ? Option.some(yield* newToken) : Option.none<string>()
+      const body = encodeCreate(
+        Option.isSome(token) ? { ...valid, metadata: { ...metadata, [clientTokenKey]: token.value } } : valid
+      )
+      yield* Effect.annotateCurrentSpan("batchfx.client_token", Option.getOrElse(token, () => ""))
+      const request = HttpClientRequest.post("/batches").pipe(HttpClientRequest.bodyUnsafeJson(body))
+      // Set once an attempt failed in a way after which the batch may exist; from then on each
+      // attempt first looks for it.
+      const maybeCreated = yield* Ref.make(false)
+      const attempt = (n: number): Effect.Effect<Batch.Batch, BatchClientError> =>
+        Effect.gen(function*() {
+          if (Option.isSome(token) && (yield* Ref.get(maybeCreated))) {
+            const found = yield* findByToken(token.value)
+            if (Option.isSome(found)) {
+              yield* Effect.logDebug("create found the batch of an earlier attempt").pipe(
+                Effect.annotateLogs({ batchId: found.value.id, attempt: n })
+              )
+              return found.value
+            }
+          }
+          return yield* transport.attempt(request, decodeBatch, {
+            operation: "batches.create",
+            attempt: n,
+            timeout: options.timeout
+          }).pipe(Effect.tapError((error) => isAmbiguous(error) ? Ref.set(maybeCreated, true) : Effect.void))
+        })
+      return yield* transport.retrying(attempt, { retry: options.retry, retryAmbiguous: Option.isSome(token) })
+    }
+  )
+
+  return { list, listPages, retrieve, create, cancel }
+})
+
+/**
+ * The client from explicit options, over the `HttpClient` in context. It also provides its
+ * `Transport`, so that other services of the same client share it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: ClientConfig.Options
+): Layer.Layer<BatchClient | Transport.Transport, never, HttpClient.HttpClient> =>
+  Layer.effect(BatchClient, make).pipe(Layer.provideMerge(Transport.layer(options)))
+
+/**
+ * The client from `Config` (by default `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`,
+ * `OPENAI_PROJECT_ID`), over the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<ClientConfig.Options> = ClientConfig.config
+): Layer.Layer<BatchClient | Transport.Transport, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.map(config, layer))
+
+/**
+ * The client from explicit options with Node's HTTP client (undici) included.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (options: ClientConfig.Options): Layer.Layer<BatchClient | Transport.Transport> =>
+  layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+/**
+ * The client from `Config` with Node's HTTP client (undici) included.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfigNode = (
+  config: Config.Config<ClientConfig.Options> = ClientConfig.config
+): Layer.Layer<BatchClient | Transport.Transport, ConfigError.ConfigError> =>
+  layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+/**
+ * Every batch, as a stream that needs the client.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const list = (
+  params?: ListParams,
+  options?: ListOptions
+): Stream.Stream<Batch.Batch, BatchClientError, BatchClient> =>
+  Stream.unwrap(Effect.map(BatchClient, (client) => client.list(params, options)))
+
+/**
+ * Every page of the batch list, as a stream that needs the client.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const listPages = (
+  params?: ListParams,
+  options?: ListOptions
+): Stream.Stream<BatchPage.BatchPage, BatchClientError, BatchClient> =>
+  Stream.unwrap(Effect.map(BatchClient, (client) => client.listPages(params, options)))
+
+/**
+ * One batch by id, with the client from context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const retrieve = (
+  id: string,
+  options?: Transport.CallOptions
+): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
+  Effect.flatMap(BatchClient, (client) => client.retrieve(id, options))
+
+/**
+ * Creates a batch with the client from context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const create = (
+  params: CreateParams,
+  options?: CreateOptions
+): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
+  Effect.flatMap(BatchClient, (client) => client.create(params, options))
+
+/**
+ * Cancels a batch with the client from context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const cancel = (
+  id: string,
+  options?: Transport.CallOptions
+): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
+  Effect.flatMap(BatchClient, (client) => client.cancel(id, options))

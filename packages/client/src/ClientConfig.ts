@@ -1,0 +1,169 @@
+/**
+ * How a client is configured: explicit options, or the `OPENAI_*` environment variables.
+ *
+ * @since 0.1.0
+ */
+import { Config, Duration, Option, Redacted, type Schedule } from "effect"
+import type { BatchClientError } from "./BatchClientError.js"
+
+/**
+ * The base URL of the OpenAI API.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultBaseUrl = "https://api.openai.com/v1"
+
+/**
+ * The default timeout of one JSON request, body included: 60 seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultTimeout: Duration.Duration = Duration.seconds(60)
+
+/**
+ * The longest wait the client accepts from a server (`retry-after`): 60 seconds. A longer one fails
+ * at once with the wait attached to the error.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultServerWaitCap: Duration.Duration = Duration.seconds(60)
+
+/**
+ * The default number of retries after the first attempt: 2, as in the official SDKs.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxRetries = 2
+
+/**
+ * The default number of pages fetched ahead of the consumer while listing: 1.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultLookAhead = 1
+
+/**
+ * A retry schedule: it sees each error and decides the wait before the next attempt. The client
+ * applies its rules (what may be retried, the server's wait and its cap) around it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetrySchedule = Schedule.Schedule<unknown, BatchClientError>
+
+/**
+ * The options of a client. Only `apiKey` is required.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The API key, kept `Redacted` so it never prints. */
+  readonly apiKey: Redacted.Redacted
+  /** The API root, default `https://api.openai.com/v1`. */
+  readonly baseUrl?: string | undefined
+  /** Sent as `OpenAI-Organization`. */
+  readonly organization?: string | undefined
+  /** Sent as `OpenAI-Project`. */
+  readonly project?: string | undefined
+  /** The retry schedule of every call; default `Retry.defaultSchedule` bounded by `maxRetries`. */
+  readonly retry?: RetrySchedule | undefined
+  /** Retries after the first attempt when `retry` is not given; default 2. */
+  readonly maxRetries?: number | undefined
+  /** Timeout of one JSON request attempt, body included; default 60 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Pages fetched ahead of the consumer while listing; default 1, 0 fetches only on demand. */
+  readonly lookAhead?: number | undefined
+  /** The longest server-asked wait to honour; a longer one fails at once. Default 60 seconds. */
+  readonly serverWaitCap?: Duration.DurationInput | undefined
+  /**
+   * Whether `create` tags its batch with a client token in `metadata` (key `batchfx_client_token`)
+   * so that a create retried after an ambiguous failure never makes a second batch. Default true.
+   */
+  readonly clientToken?: boolean | undefined
+}
+
+/**
+ * Options with every default filled in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  /** The API key. */
+  readonly apiKey: Redacted.Redacted
+  /** The API root, without a trailing slash. */
+  readonly baseUrl: string
+  /** Sent as `OpenAI-Organization` when present. */
+  readonly organization: Option.Option<string>
+  /** Sent as `OpenAI-Project` when present. */
+  readonly project: Option.Option<string>
+  /** The retry schedule; none means the default one, bounded by `maxRetries`. */
+  readonly retry: Option.Option<RetrySchedule>
+  /** Retries after the first attempt for the default schedule. */
+  readonly maxRetries: number
+  /** Timeout of one JSON request attempt. */
+  readonly timeout: Duration.Duration
+  /** Pages fetched ahead while listing. */
+  readonly lookAhead: number
+  /** The longest server-asked wait to honour. */
+  readonly serverWaitCap: Duration.Duration
+  /** Whether creates carry a client token. */
+  readonly clientToken: boolean
+}
+
+const nonNegativeInt = (name: string, n: number): number => {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`)
+  return n
+}
+
+/**
+ * Fills in the defaults of the options. Throws a `RangeError` for a negative `maxRetries` or
+ * `lookAhead`, which are programming errors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const settings = (options: Options): Settings => ({
+  apiKey: options.apiKey,
+  baseUrl: (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, ""),
+  organization: Option.fromNullable(options.organization).pipe(Option.filter((s) => s !== "")),
+  project: Option.fromNullable(options.project).pipe(Option.filter((s) => s !== "")),
+  retry: Option.fromNullable(options.retry),
+  maxRetries: nonNegativeInt("maxRetries", options.maxRetries ?? defaultMaxRetries),
+  timeout: options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout),
+  lookAhead: nonNegativeInt("lookAhead", options.lookAhead ?? defaultLookAhead),
+  serverWaitCap: options.serverWaitCap === undefined ? defaultServerWaitCap : Duration.decode(options.serverWaitCap),
+  clientToken: options.clientToken ?? true
+})
+
+/**
+ * Options read from the environment: `OPENAI_API_KEY` (required, read as `Redacted`),
+ * `OPENAI_BASE_URL` (default `https://api.openai.com/v1`), `OPENAI_ORG_ID` and
+ * `OPENAI_PROJECT_ID` (optional).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.all({
+  apiKey: Config.redacted("OPENAI_API_KEY"),
+  baseUrl: Config.string("OPENAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl)),
+  organization: Config.option(Config.string("OPENAI_ORG_ID")),
+  project: Config.option(Config.string("OPENAI_PROJECT_ID"))
+}).pipe(
+  Config.map(({ apiKey, baseUrl, organization, project }): Options => ({
+    apiKey,
+    baseUrl,
+    organization: Option.getOrUndefined(organization),
+    project: Option.getOrUndefined(project)
+  })),
+  Config.validate({
+    message: "OPENAI_API_KEY must not be empty",
+    validation: (options) => Redacted.value(options.apiKey).trim() !== ""
+  })
+)

@@ -1,0 +1,202 @@
+/**
+ * Retry as a value: the default backoff `Schedule`, the rules that decide which errors may be
+ * retried, and the server's own wait (`retry-after-ms`, `retry-after`, `x-should-retry`).
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option, Schedule } from "effect"
+import { dual } from "effect/Function"
+import { type BatchClientError, isAmbiguous, isApiStatusError, retryAfter as retryAfterOf } from "./BatchClientError.js"
+import type { RetrySchedule } from "./ClientConfig.js"
+import { defaultMaxRetries, defaultServerWaitCap } from "./ClientConfig.js"
+
+/**
+ * Options of an exponential backoff.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackoffOptions {
+  /** The first wait; default 0.5 seconds. */
+  readonly base?: Duration.DurationInput | undefined
+  /** The growth factor; default 2. */
+  readonly factor?: number | undefined
+  /** The longest wait; default 8 seconds. */
+  readonly cap?: Duration.DurationInput | undefined
+  /** How many retries after the first attempt; default 2. */
+  readonly maxRetries?: number | undefined
+  /** Whether each wait is shortened by up to a quarter at random; default true. */
+  readonly jitter?: boolean | undefined
+}
+
+/**
+ * An exponential backoff: `base × factor^n`, capped, shortened by up to 25 % at random (as the
+ * official SDKs do), for at most `maxRetries` retries.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const backoff = (options: BackoffOptions = {}): RetrySchedule => {
+  const cap = Duration.decode(options.cap ?? "8 seconds")
+  const capped = Schedule.exponential(options.base ?? "500 millis", options.factor ?? 2).pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, cap))
+  )
+  const jittered = options.jitter === false ? capped : Schedule.jitteredWith(capped, { min: 0.75, max: 1 })
+  return jittered.pipe(Schedule.intersect(Schedule.recurs(options.maxRetries ?? defaultMaxRetries)))
+}
+
+/**
+ * The default retry schedule: from 0.5 s, doubling, capped at 8 s, jittered, 2 retries.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const defaultSchedule: RetrySchedule = backoff()
+
+/**
+ * A schedule that never retries.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const never: RetrySchedule = Schedule.stop
+
+/**
+ * The rules applied around a retry schedule.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Policy {
+  /** The longest server-asked wait to honour; a longer one fails at once. Default 60 seconds. */
+  readonly serverWaitCap?: Duration.DurationInput | undefined
+  /**
+   * Whether a failure after which the server may have acted (a timeout, a reset, a 5xx) may be
+   * retried. Default true; a create without a client token sets it to false.
+   */
+  readonly retryAmbiguous?: boolean | undefined
+}
+
+/**
+ * Whether the error may be retried under the policy.
+ *
+ * - Never: local errors (invalid parameters, pagination), quota exhausted, 409 conflicts, and a
+ *   server-asked wait above the cap (the error keeps the wait).
+ * - `x-should-retry: true` forces a retry and `false` forbids one.
+ * - Otherwise: 408, 429, 5xx, connection errors, timeouts, and bodies that were not JSON; no other
+ *   4xx and no body of the wrong shape.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (error: BatchClientError, policy: Policy = {}): boolean => {
+  if (error._tag === "QuotaExhausted" || error._tag === "Conflict") return false
+  if (error._tag === "InvalidParams" || error._tag === "PaginationError") return false
+  if (policy.retryAmbiguous === false && isAmbiguous(error)) return false
+  const wait = retryAfterOf(error)
+  if (wait !== undefined && Duration.greaterThan(wait, policy.serverWaitCap ?? defaultServerWaitCap)) return false
+  if (isApiStatusError(error) && error.shouldRetry !== undefined) return error.shouldRetry
+  switch (error._tag) {
+    case "RateLimited":
+    case "ConnectionError":
+    case "TimeoutError":
+      return true
+    case "ServerError":
+      return error.status >= 500 || error.status === 408
+    case "ResponseDecodeError":
+      return error.reason === "InvalidJson"
+    default:
+      return false
+  }
+}
+
+/**
+ * Applies the server's wait to a schedule: when the error carries a `retryAfter` (within the cap),
+ * the next attempt waits exactly that long instead of the schedule's own delay.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const withServerWait = (schedule: RetrySchedule): RetrySchedule =>
+  schedule.pipe(
+    Schedule.intersect(Schedule.identity<BatchClientError>()),
+    Schedule.modifyDelay(([, error], delay) => retryAfterOf(error) ?? delay)
+  )
+
+/**
+ * Retries an effect with the schedule under the policy. The waits run on `Clock` (so `TestClock`
+ * drives them) and are interruptible.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retry: {
+  (schedule: RetrySchedule, policy?: Policy): <A, R>(
+    self: Effect.Effect<A, BatchClientError, R>
+  ) => Effect.Effect<A, BatchClientError, R>
+  <A, R>(
+    self: Effect.Effect<A, BatchClientError, R>,
+    schedule: RetrySchedule,
+    policy?: Policy
+  ): Effect.Effect<A, BatchClientError, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, R>(self: Effect.Effect<A, BatchClientError, R>, schedule: RetrySchedule, policy?: Policy) =>
+    retryImpl(self, schedule, policy)
+)
+
+const retryImpl = <A, R>(
+  self: Effect.Effect<A, BatchClientError, R>,
+  schedule: RetrySchedule,
+  policy: Policy = {}
+): Effect.Effect<A, BatchClientError, R> =>
+  Effect.retry(self, {
+    schedule: withServerWait(schedule),
+    while: (error: BatchClientError) => isRetryable(error, policy)
+  })
+
+const parseNumber = (text: string): number | undefined => {
+  const trimmed = text.trim()
+  if (trimmed === "" || !/^[0-9]*\.?[0-9]+$/.test(trimmed)) return undefined
+  const n = Number(trimmed)
+  return Number.isFinite(n) ? n : undefined
+}
+
+/**
+ * The wait a response asks for: `retry-after-ms` (milliseconds) first, else `retry-after` (seconds,
+ * or an HTTP date measured against `nowMillis`). Header names are lower-case. A date in the past
+ * gives zero; anything unreadable gives none.
+ *
+ * @since 0.1.0
+ * @category headers
+ */
+export const serverWait = (
+  headers: { readonly [name: string]: string | undefined },
+  nowMillis: number
+): Option.Option<Duration.Duration> => {
+  const ms = headers["retry-after-ms"]
+  if (ms !== undefined) {
+    const n = parseNumber(ms)
+    if (n !== undefined) return Option.some(Duration.millis(n))
+  }
+  const after = headers["retry-after"]
+  if (after === undefined) return Option.none()
+  const seconds = parseNumber(after)
+  if (seconds !== undefined) return Option.some(Duration.millis(seconds * 1000))
+  const date = Date.parse(after)
+  if (Number.isNaN(date)) return Option.none()
+  return Option.some(Duration.millis(Math.max(0, date - nowMillis)))
+}
+
+/**
+ * The `x-should-retry` header: `true` or `false`, else none.
+ *
+ * @since 0.1.0
+ * @category headers
+ */
+export const shouldRetryHeader = (
+  headers: { readonly [name: string]: string | undefined }
+): Option.Option<boolean> => {
+  const value = headers["x-should-retry"]?.trim().toLowerCase()
+  return value === "true" ? Option.some(true) : value === "false" ? Option.some(false) : Option.none()
+}

@@ -1,0 +1,284 @@
+/**
+ * The HTTP plumbing every service of the client shares: one `send` through which every request
+ * passes (the place a rate-limit governor wraps), typed error mapping, per-attempt timeouts, spans
+ * and debug logs, and retries under the client's rules.
+ *
+ * A request given to the transport has a path relative to the base URL (`/batches`) or a full URL;
+ * the transport adds the base URL and the `Authorization`, `OpenAI-Organization`, `OpenAI-Project`
+ * and `Accept` headers itself, so the `HttpClient` it runs on must not prefix URLs.
+ *
+ * @since 0.1.0
+ */
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Clock, Context, Duration, Effect, Layer, Option, Ref, type Schema } from "effect"
+import { type BatchClientError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
+import * as ClientConfig from "./ClientConfig.js"
+import * as InternalErrors from "./internal/errors.js"
+import * as Retry from "./Retry.js"
+
+/**
+ * Options a caller may give to one call: a retry schedule and a timeout that replace the client's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  /** Replaces the client's retry schedule for this call (`Retry.never` for none). */
+  readonly retry?: ClientConfig.RetrySchedule | undefined
+  /** Replaces the client's timeout of each attempt of this call. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options of one attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AttemptOptions {
+  /** The operation, used as span name `batchfx.<operation>` (`batches.list`, `files.content`, …). */
+  readonly operation: string
+  /** The attempt number, 1-based. */
+  readonly attempt: number
+  /** The timeout of this attempt; default the client's. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options of a retried call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecuteOptions extends CallOptions {
+  /** The operation, used as span name `batchfx.<operation>`. */
+  readonly operation: string
+  /** Whether failures after which the server may have acted are retried; default true. */
+  readonly retryAmbiguous?: boolean | undefined
+}
+
+/**
+ * The transport's operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The client's settings, defaults filled in. */
+  readonly settings: ClientConfig.Settings
+  /**
+   * Sends one request, once: adds base URL and headers, maps a transport failure to
+   * `ConnectionError` and a non-2xx answer (whose body it reads) to its typed error. The body of a
+   * 2xx answer is left unread. Every request of the client goes through this function.
+   */
+  readonly send: (
+    request: HttpClientRequest.HttpClientRequest,
+    attempt: number
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, BatchClientError>
+  /** One attempt: `send`, then `handle` of the answer, under the timeout, in a span, logged. */
+  readonly attempt: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    handle: (response: HttpClientResponse.HttpClientResponse, attempt: number) => Effect.Effect<A, BatchClientError>,
+    options: AttemptOptions
+  ) => Effect.Effect<A, BatchClientError>
+  /** Runs attempts (numbered from 1) under the retry schedule and rules. */
+  readonly retrying: <A>(
+    f: (attempt: number) => Effect.Effect<A, BatchClientError>,
+    options?: Omit<ExecuteOptions, "operation" | "timeout">
+  ) => Effect.Effect<A, BatchClientError>
+  /** `attempt` retried. */
+  readonly execute: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    handle: (response: HttpClientResponse.HttpClientResponse, attempt: number) => Effect.Effect<A, BatchClientError>,
+    options: ExecuteOptions
+  ) => Effect.Effect<A, BatchClientError>
+  /** `execute` that decodes the JSON body with the schema. */
+  readonly json: <A, I>(
+    request: HttpClientRequest.HttpClientRequest,
+    schema: Schema.Schema<A, I>,
+    options: ExecuteOptions
+  ) => Effect.Effect<A, BatchClientError>
+  /** A handler that reads the body of an answer and decodes it as JSON with the schema. */
+  readonly decodeJson: <A, I>(
+    schema: Schema.Schema<A, I>
+  ) => (response: HttpClientResponse.HttpClientResponse, attempt: number) => Effect.Effect<A, BatchClientError>
+  /** The retry schedule a call uses: its own, else the client's, else the default bounded by `maxRetries`. */
+  readonly schedule: (override?: ClientConfig.RetrySchedule | undefined) => ClientConfig.RetrySchedule
+  /** Removes the API key from a text. */
+  readonly scrub: (text: string) => string
+}
+
+/**
+ * The transport of a client, shared by its services (batches, files) so that they share one
+ * `send`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Transport extends Context.Tag("@batchfx/client/Transport")<Transport, Service>() {}
+
+const pathOf = (url: string): string => {
+  try {
+    return new URL(url).pathname
+  } catch {
+    return url
+  }
+}
+
+/**
+ * Builds a transport over the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: ClientConfig.Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const settings = ClientConfig.settings(options)
+    const http = yield* HttpClient.HttpClient
+    const scrub = InternalErrors.makeScrub(settings.apiKey)
+    const defaultSchedule = Option.getOrElse(settings.retry, () => Retry.backoff({ maxRetries: settings.maxRetries }))
+
+    const resolve = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest => {
+      let out = request.url.startsWith("/")
+        ? HttpClientRequest.setUrl(request, settings.baseUrl + request.url)
+        : request
+      out = HttpClientRequest.bearerToken(out, settings.apiKey)
+      if (out.headers["accept"] === undefined) out = HttpClientRequest.acceptJson(out)
+      if (Option.isSome(settings.organization)) {
+        out = HttpClientRequest.setHeader(out, "OpenAI-Organization", settings.organization.value)
+      }
+      if (Option.isSome(settings.project)) {
+        out = HttpClientRequest.setHeader(out, "OpenAI-Project", settings.project.value)
+      }
+      return out
+    }
+
+    const exchangeOf = (request: HttpClientRequest.HttpClientRequest, attempt: number): InternalErrors.Exchange => ({
+      method: request.method,
+      url: request.url.startsWith("/") ? settings.baseUrl + request.url : request.url,
+      attempt
+    })
+
+    const send: Service["send"] = (request, attempt) => {
+      const exchange = exchangeOf(request, attempt)
+      return http.execute(resolve(request)).pipe(
+        Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub))),
+        Effect.flatMap((response) =>
+          response.status >= 200 && response.status < 300
+            ? Effect.succeed(response)
+            : Effect.flatMap(
+              Effect.zip(
+                response.text.pipe(
+                  Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub)))
+                ),
+                Clock.currentTimeMillis
+              ),
+              ([text, now]) => Effect.fail(InternalErrors.fromResponse(exchange, response, text, now, scrub))
+            )
+        )
+      )
+    }
+
+    const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
+      const exchange = exchangeOf(request, attemptOptions.attempt)
+      const timeout = attemptOptions.timeout === undefined ? settings.timeout : Duration.decode(attemptOptions.timeout)
+      const path = pathOf(exchange.url)
+      const annotations = { method: exchange.method, path, attempt: exchange.attempt }
+      return send(request, attemptOptions.attempt).pipe(
+        Effect.tap((response) =>
+          Effect.annotateCurrentSpan({
+            "http.response.status_code": response.status,
+            "batchfx.request_id": response.headers["x-request-id"] ?? ""
+          })
+        ),
+        Effect.flatMap((response) =>
+          Effect.as(
+            Effect.logDebug(`${exchange.method} ${path} answered ${response.status}`).pipe(
+              Effect.annotateLogs({
+                ...annotations,
+                status: response.status,
+                requestId: response.headers["x-request-id"] ?? ""
+              })
+            ),
+            response
+          )
+        ),
+        Effect.flatMap((response) => handle(response, attemptOptions.attempt)),
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new TimeoutError({ method: exchange.method, url: exchange.url, attempt: exchange.attempt, timeout })
+        }),
+        Effect.tapError((error) => {
+          const status = "status" in error && typeof error.status === "number" ? error.status : undefined
+          const requestId = "requestId" in error && typeof error.requestId === "string" ? error.requestId : ""
+          return Effect.zipRight(
+            Effect.annotateCurrentSpan({
+              "batchfx.error": error._tag,
+              "batchfx.request_id": requestId,
+              ...(status === undefined ? {} : { "http.response.status_code": status })
+            }),
+            Effect.logDebug(`${exchange.method} ${path} failed: ${scrub(error.message)}`).pipe(
+              Effect.annotateLogs({ ...annotations, error: error._tag, status: status ?? "", requestId })
+            )
+          )
+        }),
+        Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
+          kind: "client",
+          attributes: {
+            "http.request.method": exchange.method,
+            "url.path": path,
+            "batchfx.attempt": exchange.attempt
+          }
+        })
+      )
+    }
+
+    const schedule: Service["schedule"] = (override) => override ?? defaultSchedule
+
+    const retrying: Service["retrying"] = (f, retryOptions = {}) =>
+      Effect.flatMap(Ref.make(0), (counter) =>
+        Ref.updateAndGet(counter, (n) => n + 1).pipe(
+          Effect.flatMap(f),
+          Retry.retry(schedule(retryOptions.retry), {
+            serverWaitCap: settings.serverWaitCap,
+            retryAmbiguous: retryOptions.retryAmbiguous
+          })
+        ))
+
+    const execute: Service["execute"] = (request, handle, executeOptions) =>
+      retrying(
+        (n) =>
+          attempt(request, handle, {
+            operation: executeOptions.operation,
+            attempt: n,
+            timeout: executeOptions.timeout
+          }),
+        executeOptions
+      )
+
+    const decodeJson: Service["decodeJson"] = (schema) => (response, n) => {
+      const exchange = exchangeOf(response.request, n)
+      return response.text.pipe(
+        Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub))),
+        Effect.flatMap((text) => {
+          const decoded = InternalErrors.decodeBody(exchange, response, text, schema, scrub)
+          return decoded instanceof ResponseDecodeError ? Effect.fail(decoded) : Effect.succeed(decoded)
+        })
+      )
+    }
+
+    const json: Service["json"] = (request, schemaOf, executeOptions) =>
+      execute(request, decodeJson(schemaOf), executeOptions)
+
+    return { settings, send, attempt, retrying, execute, json, decodeJson, schedule, scrub }
+  })
+
+/**
+ * The transport as a layer, from explicit options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: ClientConfig.Options): Layer.Layer<Transport, never, HttpClient.HttpClient> =>
+  Layer.effect(Transport, make(options))
