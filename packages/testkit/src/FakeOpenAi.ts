@@ -1,0 +1,360 @@
+/**
+ * An emulator of the OpenAI Batch and Files API: `/v1/files*` and `/v1/batches*` with the real wire
+ * shapes, errors and headers, a lifecycle driven by the Effect `Clock`, and knobs for latency, rate
+ * limits, quota, faults and seeded data.
+ *
+ * Two ways in, one app: `layer` serves it on a real socket (127.0.0.1, port 0 by default) for wire
+ * tests; `layerInMemory` also provides an `HttpClient` that calls the app in-process, so a test can
+ * drive the lifecycle with `TestClock` without sockets racing simulated time.
+ *
+ * @since 0.1.0
+ */
+import type { RequestLine } from "@batchfx/core"
+import {
+  type HttpApp,
+  HttpClient,
+  HttpClientError,
+  type HttpClientRequest,
+  HttpClientResponse,
+  HttpServer,
+  type HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, type Duration, Effect, Layer, Stream } from "effect"
+import { createServer } from "node:http"
+import type { Fault } from "./Fault.js"
+import * as Internal from "./internal/emulator.js"
+import type { FailLine, Responder } from "./Responder.js"
+import type { Route } from "./Route.js"
+
+/**
+ * How long each phase of a batch lasts. A batch keeps the durations in force when it was created.
+ *
+ * - `validating`: from create to `in_progress` (or `failed`); default 1 s.
+ * - `inProgress`: to run every request; requests finish evenly over it; default 5 s.
+ * - `finalizing`: from `finalizing` to `completed`; default 1 s.
+ * - `cancelling`: the drain from `cancelling` to `cancelled`; default 10 min, as observed.
+ * - `expiring`: from `finalizing` at the deadline to `expired`; default 10 min.
+ * - `completionWindow`: from `created_at` to `expires_at`; default 24 h.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Durations {
+  readonly validating: Duration.DurationInput
+  readonly inProgress: Duration.DurationInput
+  readonly finalizing: Duration.DurationInput
+  readonly cancelling: Duration.DurationInput
+  readonly expiring: Duration.DurationInput
+  readonly completionWindow: Duration.DurationInput
+}
+
+/**
+ * A request-rate limit: at most `requests` per `window`, counted on the Effect `Clock`. Over it the
+ * emulator answers 429 `rate_limit_exceeded` (type `requests`) with `retry-after` and
+ * `retry-after-ms`. With `headers` (the default) every answer also carries
+ * `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests` and `x-ratelimit-reset-requests`;
+ * `headers: false` leaves them out, as the real batch and file endpoints do.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RateLimit {
+  readonly requests: number
+  readonly window: Duration.DurationInput
+  readonly headers?: boolean
+}
+
+/**
+ * Faults drawn at random: each request (of `routes`, default all) gets one of `faults` with
+ * probability `rate`. Draws are a pure function of `seed` and the request's sequence number.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RandomFaults {
+  readonly rate: number
+  readonly faults: ReadonlyArray<Fault>
+  readonly seed?: number
+  readonly routes?: ReadonlyArray<Route>
+}
+
+/**
+ * Everything that can be changed while the emulator runs.
+ *
+ * - `latency`: a delay (on the `Clock`) before each request is handled.
+ * - `rateLimit`: see `RateLimit`; `undefined` for none.
+ * - `quotaExhausted`: every authenticated request gets 429 `insufficient_quota` without `retry-after`.
+ * - `randomFaults`: see `RandomFaults`.
+ * - `stuckCursor`: `GET /v1/batches` ignores `after` and serves the first page again.
+ * - `omitHasMore`: `GET /v1/batches` leaves `has_more` out.
+ * - `breakContentAfterBytes`: every file content answer stops after this many bytes although its
+ *   `Content-Length` promised more (a client resumes with `Range`).
+ * - `durations`: see `Durations`; they apply to batches created afterwards.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Knobs {
+  readonly latency: Duration.DurationInput
+  readonly rateLimit: RateLimit | undefined
+  readonly quotaExhausted: boolean
+  readonly randomFaults: RandomFaults | undefined
+  readonly stuckCursor: boolean
+  readonly omitHasMore: boolean
+  readonly breakContentAfterBytes: number | undefined
+  readonly durations: Durations
+}
+
+/**
+ * A change to the knobs: the keys given replace the current values (`undefined` clears an optional
+ * knob); `durations` is merged key by key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type KnobsPatch =
+  & { readonly [K in Exclude<keyof Knobs, "durations">]?: Knobs[K] }
+  & { readonly durations?: Partial<Durations> }
+
+/**
+ * Options of the emulator: the initial knobs plus what is fixed at construction.
+ *
+ * - `apiKey`: the only key accepted (default `"sk-fake-batchfx"`).
+ * - `seed`: seeds ids, request ids, output order and random faults (deterministic runs).
+ * - `responders`: replaces or adds the responder of an endpoint; the endpoints with a responder are
+ *   the ones `POST /v1/batches` accepts.
+ * - `failLine`: picks lines that fail with an HTTP-error result line.
+ * - `inputLimits`: the line and byte limits of input validation (default 50,000 lines, 200 MB).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends KnobsPatch {
+  readonly apiKey?: string
+  readonly seed?: number
+  readonly responders?: { readonly [endpoint: string]: Responder }
+  readonly failLine?: FailLine
+  readonly inputLimits?: RequestLine.InputLimits
+}
+
+/**
+ * Options of the socket server: where to listen (default 127.0.0.1, port 0 = any free port).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerOptions extends Options {
+  readonly host?: string
+  readonly port?: number
+}
+
+/**
+ * How many answers a route gave with a status; status `0` counts connection resets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Counter {
+  readonly method: string
+  readonly route: Route
+  readonly status: number
+  readonly count: number
+}
+
+/**
+ * The running emulator.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The base URL clients use, ending in `/v1`. */
+  readonly baseUrl: string
+  /** The API key the emulator accepts. */
+  readonly apiKey: string
+  /** The app itself, for serving it elsewhere or building another in-memory client. */
+  readonly app: HttpApp.Default
+  /** The knobs in force. */
+  readonly knobs: Effect.Effect<Knobs>
+  /** Changes knobs for the requests that follow. */
+  readonly configure: (patch: KnobsPatch) => Effect.Effect<void>
+  /** Makes `n` synthetic, terminal batches exist (older than every created one), without storing them. */
+  readonly seedBatches: (n: number) => Effect.Effect<void>
+  /** Injects `fault` into the `nth` request (1 = the next one) that arrives at `route` from now on. */
+  readonly scriptFault: (route: Route, nth: number, fault: Fault) => Effect.Effect<void>
+  /** Drops faults scripted and not yet used. */
+  readonly clearFaults: Effect.Effect<void>
+  /** Answers so far, per method, route and status. */
+  readonly counters: Effect.Effect<ReadonlyArray<Counter>>
+  /** How many requests a route (or every route) answered since the last reset. */
+  readonly requestCount: (route?: Route) => Effect.Effect<number>
+  /** Sets every counter back to zero. */
+  readonly resetCounters: Effect.Effect<void>
+}
+
+/**
+ * The emulator service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class FakeOpenAi extends Context.Tag("@batchfx/testkit/FakeOpenAi")<FakeOpenAi, Service>() {}
+
+const service = (emulator: Internal.Emulator, baseUrl: string): Service => ({
+  baseUrl,
+  apiKey: emulator.apiKey,
+  app: emulator.app,
+  knobs: emulator.knobs,
+  configure: emulator.configure,
+  seedBatches: emulator.seedBatches,
+  scriptFault: emulator.scriptFault,
+  clearFaults: emulator.clearFaults,
+  counters: emulator.counters,
+  requestCount: (route) =>
+    Effect.map(
+      emulator.counters,
+      (all) => all.filter((c) => route === undefined || c.route === route).reduce((n, c) => n + c.count, 0)
+    ),
+  resetCounters: emulator.resetCounters
+})
+
+/**
+ * Builds the emulator without serving it. Its `baseUrl` is `inMemoryBaseUrl`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Service> =>
+  Effect.map(Internal.make(options), (emulator) => service(emulator, inMemoryBaseUrl))
+
+/**
+ * The base URL of an emulator reached in memory; its host is never resolved.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const inMemoryBaseUrl = "http://fake-openai.batchfx.invalid/v1"
+
+type RequestInitWithDuplex = RequestInit & { duplex?: "half" }
+
+const toWebRequest = (request: HttpClientRequest.HttpClientRequest, url: URL) =>
+  Effect.gen(function*() {
+    const headers = new Headers(request.headers)
+    const init: RequestInitWithDuplex = { method: request.method, headers }
+    const body = request.body
+    switch (body._tag) {
+      case "Empty":
+        break
+      case "Uint8Array":
+        if (!headers.has("content-type")) headers.set("content-type", body.contentType)
+        init.body = new Uint8Array(body.body)
+        break
+      case "Raw":
+        if (
+          typeof body.body === "string" || body.body instanceof ReadableStream || body.body instanceof Blob
+        ) {
+          init.body = body.body
+          init.duplex = "half"
+        } else {
+          return yield* new HttpClientError.RequestError({
+            request,
+            reason: "Encode",
+            description: "the in-memory client cannot send this raw body"
+          })
+        }
+        break
+      case "FormData":
+        headers.delete("content-type")
+        init.body = body.formData
+        break
+      case "Stream":
+        if (body.contentType !== "" && !headers.has("content-type")) headers.set("content-type", body.contentType)
+        init.body = yield* Stream.toReadableStreamEffect(body.stream)
+        init.duplex = "half"
+        break
+    }
+    return new Request(url, init)
+  })
+
+/**
+ * An `HttpClient` whose requests go straight to `app` in the calling fiber: no socket, and the app
+ * sees the caller's `Clock` (so `TestClock` drives it). Socket-level faults are approximated: a
+ * reset fails the request with a transport `RequestError`, and a truncated body fails the response
+ * body stream. A `SlowBody` waits on the caller's `Clock`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const httpClient = (app: HttpApp.Default): HttpClient.HttpClient =>
+  HttpClient.make((request, url) =>
+    Effect.gen(function*() {
+      const web = yield* toWebRequest(request, url)
+      const response = yield* app.pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, HttpServerRequest.fromWeb(web)),
+        Effect.catchAllCause((cause) =>
+          Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause }))
+        )
+      )
+      if (response.headers[Internal.resetMarker] !== undefined) {
+        return yield* new HttpClientError.RequestError({
+          request,
+          reason: "Transport",
+          description: "connection reset by the emulator (in memory)"
+        })
+      }
+      const runtime = yield* Effect.runtime<never>()
+      return HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response, { runtime }))
+    })
+  )
+
+/**
+ * Provides `FakeOpenAi` and an `HttpClient` that reaches it in memory (see `httpClient`). Use it
+ * with `TestClock`: real sockets and simulated time race each other. Connection resets and
+ * truncated bodies are emulated at the client (no real socket exists).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerInMemory = (options: Options = {}): Layer.Layer<FakeOpenAi | HttpClient.HttpClient> =>
+  Layer.effectContext(
+    Effect.map(Internal.make(options), (emulator) =>
+      Context.make(FakeOpenAi, service(emulator, inMemoryBaseUrl)).pipe(
+        Context.add(HttpClient.HttpClient, httpClient(emulator.app))
+      ))
+  )
+
+/**
+ * Serves the emulator on a real socket for the lifetime of the layer and provides `FakeOpenAi`
+ * with its `baseUrl` (`http://127.0.0.1:PORT/v1`). Every fault is real here: resets reset the
+ * connection, truncated bodies close it early. The lifecycle follows the `Clock` of the scope that
+ * builds the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: ServerOptions = {}): Layer.Layer<FakeOpenAi, HttpServerError.ServeError> => {
+  const { host, port, ...rest } = options
+  return Layer.scoped(
+    FakeOpenAi,
+    Effect.gen(function*() {
+      const emulator = yield* Internal.make(rest)
+      yield* HttpServer.serveEffect(emulator.app)
+      const address = (yield* HttpServer.HttpServer).address
+      const baseUrl = address._tag === "TcpAddress"
+        ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}/v1`
+        : `http://localhost/v1`
+      return service(emulator, baseUrl)
+    })
+  ).pipe(Layer.provide(NodeHttpServer.layer(() => createServer(), { port: port ?? 0, host: host ?? "127.0.0.1" })))
+}
+
+/**
+ * The knobs in force when nothing is configured.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultKnobs: Knobs = Internal.defaultKnobs

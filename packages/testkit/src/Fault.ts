@@ -1,0 +1,83 @@
+/**
+ * Faults the emulator can inject into a response, at random or on the n-th request of a route.
+ *
+ * @since 0.1.0
+ */
+import type { Duration } from "effect"
+
+/**
+ * A fault injected into one response.
+ *
+ * - `Status`: a JSON `server_error` body with the given status (500, 502, 503, …).
+ * - `HtmlBadGateway`: a 502 with an HTML page, as a proxy in front of the API sends.
+ * - `ResetBeforeResponse`: the connection is reset before anything is sent; the request is not handled.
+ * - `ResetAfterHandling`: the request is handled (a create really creates the batch), then the connection
+ *   is reset, so the client never sees the answer.
+ * - `TruncatedBody`: the answer promises its full `Content-Length`, sends `afterBytes` bytes and closes.
+ * - `SlowBody`: the answer is sent in chunks of `chunkBytes` with `delay` (on the Effect `Clock`) between them.
+ *
+ * On the in-memory client the resets fail the request with a transport `RequestError` and a truncated
+ * body fails the body stream; on a real socket they are real resets and short bodies.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Fault =
+  | { readonly _tag: "Status"; readonly status: number }
+  | { readonly _tag: "HtmlBadGateway" }
+  | { readonly _tag: "ResetBeforeResponse" }
+  | { readonly _tag: "ResetAfterHandling" }
+  | { readonly _tag: "TruncatedBody"; readonly afterBytes: number }
+  | { readonly _tag: "SlowBody"; readonly chunkBytes: number; readonly delay: Duration.DurationInput }
+
+/**
+ * A JSON `server_error` answer with this status.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const status = (status: 500 | 502 | 503 | 504 | number): Fault => ({ _tag: "Status", status })
+
+/**
+ * A 502 whose body is an HTML page, not JSON.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const htmlBadGateway: Fault = { _tag: "HtmlBadGateway" }
+
+/**
+ * The connection is reset before the request is handled.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resetBeforeResponse: Fault = { _tag: "ResetBeforeResponse" }
+
+/**
+ * The request is handled (for a create: the batch exists), then the connection is reset.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resetAfterHandling: Fault = { _tag: "ResetAfterHandling" }
+
+/**
+ * The body stops after `afterBytes` bytes although `Content-Length` promised more.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const truncatedBody = (afterBytes: number): Fault => ({ _tag: "TruncatedBody", afterBytes })
+
+/**
+ * The body is sent in chunks of `chunkBytes` with `delay` between chunks.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const slowBody = (options: { readonly chunkBytes: number; readonly delay: Duration.DurationInput }): Fault => ({
+  _tag: "SlowBody",
+  chunkBytes: options.chunkBytes,
+  delay: options.delay
+})

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * `batchfx-fake-server`: serves the emulator until interrupted and prints its base URL.
+ *
+ * @since 0.1.0
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Either, Layer } from "effect"
+import * as FakeOpenAi from "./FakeOpenAi.js"
+import * as Flags from "./internal/flags.js"
+
+const parsed = Flags.parse(process.argv.slice(2))
+
+const program = Either.match(parsed, {
+  onLeft: (message) =>
+    Effect.zipRight(
+      Console.error(`${message}\n\n${Flags.usage}`),
+      Effect.sync(() => {
+        process.exitCode = 2
+      })
+    ),
+  onRight: ({ help, options, seedBatches }) =>
+    help
+      ? Console.log(Flags.usage)
+      : Layer.launch(
+        Layer.effectDiscard(Effect.gen(function*() {
+          const fake = yield* FakeOpenAi.FakeOpenAi
+          if (seedBatches > 0) yield* fake.seedBatches(seedBatches)
+          yield* Console.log(fake.baseUrl)
+          yield* Console.error(`API key: ${fake.apiKey} (Ctrl-C to stop)`)
+        })).pipe(Layer.provide(FakeOpenAi.layer(options)))
+      )
+})
+
+NodeRuntime.runMain(program)

@@ -1,0 +1,173 @@
+/** The flags of the stand-alone server, parsed from `process.argv` without a framework. */
+import { Either } from "effect"
+import type * as FakeOpenAi from "../FakeOpenAi.js"
+import * as Fault from "../Fault.js"
+import * as Responder from "../Responder.js"
+
+/** What the flags ask for. */
+export interface Parsed {
+  readonly options: FakeOpenAi.ServerOptions
+  readonly seedBatches: number
+  readonly help: boolean
+}
+
+/** The usage text. */
+export const usage = `batchfx-fake-server: an emulator of the OpenAI Batch and Files API
+
+Usage: batchfx-fake-server [flags]
+
+  --host <host>                 listen address (default 127.0.0.1)
+  --port <port>                 port (default 0: any free port)
+  --api-key <key>               the accepted API key (default sk-fake-batchfx)
+  --seed <n>                    seed of ids, output order and random faults
+  --seed-batches <n>            synthetic terminal batches to list (up to millions, no memory)
+  --latency-ms <ms>             delay before each request
+  --rate-limit <n>/<ms>         at most n requests per window of ms (429 rate_limit_exceeded)
+  --no-rate-limit-headers       429s carry retry-after but no x-ratelimit-* headers
+  --quota-exhausted             every request gets 429 insufficient_quota
+  --fault-rate <0..1>           probability of a random fault per request
+  --faults <list>               comma list of 500,502,503,html502,reset,reset-after,truncate:<bytes>,slow:<bytes>:<ms>
+  --stuck-cursor                GET /v1/batches ignores after
+  --omit-has-more               GET /v1/batches leaves out has_more
+  --break-content-after <bytes> file content answers stop after this many bytes
+  --fail-pattern <regex>        batch lines whose custom_id matches fail with an HTTP 400 result line
+  --validating-ms, --in-progress-ms, --finalizing-ms, --cancelling-ms, --expiring-ms, --window-ms <ms>
+                                lifecycle durations
+  --help                        this text
+`
+
+const parseFault = (text: string): Fault.Fault | string => {
+  const [kind, a, b] = text.split(":")
+  switch (kind) {
+    case "500":
+    case "502":
+    case "503":
+    case "504":
+      return Fault.status(Number(kind))
+    case "html502":
+      return Fault.htmlBadGateway
+    case "reset":
+      return Fault.resetBeforeResponse
+    case "reset-after":
+      return Fault.resetAfterHandling
+    case "truncate":
+      return Fault.truncatedBody(Number(a ?? "10"))
+    case "slow":
+      return Fault.slowBody({ chunkBytes: Number(a ?? "16"), delay: Number(b ?? "100") })
+    default:
+      return `unknown fault '${text}'`
+  }
+}
+
+/** Parses the arguments after the script name. */
+export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string> => {
+  const options: Record<string, unknown> = {}
+  const durations: Record<string, number> = {}
+  let seedBatches = 0
+  let help = false
+  let faultRate: number | undefined
+  let faults: Array<Fault.Fault> = []
+  let rateHeaders = true
+  let rate: { requests: number; window: number } | undefined
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!
+    const value = (): string => {
+      const v = args[++i]
+      if (v === undefined) throw new Error(`${flag} needs a value`)
+      return v
+    }
+    const number = (): number => {
+      const v = Number(value())
+      if (!Number.isFinite(v) || v < 0) throw new Error(`${flag} needs a non-negative number`)
+      return v
+    }
+    try {
+      switch (flag) {
+        case "--help":
+        case "-h":
+          help = true
+          break
+        case "--host":
+          options.host = value()
+          break
+        case "--port":
+          options.port = number()
+          break
+        case "--api-key":
+          options.apiKey = value()
+          break
+        case "--seed":
+          options.seed = number()
+          break
+        case "--seed-batches":
+          seedBatches = number()
+          break
+        case "--latency-ms":
+          options.latency = number()
+          break
+        case "--rate-limit": {
+          const match = /^(\d+)\/(\d+)$/.exec(value())
+          if (match === null) throw new Error("--rate-limit needs <requests>/<window ms>, e.g. 60/60000")
+          rate = { requests: Number(match[1]), window: Number(match[2]) }
+          break
+        }
+        case "--no-rate-limit-headers":
+          rateHeaders = false
+          break
+        case "--quota-exhausted":
+          options.quotaExhausted = true
+          break
+        case "--fault-rate":
+          faultRate = number()
+          break
+        case "--faults":
+          faults = value().split(",").map((f) => {
+            const parsed = parseFault(f.trim())
+            if (typeof parsed === "string") throw new Error(parsed)
+            return parsed
+          })
+          break
+        case "--stuck-cursor":
+          options.stuckCursor = true
+          break
+        case "--omit-has-more":
+          options.omitHasMore = true
+          break
+        case "--break-content-after":
+          options.breakContentAfterBytes = number()
+          break
+        case "--fail-pattern":
+          options.failLine = Responder.failCustomIds(new RegExp(value()))
+          break
+        case "--validating-ms":
+          durations.validating = number()
+          break
+        case "--in-progress-ms":
+          durations.inProgress = number()
+          break
+        case "--finalizing-ms":
+          durations.finalizing = number()
+          break
+        case "--cancelling-ms":
+          durations.cancelling = number()
+          break
+        case "--expiring-ms":
+          durations.expiring = number()
+          break
+        case "--window-ms":
+          durations.completionWindow = number()
+          break
+        default:
+          throw new Error(`unknown flag ${flag}`)
+      }
+    } catch (e) {
+      return Either.left(e instanceof Error ? e.message : String(e))
+    }
+  }
+  if (rate !== undefined) options.rateLimit = { ...rate, headers: rateHeaders }
+  if (faultRate !== undefined) {
+    options.randomFaults = { rate: faultRate, faults: faults.length > 0 ? faults : [Fault.status(500)] }
+  }
+  options.durations = durations
+  return Either.right({ options: options as FakeOpenAi.ServerOptions, seedBatches, help })
+}
