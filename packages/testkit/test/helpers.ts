@@ -1,6 +1,7 @@
 import { FakeOpenAi } from "@batchfx/testkit"
 import { HttpBody, HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Effect, Schema } from "effect"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Layer, Schema } from "effect"
 
 /** An HttpClient pointed at the emulator with its key. */
 export const api = Effect.gen(function*() {
@@ -82,4 +83,21 @@ export const content = (fileId: string) =>
     const client = yield* api
     const res = yield* client.get(`/files/${fileId}/content`)
     return yield* res.text
+  })
+
+/** The emulator on a real socket plus a Node HTTP client. */
+export const live = (options: FakeOpenAi.ServerOptions = {}) =>
+  Layer.merge(FakeOpenAi.layer(options), NodeHttpClient.layer)
+
+/** A request with an explicit Authorization header (or none) to the emulator. */
+export const raw = (method: "GET" | "POST", path: string, authorization: string | undefined) =>
+  Effect.gen(function*() {
+    const fake = yield* FakeOpenAi.FakeOpenAi
+    const http = yield* HttpClient.HttpClient
+    const url = fake.baseUrl + path
+    const request = method === "GET" ? HttpClientRequest.get(url) : HttpClientRequest.post(url)
+    const res = yield* http.execute(
+      authorization === undefined ? request : HttpClientRequest.setHeader(request, "authorization", authorization)
+    )
+    return { status: res.status, json: yield* body(res), headers: res.headers }
   })

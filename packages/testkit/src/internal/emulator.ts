@@ -313,7 +313,7 @@ export const make = (options: FakeOpenAi.Options = {}) =>
     const getFile = (id: string) =>
       Effect.flatMap(Ref.get(state), (s) =>
         Option.match(HashMap.get(s.files, id), {
-          onNone: () => Effect.fail(invalid(`No such File object: ${id}`, "id")),
+          onNone: () => Effect.fail(invalid(`No such File object: ${id}`, "id", null, 404)),
           onSome: Effect.succeed
         }))
 
