@@ -1,0 +1,48 @@
+import { BatchClient, type ClientConfig, Retry } from "@batchfx/client"
+import { FakeOpenAi } from "@batchfx/testkit"
+import { HttpClient, type HttpServerResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Layer, Redacted } from "effect"
+
+/** A quick retry schedule for wire tests: the client's rules, waits of a few milliseconds. */
+export const quickRetry = (maxRetries = 2) =>
+  Retry.backoff({ base: "1 millis", cap: "5 millis", maxRetries, jitter: false })
+
+/** The client of the emulator in context, over the `HttpClient` in context. */
+export const clientOfFake = (options: Partial<ClientConfig.Options> = {}) =>
+  Layer.unwrapEffect(Effect.map(FakeOpenAi.FakeOpenAi, (fake) =>
+    BatchClient.layer({
+      apiKey: Redacted.make(fake.apiKey),
+      baseUrl: fake.baseUrl,
+      ...options
+    })))
+
+/** The emulator on a real socket on 127.0.0.1 and a client that reaches it with undici. */
+export const wire = (options: Partial<ClientConfig.Options> = {}, fake: FakeOpenAi.ServerOptions = {}) =>
+  clientOfFake(options).pipe(
+    Layer.provideMerge(FakeOpenAi.layer(fake)),
+    Layer.provide(NodeHttpClient.layerUndici),
+    Layer.orDie
+  )
+
+/** The emulator in memory (for `TestClock`) and a client that reaches it. */
+export const inMemory = (options: Partial<ClientConfig.Options> = {}, fake: FakeOpenAi.Options = {}) =>
+  clientOfFake(options).pipe(Layer.provideMerge(FakeOpenAi.layerInMemory(fake)))
+
+/**
+ * The emulator in memory, with its answers passed through `edit` before the client sees them: for
+ * headers the emulator does not send (`x-should-retry`, `retry-after` without `retry-after-ms`,
+ * an HTTP date) and bodies it does not break on its own.
+ */
+export const inMemoryEdited = (
+  edit: (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse,
+  options: Partial<ClientConfig.Options> = {},
+  fake: FakeOpenAi.Options = {}
+) =>
+  clientOfFake(options).pipe(
+    Layer.provide(Layer.effect(
+      HttpClient.HttpClient,
+      Effect.map(FakeOpenAi.FakeOpenAi, (service) => FakeOpenAi.httpClient(Effect.map(service.app, edit)))
+    )),
+    Layer.provideMerge(FakeOpenAi.layerInMemory(fake))
+  )
