@@ -65,6 +65,8 @@ describe("faults over a real socket", () => {
       const page = decodePage((yield* getJson("/batches")).json)
       assert.strictEqual(page.data.length, 1)
       assert.deepStrictEqual(page.data[0]?.metadata, { token: "t-1" })
+      const counted = (yield* fake.counters).filter((c) => c.route === "POST /v1/batches")
+      assert.deepStrictEqual(counted.map((c) => [c.status, c.count]), [[0, 1]])
     }).pipe(Effect.provide(live())))
 
   it.live("a truncated body: Content-Length promised, the connection closes early", () =>

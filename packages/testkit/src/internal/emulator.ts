@@ -971,8 +971,8 @@ export const make = (options: FakeOpenAi.Options = {}) =>
           "openai-version": "2020-10-01",
           "openai-organization": "org-batchfx"
         })
-        yield* count(request.method, route, response.status)
         if (fault?._tag === "ResetAfterHandling") return yield* reset
+        yield* count(request.method, route, response.status)
 
         const cut = fault?._tag === "TruncatedBody"
           ? fault.afterBytes

@@ -1,0 +1,104 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Either } from "effect"
+import { goDuration } from "../src/internal/emulator.js"
+import * as Flags from "../src/internal/flags.js"
+
+describe("batchfx-fake-server flags", () => {
+  it("parses every knob", () => {
+    const parsed = Flags.parse([
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "8080",
+      "--api-key",
+      "sk-x",
+      "--seed",
+      "7",
+      "--seed-batches",
+      "1000000",
+      "--latency-ms",
+      "25",
+      "--rate-limit",
+      "60/60000",
+      "--no-rate-limit-headers",
+      "--quota-exhausted",
+      "--fault-rate",
+      "0.1",
+      "--faults",
+      "500,503,html502,reset,reset-after,truncate:10,slow:8:5",
+      "--stuck-cursor",
+      "--omit-has-more",
+      "--break-content-after",
+      "100",
+      "--fail-pattern",
+      "^bad",
+      "--validating-ms",
+      "10",
+      "--in-progress-ms",
+      "20",
+      "--finalizing-ms",
+      "30",
+      "--cancelling-ms",
+      "40",
+      "--expiring-ms",
+      "50",
+      "--window-ms",
+      "60"
+    ])
+    assert.isTrue(Either.isRight(parsed))
+    if (Either.isLeft(parsed)) return
+    const { options, seedBatches } = parsed.right
+    assert.strictEqual(seedBatches, 1_000_000)
+    assert.strictEqual(options.host, "127.0.0.1")
+    assert.strictEqual(options.port, 8080)
+    assert.strictEqual(options.apiKey, "sk-x")
+    assert.strictEqual(options.seed, 7)
+    assert.strictEqual(options.latency, 25)
+    assert.deepStrictEqual(options.rateLimit, { requests: 60, window: 60000, headers: false })
+    assert.strictEqual(options.quotaExhausted, true)
+    assert.strictEqual(options.randomFaults?.rate, 0.1)
+    assert.deepStrictEqual(options.randomFaults?.faults.map((f) => f._tag), [
+      "Status",
+      "Status",
+      "HtmlBadGateway",
+      "ResetBeforeResponse",
+      "ResetAfterHandling",
+      "TruncatedBody",
+      "SlowBody"
+    ])
+    assert.strictEqual(options.stuckCursor, true)
+    assert.strictEqual(options.omitHasMore, true)
+    assert.strictEqual(options.breakContentAfterBytes, 100)
+    assert.strictEqual(
+      options.failLine?.({ batchId: "b", createdAt: 0, endpoint: "e", line: 1, customId: "bad-1", body: {} }),
+      true
+    )
+    assert.deepStrictEqual(options.durations, {
+      validating: 10,
+      inProgress: 20,
+      finalizing: 30,
+      cancelling: 40,
+      expiring: 50,
+      completionWindow: 60
+    })
+  })
+
+  it("rejects unknown flags, missing values and bad faults with a message", () => {
+    assert.deepStrictEqual(Flags.parse(["--nope"]), Either.left("unknown flag --nope"))
+    assert.deepStrictEqual(Flags.parse(["--port"]), Either.left("--port needs a value"))
+    assert.deepStrictEqual(Flags.parse(["--faults", "boom"]), Either.left("unknown fault 'boom'"))
+    assert.isTrue(Either.isLeft(Flags.parse(["--rate-limit", "fast"])))
+    assert.isTrue(Either.isRight(Flags.parse([])))
+  })
+})
+
+describe("Go durations of x-ratelimit-reset-requests", () => {
+  it("renders as the API does", () => {
+    assert.strictEqual(goDuration(0), "0ms")
+    assert.strictEqual(goDuration(20), "20ms")
+    assert.strictEqual(goDuration(1000), "1s")
+    assert.strictEqual(goDuration(1428), "1.428s")
+    assert.strictEqual(goDuration(Duration.toMillis("6 minutes")), "6m0s")
+    assert.strictEqual(goDuration(Duration.toMillis("1 hour") + 2000), "1h0m2s")
+  })
+})
