@@ -11,7 +11,7 @@
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Clock, Context, Duration, Effect, Layer, Option, Ref, type Schema } from "effect"
-import { type BatchClientError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
+import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
 import * as InternalErrors from "./internal/errors.js"
 import * as Retry from "./Retry.js"
@@ -159,25 +159,33 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
       attempt
     })
 
-    const send: Service["send"] = (request, attempt) => {
-      const exchange = exchangeOf(request, attempt)
-      return http.execute(resolve(request)).pipe(
-        Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub))),
-        Effect.flatMap((response) =>
-          response.status >= 200 && response.status < 300
-            ? Effect.succeed(response)
-            : Effect.flatMap(
-              Effect.zip(
-                response.text.pipe(
-                  Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub)))
-                ),
-                Clock.currentTimeMillis
-              ),
-              ([text, now]) => Effect.fail(InternalErrors.fromResponse(exchange, response, text, now, scrub))
-            )
+    // The one place the client touches the network: every request of every service passes here,
+    // and every answer (a 429 included, before it becomes an error) comes back through here. A
+    // rate-limit governor wraps this function to hold requests and to read the answers' headers.
+    const exchange = (
+      request: HttpClientRequest.HttpClientRequest,
+      attempt: number
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, ConnectionError> =>
+      http.execute(resolve(request)).pipe(
+        Effect.catchAll((error) =>
+          Effect.fail(InternalErrors.fromHttpClientError(exchangeOf(request, attempt), error, scrub))
         )
       )
-    }
+
+    const send: Service["send"] = (request, attempt) =>
+      Effect.flatMap(exchange(request, attempt), (response) => {
+        if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
+        const info = exchangeOf(request, attempt)
+        return Effect.flatMap(
+          Effect.zip(
+            response.text.pipe(
+              Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(info, error, scrub)))
+            ),
+            Clock.currentTimeMillis
+          ),
+          ([text, now]) => Effect.fail(InternalErrors.fromResponse(info, response, text, now, scrub))
+        )
+      })
 
     const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
       const exchange = exchangeOf(request, attemptOptions.attempt)
