@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
-import { goDuration } from "../src/internal/emulator.js"
 import * as Flags from "../src/internal/flags.js"
+import { goDuration } from "../src/internal/wire.js"
 
 describe("batchfx-fake-server flags", () => {
   it("parses every knob", () => {

@@ -1,5 +1,6 @@
 /** The emulator: state, the HttpApp serving `/v1/files*` and `/v1/batches*`, and the knobs around it. */
-import { ApiError, Batch, BatchPage, CreateBatchParams, File, Metadata, type RequestLine } from "@batchfx/core"
+import type { Batch } from "@batchfx/core"
+import { BatchPage, Metadata } from "@batchfx/core"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -8,27 +9,35 @@ import {
   HttpServerResponse,
   Multipart
 } from "@effect/platform"
-import { Cause, Chunk, Clock, Duration, Effect, HashMap, Option, Ref, Schema, Stream } from "effect"
-import { IncomingMessage } from "node:http"
+import { Cause, Chunk, Clock, Effect, HashMap, Option, Ref, Stream } from "effect"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import type { Fault } from "../Fault.js"
 import * as Responder from "../Responder.js"
 import * as Route from "../Route.js"
+import { bodyOf, rechunk, socketOf, takeBytes, TruncatedBody, withBody } from "./body.js"
 import { alnum, hex, unit } from "./hash.js"
+import { millis, patchKnobs, resolve } from "./knobs.js"
 import * as Store from "./store.js"
-
-/** A failure answered with the API's error body. */
-export class ApiFailure extends Schema.TaggedError<ApiFailure>()("ApiFailure", {
-  status: Schema.Int,
-  message: Schema.String,
-  type: Schema.String,
-  param: Schema.NullOr(Schema.String),
-  code: Schema.NullOr(Schema.String),
-  headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { exact: true })
-}) {}
-
-/** The internal header by which the app tells the in-memory client to fail with a connection reset. */
-export const resetMarker = "x-batchfx-connection-reset"
+import {
+  ApiFailure,
+  decodeCreate,
+  decodeListParams,
+  encodeBatch,
+  encodeDeleted,
+  encodeFile,
+  encodeFileList,
+  encodePage,
+  encoder,
+  errorBody,
+  goDuration,
+  htmlBadGateway,
+  invalid,
+  json,
+  quoteList,
+  redactKey,
+  resetMarker,
+  uploadPurposes
+} from "./wire.js"
 
 interface State {
   readonly files: HashMap.HashMap<string, Store.StoredFile>
@@ -54,170 +63,6 @@ interface Scripted {
   readonly route: Route.Route
   readonly at: number
   readonly fault: Fault
-}
-
-const encodeBatch = Schema.encodeUnknownSync(Batch.Batch)
-const encodePage = Schema.encodeUnknownSync(BatchPage.BatchPage)
-const encodeFile = Schema.encodeUnknownSync(File.OpenAiFile)
-const encodeFileList = Schema.encodeUnknownSync(File.FileList)
-const encodeDeleted = Schema.encodeUnknownSync(File.FileDeleted)
-const encodeError = Schema.encodeUnknownSync(ApiError.ApiErrorBody)
-const decodeCreate = Schema.decodeUnknownEither(CreateBatchParams.CreateBatchParams)
-const decodeListParams = Schema.decodeUnknownEither(BatchPage.ListBatchesParams)
-
-const encoder = new TextEncoder()
-
-const json = (value: unknown, status = 200): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.uint8Array(encoder.encode(JSON.stringify(value)), { status, contentType: "application/json" })
-
-const errorBody = (e: { message: string; type: string; param: string | null; code: string | null }) =>
-  encodeError({ error: { message: e.message, type: e.type, param: e.param, code: e.code } })
-
-const invalid = (message: string, param: string | null, code: string | null = null, status = 400) =>
-  new ApiFailure({ status, message, type: "invalid_request_error", param, code })
-
-const defaults = {
-  durations: {
-    validating: Duration.seconds(1),
-    inProgress: Duration.seconds(5),
-    finalizing: Duration.seconds(1),
-    cancelling: Duration.minutes(10),
-    expiring: Duration.minutes(10),
-    completionWindow: Duration.hours(24)
-  }
-} as const
-
-/** The knobs in force when nothing is configured. */
-export const defaultKnobs: FakeOpenAi.Knobs = {
-  latency: Duration.zero,
-  rateLimit: undefined,
-  quotaExhausted: false,
-  randomFaults: undefined,
-  stuckCursor: false,
-  omitHasMore: false,
-  breakContentAfterBytes: undefined,
-  durations: defaults.durations
-}
-
-/** Applies a patch to knobs; `durations` is merged key by key. */
-export const patchKnobs = (knobs: FakeOpenAi.Knobs, patch: FakeOpenAi.KnobsPatch): FakeOpenAi.Knobs => {
-  const { durations, ...rest } = patch
-  return { ...knobs, ...rest, durations: { ...knobs.durations, ...durations } }
-}
-
-const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
-
-/** A Go `time.Duration` string, as the `x-ratelimit-reset-*` headers carry: `20ms`, `1.428s`, `6m0s`. */
-export const goDuration = (ms: number): string => {
-  const total = Math.max(0, Math.round(ms))
-  if (total < 1000) return `${total}ms`
-  const h = Math.floor(total / 3_600_000)
-  const m = Math.floor((total % 3_600_000) / 60_000)
-  const s = (total % 60_000) / 1000
-  const sText = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, "")}s`
-  if (h > 0) return `${h}h${m}m${sText}`
-  if (m > 0) return `${m}m${sText}`
-  return sText
-}
-
-const redactKey = (key: string) =>
-  key.length <= 8
-    ? "*".repeat(key.length)
-    : `${key.slice(0, 3)}${"*".repeat(Math.min(key.length - 7, 20))}${key.slice(-4)}`
-
-const uploadPurposes = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"] as const
-
-const quoteList = (values: ReadonlyArray<string>) =>
-  values.length <= 1
-    ? values.map((v) => `'${v}'`).join("")
-    : `${values.slice(0, -1).map((v) => `'${v}'`).join(", ")}, and '${values[values.length - 1]}'`
-
-const htmlBadGateway = `<html>
-<head><title>502 Bad Gateway</title></head>
-<body>
-<center><h1>502 Bad Gateway</h1></center>
-<hr><center>cloudflare</center>
-</body>
-</html>
-`
-
-/** The options of the emulator, resolved. */
-export interface Resolved {
-  readonly apiKey: string
-  readonly seed: number
-  readonly responders: { readonly [endpoint: string]: Responder.Responder }
-  readonly failLine: Responder.FailLine | undefined
-  readonly inputLimits: RequestLine.InputLimits
-  readonly knobs: FakeOpenAi.Knobs
-}
-
-/** Resolves the options of the emulator against the defaults. */
-export const resolve = (options: FakeOpenAi.Options = {}): Resolved => {
-  const { apiKey, failLine, inputLimits, responders, seed, ...patch } = options
-  return {
-    apiKey: apiKey ?? "sk-fake-batchfx",
-    seed: seed ?? 0x0ba7c4,
-    responders: { ...Responder.defaults, ...responders },
-    failLine,
-    inputLimits: inputLimits ?? {},
-    knobs: patchKnobs(defaultKnobs, patch)
-  }
-}
-
-const socketOf = (request: HttpServerRequest.HttpServerRequest) =>
-  request.source instanceof IncomingMessage ? request.source.socket : undefined
-
-/** Cuts a byte stream after `n` bytes. */
-const takeBytes = <E>(stream: Stream.Stream<Uint8Array, E>, n: number): Stream.Stream<Uint8Array, E> =>
-  stream.pipe(
-    Stream.mapAccum(0, (sent, chunk) => {
-      const room = Math.max(0, n - sent)
-      return [sent + chunk.length, chunk.length <= room ? chunk : chunk.subarray(0, room)] as const
-    }),
-    Stream.takeWhile((chunk) => chunk.length > 0)
-  )
-
-/** Re-chunks a byte stream into pieces of at most `size` bytes. */
-const rechunk = <E>(stream: Stream.Stream<Uint8Array, E>, size: number): Stream.Stream<Uint8Array, E> =>
-  Stream.flatMap(stream, (chunk) => {
-    const pieces: Array<Uint8Array> = []
-    for (let i = 0; i < chunk.length; i += size) pieces.push(chunk.subarray(i, i + size))
-    return Stream.fromIterable(pieces)
-  })
-
-/** The error a truncated body ends with on the in-memory client. */
-export class TruncatedBody extends Schema.TaggedError<TruncatedBody>()("TruncatedBody", {
-  sent: Schema.Int,
-  promised: Schema.Int
-}) {}
-
-const bodyOf = (
-  response: HttpServerResponse.HttpServerResponse
-): { readonly stream: Stream.Stream<Uint8Array, unknown>; readonly length: number } | undefined => {
-  const body = response.body
-  switch (body._tag) {
-    case "Uint8Array":
-      return { stream: Stream.make(body.body), length: body.body.length }
-    case "Stream":
-      return body.contentLength === undefined ? undefined : { stream: body.stream, length: body.contentLength }
-    default:
-      return undefined
-  }
-}
-
-const withBody = (
-  response: HttpServerResponse.HttpServerResponse,
-  stream: Stream.Stream<Uint8Array, unknown>,
-  length: number
-) => {
-  const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(response.headers)) if (k !== "content-type") headers[k] = v
-  return HttpServerResponse.stream(stream, {
-    status: response.status,
-    headers,
-    contentLength: length,
-    contentType: response.headers["content-type"] ?? "application/octet-stream"
-  })
 }
 
 /** Builds the emulator: its state and the app that serves it. */
@@ -1036,6 +881,9 @@ export const make = (options: FakeOpenAi.Options = {}) =>
       batchCount: Effect.map(Ref.get(state), (s) => HashMap.size(s.batches) + s.seeded)
     }
   })
+
+export { defaultKnobs } from "./knobs.js"
+export { resetMarker } from "./wire.js"
 
 /** The emulator built by `make`. */
 export type Emulator = Effect.Effect.Success<ReturnType<typeof make>>

@@ -1,0 +1,61 @@
+/** Response bodies as byte streams: cutting, re-chunking and the socket under a request. */
+import type { HttpServerRequest } from "@effect/platform"
+import { HttpServerResponse } from "@effect/platform"
+import { Schema, Stream } from "effect"
+import { IncomingMessage } from "node:http"
+
+export const socketOf = (request: HttpServerRequest.HttpServerRequest) =>
+  request.source instanceof IncomingMessage ? request.source.socket : undefined
+
+/** Cuts a byte stream after `n` bytes. */
+export const takeBytes = <E>(stream: Stream.Stream<Uint8Array, E>, n: number): Stream.Stream<Uint8Array, E> =>
+  stream.pipe(
+    Stream.mapAccum(0, (sent, chunk) => {
+      const room = Math.max(0, n - sent)
+      return [sent + chunk.length, chunk.length <= room ? chunk : chunk.subarray(0, room)] as const
+    }),
+    Stream.takeWhile((chunk) => chunk.length > 0)
+  )
+
+/** Re-chunks a byte stream into pieces of at most `size` bytes. */
+export const rechunk = <E>(stream: Stream.Stream<Uint8Array, E>, size: number): Stream.Stream<Uint8Array, E> =>
+  Stream.flatMap(stream, (chunk) => {
+    const pieces: Array<Uint8Array> = []
+    for (let i = 0; i < chunk.length; i += size) pieces.push(chunk.subarray(i, i + size))
+    return Stream.fromIterable(pieces)
+  })
+
+/** The error a truncated body ends with on the in-memory client. */
+export class TruncatedBody extends Schema.TaggedError<TruncatedBody>()("TruncatedBody", {
+  sent: Schema.Int,
+  promised: Schema.Int
+}) {}
+
+export const bodyOf = (
+  response: HttpServerResponse.HttpServerResponse
+): { readonly stream: Stream.Stream<Uint8Array, unknown>; readonly length: number } | undefined => {
+  const body = response.body
+  switch (body._tag) {
+    case "Uint8Array":
+      return { stream: Stream.make(body.body), length: body.body.length }
+    case "Stream":
+      return body.contentLength === undefined ? undefined : { stream: body.stream, length: body.contentLength }
+    default:
+      return undefined
+  }
+}
+
+export const withBody = (
+  response: HttpServerResponse.HttpServerResponse,
+  stream: Stream.Stream<Uint8Array, unknown>,
+  length: number
+) => {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(response.headers)) if (k !== "content-type") headers[k] = v
+  return HttpServerResponse.stream(stream, {
+    status: response.status,
+    headers,
+    contentLength: length,
+    contentType: response.headers["content-type"] ?? "application/octet-stream"
+  })
+}

@@ -1,0 +1,71 @@
+/** Wire details: error bodies, encoders of the core schemas, header formats. */
+import { ApiError, Batch, BatchPage, CreateBatchParams, File } from "@batchfx/core"
+import { HttpServerResponse } from "@effect/platform"
+import { Schema } from "effect"
+
+/** A failure answered with the API's error body. */
+export class ApiFailure extends Schema.TaggedError<ApiFailure>()("ApiFailure", {
+  status: Schema.Int,
+  message: Schema.String,
+  type: Schema.String,
+  param: Schema.NullOr(Schema.String),
+  code: Schema.NullOr(Schema.String),
+  headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { exact: true })
+}) {}
+
+/** The internal header by which the app tells the in-memory client to fail with a connection reset. */
+export const resetMarker = "x-batchfx-connection-reset"
+
+export const encodeBatch = Schema.encodeUnknownSync(Batch.Batch)
+export const encodePage = Schema.encodeUnknownSync(BatchPage.BatchPage)
+export const encodeFile = Schema.encodeUnknownSync(File.OpenAiFile)
+export const encodeFileList = Schema.encodeUnknownSync(File.FileList)
+export const encodeDeleted = Schema.encodeUnknownSync(File.FileDeleted)
+export const encodeError = Schema.encodeUnknownSync(ApiError.ApiErrorBody)
+export const decodeCreate = Schema.decodeUnknownEither(CreateBatchParams.CreateBatchParams)
+export const decodeListParams = Schema.decodeUnknownEither(BatchPage.ListBatchesParams)
+
+export const encoder = new TextEncoder()
+
+export const json = (value: unknown, status = 200): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.uint8Array(encoder.encode(JSON.stringify(value)), { status, contentType: "application/json" })
+
+export const errorBody = (e: { message: string; type: string; param: string | null; code: string | null }) =>
+  encodeError({ error: { message: e.message, type: e.type, param: e.param, code: e.code } })
+
+export const invalid = (message: string, param: string | null, code: string | null = null, status = 400) =>
+  new ApiFailure({ status, message, type: "invalid_request_error", param, code })
+
+/** A Go `time.Duration` string, as the `x-ratelimit-reset-*` headers carry: `20ms`, `1.428s`, `6m0s`. */
+export const goDuration = (ms: number): string => {
+  const total = Math.max(0, Math.round(ms))
+  if (total < 1000) return `${total}ms`
+  const h = Math.floor(total / 3_600_000)
+  const m = Math.floor((total % 3_600_000) / 60_000)
+  const s = (total % 60_000) / 1000
+  const sText = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, "")}s`
+  if (h > 0) return `${h}h${m}m${sText}`
+  if (m > 0) return `${m}m${sText}`
+  return sText
+}
+
+export const redactKey = (key: string) =>
+  key.length <= 8
+    ? "*".repeat(key.length)
+    : `${key.slice(0, 3)}${"*".repeat(Math.min(key.length - 7, 20))}${key.slice(-4)}`
+
+export const uploadPurposes = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"] as const
+
+export const quoteList = (values: ReadonlyArray<string>) =>
+  values.length <= 1
+    ? values.map((v) => `'${v}'`).join("")
+    : `${values.slice(0, -1).map((v) => `'${v}'`).join(", ")}, and '${values[values.length - 1]}'`
+
+export const htmlBadGateway = `<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>cloudflare</center>
+</body>
+</html>
+`
