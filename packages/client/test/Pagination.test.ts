@@ -46,34 +46,36 @@ describe("BatchClient.list over HTTP", () => {
       assert.deepStrictEqual(Chunk.toReadonlyArray(pages).map((p) => p.data.length), [10, 10, 5])
     }).pipe(Effect.provide(wire())))
 
-  it.live(
-    "exactly once: 5,000 batches through 20% faults (500s, resets, truncated bodies)",
-    () =>
-      Effect.gen(function*() {
-        const fake = yield* FakeOpenAi.FakeOpenAi
-        const client = yield* BatchClient.BatchClient
-        yield* fake.seedBatches(5_000)
-        const expected = yield* ids(client.list({ limit: 100 }))
-        assert.strictEqual(expected.length, 5_000)
-        yield* fake.resetCounters
-        yield* fake.configure({
-          randomFaults: {
-            rate: 0.2,
-            seed: 42,
-            routes: ["GET /v1/batches"],
-            faults: [Fault.status(500), Fault.status(503), Fault.resetBeforeResponse, Fault.truncatedBody(300)]
-          }
-        })
-        const got = yield* ids(client.list({ limit: 100 }, { retry: quickRetry(12) }))
-        assert.strictEqual(got.length, 5_000)
-        assert.strictEqual(new Set(got).size, 5_000)
-        assert.deepStrictEqual(got, expected)
-        const counters = yield* fake.counters
-        const failed = counters.filter((c) => c.route === "GET /v1/batches" && c.status !== 200)
-        assert.isAbove(failed.reduce((n, c) => n + c.count, 0), 0, "faults were injected")
-      }).pipe(Effect.provide(wire())),
-    60_000
-  )
+  for (const [seed, limit] of [[42, 100], [7, 37], [2026, 100]] as const) {
+    it.live(
+      `exactly once: 5,000 batches through 20% faults (500s, resets, truncated bodies), seed ${seed}, limit ${limit}`,
+      () =>
+        Effect.gen(function*() {
+          const fake = yield* FakeOpenAi.FakeOpenAi
+          const client = yield* BatchClient.BatchClient
+          yield* fake.seedBatches(5_000)
+          const expected = yield* ids(client.list({ limit: 100 }))
+          assert.strictEqual(expected.length, 5_000)
+          yield* fake.resetCounters
+          yield* fake.configure({
+            randomFaults: {
+              rate: 0.2,
+              seed,
+              routes: ["GET /v1/batches"],
+              faults: [Fault.status(500), Fault.status(503), Fault.resetBeforeResponse, Fault.truncatedBody(300)]
+            }
+          })
+          const got = yield* ids(client.list({ limit }, { retry: quickRetry(12) }))
+          assert.strictEqual(got.length, 5_000)
+          assert.strictEqual(new Set(got).size, 5_000)
+          assert.deepStrictEqual(got, expected)
+          const counters = yield* fake.counters
+          const failed = counters.filter((c) => c.route === "GET /v1/batches" && c.status !== 200)
+          assert.isAbove(failed.reduce((n, c) => n + c.count, 0), 0, "faults were injected")
+        }).pipe(Effect.provide(wire())),
+      60_000
+    )
+  }
 
   it.live("a stuck cursor fails with PaginationError", () =>
     Effect.gen(function*() {
