@@ -8,7 +8,8 @@ import type { Duration } from "effect"
 /**
  * A fault injected into one response.
  *
- * - `Status`: a JSON `server_error` body with the given status (500, 502, 503, …).
+ * - `Status`: an answer with this status and a JSON error body: `server_error` for 5xx, the API's usual
+ *   body for 4xx (429 gets type `requests`, code `rate_limit_exceeded`, and no retry headers).
  * - `HtmlBadGateway`: a 502 with an HTML page, as a proxy in front of the API sends.
  * - `ResetBeforeResponse`: the connection is reset before anything is sent; the request is not handled.
  * - `ResetAfterHandling`: the request is handled (a create really creates the batch), then the connection
@@ -31,7 +32,7 @@ export type Fault =
   | { readonly _tag: "SlowBody"; readonly chunkBytes: number; readonly delay: Duration.DurationInput }
 
 /**
- * A JSON `server_error` answer with this status.
+ * An answer with this status and a JSON error body (`server_error` for 5xx).
  *
  * @since 0.1.0
  * @category constructors

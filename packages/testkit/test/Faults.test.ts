@@ -26,6 +26,11 @@ describe("faults over a real socket", () => {
       assert.deepStrictEqual(decodeError(res.json).error.type, "server_error")
       assert.match(res.headers["x-request-id"] ?? "", /^req_/)
       assert.strictEqual((yield* getJson("/files")).status, 200)
+      yield* fake.scriptFault("GET /v1/files", 1, Fault.status(429))
+      const limited = yield* getJson("/files")
+      assert.strictEqual(limited.status, 429)
+      assert.strictEqual(decodeError(limited.json).error.code, "rate_limit_exceeded")
+      assert.strictEqual(limited.headers["retry-after"], undefined)
     }).pipe(Effect.provide(live())))
 
   it.live("an HTML 502 page, as a proxy sends", () =>

@@ -29,6 +29,7 @@ import {
   encodePage,
   encoder,
   errorBody,
+  faultError,
   goDuration,
   htmlBadGateway,
   invalid,
@@ -747,7 +748,7 @@ export const make = (options: FakeOpenAi.Options = {}) =>
         let extraHeaders: Record<string, string> = {}
         let response: HttpServerResponse.HttpServerResponse
         if (fault?._tag === "Status") {
-          response = serverError(fault.status)
+          response = json(errorBody(faultError(fault.status)), fault.status)
         } else if (fault?._tag === "HtmlBadGateway") {
           response = HttpServerResponse.text(htmlBadGateway, { status: 502, contentType: "text/html" })
         } else {

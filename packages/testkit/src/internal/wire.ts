@@ -69,3 +69,42 @@ export const htmlBadGateway = `<html>
 </body>
 </html>
 `
+
+const statusErrors: Record<number, { readonly message: string; readonly type: string; readonly code: string | null }> =
+  {
+    400: { message: "Invalid request.", type: "invalid_request_error", code: null },
+    401: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" },
+    403: {
+      message: "You are not allowed to sample from this model or use this resource.",
+      type: "invalid_request_error",
+      code: null
+    },
+    404: { message: "The requested resource does not exist.", type: "invalid_request_error", code: null },
+    408: { message: "Request timed out.", type: "invalid_request_error", code: null },
+    409: {
+      message: "The request conflicts with the current state of the resource.",
+      type: "invalid_request_error",
+      code: null
+    },
+    422: {
+      message: "The request was well-formed but could not be processed.",
+      type: "invalid_request_error",
+      code: null
+    },
+    429: {
+      message: "Rate limit reached for requests. Please try again later.",
+      type: "requests",
+      code: "rate_limit_exceeded"
+    }
+  }
+
+/** The JSON error body an injected status fault answers with: `server_error` for 5xx, the usual body otherwise. */
+export const faultError = (status: number) => {
+  const known = statusErrors[status]
+  return known !== undefined ? { ...known, param: null } : {
+    message: "The server had an error while processing your request. Sorry about that!",
+    type: "server_error",
+    param: null,
+    code: null
+  }
+}
