@@ -1,8 +1,8 @@
 import { BatchClient } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
-import { quickRetry, wire } from "./utils.js"
+import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { inMemory, quickRetry, wire } from "./utils.js"
 
 const params = {
   input_file_id: "file-abc123",
@@ -87,4 +87,17 @@ describe("BatchClient.create over HTTP", () => {
       assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), 2)
       assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 0)
     }).pipe(Effect.provide(wire({ retry: quickRetry() }))))
+
+  it.effect("a create that times out after the batch was made finds it instead of creating another", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.scriptFault("POST /v1/batches", 1, Fault.slowBody({ chunkBytes: 16, delay: "10 seconds" }))
+      const fiber = yield* Effect.fork(client.create(params, { timeout: "5 seconds" }))
+      yield* TestClock.adjust("1 minute")
+      const created = yield* Fiber.join(fiber)
+      const all = yield* allBatches
+      assert.deepStrictEqual(all.map((b) => b.id), [created.id])
+      assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), 1)
+    }).pipe(Effect.provide(inMemory())))
 })
