@@ -1,0 +1,86 @@
+/**
+ * What every contender shares: its arguments, the consumer's simulated work, and the one JSON line
+ * it prints when done (the runner reads it).
+ */
+
+/** The scenarios a contender knows. */
+export type Scenario = "list" | "results" | "retrieve" | "cold"
+
+/** The arguments of a contender: `node dist/contenders/<x>.js <scenario> <baseUrl> [key=value…]`. */
+export interface Args {
+  readonly scenario: Scenario
+  readonly baseUrl: string
+  readonly apiKey: string
+  /** Microseconds of work the consumer does per item (list). */
+  readonly workMicros: number
+  /** How many retrieves (retrieve). */
+  readonly count: number
+  /** Requests at once (retrieve). */
+  readonly concurrency: number
+  /** The file to read (results). */
+  readonly fileId: string
+}
+
+const scenarios: ReadonlyArray<Scenario> = ["list", "results", "retrieve", "cold"]
+
+/** Parses `process.argv`. */
+export const parseArgs = (argv: ReadonlyArray<string> = process.argv.slice(2)): Args => {
+  const [scenario, baseUrl, ...rest] = argv
+  if (scenario === undefined || !scenarios.includes(scenario as Scenario) || baseUrl === undefined) {
+    throw new Error(`usage: <contender> ${scenarios.join("|")} <baseUrl> [key=value…]`)
+  }
+  const kv = new Map(rest.map((a) => {
+    const at = a.indexOf("=")
+    return [a.slice(0, at), a.slice(at + 1)] as const
+  }))
+  const num = (key: string, fallback: number) => {
+    const v = kv.get(key)
+    return v === undefined ? fallback : Number(v)
+  }
+  return {
+    scenario: scenario as Scenario,
+    baseUrl,
+    apiKey: kv.get("key") ?? process.env["OPENAI_API_KEY"] ?? "",
+    workMicros: num("work", 0),
+    count: num("count", 0),
+    concurrency: num("concurrency", 32),
+    fileId: kv.get("file") ?? ""
+  }
+}
+
+/** Keeps the CPU busy for `micros` microseconds: the consumer's work per item. */
+export const spin = (micros: number): void => {
+  if (micros <= 0) return
+  const until = performance.now() + micros / 1000
+  while (performance.now() < until) {
+    // busy
+  }
+}
+
+/** What a contender measured. */
+export interface Measured {
+  /** Items listed, lines parsed or retrieves made. */
+  readonly items: number
+  /** Bytes read (results). */
+  readonly bytes?: number
+  /** Calls that failed for good (retrieve). */
+  readonly failures?: number
+  /** Wall time of the work, in milliseconds (module loading excluded). */
+  readonly ms: number
+}
+
+/** The line a contender prints: what it measured plus its peak resident memory. */
+export interface Report extends Measured {
+  readonly maxRssMB: number
+  readonly heapUsedMB: number
+}
+
+/** Prints the report line on stdout. */
+export const report = (measured: Measured): void => {
+  const report: Report = {
+    ...measured,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    heapUsedMB: process.memoryUsage().heapUsed / 1024 / 1024
+  }
+  process.stdout.write(JSON.stringify(report) + "\n")
+}

@@ -1,0 +1,260 @@
+/**
+ * Medians, ratios and targets from the raw runs, as rows of a Markdown table.
+ */
+import type { Machine, RunRecord } from "./run.js"
+
+/** Everything one bench invocation measured. */
+export interface Raw {
+  readonly command: string
+  readonly machine: Machine
+  readonly startedAt: string
+  readonly finishedAt: string
+  readonly options: { readonly smoke: boolean; readonly runs: number }
+  readonly sizes: { readonly ratePerSecond: number; readonly retrieves: number; readonly memory: ReadonlyArray<number> }
+  readonly records: ReadonlyArray<RunRecord>
+}
+
+/** One line of the table. */
+export interface Row {
+  readonly scenario: number
+  readonly case: string
+  readonly metric: string
+  readonly floor: string
+  readonly sdk: string
+  readonly batchfx: string
+  readonly ratio: string
+  readonly target: string
+  /** Whether batchfx met the target; undefined where there is no target or no figure. */
+  readonly met: boolean | undefined
+  readonly runs: number
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export const median = (values: ReadonlyArray<number>): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const ok = (records: ReadonlyArray<RunRecord>) => records.filter((r) => r.exitCode === 0)
+
+const pick = (raw: Raw, scenario: number, name: string, contender: string) =>
+  ok(raw.records.filter((r) => r.scenario === scenario && r.case === name && r.contender === contender))
+
+const stat = (
+  raw: Raw,
+  scenario: number,
+  name: string,
+  contender: string,
+  f: (r: RunRecord) => number | undefined
+): number => median(pick(raw, scenario, name, contender).flatMap((r) => f(r) ?? []))
+
+const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n)
+    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "n/a"
+const times = (n: number): string => Number.isFinite(n) ? `${n.toFixed(2)}×` : "n/a"
+const checked = (...conditions: ReadonlyArray<number>) => conditions.every(Number.isFinite)
+
+const perSecond = (r: RunRecord) =>
+  r.report === undefined || r.report.ms === 0 ? undefined : r.report.items / (r.report.ms / 1000)
+const seconds = (r: RunRecord) => r.report === undefined ? undefined : r.report.ms / 1000
+const rss = (r: RunRecord) => r.report?.maxRssMB
+const mbPerSecond = (r: RunRecord) =>
+  r.report?.bytes === undefined ? undefined : r.report.bytes / 1024 / 1024 / (r.report.ms / 1000)
+const count429 = (r: RunRecord) => r.server?.byStatus["429"] ?? 0
+const share429 = (r: RunRecord) =>
+  r.server === undefined || r.server.requests === 0 ? undefined : count429(r) / r.server.requests
+
+const cases = (raw: Raw, scenario: number): ReadonlyArray<string> => [
+  ...new Set(raw.records.filter((r) => r.scenario === scenario).map((r) => r.case))
+]
+
+const runsOf = (raw: Raw, scenario: number, name: string) =>
+  Math.max(0, ...["floor", "sdk", "batchfx", "node"].map((c) => pick(raw, scenario, name, c).length))
+
+/** The rows of the table, from the raw runs. */
+export const summarize = (raw: Raw): ReadonlyArray<Row> => {
+  const rows: Array<Row> = []
+  const base = (scenario: number, name: string) => ({ scenario, case: name, runs: runsOf(raw, scenario, name) })
+
+  for (const name of cases(raw, 1)) {
+    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 1, name, c, perSecond))
+    rows.push({
+      ...base(1, name),
+      metric: "items/s (median)",
+      floor: fmt(floor!),
+      sdk: fmt(sdk!),
+      batchfx: fmt(bfx!),
+      ratio: `${times(bfx! / sdk!)} SDK, ${times(bfx! / floor!)} floor`,
+      target: "≥ 1.0× SDK and ≥ 0.7× floor",
+      met: checked(floor!, sdk!, bfx!) ? bfx! >= sdk! && bfx! >= 0.7 * floor! : undefined
+    })
+  }
+
+  for (const name of cases(raw, 2)) {
+    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 2, name, c, seconds))
+    rows.push({
+      ...base(2, name),
+      metric: "wall s (median)",
+      floor: fmt(floor!, 2),
+      sdk: fmt(sdk!, 2),
+      batchfx: fmt(bfx!, 2),
+      ratio: `${times(bfx! / sdk!)} SDK`,
+      target: "≤ 0.75× SDK",
+      met: checked(sdk!, bfx!) ? bfx! <= 0.75 * sdk! : undefined
+    })
+  }
+
+  const memoryCases = cases(raw, 3)
+  for (const name of memoryCases) {
+    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 3, name, c, rss))
+    rows.push({
+      ...base(3, name),
+      metric: "peak RSS MB (median)",
+      floor: fmt(floor!),
+      sdk: fmt(sdk!),
+      batchfx: fmt(bfx!),
+      ratio: `${times(bfx! / sdk!)} SDK`,
+      target: "",
+      met: undefined
+    })
+  }
+  if (memoryCases.length >= 2) {
+    const first = memoryCases[0]!
+    const last = memoryCases[memoryCases.length - 1]!
+    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) =>
+      stat(raw, 3, last, c, rss) / stat(raw, 3, first, c, rss)
+    )
+    rows.push({
+      scenario: 3,
+      case: `${last.replace("memory ", "")} vs ${first.replace("memory ", "")}`,
+      runs: Math.min(runsOf(raw, 3, first), runsOf(raw, 3, last)),
+      metric: "peak RSS growth",
+      floor: times(floor!),
+      sdk: times(sdk!),
+      batchfx: times(bfx!),
+      ratio: "",
+      target: "batchfx ≤ 1.25×",
+      met: checked(bfx!) ? bfx! <= 1.25 : undefined
+    })
+  }
+
+  for (const name of cases(raw, 4)) {
+    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 4, name, c, mbPerSecond))
+    const [floorMem, sdkMem, bfxMem] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 4, name, c, rss))
+    rows.push({
+      ...base(4, name),
+      metric: "MB/s read and parsed (median)",
+      floor: fmt(floor!),
+      sdk: fmt(sdk!),
+      batchfx: fmt(bfx!),
+      ratio: `${times(bfx! / floor!)} floor, ${times(bfx! / sdk!)} SDK`,
+      target: "≥ 0.8× floor",
+      met: checked(floor!, bfx!) ? bfx! >= 0.8 * floor! : undefined
+    })
+    rows.push({
+      ...base(4, name),
+      metric: "peak RSS MB (median)",
+      floor: fmt(floorMem!),
+      sdk: fmt(sdkMem!),
+      batchfx: fmt(bfxMem!),
+      ratio: `${times(bfxMem! / sdkMem!)} SDK`,
+      target: "batchfx < 100 MB",
+      met: checked(bfxMem!) ? bfxMem! < 100 : undefined
+    })
+  }
+
+  for (const name of cases(raw, 5)) {
+    const ideal = raw.sizes.retrieves / raw.sizes.ratePerSecond
+    const [sdk, bfx] = (["sdk", "batchfx"] as const).map((c) => stat(raw, 5, name, c, seconds))
+    const [sdk429, bfx429] = (["sdk", "batchfx"] as const).map((c) => stat(raw, 5, name, c, count429))
+    const [sdkShare, bfxShare] = (["sdk", "batchfx"] as const).map((c) => stat(raw, 5, name, c, share429))
+    const [sdkFailed, bfxFailed] = (["sdk", "batchfx"] as const).map((c) =>
+      stat(raw, 5, name, c, (r) => r.report?.failures)
+    )
+    rows.push({
+      ...base(5, name),
+      metric: `wall s (median; ideal ${fmt(ideal, 1)} s)`,
+      floor: "",
+      sdk: `${fmt(sdk!, 2)} (${times(sdk! / ideal)} ideal)`,
+      batchfx: `${fmt(bfx!, 2)} (${times(bfx! / ideal)} ideal)`,
+      ratio: `${times(bfx! / sdk!)} SDK`,
+      target: "≤ 1.15× ideal",
+      met: checked(bfx!) ? bfx! <= 1.15 * ideal : undefined
+    })
+    rows.push({
+      ...base(5, name),
+      metric: "429 answers (median; % of requests) · failed ids",
+      floor: "",
+      sdk: `${fmt(sdk429!)} (${fmt(sdkShare! * 100, 1)}%) · ${fmt(sdkFailed!)}`,
+      batchfx: `${fmt(bfx429!)} (${fmt(bfxShare! * 100, 1)}%) · ${fmt(bfxFailed!)}`,
+      ratio: "",
+      target: "≤ 2% of requests",
+      met: checked(bfxShare!) ? bfxShare! <= 0.02 : undefined
+    })
+  }
+
+  for (const name of cases(raw, 6)) {
+    const ms = (c: string) => stat(raw, 6, name, c, (r) => r.wallMs)
+    const [node, floor, sdk, bfx] = [ms("node"), ms("floor"), ms("sdk"), ms("batchfx")]
+    const isVersion = name === "--version"
+    rows.push({
+      scenario: 6,
+      case: name === "node -e 0" ? name : `batchfx ${name}`,
+      runs: runsOf(raw, 6, name),
+      metric: "ms from spawn to exit (median)",
+      floor: name === "node -e 0" ? `${fmt(node)} (node alone)` : fmt(floor),
+      sdk: fmt(sdk),
+      batchfx: fmt(bfx),
+      ratio: Number.isFinite(sdk) && Number.isFinite(bfx) ? `${times(bfx / sdk)} SDK script` : "",
+      target: isVersion ? "< 300 ms" : "",
+      met: isVersion && Number.isFinite(bfx) ? bfx < 300 : undefined
+    })
+  }
+  return rows
+}
+
+const machineText = (m: Machine) => `${m.cores}× ${m.cpu}, ${m.memoryGB} GB, Node ${m.node.replace(/^v/, "")}`
+
+/** The table alone. */
+export const table = (raw: Raw, rows: ReadonlyArray<Row>): string => {
+  const header =
+    "| # | case | metric | floor (fetch + JSON.parse) | SDK (openai 6.49.0) | batchfx | batchfx ratio | target | met | runs | machine | command |"
+  const rule = "|---|---|---|---:|---:|---:|---|---|---|---:|---|---|"
+  const machine = machineText(raw.machine)
+  const lines = rows.map((r) =>
+    `| ${r.scenario} | ${r.case} | ${r.metric} | ${r.floor} | ${r.sdk} | ${r.batchfx} | ${r.ratio} | ${r.target} | ${
+      r.met === undefined ? "" : r.met ? "yes" : "**no**"
+    } | ${r.runs} | ${machine} | \`${raw.command}\` |`
+  )
+  return [header, rule, ...lines].join("\n")
+}
+
+/** The whole RESULTS.md. */
+export const render = (raw: Raw, rows: ReadonlyArray<Row>): string =>
+  `# pnpm bench: results
+
+batchfx beside the floor (bare \`fetch\` and \`JSON.parse\`, no validation) and the official \`openai\`
+SDK 6.49.0, each run in its own Node process against one server on 127.0.0.1. Medians of the runs;
+the raw figures of every run are in [results.json](results.json). Run ${raw.startedAt} to
+${raw.finishedAt} on ${machineText(raw.machine)} (${raw.machine.os}).
+
+${table(raw, rows)}
+
+Scenarios (see [the bench's README](README.md) for how each is measured):
+
+1. List every batch, page size 100, no latency; batchfx decodes every batch with its Schema.
+2. The same with 20 ms of server latency per page and 0.2 ms of consumer work (busy CPU) per batch.
+3. Peak resident memory (\`maxRSS\` of the process) listing ${raw.sizes.memory.join(", ")} batches.
+4. Download an output file of chat-completion result lines and parse every line: MB/s and peak
+   memory. batchfx streams and decodes each line with \`BatchResultLine\`; the SDK reads
+   \`files.content()\` whole, splits and parses; the floor streams, splits and parses.
+5. ${raw.sizes.retrieves} retrieves against a server allowing ${raw.sizes.ratePerSecond} requests per
+   second (fixed 1 s window, 429 with \`retry-after-ms\`, no \`x-ratelimit-*\` headers, as the real
+   batch endpoints answer): batchfx \`Bulk.retrieveMany\` (concurrency 32, under the client's
+   governor) beside the SDK in a 32-wide promise pool with its default retries.
+6. Start-up: \`batchfx --version\` and \`batchfx list --max 1\` against the emulator
+   (\`batchfx-fake-server\`), beside scripts that list one batch with the SDK and with \`fetch\`.
+`

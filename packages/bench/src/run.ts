@@ -1,0 +1,387 @@
+/**
+ * `pnpm bench`: runs every scenario for each contender (the bare-fetch floor, the official SDK,
+ * batchfx), each run in its own child process against a server on 127.0.0.1, then writes medians
+ * and ratios to `packages/bench/RESULTS.md` and every figure to `packages/bench/results.json`.
+ *
+ *   pnpm bench                      every scenario at full size, 3 runs
+ *   pnpm bench --smoke              every scenario once at a tiny size (CI), no thresholds
+ *   pnpm bench --only 1,4 --runs 5  some scenarios, more runs
+ *   pnpm bench --cpu-prof           also writes a .cpuprofile per contender run to packages/bench/profiles
+ */
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { cpus, release, totalmem } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Report } from "./measure.js"
+import * as Markdown from "./report.js"
+import * as Server from "./server.js"
+import * as Wire from "./wire.js"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const packageDir = join(here, "..")
+const repoDir = join(packageDir, "..", "..")
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  readonly smoke: boolean
+  readonly runs: number
+  readonly only: ReadonlySet<number>
+  readonly cpuProf: boolean
+  readonly write: boolean
+}
+
+const parseOptions = (argv: ReadonlyArray<string>): Options => {
+  const smoke = argv.includes("--smoke")
+  const valueOf = (flag: string) => {
+    const at = argv.indexOf(flag)
+    return at === -1 ? undefined : argv[at + 1]
+  }
+  const runs = Number(valueOf("--runs") ?? (smoke ? 1 : 3))
+  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6").split(",").map(Number))
+  return { smoke, runs, only, cpuProf: argv.includes("--cpu-prof"), write: !argv.includes("--no-write") }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running one contender
+
+/** The contenders, each a script in `dist/contenders`. */
+export type Contender = "floor" | "sdk" | "batchfx"
+
+/** One run of one command. */
+export interface RunRecord {
+  readonly scenario: number
+  readonly case: string
+  readonly contender: string
+  readonly run: number
+  /** What the child reported, if it reports. */
+  readonly report: Report | undefined
+  /** Spawn to exit, as the runner saw it. */
+  readonly wallMs: number
+  readonly exitCode: number | null
+  readonly error?: string | undefined
+  readonly server?: Server.Stats | undefined
+}
+
+interface Spawned {
+  readonly stdout: string
+  readonly stderr: string
+  readonly code: number | null
+  readonly wallMs: number
+}
+
+const exec = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<Spawned>((resolve, reject) => {
+    const started = performance.now()
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => stdout += chunk.toString())
+    child.stderr.on("data", (chunk: Buffer) => stderr += chunk.toString())
+    child.once("error", reject)
+    child.once("close", (code) => resolve({ stdout, stderr, code, wallMs: performance.now() - started }))
+  })
+
+const lastReport = (stdout: string): Report | undefined => {
+  const lines = stdout.trim().split("\n")
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim()
+    if (line.startsWith("{") && line.includes("\"maxRssMB\"")) return JSON.parse(line) as Report
+  }
+  return undefined
+}
+
+const contenderScript = (contender: Contender) => join(here, "contenders", `${contender}.js`)
+
+let profileCount = 0
+
+const runContender = async (
+  options: Options,
+  contender: Contender,
+  args: ReadonlyArray<string>,
+  label: string
+): Promise<Omit<RunRecord, "scenario" | "case" | "run">> => {
+  const nodeArgs = options.cpuProf
+    ? [
+      "--cpu-prof",
+      `--cpu-prof-dir=${join(packageDir, "profiles")}`,
+      `--cpu-prof-name=${label}-${++profileCount}.cpuprofile`
+    ]
+    : []
+  const result = await exec(process.execPath, [...nodeArgs, contenderScript(contender), ...args])
+  const report = result.code === 0 ? lastReport(result.stdout) : undefined
+  return {
+    contender,
+    report,
+    wallMs: result.wallMs,
+    exitCode: result.code,
+    ...(report === undefined ? { error: (result.stderr || result.stdout).trim().slice(-600) } : {})
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+interface Sizes {
+  readonly list: number
+  readonly latencyList: number
+  readonly memory: ReadonlyArray<number>
+  readonly fileBytes: number
+  readonly retrieves: number
+  readonly ratePerSecond: number
+}
+
+const fullSizes: Sizes = {
+  list: 100_000,
+  latencyList: 100_000,
+  memory: [10_000, 100_000, 1_000_000],
+  fileBytes: 256 * 1024 * 1024,
+  retrieves: 2_000,
+  ratePerSecond: 200
+}
+
+const smokeSizes: Sizes = {
+  list: 2_000,
+  latencyList: 300,
+  memory: [1_000, 2_000, 5_000],
+  fileBytes: 2 * 1024 * 1024,
+  retrieves: 100,
+  ratePerSecond: 50
+}
+
+const contenders: ReadonlyArray<Contender> = ["floor", "sdk", "batchfx"]
+
+interface Context {
+  readonly options: Options
+  readonly sizes: Sizes
+  readonly server: Server.BenchServer
+  readonly records: Array<RunRecord>
+}
+
+const log = (text: string) => process.stderr.write(text + "\n")
+
+const describe = (record: RunRecord) => {
+  const r = record.report
+  if (r === undefined) return `FAILED (exit ${record.exitCode}): ${record.error ?? ""}`
+  const rate = r.items > 0 ? ` ${(r.items / (r.ms / 1000)).toFixed(0)} items/s` : ""
+  return `${r.items} items in ${r.ms.toFixed(0)} ms${rate}, max RSS ${r.maxRssMB.toFixed(0)} MB`
+}
+
+const repeat = async (
+  ctx: Context,
+  scenario: number,
+  name: string,
+  who: ReadonlyArray<Contender>,
+  configure: () => void,
+  args: (contender: Contender) => ReadonlyArray<string>
+) => {
+  for (let run = 1; run <= ctx.options.runs; run++) {
+    // Interleaved, so that a slow minute on a shared machine hurts every contender alike.
+    for (const contender of who) {
+      configure()
+      ctx.server.resetStats()
+      const result = await runContender(ctx.options, contender, args(contender), `s${scenario}-${name}-${contender}`)
+      const record: RunRecord = { scenario, case: name, run, ...result, server: ctx.server.stats() }
+      ctx.records.push(record)
+      log(`  [${scenario}] ${name} ${contender} run ${run}: ${describe(record)}`)
+    }
+  }
+}
+
+const key = `key=${Wire.apiKey}`
+
+const scenarioList = (ctx: Context) =>
+  repeat(
+    ctx,
+    1,
+    `list ${ctx.sizes.list}`,
+    contenders,
+    () => ctx.server.configure({ total: ctx.sizes.list, latencyMs: 0, rateLimit: undefined }),
+    () => ["list", ctx.server.baseUrl, key]
+  )
+
+const scenarioLatency = (ctx: Context) =>
+  repeat(
+    ctx,
+    2,
+    `list ${ctx.sizes.latencyList}, 20 ms/page, 0.2 ms/item`,
+    contenders,
+    () => ctx.server.configure({ total: ctx.sizes.latencyList, latencyMs: 20, rateLimit: undefined }),
+    () => ["list", ctx.server.baseUrl, key, "work=200"]
+  )
+
+const scenarioMemory = async (ctx: Context) => {
+  for (const size of ctx.sizes.memory) {
+    await repeat(
+      ctx,
+      3,
+      `memory ${size}`,
+      contenders,
+      () => ctx.server.configure({ total: size, latencyMs: 0, rateLimit: undefined }),
+      () => ["list", ctx.server.baseUrl, key]
+    )
+  }
+}
+
+const scenarioResults = async (ctx: Context) => {
+  ctx.server.configure({ fileBytes: ctx.sizes.fileBytes, latencyMs: 0, rateLimit: undefined })
+  const file = ctx.server.prepareFile()
+  log(`  [4] output file: ${(file.bytes / 1024 / 1024).toFixed(1)} MB, ${file.lines} lines`)
+  await repeat(
+    ctx,
+    4,
+    `results ${Math.round(ctx.sizes.fileBytes / 1024 / 1024)} MB`,
+    contenders,
+    () => undefined,
+    () => ["results", ctx.server.baseUrl, key, `file=${Wire.outputFileId}`]
+  )
+}
+
+const scenarioRetrieve = (ctx: Context) =>
+  repeat(
+    ctx,
+    5,
+    `retrieve ${ctx.sizes.retrieves} at ${ctx.sizes.ratePerSecond}/s`,
+    ["sdk", "batchfx"],
+    () =>
+      ctx.server.configure({
+        total: ctx.sizes.retrieves,
+        latencyMs: 0,
+        rateLimit: { requests: ctx.sizes.ratePerSecond, windowMs: 1000 }
+      }),
+    () => ["retrieve", ctx.server.baseUrl, key, `count=${ctx.sizes.retrieves}`, "concurrency=32"]
+  )
+
+// Scenario 6 runs the real binaries against the emulator (`batchfx-fake-server`), each start timed
+// by the runner from spawn to exit.
+const startEmulator = () =>
+  new Promise<{ readonly baseUrl: string; readonly stop: () => void }>((resolve, reject) => {
+    const bin = join(repoDir, "packages", "testkit", "dist", "bin.js")
+    const child = spawn(process.execPath, [bin, "--seed-batches", "1000"], { stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`the emulator exited (${code}) before it printed its URL`)))
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      const line = out.split("\n").find((l) => l.startsWith("http"))
+      if (line !== undefined) resolve({ baseUrl: line.trim(), stop: () => child.kill("SIGINT") })
+    })
+  })
+
+const scenarioCold = async (ctx: Context) => {
+  const cli = join(repoDir, "packages", "cli", "dist", "bin.js")
+  const emulator = await startEmulator()
+  const fakeKey = "sk-fake-batchfx"
+  const env = { ...process.env, OPENAI_API_KEY: fakeKey, OPENAI_BASE_URL: emulator.baseUrl }
+  const commands: ReadonlyArray<{ readonly name: string; readonly contender: string; readonly args: Array<string> }> = [
+    { name: "node -e 0", contender: "node", args: ["-e", "0"] },
+    { name: "--version", contender: "batchfx", args: [cli, "--version"] },
+    { name: "list --max 1", contender: "batchfx", args: [cli, "list", "--max", "1"] },
+    {
+      name: "list --max 1",
+      contender: "floor",
+      args: [contenderScript("floor"), "cold", emulator.baseUrl, `key=${fakeKey}`]
+    },
+    {
+      name: "list --max 1",
+      contender: "sdk",
+      args: [contenderScript("sdk"), "cold", emulator.baseUrl, `key=${fakeKey}`]
+    }
+  ]
+  try {
+    const runs = Math.max(ctx.options.runs, ctx.options.smoke ? 1 : 5)
+    for (let run = 1; run <= runs; run++) {
+      for (const command of commands) {
+        if (command.args[0] === cli && !existsSync(cli)) {
+          if (run === 1) log(`  [6] ${command.contender} ${command.name}: skipped, ${cli} is not built`)
+          continue
+        }
+        const result = await exec(process.execPath, command.args, env)
+        const record: RunRecord = {
+          scenario: 6,
+          case: command.name,
+          contender: command.contender,
+          run,
+          report: undefined,
+          wallMs: result.wallMs,
+          exitCode: result.code,
+          ...(result.code === 0 ? {} : { error: (result.stderr || result.stdout).trim().slice(-600) })
+        }
+        ctx.records.push(record)
+        log(
+          `  [6] ${command.contender} ${command.name} run ${run}: ${result.wallMs.toFixed(0)} ms${
+            result.code === 0 ? "" : ` FAILED (exit ${result.code}): ${record.error ?? ""}`
+          }`
+        )
+      }
+    }
+  } finally {
+    emulator.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+export interface Machine {
+  readonly cpu: string
+  readonly cores: number
+  readonly memoryGB: number
+  readonly node: string
+  readonly os: string
+}
+
+const machine = (): Machine => ({
+  cpu: cpus()[0]?.model.trim() ?? "unknown",
+  cores: cpus().length,
+  memoryGB: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+  os: `${process.platform} ${release()}`
+})
+
+const main = async () => {
+  const options = parseOptions(process.argv.slice(2))
+  const sizes = options.smoke ? smokeSizes : fullSizes
+  const command = `pnpm bench${process.argv.slice(2).length > 0 ? " " + process.argv.slice(2).join(" ") : ""}`
+  const server = await Server.start()
+  const records: Array<RunRecord> = []
+  const ctx: Context = { options, sizes, server, records }
+  const startedAt = new Date().toISOString()
+  log(`bench: ${options.smoke ? "smoke" : "full"}, ${options.runs} run(s), server ${server.baseUrl}`)
+  const scenarios: ReadonlyArray<readonly [number, (ctx: Context) => Promise<void>]> = [
+    [1, scenarioList],
+    [2, scenarioLatency],
+    [3, scenarioMemory],
+    [4, scenarioResults],
+    [5, scenarioRetrieve],
+    [6, scenarioCold]
+  ]
+  try {
+    for (const [n, run] of scenarios) if (options.only.has(n)) await run(ctx)
+  } finally {
+    await server.close()
+  }
+  const finishedAt = new Date().toISOString()
+  const raw = { command, machine: machine(), startedAt, finishedAt, options, sizes, records }
+  const rows = Markdown.summarize(raw)
+  const markdown = Markdown.render(raw, rows)
+  if (options.write && !options.smoke) {
+    writeFileSync(join(packageDir, "results.json"), JSON.stringify({ ...raw, rows }, null, 2) + "\n")
+    writeFileSync(join(packageDir, "RESULTS.md"), markdown)
+    log(`bench: wrote packages/bench/RESULTS.md and packages/bench/results.json`)
+  } else {
+    mkdirSync(join(packageDir, "build"), { recursive: true })
+    writeFileSync(join(packageDir, "build", "results.json"), JSON.stringify({ ...raw, rows }, null, 2) + "\n")
+    writeFileSync(join(packageDir, "build", "RESULTS.md"), markdown)
+  }
+  process.stdout.write(Markdown.table(raw, rows) + "\n")
+  const failed = records.filter((r) => r.exitCode !== 0)
+  if (failed.length > 0) {
+    log(`bench: ${failed.length} run(s) failed`)
+    process.exitCode = 1
+  }
+}
+
+await main()

@@ -1,0 +1,224 @@
+/**
+ * A minimal `node:http` server for the bench, serving from memory the wire shapes of the Batch and
+ * Files API that the scenarios need: `GET /v1/batches` (synthetic batches computed per request),
+ * `GET /v1/batches/{id}` under an optional request-rate limit (fixed window, 429 with
+ * `retry-after`/`retry-after-ms` and no `x-ratelimit-*` headers, as the real batch endpoints
+ * answer), and `GET /v1/files/{id}` and `/content` for one pre-built output file (with `Range`).
+ *
+ * It runs in the bench's own process, on 127.0.0.1 and port 0; every contender runs in a child
+ * process and reaches it over a real socket, so the server costs every contender the same.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Wire from "./wire.js"
+
+/** What the server does; `configure` changes it between runs. */
+export interface Knobs {
+  /** Batches that exist, listed newest first. */
+  readonly total: number
+  /** A delay before every answer, in milliseconds. */
+  readonly latencyMs: number
+  /** At most `requests` retrieves per fixed window of `windowMs`; undefined for no limit. */
+  readonly rateLimit: { readonly requests: number; readonly windowMs: number } | undefined
+  /** The size of the output file, in bytes (built on first use, kept until it changes). */
+  readonly fileBytes: number
+}
+
+/** Answers counted since the last reset. */
+export interface Stats {
+  readonly requests: number
+  readonly byStatus: Readonly<Record<string, number>>
+}
+
+/** The running server. */
+export interface BenchServer {
+  readonly baseUrl: string
+  readonly configure: (patch: Partial<Knobs>) => void
+  readonly stats: () => Stats
+  readonly resetStats: () => void
+  /** Builds the output file now, so that building it is never timed. */
+  readonly prepareFile: () => { readonly bytes: number; readonly lines: number }
+  readonly close: () => Promise<void>
+}
+
+const json = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    ...headers
+  })
+  res.end(body)
+}
+
+/** Starts the server on 127.0.0.1, port 0. */
+export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
+  let knobs: Knobs = { total: 0, latencyMs: 0, rateLimit: undefined, fileBytes: 0, ...initial }
+  let file: { readonly data: Buffer; readonly lines: number } | undefined
+  let requests = 0
+  let byStatus: Record<string, number> = {}
+  let sequence = 0
+  let window = { start: 0, used: 0 }
+
+  const prepareFile = () => {
+    if (file === undefined || file.data.length < knobs.fileBytes) file = Wire.outputFile(knobs.fileBytes)
+    return { bytes: file.data.length, lines: file.lines }
+  }
+
+  const count = (status: number) => {
+    requests++
+    byStatus[status] = (byStatus[status] ?? 0) + 1
+  }
+
+  // Fixed window, as the emulator does it: `requests` answers per window, then 429 until it ends.
+  const admit = (): number | undefined => {
+    const limit = knobs.rateLimit
+    if (limit === undefined) return undefined
+    const now = Date.now()
+    if (now >= window.start + limit.windowMs) window = { start: now, used: 0 }
+    if (window.used < limit.requests) {
+      window.used++
+      return undefined
+    }
+    return Math.max(1, window.start + limit.windowMs - now)
+  }
+
+  const sendFile = (req: IncomingMessage, res: ServerResponse, headers: Record<string, string>) => {
+    prepareFile()
+    const data = file!.data
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "")
+    const from = range === null ? 0 : Math.min(Number(range[1]), data.length)
+    const status = range === null ? 200 : 206
+    res.writeHead(status, {
+      "content-type": "application/octet-stream",
+      "content-length": data.length - from,
+      "accept-ranges": "bytes",
+      ...(range === null ? {} : { "content-range": `bytes ${from}-${data.length - 1}/${data.length}` }),
+      ...headers
+    })
+    count(status)
+    const chunk = 1 << 20
+    let at = from
+    const pump = () => {
+      while (at < data.length) {
+        const next = Math.min(data.length, at + chunk)
+        const ok = res.write(data.subarray(at, next))
+        at = next
+        if (!ok) {
+          res.once("drain", pump)
+          return
+        }
+      }
+      res.end()
+    }
+    pump()
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const headers = {
+      "x-request-id": `req_${(++sequence).toString(16).padStart(32, "0")}`,
+      "openai-version": "2020-10-01"
+    }
+    if (req.headers.authorization !== `Bearer ${Wire.apiKey}`) {
+      count(401)
+      return json(res, 401, Wire.unauthorizedBody, headers)
+    }
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const path = url.pathname
+    if (req.method === "GET" && path === "/v1/batches") {
+      const limit = Math.max(1, Math.min(100, Number(url.searchParams.get("limit") ?? "20") || 20))
+      count(200)
+      return json(res, 200, Wire.pageJson(knobs.total, url.searchParams.get("after") ?? undefined, limit), headers)
+    }
+    if (req.method === "GET" && path.startsWith("/v1/batches/")) {
+      const id = decodeURIComponent(path.slice("/v1/batches/".length))
+      const wait = admit()
+      if (wait !== undefined) {
+        count(429)
+        const limit = knobs.rateLimit!
+        return json(res, 429, Wire.rateLimitBody(limit.requests, limit.windowMs, wait), {
+          ...headers,
+          "retry-after": String(Math.ceil(wait / 1000)),
+          "retry-after-ms": String(wait)
+        })
+      }
+      const index = Wire.batchIndex(id)
+      if (index === undefined || index >= knobs.total) {
+        count(404)
+        return json(res, 404, Wire.notFoundBody("batch", id), headers)
+      }
+      count(200)
+      return json(res, 200, Wire.batchJson(index), headers)
+    }
+    if (req.method === "GET" && path === `/v1/files/${Wire.outputFileId}`) {
+      const info = prepareFile()
+      count(200)
+      return json(
+        res,
+        200,
+        JSON.stringify({
+          id: Wire.outputFileId,
+          object: "file",
+          bytes: info.bytes,
+          created_at: 1_780_000_000,
+          expires_at: null,
+          filename: "batch_output.jsonl",
+          purpose: "batch_output",
+          status: "processed",
+          status_details: null
+        }),
+        headers
+      )
+    }
+    if (req.method === "GET" && path === `/v1/files/${Wire.outputFileId}/content`) {
+      return sendFile(req, res, headers)
+    }
+    count(404)
+    return json(
+      res,
+      404,
+      JSON.stringify({
+        error: {
+          message: `Unknown request URL: ${req.method} ${path}`,
+          type: "invalid_request_error",
+          param: null,
+          code: null
+        }
+      }),
+      headers
+    )
+  }
+
+  const server = createServer((req, res) => {
+    // Drain any request body before answering (none of these routes reads one).
+    req.resume()
+    if (knobs.latencyMs > 0) setTimeout(() => handle(req, res), knobs.latencyMs)
+    else handle(req, res)
+  })
+  server.keepAliveTimeout = 60_000
+  server.headersTimeout = 65_000
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as AddressInfo
+      resolve({
+        baseUrl: `http://127.0.0.1:${address.port}/v1`,
+        configure: (patch) => {
+          knobs = { ...knobs, ...patch }
+          window = { start: 0, used: 0 }
+        },
+        stats: () => ({ requests, byStatus: { ...byStatus } }),
+        resetStats: () => {
+          requests = 0
+          byStatus = {}
+        },
+        prepareFile,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections()
+            server.close(() => done())
+          })
+      })
+    })
+  })
+}
