@@ -213,7 +213,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
           )
         })
       return InternalPagination.paginate(initial, step, options.lookAhead ?? settings.lookAhead)
-    }))
+    })).pipe(Stream.withSpan("BatchClient.listPages"))
 
   const list: Service["list"] = (params, options) =>
     listPages(params, options).pipe(Stream.mapConcat((page) => page.data))

@@ -188,10 +188,10 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
       })
 
     const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
-      const exchange = exchangeOf(request, attemptOptions.attempt)
+      const info = exchangeOf(request, attemptOptions.attempt)
       const timeout = attemptOptions.timeout === undefined ? settings.timeout : Duration.decode(attemptOptions.timeout)
-      const path = pathOf(exchange.url)
-      const annotations = { method: exchange.method, path, attempt: exchange.attempt }
+      const path = pathOf(info.url)
+      const annotations = { method: info.method, path, attempt: info.attempt }
       return send(request, attemptOptions.attempt).pipe(
         Effect.tap((response) =>
           Effect.annotateCurrentSpan({
@@ -201,7 +201,7 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         ),
         Effect.flatMap((response) =>
           Effect.as(
-            Effect.logDebug(`${exchange.method} ${path} answered ${response.status}`).pipe(
+            Effect.logDebug(`${info.method} ${path} answered ${response.status}`).pipe(
               Effect.annotateLogs({
                 ...annotations,
                 status: response.status,
@@ -215,7 +215,7 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () =>
-            new TimeoutError({ method: exchange.method, url: exchange.url, attempt: exchange.attempt, timeout })
+            new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
         }),
         Effect.tapError((error) => {
           const status = "status" in error && typeof error.status === "number" ? error.status : undefined
@@ -226,7 +226,7 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
               "batchfx.request_id": requestId,
               ...(status === undefined ? {} : { "http.response.status_code": status })
             }),
-            Effect.logDebug(`${exchange.method} ${path} failed: ${scrub(error.message)}`).pipe(
+            Effect.logDebug(`${info.method} ${path} failed: ${scrub(error.message)}`).pipe(
               Effect.annotateLogs({ ...annotations, error: error._tag, status: status ?? "", requestId })
             )
           )
@@ -234,9 +234,9 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
           kind: "client",
           attributes: {
-            "http.request.method": exchange.method,
+            "http.request.method": info.method,
             "url.path": path,
-            "batchfx.attempt": exchange.attempt
+            "batchfx.attempt": info.attempt
           }
         })
       )
