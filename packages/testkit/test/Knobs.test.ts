@@ -1,8 +1,8 @@
-import { ApiError, Batch, BatchPage } from "@batchfx/core"
+import { ApiError, Batch, BatchPage, Jsonl, ResultLine } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema, TestClock } from "effect"
-import { createBatch, getJson, live, postEmpty } from "./helpers.js"
+import { api, createBatch, getJson, live, postEmpty } from "./helpers.js"
 
 const decodeError = Schema.decodeUnknownSync(ApiError.ApiErrorBody)
 const decodePage = Schema.decodeUnknownSync(BatchPage.BatchPage)
@@ -144,6 +144,56 @@ describe("latency, listing quirks and seeding", () => {
         statuses.add(Schema.decodeUnknownSync(Batch.Batch)((yield* getJson(`/batches/${ids[i]}`)).json).status)
       }
       assert.deepStrictEqual([...statuses].sort(), ["cancelled", "completed", "expired", "failed"])
+    }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
+})
+
+describe("seeded files", () => {
+  it.effect("the files of seeded batches are generated on demand and agree with their counts", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* fake.seedBatches(40)
+      const batch = (i: number) =>
+        Effect.map(
+          getJson(`/batches/batch_5eed${i.toString(16).padStart(28, "0")}`),
+          (r) => Schema.decodeUnknownSync(Batch.Batch)(r.json)
+        )
+      const lines = (id: string) =>
+        Effect.flatMap(
+          Effect.flatMap(api, (client) => Effect.flatMap(client.get(`/files/${id}/content`), (r) => r.text)),
+          Jsonl.decodeLines(ResultLine.BatchResultLine)
+        )
+      const completed = yield* batch(0)
+      assert.strictEqual(completed.status, "completed")
+      const out = yield* lines(completed.output_file_id!)
+      assert.strictEqual(out.length, completed.request_counts?.completed)
+      assert.isTrue(out.every(ResultLine.isSuccess))
+      const file = yield* getJson(`/files/${completed.output_file_id}`)
+      assert.strictEqual(file.json.purpose, "batch_output")
+      const input = yield* getJson(`/files/${completed.input_file_id}`)
+      assert.strictEqual(input.json.purpose, "batch")
+
+      const withFailures = yield* batch(19)
+      const errors = yield* lines(withFailures.error_file_id!)
+      assert.strictEqual(errors.length, withFailures.request_counts?.failed)
+      assert.isTrue(errors.every((l) => l.response?.status_code === 400))
+
+      const expired = yield* batch(17)
+      assert.strictEqual(expired.status, "expired")
+      const expiredErrors = yield* lines(expired.error_file_id!)
+      const counts = expired.request_counts!
+      assert.strictEqual(expiredErrors.length, counts.total - counts.completed)
+      assert.isTrue(expiredErrors.every((l) => l.error?.code === "batch_expired"))
+
+      const failed = yield* batch(16)
+      assert.strictEqual(failed.output_file_id, null)
+      assert.strictEqual(failed.error_file_id, null)
+
+      const reused = yield* createBatch(completed.input_file_id)
+      assert.strictEqual(reused.status, 200)
+      const del = yield* Effect.flatMap(api, (client) => client.del(`/files/${completed.output_file_id}`))
+      assert.strictEqual(del.status, 200)
+      assert.strictEqual((yield* getJson(`/files/${completed.output_file_id}`)).status, 404)
+      assert.strictEqual((yield* getJson("/files/file-5eed00000000000000ffo")).status, 404)
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 })
 

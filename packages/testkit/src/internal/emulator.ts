@@ -9,7 +9,7 @@ import {
   HttpServerResponse,
   Multipart
 } from "@effect/platform"
-import { Cause, Chunk, Clock, Effect, HashMap, Option, Ref, Stream } from "effect"
+import { Cause, Chunk, Clock, Effect, HashMap, HashSet, Option, Ref, Stream } from "effect"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import type { Fault } from "../Fault.js"
 import * as Responder from "../Responder.js"
@@ -47,6 +47,8 @@ interface State {
   readonly batchOrder: Chunk.Chunk<string>
   readonly seeded: number
   readonly seededAt: number
+  /** Files of seeded batches are generated on demand; deleting one is remembered here. */
+  readonly deletedSeeded: HashSet.HashSet<string>
   readonly nextId: number
 }
 
@@ -57,6 +59,7 @@ const emptyState: State = {
   batchOrder: Chunk.empty(),
   seeded: 0,
   seededAt: 0,
+  deletedSeeded: HashSet.empty(),
   nextId: 0
 }
 
@@ -156,12 +159,21 @@ export const make = (options: FakeOpenAi.Options = {}) =>
         status_details: null
       })
 
+    const findFile = (s: State, id: string): Store.StoredFile | undefined => {
+      const stored = HashMap.get(s.files, id)
+      if (Option.isSome(stored)) return stored.value
+      const seeded = Store.seededFileIndex(id)
+      if (seeded === undefined || seeded.index >= s.seeded || HashSet.has(s.deletedSeeded, id)) return undefined
+      return Store.seededFile(seeded.index, seeded.kind, s.seededAt)
+    }
+
     const getFile = (id: string) =>
-      Effect.flatMap(Ref.get(state), (s) =>
-        Option.match(HashMap.get(s.files, id), {
-          onNone: () => Effect.fail(invalid(`No such File object: ${id}`, "id", null, 404)),
-          onSome: Effect.succeed
-        }))
+      Effect.flatMap(Ref.get(state), (s) => {
+        const file = findFile(s, id)
+        return file === undefined
+          ? Effect.fail(invalid(`No such File object: ${id}`, "id", null, 404))
+          : Effect.succeed(file)
+      })
 
     const pathParam = Effect.map(HttpRouter.params, (p) => p["id"] ?? "")
 
@@ -295,7 +307,11 @@ export const make = (options: FakeOpenAi.Options = {}) =>
     const deleteFile = Effect.gen(function*() {
       const id = yield* pathParam
       yield* getFile(id)
-      yield* Ref.update(state, (s) => ({ ...s, files: HashMap.remove(s.files, id) }))
+      yield* Ref.update(state, (s) => ({
+        ...s,
+        files: HashMap.remove(s.files, id),
+        deletedSeeded: HashMap.has(s.files, id) ? s.deletedSeeded : HashSet.add(s.deletedSeeded, id)
+      }))
       return json(encodeDeleted({ id, object: "file", deleted: true }))
     })
 
@@ -442,8 +458,7 @@ export const make = (options: FakeOpenAi.Options = {}) =>
         )
       }
       const inputFileId = params.right.input_file_id
-      const s0 = yield* Ref.get(state)
-      const inputFile = Option.getOrUndefined(HashMap.get(s0.files, inputFileId))
+      const inputFile = findFile(yield* Ref.get(state), inputFileId)
       if (inputFile !== undefined && inputFile.purpose !== "batch") {
         return yield* invalid(
           `The input file ${inputFileId} has purpose '${inputFile.purpose}', but a batch input file must have purpose 'batch'.`,

@@ -2,8 +2,8 @@
 import type { Batch } from "@batchfx/core"
 import { RequestLine, ResultLine } from "@batchfx/core"
 import { Schema } from "effect"
-import type * as Responder from "../Responder.js"
-import { alnum, hashString, hex, mix, permutation } from "./hash.js"
+import * as Responder from "../Responder.js"
+import { hashString, hex, mix, permutation } from "./hash.js"
 
 /** One entry of `errors.data` as sent. */
 export type BatchErrorEncoded = NonNullable<NonNullable<Batch.BatchEncoded["errors"]>["data"]>[number]
@@ -329,19 +329,17 @@ export const view = (b: StoredBatch, now: number): View => {
 
 const encodeResultLine = Schema.encodeSync(ResultLine.BatchResultLine)
 
-/** The output and error file contents of a batch that reached a terminal status. */
-export const resultFiles = (b: StoredBatch, now: number): { output: string; error: string } => {
-  const v = b.validation
-  if (v._tag === "Invalid") return { output: "", error: "" }
-  const p = plan(b)
-  const status = statusAt(b, now)
-  const n = v.results.length
-  const k = doneCount(b, n, Math.min(now, p.cutoff))
+/** Renders result lines: the first `done` results as answered, the rest as never run (expired or cancelled). */
+const renderResults = (
+  results: ReadonlyArray<LineResult>,
+  done: number,
+  status: Status
+): { output: string; error: string } => {
   let output = ""
   let error = ""
-  for (let i = 0; i < n; i++) {
-    const r = v.results[i]!
-    if (i < k) {
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!
+    if (i < done) {
       const line = JSON.stringify(encodeResultLine({
         id: r.id,
         custom_id: r.customId,
@@ -367,6 +365,14 @@ export const resultFiles = (b: StoredBatch, now: number): { output: string; erro
   return { output, error }
 }
 
+/** The output and error file contents of a batch that reached a terminal status. */
+export const resultFiles = (b: StoredBatch, now: number): { output: string; error: string } => {
+  const v = b.validation
+  if (v._tag === "Invalid") return { output: "", error: "" }
+  const k = doneCount(b, v.results.length, Math.min(now, plan(b).cutoff))
+  return renderResults(v.results, k, statusAt(b, now))
+}
+
 export const bytesOf = (text: string): Uint8Array => encoder.encode(text)
 
 // ---------------------------------------------------------------------------------------------
@@ -385,25 +391,113 @@ export const seededIndex = (id: string): number | undefined => {
   return Number.isSafeInteger(index) ? index : undefined
 }
 
-const seededEndpoints = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"] as const // model follows index % 3
+const seededEndpoints = ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"] as const
+const seededModels = ["gpt-4o-mini-2024-07-18", "text-embedding-3-small", "gpt-4o-mini-2024-07-18"] as const
+
+/** What synthetic batch `index` is: everything else about it follows from this. */
+const seededShape = (index: number) => {
+  const h = mix(0x5eed, index)
+  const total = 1 + (h % 500)
+  const kind = index % 20
+  const status: Status = kind === 16 ? "failed" : kind === 17 ? "expired" : kind === 18 ? "cancelled" : "completed"
+  const failed = status === "completed" && kind === 19 ? 1 + (h % total) : 0
+  const completed = status === "completed" ? total - failed : status === "failed" ? 0 : Math.floor(total / 2)
+  return {
+    total,
+    status,
+    failed,
+    completed,
+    endpoint: seededEndpoints[index % seededEndpoints.length]!,
+    model: seededModels[index % seededModels.length]!
+  }
+}
+
+/** The kinds of file a synthetic batch has: input, output, error. */
+export type SeededFileKind = "i" | "o" | "e"
+
+const seededFilePrefix = "file-5eed"
+
+/** The id of a synthetic batch's file: `file-5eed` + 16 hex digits of the index + the kind. */
+export const seededFileId = (index: number, kind: SeededFileKind): string =>
+  seededFilePrefix + index.toString(16).padStart(16, "0") + kind
+
+export const seededFileIndex = (id: string): { readonly index: number; readonly kind: SeededFileKind } | undefined => {
+  const match = /^file-5eed([0-9a-f]{16})([ioe])$/.exec(id)
+  if (match === null) return undefined
+  const index = parseInt(match[1]!, 16)
+  return Number.isSafeInteger(index) ? { index, kind: match[2] as SeededFileKind } : undefined
+}
+
+const seededBody = (endpoint: string, model: string, line: number) =>
+  endpoint === "/v1/chat/completions"
+    ? { model, messages: [{ role: "user", content: `Seeded question ${line}` }] }
+    : { model, input: `Seeded input ${line}` }
+
+/**
+ * A file of synthetic batch `index`, generated on demand (never stored): the input, or the output
+ * and error files answered by the default responders. `undefined` if the batch has no such file.
+ */
+export const seededFile = (index: number, kind: SeededFileKind, seededAt: number): StoredFile | undefined => {
+  const batch = seededBatch(index, seededAt)
+  const shape = seededShape(index)
+  const id = seededFileId(index, kind)
+  if (kind === "o" && batch.output_file_id !== id) return undefined
+  if (kind === "e" && batch.error_file_id !== id) return undefined
+  const lines = Array.from({ length: shape.total }, (_, k) =>
+    shape.status === "failed" && k === 0
+      ? "not json"
+      : JSON.stringify({
+        custom_id: `seed-${index}-${k + 1}`,
+        method: "POST",
+        url: shape.endpoint,
+        body: seededBody(shape.endpoint, shape.model, k + 1)
+      }))
+  const input = lines.join("\n") + "\n"
+  const file = (text: string, purpose: string, createdAt: number, filename: string): StoredFile => {
+    const content = bytesOf(text)
+    return {
+      id,
+      seq: -1,
+      bytes: content.length,
+      createdAt,
+      expiresAt: createdAt + 2_592_000,
+      filename,
+      purpose,
+      content
+    }
+  }
+  if (kind === "i") return file(input, "batch", batch.created_at - 10, `seeded-${index}.jsonl`)
+  const validation = validate({
+    batchId: batch.id,
+    createdAt: batch.created_at,
+    endpoint: shape.endpoint,
+    inputFileId: batch.input_file_id,
+    file: file(input, "batch", 0, ""),
+    responder: Responder.defaults[shape.endpoint] ?? Responder.echo,
+    failLine: (request) => request.line <= shape.failed,
+    defaultFailure: Responder.defaultFailure,
+    limits: {}
+  })
+  if (validation._tag === "Invalid") return undefined
+  const done = shape.status === "completed" ? shape.total : shape.completed
+  const rendered = renderResults(validation.results, done, shape.status)
+  const finished = batch.completed_at ?? batch.expired_at ?? batch.cancelled_at ?? batch.created_at
+  return kind === "o"
+    ? file(rendered.output, "batch_output", finished, `${batch.id}_output.jsonl`)
+    : file(rendered.error, "batch_output", finished, `${batch.id}_error.jsonl`)
+}
 
 /** Synthetic batch `index`, seeded at `seededAt` (Unix seconds): terminal, older as the index grows. */
 export const seededBatch = (index: number, seededAt: number): Batch.BatchEncoded => {
   const created = seededAt - 60 * (index + 1)
-  const h = mix(0x5eed, index)
-  const total = 1 + (h % 500)
-  const kind = index % 20
-  const status = kind === 16 ? "failed" : kind === 17 ? "expired" : kind === 18 ? "cancelled" : "completed"
-  const failed = status === "completed" ? (kind === 19 ? 1 + (h % total) : 0) : 0
-  const completed = status === "completed" ? total - failed : status === "failed" ? 0 : Math.floor(total / 2)
-  const fileId = (n: number) => `file-${alnum(0x5eed, index * 4 + n, 24)}`
+  const { completed, endpoint, failed, model, status, total } = seededShape(index)
   const input = completed * 40
   const output = completed * 12
   return {
     id: seededId(index),
     object: "batch",
-    endpoint: seededEndpoints[index % seededEndpoints.length]!,
-    model: status === "failed" ? null : index % 3 === 1 ? "text-embedding-3-small" : "gpt-4o-mini-2024-07-18",
+    endpoint,
+    model: status === "failed" ? null : model,
     errors: status === "failed"
       ? {
         object: "list",
@@ -415,11 +509,11 @@ export const seededBatch = (index: number, seededAt: number): Batch.BatchEncoded
         }]
       }
       : null,
-    input_file_id: fileId(0),
+    input_file_id: seededFileId(index, "i"),
     completion_window: "24h",
     status,
-    output_file_id: completed > 0 ? fileId(1) : null,
-    error_file_id: failed > 0 || status === "expired" || status === "cancelled" ? fileId(2) : null,
+    output_file_id: completed > 0 ? seededFileId(index, "o") : null,
+    error_file_id: failed > 0 || status === "expired" || status === "cancelled" ? seededFileId(index, "e") : null,
     created_at: created,
     in_progress_at: status === "failed" ? null : created + 5,
     expires_at: created + 86400,
