@@ -252,7 +252,10 @@ export class ConnectionError extends Schema.TaggedError<ConnectionError>("@batch
     url: Schema.String,
     /** Which attempt (1-based) failed. */
     attempt: Schema.optional(Schema.Number),
-    /** The system error code when known (`ECONNREFUSED`, `ECONNRESET`, …). */
+    /**
+     * The system error code when known (`ECONNREFUSED`, `ECONNRESET`, …), or `InvalidUrl` / `Encode`
+     * when the request could not be built.
+     */
     errorCode: Schema.optional(Schema.String),
     /** What went wrong, as the transport described it. */
     description: Schema.String,

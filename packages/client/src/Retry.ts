@@ -84,7 +84,8 @@ export interface Policy {
  *   server-asked wait above the cap (the error keeps the wait).
  * - `x-should-retry: true` forces a retry and `false` forbids one.
  * - Otherwise: 408, 429, 5xx, connection errors, timeouts, and bodies that were not JSON; no other
- *   4xx and no body of the wrong shape.
+ *   4xx, no body of the wrong shape, and no request that could not be built (`errorCode`
+ *   `InvalidUrl` or `Encode`).
  *
  * @since 0.1.0
  * @category predicates
@@ -97,8 +98,10 @@ export const isRetryable = (error: BatchClientError, policy: Policy = {}): boole
   if (wait !== undefined && Duration.greaterThan(wait, policy.serverWaitCap ?? defaultServerWaitCap)) return false
   if (isApiStatusError(error) && error.shouldRetry !== undefined) return error.shouldRetry
   switch (error._tag) {
-    case "RateLimited":
     case "ConnectionError":
+      // A request that could not be built (a bad URL, a body that does not encode) fails the same way again.
+      return error.errorCode !== "InvalidUrl" && error.errorCode !== "Encode"
+    case "RateLimited":
     case "TimeoutError":
       return true
     case "ServerError":

@@ -220,4 +220,22 @@ describe("typed errors from real emulator answers over HTTP", () => {
       assert.strictEqual(emptyId._tag, "InvalidParams")
       assert.strictEqual(yield* fake.requestCount(), 0)
     }).pipe(Effect.provide(wire())))
+
+  it.live("a base URL that is not a URL fails once, without retries", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        BatchClient.retrieve("batch_x").pipe(
+          Effect.provide(BatchClient.layerNode({
+            apiKey: Redacted.make("sk-fake-batchfx"),
+            baseUrl: "not a url",
+            retry: quickRetry(3)
+          }))
+        )
+      )
+      assert.strictEqual(error._tag, "ConnectionError")
+      if (error._tag !== "ConnectionError") return
+      assert.strictEqual(error.errorCode, "InvalidUrl")
+      assert.isFalse(error.maybeSent)
+      assert.strictEqual(error.attempt, 1)
+    }))
 })

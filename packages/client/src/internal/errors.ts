@@ -115,7 +115,7 @@ export const fromHttpClientError = (
       method: exchange.method,
       url: scrub(exchange.url),
       attempt: exchange.attempt,
-      errorCode: code,
+      errorCode: error.reason === "Transport" ? code : error.reason,
       description: scrub(description),
       maybeSent: error.reason === "Transport" && (code === undefined || !neverSent.has(code))
     })
