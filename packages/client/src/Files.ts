@@ -1,0 +1,457 @@
+/**
+ * The Files API as a batch workflow needs it: upload an input (from a `Stream` of request lines or
+ * from a JSONL file on disk) checked line by line before anything is sent, read a file's content as
+ * a `Stream` of bytes that resumes where it broke off, retrieve and delete.
+ *
+ * @since 0.1.0
+ */
+import { File, Jsonl, RequestLine } from "@batchfx/core"
+import { FileSystem, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Context, Duration, Effect, Layer, Predicate, Ref, Schedule, Schema, Stream } from "effect"
+import {
+  type BatchClientError,
+  InvalidParams,
+  ResponseDecodeError,
+  type ServerError,
+  TimeoutError
+} from "./BatchClientError.js"
+import type * as ClientConfig from "./ClientConfig.js"
+import * as InternalErrors from "./internal/errors.js"
+import * as InternalInput from "./internal/input.js"
+import * as Retry from "./Retry.js"
+import * as Transport from "./Transport.js"
+
+/**
+ * One problem of an input line, as the service would report it in `errors.data`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LineProblem = Schema.Struct({
+  /** The 1-based line, `null` for a problem of the whole input. */
+  line: Schema.NullOr(Schema.Number),
+  /** The service's code: `duplicate_custom_id`, `invalid_url`, `streaming_unsupported`, … */
+  code: Schema.String,
+  /** The key at fault (`custom_id`, `url`, `body.stream`, …), if any. */
+  param: Schema.NullOr(Schema.String),
+  /** One sentence. */
+  message: Schema.String
+})
+
+/**
+ * The input was rejected locally, before anything was uploaded: `problems` holds the first problems
+ * found (each naming its line), `count` how many there were in all.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InputError extends Schema.TaggedError<InputError>("@batchfx/client/InputError")("InputError", {
+  /** The first problems found, in line order. */
+  problems: Schema.Array(LineProblem),
+  /** How many problems were found in all. */
+  count: Schema.Number,
+  /** The file the input came from, if it came from one. */
+  path: Schema.optional(Schema.String)
+}) {
+  /** The problems as sentences prefixed with their line numbers; nothing was uploaded. */
+  override get message(): string {
+    const shown = RequestLine.formatProblems(this.problems).split("\n").slice(0, 10).join("; ")
+    const more = this.count > 10 ? ` (and ${this.count - 10} more)` : ""
+    const where = this.path === undefined ? "The input" : `The input ${this.path}`
+    return `${where} has ${this.count} problem${this.count === 1 ? "" : "s"}, so nothing was uploaded: ${shown}${more}.`
+  }
+}
+
+/**
+ * The 1-based line numbers that problems name (problems of the whole input left out).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const problemLines = (error: InputError): ReadonlyArray<number> =>
+  error.problems.flatMap((p) => (p.line === null ? [] : [p.line]))
+
+/**
+ * Options of an upload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UploadOptions extends Transport.CallOptions {
+  /** The batch endpoint; every line's `url` must equal it. */
+  readonly endpoint: string
+  /** The file name the server records; default `batchfx-input.jsonl` (or the path's base name). */
+  readonly filename?: string | undefined
+  /** Line and byte limits; default the service's (50,000 lines, 200 MB). */
+  readonly limits?: RequestLine.InputLimits | undefined
+  /** How many problems an `InputError` keeps; default 100. */
+  readonly maxProblems?: number | undefined
+}
+
+/**
+ * Options of a content read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ContentOptions {
+  /** Start this many bytes into the file (a `Range` request). Default 0. */
+  readonly offset?: number | undefined
+  /**
+   * The schedule of re-reads after a failure (a broken body, a 5xx, a timeout). It starts over
+   * whenever bytes arrive again. Default the client's retry schedule.
+   */
+  readonly retry?: ClientConfig.RetrySchedule | undefined
+  /** The timeout of each request until its headers arrive; default the client's. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How long the body may go without a byte before the read counts as broken; default the client's timeout. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The file operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /**
+   * Uploads request lines as one batch input file (`purpose=batch`). Every line is checked as it
+   * passes; if any is bad, or the input goes over the limits, it fails with `InputError` and
+   * nothing is sent. The encoded input (at most 200 MB) is held until the check ends.
+   */
+  readonly upload: <L extends RequestLine.BatchRequestLine, E = never, R = never>(
+    lines: Stream.Stream<L, E, R> | Iterable<L>,
+    options: UploadOptions
+  ) => Effect.Effect<File.OpenAiFile, BatchClientError | InputError | E, R>
+  /**
+   * Uploads a JSONL file from disk: a first read checks every line (line numbers are the file's),
+   * a second read streams it to the server, so the file is never held in memory.
+   */
+  readonly uploadPath: (
+    path: string,
+    options: UploadOptions
+  ) => Effect.Effect<File.OpenAiFile, BatchClientError | InputError, FileSystem.FileSystem>
+  /**
+   * The bytes of a file as a stream. A body that breaks off is read again from the first byte not
+   * yet emitted: with `Range: bytes=<n>-` (answered 206) or, if the server ignores it, a full read
+   * whose first bytes are skipped. No byte is emitted twice or lost.
+   */
+  readonly content: (id: string, options?: ContentOptions) => Stream.Stream<Uint8Array, BatchClientError>
+  /** One file's object. */
+  readonly retrieve: (id: string, options?: Transport.CallOptions) => Effect.Effect<File.OpenAiFile, BatchClientError>
+  /** Deletes a file. */
+  readonly delete: (id: string, options?: Transport.CallOptions) => Effect.Effect<File.FileDeleted, BatchClientError>
+}
+
+/**
+ * The Files service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Files extends Context.Tag("@batchfx/client/Files")<Files, Service>() {}
+
+const defaultUploadTimeout = Duration.minutes(10)
+
+const validateId = (id: string, operation: string): Effect.Effect<string, InvalidParams> =>
+  typeof id === "string" && id.trim() !== ""
+    ? Effect.succeed(id)
+    : Effect.fail(new InvalidParams({ operation, description: "the file id must be a non-empty string" }))
+
+const parseContentRange = (
+  header: string | undefined
+): { readonly start: number; readonly total: number | undefined } | undefined => {
+  const match = header === undefined ? null : /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim())
+  if (match === null) return undefined
+  return { start: Number(match[1]), total: match[3] === "*" ? undefined : Number(match[3]) }
+}
+
+/** Drops the first `n` bytes of a byte stream. */
+const dropBytes = <E>(stream: Stream.Stream<Uint8Array, E>, n: number): Stream.Stream<Uint8Array, E> =>
+  n <= 0 ? stream : stream.pipe(
+    Stream.mapAccum(n, (left, chunk) =>
+      left <= 0
+        ? [0, chunk] as const
+        : left >= chunk.length
+        ? [left - chunk.length, new Uint8Array(0)] as const
+        : [0, chunk.subarray(left)] as const),
+    Stream.filter((chunk) => chunk.length > 0)
+  )
+
+/**
+ * A stream of request lines from either a stream or an iterable.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toStream = <L, E = never, R = never>(
+  lines: Stream.Stream<L, E, R> | Iterable<L>
+): Stream.Stream<L, E, R> =>
+  Predicate.hasProperty(lines, Stream.StreamTypeId)
+    ? lines as Stream.Stream<L, E, R>
+    : Stream.fromIterable(lines as Iterable<L>)
+
+const basename = (path: string): string => {
+  const parts = path.split(/[\\/]/)
+  return parts[parts.length - 1] || "input.jsonl"
+}
+
+/**
+ * Builds the Files service over a transport.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(function*() {
+  const transport = yield* Transport.Transport
+  const settings = transport.settings
+
+  const send = (
+    body: Stream.Stream<Uint8Array, unknown>,
+    size: number,
+    filename: string,
+    options: UploadOptions
+  ): Effect.Effect<File.OpenAiFile, BatchClientError> =>
+    transport.json(
+      HttpClientRequest.post("/files").pipe(
+        HttpClientRequest.setBody(InternalInput.multipart(body, size, filename, "batch"))
+      ),
+      File.OpenAiFile,
+      { operation: "files.upload", retry: options.retry, timeout: options.timeout ?? defaultUploadTimeout }
+    )
+
+  const inputError = (collected: InternalInput.Collected, path?: string) =>
+    new InputError({ problems: collected.problems, count: collected.problemCount, path })
+
+  const upload: Service["upload"] = (lines, options) =>
+    Effect.gen(function*() {
+      const collected = yield* InternalInput.collect(
+        toStream(lines),
+        {
+          endpoint: options.endpoint,
+          maxLines: options.limits?.maxLines ?? RequestLine.maxLines,
+          maxBytes: options.limits?.maxBytes ?? RequestLine.maxBytes,
+          split: false,
+          maxProblems: options.maxProblems ?? 100
+        }
+      )
+      if (collected.problemCount > 0) return yield* inputError(collected)
+      const part = collected.parts[0]!
+      return yield* send(
+        Stream.fromIterable(part.chunks),
+        part.bytes,
+        options.filename ?? "batchfx-input.jsonl",
+        options
+      )
+    }).pipe(Effect.withSpan("batchfx.files.upload"))
+
+  const uploadPath: Service["uploadPath"] = (path, options) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const readError = (error: unknown) =>
+        new InvalidParams({
+          operation: "upload",
+          description: `could not read ${path}: ${error instanceof Error ? error.message : String(error)}`
+        })
+      const check = RequestLine.makeInputCheck(options.endpoint, options.limits ?? {})
+      const maxProblems = options.maxProblems ?? 100
+      const problems: Array<RequestLine.LineProblem> = []
+      let count = 0
+      const report = (line: number, found: ReadonlyArray<RequestLine.LineProblem>) => {
+        for (const p of found) {
+          count++
+          if (problems.length < maxProblems) problems.push(p.line === null ? p : { ...p, line })
+        }
+      }
+      const splitter = Jsonl.makeLineSplitter()
+      yield* fs.stream(path).pipe(
+        Stream.mapError(readError),
+        Stream.runForEach((chunk) =>
+          Effect.sync(() => {
+            for (const raw of splitter.push(chunk)) report(raw.line, check.pushText(raw.text))
+          })
+        )
+      )
+      for (const raw of splitter.flush()) report(raw.line, check.pushText(raw.text))
+      report(0, check.finish())
+      if (count > 0) return yield* new InputError({ problems, count, path })
+      const size = yield* Effect.mapError(fs.stat(path), readError)
+      return yield* send(fs.stream(path), Number(size.size), options.filename ?? basename(path), options)
+    }).pipe(Effect.withSpan("batchfx.files.uploadPath"))
+
+  const retrieve: Service["retrieve"] = (id, options = {}) =>
+    Effect.flatMap(
+      validateId(id, "retrieve file"),
+      (valid) =>
+        transport.json(HttpClientRequest.get(`/files/${encodeURIComponent(valid)}`), File.OpenAiFile, {
+          operation: "files.retrieve",
+          retry: options.retry,
+          timeout: options.timeout
+        })
+    )
+
+  const deleteFile: Service["delete"] = (id, options = {}) =>
+    Effect.flatMap(
+      validateId(id, "delete file"),
+      (valid) =>
+        transport.json(HttpClientRequest.del(`/files/${encodeURIComponent(valid)}`), File.FileDeleted, {
+          operation: "files.delete",
+          retry: options.retry,
+          timeout: options.timeout
+        })
+    )
+
+  const content: Service["content"] = (id, options = {}) =>
+    Stream.unwrap(Effect.gen(function*() {
+      const valid = yield* validateId(id, "file content")
+      const url = `/files/${encodeURIComponent(valid)}/content`
+      const delivered = yield* Ref.make(Math.max(0, Math.floor(options.offset ?? 0)))
+      const total = yield* Ref.make<number | undefined>(undefined)
+      const attempts = yield* Ref.make(0)
+      const idle = options.idleTimeout === undefined ? settings.timeout : Duration.decode(options.idleTimeout)
+
+      const read: Stream.Stream<Uint8Array, BatchClientError> = Stream.unwrap(Effect.gen(function*() {
+        const from = yield* Ref.get(delivered)
+        const known = yield* Ref.get(total)
+        if (known !== undefined && from >= known) return Stream.empty
+        const attempt = yield* Ref.updateAndGet(attempts, (n) => n + 1)
+        let request = HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", "application/binary"))
+        if (from > 0) request = HttpClientRequest.setHeader(request, "range", `bytes=${from}-`)
+        const response = yield* transport.attempt(
+          request,
+          (r) => Effect.succeed<HttpClientResponse.HttpClientResponse | undefined>(r),
+          { operation: "files.content", attempt, timeout: options.timeout }
+        ).pipe(
+          // Range not satisfiable: the body broke after its last byte; nothing is left to read.
+          Effect.catchIf(
+            (e): e is ServerError => e._tag === "ServerError" && e.status === 416 && from > 0,
+            () => Effect.succeed(undefined)
+          )
+        )
+        if (response === undefined) return Stream.empty
+        const exchange = { method: "GET", url: settings.baseUrl + url, attempt }
+        let skip = from
+        if (response.status === 206) {
+          const range = parseContentRange(response.headers["content-range"])
+          if (range === undefined || range.start > from) {
+            return yield* new ResponseDecodeError({
+              method: "GET",
+              url: exchange.url,
+              status: 206,
+              attempt,
+              requestId: response.headers["x-request-id"],
+              reason: "UnexpectedShape",
+              description: `asked for bytes from ${from}, got Content-Range ${
+                response.headers["content-range"] ?? "(none)"
+              }`,
+              bodyPreview: ""
+            })
+          }
+          skip = from - range.start
+          if (range.total !== undefined) yield* Ref.set(total, range.total)
+        } else {
+          const length = Number(response.headers["content-length"])
+          if (Number.isFinite(length) && response.headers["content-length"] !== undefined) {
+            yield* Ref.set(total, length)
+          }
+        }
+        if (from > 0) {
+          yield* Effect.logDebug(`resuming ${url} at byte ${from} (HTTP ${response.status})`)
+        }
+        return dropBytes(
+          response.stream.pipe(
+            Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub)),
+            Stream.timeoutFail(
+              () => new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle }),
+              idle
+            )
+          ),
+          skip
+        ).pipe(
+          Stream.mapEffect((chunk) => Effect.as(Ref.update(delivered, (n) => n + chunk.length), chunk))
+        )
+      }))
+
+      const policy = { serverWaitCap: settings.serverWaitCap }
+      const schedule = Retry.withServerWait(transport.schedule(options.retry)).pipe(
+        Schedule.whileInput((error: BatchClientError) => Retry.isRetryable(error, policy))
+      )
+      return Stream.retry(read, schedule)
+    }))
+
+  return { upload, uploadPath, content, retrieve, delete: deleteFile }
+})
+
+/**
+ * The Files service over the `Transport` in context (which `BatchClient.layer` provides).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Files, never, Transport.Transport> = Layer.effect(Files, make)
+
+/**
+ * Uploads request lines with the service in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const upload = <L extends RequestLine.BatchRequestLine, E = never, R = never>(
+  lines: Stream.Stream<L, E, R> | Iterable<L>,
+  options: UploadOptions
+): Effect.Effect<File.OpenAiFile, BatchClientError | InputError | E, Files | R> =>
+  Effect.flatMap(Files, (files) => files.upload(lines, options))
+
+/**
+ * Uploads a JSONL file from disk with the service in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const uploadPath = (
+  path: string,
+  options: UploadOptions
+): Effect.Effect<File.OpenAiFile, BatchClientError | InputError, Files | FileSystem.FileSystem> =>
+  Effect.flatMap(Files, (files) => files.uploadPath(path, options))
+
+/**
+ * A file's bytes as a resuming stream, with the service in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const content = (id: string, options?: ContentOptions): Stream.Stream<Uint8Array, BatchClientError, Files> =>
+  Stream.unwrap(Effect.map(Files, (files) => files.content(id, options)))
+
+/**
+ * One file's object, with the service in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const retrieve = (
+  id: string,
+  options?: Transport.CallOptions
+): Effect.Effect<File.OpenAiFile, BatchClientError, Files> =>
+  Effect.flatMap(Files, (files) => files.retrieve(id, options))
+
+/**
+ * Deletes a file, with the service in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const del = (
+  id: string,
+  options?: Transport.CallOptions
+): Effect.Effect<File.FileDeleted, BatchClientError, Files> =>
+  Effect.flatMap(Files, (files) => files.delete(id, options))
+
+/**
+ * Whether a value is an `InputError`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isInputError = (u: unknown): u is InputError => u instanceof InputError

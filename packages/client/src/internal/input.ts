@@ -1,0 +1,171 @@
+/** Encoding, checking and splitting of batch inputs, and the multipart body of an upload. */
+import { RequestLine } from "@batchfx/core"
+import { HttpBody } from "@effect/platform"
+import { Effect, Stream } from "effect"
+
+const encoder = new TextEncoder()
+
+/** How large the buffers are that encoded lines are packed into. */
+const bufferSize = 64 * 1024
+
+/** One future input file: its encoded bytes (packed in buffers) and what it holds. */
+export interface Part {
+  readonly chunks: ReadonlyArray<Uint8Array>
+  readonly bytes: number
+  readonly lines: number
+  /** The 1-based number (in the whole input) of the part's first line. */
+  readonly firstLine: number
+}
+
+/** What reading an input found. */
+export interface Collected {
+  readonly parts: ReadonlyArray<Part>
+  /** The first `maxProblems` problems. */
+  readonly problems: ReadonlyArray<RequestLine.LineProblem>
+  /** How many problems there were in all. */
+  readonly problemCount: number
+  readonly lines: number
+  readonly bytes: number
+}
+
+/** Options of `collect`. */
+export interface CollectOptions {
+  readonly endpoint: string
+  readonly maxLines: number
+  readonly maxBytes: number
+  /** Split into several parts at the limits (true) or report going over them as problems (false). */
+  readonly split: boolean
+  readonly maxProblems: number
+}
+
+class PartBuilder {
+  readonly chunks: Array<Uint8Array> = []
+  buffer = new Uint8Array(bufferSize)
+  used = 0
+  bytes = 0
+  lines = 0
+  constructor(readonly firstLine: number) {}
+
+  add(bytes: Uint8Array): void {
+    this.bytes += bytes.length
+    this.lines++
+    if (bytes.length > bufferSize) {
+      this.flush()
+      this.chunks.push(bytes)
+      return
+    }
+    if (this.used + bytes.length > bufferSize) this.flush()
+    this.buffer.set(bytes, this.used)
+    this.used += bytes.length
+  }
+
+  flush(): void {
+    if (this.used > 0) {
+      this.chunks.push(this.buffer.slice(0, this.used))
+      this.used = 0
+    }
+  }
+
+  done(): Part {
+    this.flush()
+    this.buffer = new Uint8Array(0)
+    return { chunks: this.chunks, bytes: this.bytes, lines: this.lines, firstLine: this.firstLine }
+  }
+}
+
+/**
+ * Reads a whole input, checking every line as it passes (unique `custom_id`, `url`, no streaming,
+ * one model) and packing the encoded lines into parts. Once a problem is found, bytes are no longer
+ * kept: nothing will be uploaded.
+ */
+export const collect = <L extends RequestLine.BatchRequestLine, E, R>(
+  lines: Stream.Stream<L, E, R>,
+  options: CollectOptions,
+  onLine?: (line: L) => void
+): Effect.Effect<Collected, E, R> =>
+  Effect.suspend(() => {
+    const check = RequestLine.makeInputCheck(
+      options.endpoint,
+      options.split ? { maxLines: Number.POSITIVE_INFINITY, maxBytes: Number.POSITIVE_INFINITY } : {
+        maxLines: options.maxLines,
+        maxBytes: options.maxBytes
+      }
+    )
+    const parts: Array<Part> = []
+    const problems: Array<RequestLine.LineProblem> = []
+    let problemCount = 0
+    let current = new PartBuilder(1)
+    let total = 0
+    let bytes = 0
+    const report = (found: ReadonlyArray<RequestLine.LineProblem>) => {
+      for (const p of found) {
+        problemCount++
+        if (problems.length < options.maxProblems) problems.push(p)
+      }
+    }
+    return Stream.runForEach(lines, (line) =>
+      Effect.sync(() => {
+        total++
+        report(check.pushLine(line))
+        const encoded = encoder.encode(JSON.stringify(line) + "\n")
+        bytes += encoded.length
+        if (options.split && encoded.length > options.maxBytes) {
+          report([{
+            line: total,
+            code: "line_too_large",
+            param: null,
+            message:
+              `This line takes ${encoded.length} bytes, more than the ${options.maxBytes} bytes of a whole batch input.`
+          }])
+        }
+        if (problemCount > 0) {
+          // Nothing will be uploaded: drop what was kept.
+          if (parts.length > 0 || current.lines > 0) {
+            parts.length = 0
+            current = new PartBuilder(total)
+          }
+          return
+        }
+        onLine?.(line)
+        if (
+          options.split && current.lines > 0 &&
+          (current.lines + 1 > options.maxLines || current.bytes + encoded.length > options.maxBytes)
+        ) {
+          parts.push(current.done())
+          current = new PartBuilder(total)
+        }
+        current.add(encoded)
+      })).pipe(
+        Effect.map((): Collected => {
+          report(check.finish())
+          if (current.lines > 0 && problemCount === 0) parts.push(current.done())
+          return { parts: problemCount > 0 ? [] : parts, problems, problemCount, lines: total, bytes }
+        })
+      )
+  })
+
+const safeFilename = (name: string): string => name.replace(/["\r\n\\]/g, "_")
+
+/**
+ * A `multipart/form-data` body with a `purpose` field and a `file` part whose content streams from
+ * `content` (`size` bytes), so the content is never copied into one buffer.
+ */
+export const multipart = (
+  content: Stream.Stream<Uint8Array, unknown>,
+  size: number,
+  filename: string,
+  purpose: string
+): HttpBody.HttpBody => {
+  const boundary = `batchfx-${globalThis.crypto.randomUUID().replace(/-/g, "")}`
+  const head = encoder.encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n${purpose}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${safeFilename(filename)}"\r\n` +
+      `Content-Type: application/jsonl\r\n\r\n`
+  )
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`)
+  return HttpBody.stream(
+    Stream.concat(Stream.concat(Stream.make(head), content), Stream.make(tail)),
+    `multipart/form-data; boundary=${boundary}`,
+    head.length + size + tail.length
+  )
+}

@@ -1,0 +1,208 @@
+import type { BatchClientError } from "@batchfx/client/BatchClientError"
+import * as Files from "@batchfx/client/Files"
+import type { RequestLine } from "@batchfx/core"
+import { FakeOpenAi, Fault } from "@batchfx/testkit"
+import { FileSystem, Headers, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Layer, Stream } from "effect"
+import { clientOfFake, inMemory, quickRetry, wire } from "./utils.js"
+
+const endpoint = "/v1/chat/completions"
+
+const request = (i: number, content = `question ${i}`): RequestLine.BatchRequestLine => ({
+  custom_id: `req-${i}`,
+  method: "POST",
+  url: endpoint,
+  body: { model: "gpt-4o-mini", messages: [{ role: "user", content }] }
+})
+
+const requests = (n: number, content?: (i: number) => string) =>
+  Array.from({ length: n }, (_, i) => request(i + 1, content?.(i + 1)))
+
+const jsonl = (lines: ReadonlyArray<unknown>) => lines.map((l) => JSON.stringify(l)).join("\n") + "\n"
+
+const decoder = new TextDecoder()
+
+const text = <R>(stream: Stream.Stream<Uint8Array, BatchClientError, R>) =>
+  Effect.map(Stream.runCollect(stream), (chunks) => {
+    const parts = Chunk.toReadonlyArray(chunks)
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return decoder.decode(out)
+  })
+
+/** Lines 5, 7 and 9 are bad: a repeated custom_id, another url, and stream: true. */
+const withThreeBadLines = (): Array<RequestLine.BatchRequestLine> => {
+  const lines = requests(10)
+  lines[4] = { ...lines[4]!, custom_id: "req-1" }
+  lines[6] = { ...lines[6]!, url: "/v1/embeddings" }
+  lines[8] = { ...lines[8]!, body: { ...lines[8]!.body, stream: true } }
+  return lines
+}
+
+const uploads = Effect.flatMap(FakeOpenAi.FakeOpenAi, (fake) => fake.requestCount("POST /v1/files"))
+
+const contentRoute = "GET /v1/files/{id}/content" as const
+
+const statuses = (route: FakeOpenAi.Counter["route"]) =>
+  Effect.map(
+    Effect.flatMap(FakeOpenAi.FakeOpenAi, (fake) => fake.counters),
+    (counters) => Object.fromEntries(counters.filter((c) => c.route === route).map((c) => [String(c.status), c.count]))
+  )
+
+const overHttp = Files.layer.pipe(
+  Layer.provideMerge(wire({ retry: quickRetry(3) })),
+  Layer.provideMerge(NodeFileSystem.layer)
+)
+
+describe("Files over HTTP", () => {
+  it.live("uploads a stream of request lines as one multipart batch file and reads it back", () =>
+    Effect.gen(function*() {
+      const lines = requests(25)
+      const file = yield* Files.upload(Stream.fromIterable(lines), { endpoint, filename: "my input.jsonl" })
+      assert.strictEqual(file.purpose, "batch")
+      assert.strictEqual(file.filename, "my input.jsonl")
+      assert.strictEqual(file.bytes, new TextEncoder().encode(jsonl(lines)).length)
+      assert.strictEqual(yield* text(Files.content(file.id)), jsonl(lines))
+      const again = yield* Files.retrieve(file.id)
+      assert.strictEqual(again.id, file.id)
+      const deleted = yield* Files.del(file.id)
+      assert.isTrue(deleted.deleted)
+      const gone = yield* Effect.flip(Files.retrieve(file.id))
+      assert.strictEqual(gone._tag, "NotFound")
+    }).pipe(Effect.provide(overHttp)))
+
+  it.live("fails locally with the line numbers of 3 bad lines and uploads nothing", () =>
+    Effect.gen(function*() {
+      const before = yield* uploads
+      const error = yield* Effect.flip(Files.upload(withThreeBadLines(), { endpoint }))
+      assert.strictEqual(error._tag, "InputError")
+      if (error._tag !== "InputError") return
+      assert.deepStrictEqual(Files.problemLines(error), [5, 7, 9])
+      assert.deepStrictEqual(error.problems.map((p) => p.code), [
+        "duplicate_custom_id",
+        "invalid_url",
+        "streaming_unsupported"
+      ])
+      assert.strictEqual(error.count, 3)
+      assert.match(error.message, /line 5: .*line 7: .*line 9: /)
+      assert.strictEqual(yield* uploads, before)
+    }).pipe(Effect.provide(overHttp)))
+
+  it.live("refuses an input over the line limit and an empty one, uploading nothing", () =>
+    Effect.gen(function*() {
+      const before = yield* uploads
+      const over = yield* Effect.flip(Files.upload(requests(6), { endpoint, limits: { maxLines: 5 } }))
+      assert.strictEqual(over._tag, "InputError")
+      if (over._tag === "InputError") assert.deepStrictEqual(over.problems.map((p) => p.code), ["too_many_tasks"])
+      const empty = yield* Effect.flip(Files.upload([], { endpoint }))
+      assert.strictEqual(empty._tag, "InputError")
+      if (empty._tag === "InputError") assert.deepStrictEqual(empty.problems.map((p) => p.code), ["empty_batch"])
+      assert.strictEqual(yield* uploads, before)
+    }).pipe(Effect.provide(overHttp)))
+
+  it.scopedLive("uploads a JSONL file from disk, naming the file's own line numbers when lines are bad", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const good = `${dir}/good.jsonl`
+      const lines = requests(40)
+      yield* fs.writeFileString(good, jsonl(lines))
+      const file = yield* Files.uploadPath(good, { endpoint })
+      assert.strictEqual(file.filename, "good.jsonl")
+      assert.strictEqual(yield* text(Files.content(file.id)), jsonl(lines))
+
+      const bad = `${dir}/bad.jsonl`
+      // a blank line 2 is skipped but counted, so the bad lines are the file's lines 4 and 6
+      yield* fs.writeFileString(
+        bad,
+        [JSON.stringify(request(1)), "", JSON.stringify(request(2)), "{not json", JSON.stringify(request(3)), "[]"]
+          .join("\n")
+      )
+      const before = yield* uploads
+      const error = yield* Effect.flip(Files.uploadPath(bad, { endpoint }))
+      assert.strictEqual(error._tag, "InputError")
+      if (error._tag !== "InputError") return
+      assert.deepStrictEqual(Files.problemLines(error), [4, 6])
+      assert.strictEqual(error.path, bad)
+      assert.strictEqual(yield* uploads, before)
+    }).pipe(Effect.provide(overHttp)))
+
+  it.live("a content body cut 3 times resumes with Range and yields every byte exactly once", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const lines = requests(2000)
+      const expected = jsonl(lines)
+      const file = yield* Files.upload(lines, { endpoint })
+      yield* fake.resetCounters
+      yield* fake.scriptFault(contentRoute, 1, Fault.truncatedBody(70_001))
+      yield* fake.scriptFault(contentRoute, 2, Fault.truncatedBody(50_003))
+      yield* fake.scriptFault(contentRoute, 3, Fault.truncatedBody(1))
+      const got = yield* text(Files.content(file.id))
+      assert.strictEqual(got.length, expected.length)
+      assert.isTrue(got === expected)
+      assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1, "206": 3 })
+    }).pipe(Effect.provide(overHttp)))
+
+  it.live("reads from an offset with a Range request", () =>
+    Effect.gen(function*() {
+      const lines = requests(10)
+      const file = yield* Files.upload(lines, { endpoint })
+      const first = JSON.stringify(lines[0]).length + 1
+      assert.strictEqual(yield* text(Files.content(file.id, { offset: first })), jsonl(lines.slice(1)))
+    }).pipe(Effect.provide(overHttp)))
+
+  it.live("an unknown file fails with NotFound, without retrying", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Stream.runDrain(Files.content("file-missing")))
+      assert.strictEqual(error._tag, "NotFound")
+    }).pipe(Effect.provide(overHttp)))
+})
+
+/** The emulator in memory, reached by a client that drops the Range header: a server without ranges. */
+const withoutRanges = clientOfFake({ retry: quickRetry(3) }).pipe(
+  Layer.provide(Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(FakeOpenAi.FakeOpenAi, (fake) =>
+      HttpClient.mapRequest(
+        FakeOpenAi.httpClient(fake.app),
+        (r) =>
+          r.headers["range"] === undefined
+            ? r
+            : HttpClientRequest.get(r.url, { headers: Headers.remove(r.headers, "range") })
+      ))
+  )),
+  Layer.provideMerge(FakeOpenAi.layerInMemory())
+)
+
+describe("Files in memory", () => {
+  it.live("without Range support, a cut body is read again and the bytes already emitted are skipped", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const lines = requests(500)
+      const file = yield* Files.upload(lines, { endpoint })
+      yield* fake.scriptFault(contentRoute, 1, Fault.truncatedBody(10_000))
+      yield* fake.scriptFault(contentRoute, 2, Fault.truncatedBody(30_000))
+      const got = yield* text(Files.content(file.id))
+      assert.isTrue(got === jsonl(lines))
+      assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 3 })
+    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(withoutRanges)))))
+
+  it.live("a body that keeps breaking without progress gives up after the retry schedule", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const file = yield* Files.upload(requests(50), { endpoint })
+      yield* fake.configure({ breakContentAfterBytes: 0 })
+      const error = yield* Effect.flip(Stream.runDrain(Files.content(file.id)))
+      assert.strictEqual(error._tag, "ConnectionError")
+      // one first read and 3 retries, then the error
+      assert.strictEqual(yield* fake.requestCount(contentRoute), 4)
+    }).pipe(
+      Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))
+    ))
+})
