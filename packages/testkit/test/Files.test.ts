@@ -155,4 +155,12 @@ describe("/v1/files over HTTP", () => {
       assert.strictEqual(past.status, 416)
       assert.strictEqual(past.headers["content-range"], "bytes */10")
     }).pipe(Effect.provide(live())))
+
+  it.live("accepts uploads above the platform's 10 MB default body limit", () =>
+    Effect.gen(function*() {
+      const big = "x".repeat(12 * 1024 * 1024)
+      const id = yield* upload(big, "user_data", "big.txt")
+      const file = decodeFile((yield* getJson(`/files/${id}`)).json)
+      assert.strictEqual(file.bytes, big.length)
+    }).pipe(Effect.provide(live())))
 })
