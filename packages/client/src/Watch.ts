@@ -1,0 +1,215 @@
+/**
+ * Watching a batch: a `Stream` of the batch each time it changes, polled on a `Schedule` driven by
+ * the Effect `Clock`, ending at a terminal status, and bounded by the batch's `expires_at`.
+ *
+ * @since 0.1.0
+ */
+import { Batch, BatchStatus } from "@batchfx/core"
+import { Chunk, Clock, Duration, Effect, Option, Schedule, Schema, Stream } from "effect"
+import { BatchClient } from "./BatchClient.js"
+import type { BatchClientError } from "./BatchClientError.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * The watch stopped before the batch reached a terminal status: `reason` is `deadline` when the
+ * batch was still not terminal `grace` after its `expires_at`, `schedule` when the poll schedule
+ * ended.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WatchTimeout extends Schema.TaggedError<WatchTimeout>("@batchfx/client/WatchTimeout")("WatchTimeout", {
+  /** The batch watched. */
+  batchId: Schema.String,
+  /** Why the watch stopped. */
+  reason: Schema.Literal("deadline", "schedule"),
+  /** The last status seen. */
+  status: Schema.String,
+  /** The batch's `expires_at` (Unix seconds), if it had one. */
+  expiresAt: Schema.optional(Schema.Number)
+}) {
+  /** One sentence. */
+  override get message(): string {
+    return this.reason === "deadline"
+      ? `Batch ${this.batchId} is still ${this.status} long after its expiry time (${
+        this.expiresAt === undefined ? "unknown" : new Date(this.expiresAt * 1000).toISOString()
+      }); stopped watching.`
+      : `Stopped watching batch ${this.batchId} while it was ${this.status}: the poll schedule ended.`
+  }
+}
+
+/**
+ * A poll schedule: it sees each batch observed and gives the wait before the next poll.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PollSchedule = Schedule.Schedule<unknown, Batch.Batch>
+
+/**
+ * The default poll schedule: 2 seconds, then ×1.5 each poll, capped at one minute.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const defaultSchedule: PollSchedule = Schedule.exponential("2 seconds", 1.5).pipe(
+  Schedule.union(Schedule.spaced("1 minute"))
+)
+
+/**
+ * How long after `expires_at` a batch may stay non-terminal before the watch gives up (the service
+ * needs about 10 minutes to move an overdue batch to `expired`). Default one hour.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultGrace: Duration.Duration = Duration.hours(1)
+
+/**
+ * Options of a watch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WatchOptions extends Transport.CallOptions {
+  /** The poll schedule; default `defaultSchedule`. */
+  readonly schedule?: PollSchedule | undefined
+  /** How long past `expires_at` to keep polling a non-terminal batch; default `defaultGrace`. */
+  readonly grace?: Duration.DurationInput | undefined
+  /** The batch as already known (say, from `create`): it is emitted first and not fetched again. */
+  readonly initial?: Batch.Batch | undefined
+}
+
+/**
+ * The progress of a batch, from its `request_counts`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Progress {
+  readonly status: string
+  readonly total: number
+  readonly completed: number
+  readonly failed: number
+  /** `completed + failed` over `total`, from 0 to 1 (0 while `total` is 0). */
+  readonly fraction: number
+  readonly terminal: boolean
+}
+
+/**
+ * The progress of a batch.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const progress = (batch: Batch.Batch): Progress => {
+  const counts = batch.request_counts
+  const total = counts?.total ?? 0
+  const completed = counts?.completed ?? 0
+  const failed = counts?.failed ?? 0
+  const terminal = BatchStatus.isTerminal(batch.status)
+  return {
+    status: batch.status,
+    total,
+    completed,
+    failed,
+    fraction: total === 0 ? (terminal ? 1 : 0) : Math.min(1, (completed + failed) / total),
+    terminal
+  }
+}
+
+const encodeBatch = Schema.encodeSync(Batch.Batch)
+
+/** Two observations are the same when their wire forms are. */
+const fingerprint = (batch: Batch.Batch): string => JSON.stringify(encodeBatch(batch))
+
+interface State {
+  readonly last: Option.Option<string>
+  readonly polled: boolean
+  readonly done: boolean
+  readonly previous: Option.Option<Batch.Batch>
+}
+
+/**
+ * The batch each time it changes (status, counts, files, timestamps), starting with its current
+ * state and ending with its first terminal observation. Polls follow the schedule; every retrieve
+ * has the client's retries. A batch still not terminal `grace` after `expires_at` fails with
+ * `WatchTimeout`, as does the end of a finite schedule.
+ *
+ * @since 0.1.0
+ * @category watching
+ */
+export const watch = (
+  id: string,
+  options: WatchOptions = {}
+): Stream.Stream<Batch.Batch, BatchClientError | WatchTimeout, BatchClient> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const client = yield* BatchClient
+    const driver = yield* Schedule.driver(options.schedule ?? defaultSchedule)
+    const grace = Duration.decode(options.grace ?? defaultGrace)
+    const call = { retry: options.retry, timeout: options.timeout }
+
+    const observe = (state: State): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout> =>
+      Effect.gen(function*() {
+        if (!state.polled && options.initial !== undefined) return options.initial
+        if (state.polled && Option.isSome(state.previous)) {
+          const previous = state.previous.value
+          yield* Effect.catchAll(
+            driver.next(previous),
+            () =>
+              new WatchTimeout({
+                batchId: id,
+                reason: "schedule",
+                status: previous.status,
+                expiresAt: previous.expires_at ?? undefined
+              })
+          )
+        }
+        return yield* client.retrieve(id, call)
+      })
+
+    const step = (
+      state: State
+    ): Effect.Effect<Option.Option<readonly [Chunk.Chunk<Batch.Batch>, State]>, BatchClientError | WatchTimeout> =>
+      Effect.gen(function*() {
+        if (state.done) return Option.none()
+        const batch = yield* observe(state)
+        const terminal = BatchStatus.isTerminal(batch.status)
+        const print = fingerprint(batch)
+        const changed = Option.match(state.last, { onNone: () => true, onSome: (last) => last !== print })
+        if (!terminal && batch.expires_at !== undefined && batch.expires_at !== null) {
+          const now = yield* Clock.currentTimeMillis
+          if (now > batch.expires_at * 1000 + Duration.toMillis(grace)) {
+            return yield* new WatchTimeout({
+              batchId: id,
+              reason: "deadline",
+              status: batch.status,
+              expiresAt: batch.expires_at
+            })
+          }
+        }
+        const next: State = { last: Option.some(print), polled: true, done: terminal, previous: Option.some(batch) }
+        return Option.some([changed ? Chunk.of(batch) : Chunk.empty(), next] as const)
+      })
+
+    return Stream.unfoldChunkEffect<State, Batch.Batch, BatchClientError | WatchTimeout, never>(
+      { last: Option.none(), polled: false, done: false, previous: Option.none() },
+      step
+    )
+  }))
+
+/**
+ * Polls until the batch reaches a terminal status and returns it.
+ *
+ * @since 0.1.0
+ * @category watching
+ */
+export const awaitTerminal = (
+  id: string,
+  options?: WatchOptions
+): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout, BatchClient> =>
+  Effect.flatMap(Stream.runLast(watch(id, options)), (last) =>
+    Option.match(last, {
+      onSome: Effect.succeed,
+      onNone: () => Effect.dieMessage(`watch of ${id} ended without a batch`)
+    }))
