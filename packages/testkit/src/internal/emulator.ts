@@ -1,6 +1,6 @@
 /** The emulator: state, the HttpApp serving `/v1/files*` and `/v1/batches*`, and the knobs around it. */
 import type { Batch } from "@batchfx/core"
-import { BatchPage, Metadata } from "@batchfx/core"
+import { BatchPage } from "@batchfx/core"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -15,12 +15,12 @@ import type { Fault } from "../Fault.js"
 import * as Responder from "../Responder.js"
 import * as Route from "../Route.js"
 import { bodyOf, rechunk, socketOf, takeBytes, TruncatedBody, withBody } from "./body.js"
+import { checkCreate } from "./createParams.js"
 import { alnum, hex, unit } from "./hash.js"
 import { millis, patchKnobs, resolve } from "./knobs.js"
 import * as Store from "./store.js"
 import {
   ApiFailure,
-  decodeCreate,
   decodeListParams,
   encodeBatch,
   encodeDeleted,
@@ -365,99 +365,10 @@ export const make = (options: FakeOpenAi.Options = {}) =>
           )
         )
       )
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-        return yield* invalid("The request body must be a JSON object.", null)
-      }
-      const body = raw as Record<string, unknown>
-      for (const key of ["input_file_id", "endpoint", "completion_window"] as const) {
-        if (body[key] === undefined || body[key] === null) {
-          return yield* invalid(`Missing required parameter: '${key}'.`, key, "missing_required_parameter")
-        }
-        if (typeof body[key] !== "string") {
-          return yield* invalid(
-            `Invalid type for '${key}': expected a string, but got ${typeof body[key]} instead.`,
-            key,
-            "invalid_type"
-          )
-        }
-      }
-      const endpoint = body.endpoint as string
-      const supported = Object.keys(resolved.responders)
-      if (!supported.includes(endpoint)) {
-        return yield* invalid(
-          `Invalid value: '${endpoint}'. Supported values are: ${quoteList(supported)}.`,
-          "endpoint",
-          "invalid_value"
-        )
-      }
-      if (body.completion_window !== "24h") {
-        return yield* invalid(
-          `Invalid value: '${body.completion_window}'. Supported values are: '24h'.`,
-          "completion_window",
-          "invalid_value"
-        )
-      }
-      const metadata = body.metadata
-      if (metadata !== undefined && metadata !== null) {
-        if (typeof metadata !== "object" || Array.isArray(metadata)) {
-          return yield* invalid(
-            `Invalid type for 'metadata': expected an object, but got ${
-              Array.isArray(metadata) ? "an array" : `a ${typeof metadata}`
-            } instead.`,
-            "metadata",
-            "invalid_type"
-          )
-        }
-        const entries = Object.entries(metadata as Record<string, unknown>)
-        for (const [key, value] of entries) {
-          if (typeof value !== "string") {
-            return yield* invalid(
-              `Invalid type for 'metadata.${key}': expected a string, but got ${
-                Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`
-              } instead.`,
-              `metadata.${key}`,
-              "invalid_type"
-            )
-          }
-        }
-        if (entries.length > Metadata.limits.maxPairs) {
-          return yield* invalid(
-            `Invalid 'metadata': too many properties. Expected an object with at most ${Metadata.limits.maxPairs} properties, but got an object with ${entries.length} properties instead.`,
-            "metadata",
-            "object_above_max_properties"
-          )
-        }
-        for (const [key, value] of entries) {
-          if (key.length > Metadata.limits.maxKeyLength) {
-            return yield* invalid(
-              `Invalid 'metadata': key '${
-                key.slice(0, 20)
-              }…' is too long. Expected a key of at most ${Metadata.limits.maxKeyLength} characters, but got ${key.length} characters instead.`,
-              "metadata",
-              "string_above_max_length"
-            )
-          }
-          if ((value as string).length > Metadata.limits.maxValueLength) {
-            return yield* invalid(
-              `Invalid 'metadata.${key}': string too long. Expected a string with maximum length ${Metadata.limits.maxValueLength}, but got a string with length ${
-                (value as string).length
-              } instead.`,
-              `metadata.${key}`,
-              "string_above_max_length"
-            )
-          }
-        }
-      }
-      const params = decodeCreate(body)
-      if (params._tag === "Left") {
-        const oe = body.output_expires_after !== undefined
-        return yield* invalid(
-          `Invalid request: ${params.left.message}`,
-          oe ? "output_expires_after.seconds" : null,
-          "invalid_value"
-        )
-      }
-      const inputFileId = params.right.input_file_id
+      const params = yield* checkCreate(raw, Object.keys(resolved.responders))
+      const endpoint: string = params.endpoint
+      const metadata = params.metadata ?? null
+      const inputFileId = params.input_file_id
       const inputFile = findFile(yield* Ref.get(state), inputFileId)
       if (inputFile !== undefined && inputFile.purpose !== "batch") {
         return yield* invalid(
@@ -479,8 +390,8 @@ export const make = (options: FakeOpenAi.Options = {}) =>
           endpoint,
           inputFileId,
           completionWindow: "24h",
-          metadata: (metadata ?? null) as { readonly [key: string]: string } | null,
-          outputExpiresSeconds: params.right.output_expires_after?.seconds,
+          metadata,
+          outputExpiresSeconds: params.output_expires_after?.seconds,
           createdMs: now,
           timing: {
             validating: millis(d.validating),
