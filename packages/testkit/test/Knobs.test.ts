@@ -38,7 +38,7 @@ describe("rate limits and quota", () => {
       assert.strictEqual(after.headers["x-ratelimit-remaining-requests"], "1")
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory({ rateLimit: { requests: 2, window: "1 minute" } }))))
 
-  it.live("the same over a real socket", () =>
+  it.live("the same over a real socket, then without headers, then quota exhausted", () =>
     Effect.gen(function*() {
       const statuses = []
       for (let i = 0; i < 4; i++) statuses.push((yield* getJson("/batches")).status)
@@ -48,6 +48,18 @@ describe("rate limits and quota", () => {
       assert.match(limited.headers["retry-after"] ?? "", /^\d+$/)
       assert.match(limited.headers["retry-after-ms"] ?? "", /^\d+$/)
       assert.match(limited.headers["x-ratelimit-reset-requests"] ?? "", /^[\d.]+(ms|s|m)/)
+      assert.strictEqual(decodeError(limited.json).error.code, "rate_limit_exceeded")
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* fake.configure({ rateLimit: { requests: 0, window: "1 hour", headers: false } })
+      const bare = yield* getJson("/files")
+      assert.strictEqual(bare.status, 429)
+      assert.match(bare.headers["retry-after"] ?? "", /^\d+$/)
+      assert.strictEqual(bare.headers["x-ratelimit-limit-requests"], undefined)
+      yield* fake.configure({ rateLimit: undefined, quotaExhausted: true })
+      const quota = yield* getJson("/batches")
+      assert.strictEqual(quota.status, 429)
+      assert.strictEqual(decodeError(quota.json).error.type, "insufficient_quota")
+      assert.strictEqual(quota.headers["retry-after"], undefined)
     }).pipe(Effect.provide(live({ rateLimit: { requests: 3, window: "1 hour" } }))))
 
   it.effect("without rate-limit headers, as the batch endpoints behave: 429 still carries retry-after", () =>
