@@ -124,5 +124,5 @@ describe("the API key stays secret", () => {
 
       // Debug lines name method, path and status.
       assert.isTrue(lines.some((l) => l.includes("GET /v1/batches answered 200")))
-    }).pipe(Effect.provide(wire({ apiKey: Redacted.make(secret), retry: quickRetry(3) }, { apiKey: secret }))))
+    }).pipe(Effect.provide(wire({ apiKey: Redacted.make(secret), retry: quickRetry(3) }, { apiKey: secret }))), 30_000)
 })
