@@ -1,0 +1,379 @@
+/**
+ * The results of a batch as a `Stream`: its output file, then its error file, cut into lines and
+ * decoded one at a time, so memory does not grow with the files. A body that breaks off is read
+ * again from where it stopped (see `Files.content`), so no line is lost or repeated. Each result
+ * carries its position, from which a later read can resume. `join` matches results to the inputs
+ * by `custom_id` and reports inputs that have no result.
+ *
+ * @since 0.1.0
+ */
+import { Batch, BatchStatus, Jsonl, ParseMessage, type RequestLine, ResultLine } from "@batchfx/core"
+import { Chunk, Effect, Option, type ParseResult, Schema, Stream } from "effect"
+import { BatchClient } from "./BatchClient.js"
+import type { BatchClientError } from "./BatchClientError.js"
+import * as Files from "./Files.js"
+import type * as Transport from "./Transport.js"
+
+/**
+ * Which file of a batch a result comes from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FileKind = "output" | "error"
+
+/**
+ * Where a result line is: its file, its 1-based line number and the byte offset just past it.
+ * Giving it back as `after` resumes a read right after this line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Position {
+  readonly file: FileKind
+  readonly fileId: string
+  readonly line: number
+  readonly end: number
+}
+
+/**
+ * A request that got a 2xx answer; `body` is decoded with the caller's schema, if one was given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Succeeded<A> {
+  readonly _tag: "Succeeded"
+  readonly customId: string
+  /** The result line's id (`batch_req_…`). */
+  readonly id: string
+  readonly statusCode: number
+  /** The inner request's id. */
+  readonly requestId: string
+  readonly body: A
+  readonly position: Position
+  /** The line as read. */
+  readonly line: ResultLine.BatchResultLine
+}
+
+/**
+ * A request that failed: it got a non-2xx answer (`statusCode` set, `code` and `message` from the
+ * answer's error body when it has one), or it never ran (`statusCode` undefined, `code` such as
+ * `batch_expired` or `batch_cancelled`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failed {
+  readonly _tag: "Failed"
+  readonly customId: string
+  readonly id: string
+  readonly statusCode: number | undefined
+  readonly requestId: string | undefined
+  readonly code: string | undefined
+  readonly message: string
+  /** The answer's body, if there was an answer. */
+  readonly body: unknown
+  readonly position: Position
+  readonly line: ResultLine.BatchResultLine
+}
+
+/**
+ * One result line of a batch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Result<A> = Succeeded<A> | Failed
+
+/**
+ * A result line that could not be read: not JSON, not a result line, or a successful answer whose
+ * body does not match the caller's schema. Names the file and the line.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultDecodeError extends Schema.TaggedError<ResultDecodeError>("@batchfx/client/ResultDecodeError")(
+  "ResultDecodeError",
+  {
+    /** The file the line is in. */
+    fileId: Schema.String,
+    /** Whether it is the output or the error file. */
+    file: Schema.Literal("output", "error"),
+    /** The 1-based line number. */
+    line: Schema.Number,
+    /** The line's `custom_id`, when the line itself could be read. */
+    customId: Schema.optional(Schema.String),
+    /** What did not match. */
+    reason: Schema.String
+  }
+) {
+  /** One sentence naming the file and line. */
+  override get message(): string {
+    return `Line ${this.line} of the ${this.file} file ${this.fileId}${
+      this.customId === undefined ? "" : ` (custom_id ${this.customId})`
+    } could not be read: ${this.reason.split("\n")[0]!.trim()}`
+  }
+}
+
+/**
+ * The batch has no results yet: it is not in a terminal status.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultsNotReady extends Schema.TaggedError<ResultsNotReady>("@batchfx/client/ResultsNotReady")(
+  "ResultsNotReady",
+  {
+    /** The batch. */
+    batchId: Schema.String,
+    /** Its status. */
+    status: Schema.String
+  }
+) {
+  /** One sentence. */
+  override get message(): string {
+    return `Batch ${this.batchId} is ${this.status}: its results exist once it is completed, expired, cancelled or failed.`
+  }
+}
+
+/**
+ * Options of a results read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> {
+  /** Decodes the `response.body` of each successful line. */
+  readonly body?: Schema.Schema<A, I> | undefined
+  /** Resumes right after this position (a result's `position` from an earlier read). */
+  readonly after?: Position | undefined
+}
+
+const decodeResultLine = Jsonl.decodeLine(ResultLine.BatchResultLine)
+
+const errorDetail = (body: unknown): { readonly code: string | undefined; readonly message: string | undefined } => {
+  if (typeof body !== "object" || body === null || !("error" in body)) return { code: undefined, message: undefined }
+  const error = (body as { readonly error: unknown }).error
+  if (typeof error !== "object" || error === null) return { code: undefined, message: undefined }
+  const { code, message } = error as { readonly code?: unknown; readonly message?: unknown }
+  return {
+    code: typeof code === "string" ? code : undefined,
+    message: typeof message === "string" ? message : undefined
+  }
+}
+
+const toResult = <A>(
+  line: ResultLine.BatchResultLine,
+  position: Position,
+  decodeBody: ((u: unknown) => Effect.Effect<A, ParseResult.ParseError>) | undefined
+): Effect.Effect<Result<A>, ResultDecodeError> => {
+  const response = line.response ?? undefined
+  if (ResultLine.isSuccess(line) && response !== undefined) {
+    const base = {
+      _tag: "Succeeded" as const,
+      customId: line.custom_id,
+      id: line.id,
+      statusCode: response.status_code,
+      requestId: response.request_id,
+      position,
+      line
+    }
+    if (decodeBody === undefined) return Effect.succeed({ ...base, body: response.body as A })
+    return Effect.mapBoth(decodeBody(response.body), {
+      onFailure: (error) =>
+        new ResultDecodeError({
+          fileId: position.fileId,
+          file: position.file,
+          line: position.line,
+          customId: line.custom_id,
+          reason: `response.body: ${ParseMessage.format(error)}`
+        }),
+      onSuccess: (body): Result<A> => ({ ...base, body })
+    })
+  }
+  const error = line.error ?? undefined
+  const detail = errorDetail(response?.body)
+  return Effect.succeed({
+    _tag: "Failed",
+    customId: line.custom_id,
+    id: line.id,
+    statusCode: response?.status_code,
+    requestId: response?.request_id,
+    code: error?.code ?? detail.code,
+    message: error?.message ?? detail.message ??
+      (response === undefined ? "The request has no answer." : `The request got HTTP ${response.status_code}.`),
+    body: response?.body,
+    position,
+    line
+  })
+}
+
+/**
+ * The results in one result file, decoded one line at a time.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const readFile = <A = unknown, I = unknown>(
+  fileId: string,
+  file: FileKind,
+  options: ReadOptions<A, I> = {}
+): Stream.Stream<Result<A>, BatchClientError | ResultDecodeError, Files.Files> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const files = yield* Files.Files
+    const start = options.after !== undefined && options.after.fileId === fileId
+      ? { offset: options.after.end, line: options.after.line }
+      : { offset: 0, line: 0 }
+    const decodeBody = options.body === undefined ? undefined : Schema.decodeUnknown(options.body)
+    const { after: _after, body: _body, ...content } = options
+    return Stream.suspend(() => {
+      const splitter = Jsonl.makeLineSplitter(start)
+      const bytes = files.content(fileId, { ...content, offset: start.offset })
+      return bytes.pipe(
+        Stream.mapChunks((chunks) => Chunk.flatMap(chunks, (chunk) => Chunk.unsafeFromArray(splitter.push(chunk)))),
+        Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
+        Stream.mapEffect((raw) =>
+          Effect.flatMap(
+            Effect.mapError(
+              decodeResultLine(raw.text, raw.line),
+              (error) => new ResultDecodeError({ fileId, file, line: raw.line, reason: error.reason })
+            ),
+            (line) => toResult(line, { file, fileId, line: raw.line, end: raw.end }, decodeBody)
+          )
+        )
+      )
+    })
+  }))
+
+/**
+ * The results of a terminal batch: its output file, then its error file (either may be absent; a
+ * completed batch without an output file is a normal result). A batch that is not terminal fails
+ * with `ResultsNotReady`.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const stream = <A = unknown, I = unknown>(
+  batch: Batch.Batch,
+  options: ReadOptions<A, I> = {}
+): Stream.Stream<Result<A>, BatchClientError | ResultDecodeError | ResultsNotReady, Files.Files> => {
+  if (!BatchStatus.isTerminal(batch.status)) {
+    return Stream.fail(new ResultsNotReady({ batchId: batch.id, status: batch.status }))
+  }
+  const output = Batch.outputFileId(batch)
+  const error = Batch.errorFileId(batch)
+  const skipOutput = options.after?.file === "error"
+  const read = (id: Option.Option<string>, kind: FileKind, skip: boolean) =>
+    Option.isSome(id) && !skip ? readFile(id.value, kind, options) : Stream.empty
+  return Stream.concat(read(output, "output", skipOutput), read(error, "error", false))
+}
+
+/**
+ * The results of a batch by id: retrieves it, then reads as `stream` does.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const streamById = <A = unknown, I = unknown>(
+  batchId: string,
+  options: ReadOptions<A, I> & { readonly call?: Transport.CallOptions | undefined } = {}
+): Stream.Stream<
+  Result<A>,
+  BatchClientError | ResultDecodeError | ResultsNotReady,
+  Files.Files | BatchClient
+> =>
+  Stream.unwrap(Effect.map(
+    Effect.flatMap(BatchClient, (client) => client.retrieve(batchId, options.call)),
+    (batch) => stream(batch, options)
+  ))
+
+/**
+ * An input that has a line in neither result file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Missing<L> {
+  readonly _tag: "Missing"
+  readonly customId: string
+  readonly input: L
+}
+
+/**
+ * A result whose `custom_id` is not among the inputs, or was already matched (`duplicate`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Unmatched<A> {
+  readonly _tag: "Unmatched"
+  readonly customId: string
+  readonly reason: "unknown" | "duplicate"
+  readonly result: Result<A>
+}
+
+/**
+ * A result joined to its input, or an input without result, or a result without input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome<A, L = RequestLine.BatchRequestLine> =
+  | (Succeeded<A> & { readonly input: L })
+  | (Failed & { readonly input: L })
+  | Missing<L>
+  | Unmatched<A>
+
+/**
+ * Joins results to the inputs by `custom_id`, as the results arrive; once they end, every input
+ * that got no result follows as `Missing`, in input order. Holds the inputs (and the set of ids
+ * matched) in memory, never the results.
+ *
+ * @since 0.1.0
+ * @category joining
+ */
+export const join = <A, L extends { readonly custom_id: string }, E, R>(
+  inputs: Iterable<L>,
+  results: Stream.Stream<Result<A>, E, R>
+): Stream.Stream<Outcome<A, L>, E, R> =>
+  Stream.suspend(() => {
+    const pending = new Map<string, L>()
+    for (const input of inputs) pending.set(input.custom_id, input)
+    const matched = new Set<string>()
+    return results.pipe(
+      Stream.map((result): Outcome<A, L> => {
+        const input = pending.get(result.customId)
+        if (input === undefined) {
+          return {
+            _tag: "Unmatched",
+            customId: result.customId,
+            reason: matched.has(result.customId) ? "duplicate" : "unknown",
+            result
+          }
+        }
+        pending.delete(result.customId)
+        matched.add(result.customId)
+        return { ...result, input }
+      }),
+      Stream.concat(
+        Stream.suspend(() =>
+          Stream.fromIterable(
+            Array.from(
+              pending.values(),
+              (input): Outcome<A, L> => ({ _tag: "Missing", customId: input.custom_id, input })
+            )
+          )
+        )
+      )
+    )
+  })
+
+/**
+ * Whether an outcome is a success.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isSucceeded = <A, L>(outcome: Outcome<A, L>): outcome is Succeeded<A> & { readonly input: L } =>
+  outcome._tag === "Succeeded"
