@@ -548,7 +548,7 @@ export const make = (options: FakeOpenAi.Options = {}) =>
       )
       return json(encodePage({
         object: "list",
-        data: page.items.map((b) => encodeBatch(b)),
+        data: page.items,
         ...(knobs.omitHasMore ? {} : { has_more: page.hasMore }),
         first_id: page.items[0]?.id ?? null,
         last_id: page.items[page.items.length - 1]?.id ?? null
