@@ -2,6 +2,7 @@
  * What every contender shares: its arguments, the consumer's simulated work, and the one JSON line
  * it prints when done (the runner reads it).
  */
+import { readFileSync } from "node:fs"
 
 /** The scenarios a contender knows. */
 export type Scenario = "list" | "results" | "retrieve" | "cold"
@@ -75,11 +76,27 @@ export interface Report extends Measured {
   readonly heapUsedMB: number
 }
 
+/**
+ * The peak resident memory of this process in MB: `VmHWM` of `/proc/self/status` on Linux. Not
+ * `process.resourceUsage().maxRSS`: Linux carries `ru_maxrss` across `exec`, so a child forked by
+ * a big parent reports the parent's size.
+ */
+export const peakRssMB = (): number => {
+  try {
+    const status = readFileSync("/proc/self/status", "utf8")
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)
+    if (match !== null) return Number(match[1]) / 1024
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024
+}
+
 /** Prints the report line on stdout. */
 export const report = (measured: Measured): void => {
   const report: Report = {
     ...measured,
-    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    maxRssMB: peakRssMB(),
     heapUsedMB: process.memoryUsage().heapUsed / 1024 / 1024
   }
   process.stdout.write(JSON.stringify(report) + "\n")

@@ -41,7 +41,12 @@ export interface BenchServer {
   readonly close: () => Promise<void>
 }
 
-const json = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
+const json = (
+  res: ServerResponse,
+  status: number,
+  body: string | Buffer,
+  headers: Record<string, string> = {}
+) => {
   res.writeHead(status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
@@ -58,6 +63,32 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
   let byStatus: Record<string, number> = {}
   let sequence = 0
   let window = { start: 0, used: 0 }
+  // Pages of up to `cacheLimit` batches are rendered once per `total` and served as bytes, so that
+  // the server spends next to nothing per page; larger listings are rendered per request.
+  const cacheLimit = 200_000
+  let pages = new Map<string, Buffer>()
+  let pagesTotal = -1
+
+  const page = (after: string | undefined, limit: number): Buffer | string => {
+    if (knobs.total > cacheLimit) return Wire.pageJson(knobs.total, after, limit)
+    if (pagesTotal !== knobs.total) {
+      pages = new Map()
+      pagesTotal = knobs.total
+    }
+    const key = `${after ?? ""}:${limit}`
+    let body = pages.get(key)
+    if (body === undefined) {
+      body = Buffer.from(Wire.pageJson(knobs.total, after, limit))
+      pages.set(key, body)
+    }
+    return body
+  }
+
+  /** Renders every page of 100 now, so that rendering is never timed. */
+  const warm = () => {
+    if (knobs.total > cacheLimit) return
+    for (let start = 0; start < knobs.total; start += 100) page(start === 0 ? undefined : Wire.batchId(start - 1), 100)
+  }
 
   const prepareFile = () => {
     if (file === undefined || file.data.length < knobs.fileBytes) file = Wire.outputFile(knobs.fileBytes)
@@ -127,7 +158,7 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
     if (req.method === "GET" && path === "/v1/batches") {
       const limit = Math.max(1, Math.min(100, Number(url.searchParams.get("limit") ?? "20") || 20))
       count(200)
-      return json(res, 200, Wire.pageJson(knobs.total, url.searchParams.get("after") ?? undefined, limit), headers)
+      return json(res, 200, page(url.searchParams.get("after") ?? undefined, limit), headers)
     }
     if (req.method === "GET" && path.startsWith("/v1/batches/")) {
       const id = decodeURIComponent(path.slice("/v1/batches/".length))
@@ -206,6 +237,7 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
         configure: (patch) => {
           knobs = { ...knobs, ...patch }
           window = { start: 0, used: 0 }
+          warm()
         },
         stats: () => ({ requests, byStatus: { ...byStatus } }),
         resetStats: () => {

@@ -3,11 +3,16 @@
  * `Bulk.retrieveMany` under the client's governor, and output files read as a Stream of decoded
  * result lines.
  */
-import { BatchClient, Transport } from "@batchfx/client"
+import * as BatchClient from "@batchfx/client/BatchClient"
 import * as Bulk from "@batchfx/client/Bulk"
-import { Jsonl, ResultLine } from "@batchfx/core"
-import { HttpClientRequest } from "@effect/platform"
-import { Chunk, Clock, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import * as Files from "@batchfx/client/Files"
+import * as Results from "@batchfx/client/Results"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import { type Args, type Measured, parseArgs, report, type Scenario, spin } from "../measure.js"
 import { batchId } from "../wire.js"
 
@@ -28,30 +33,11 @@ const list = (args: Args) =>
     Effect.map((items) => ({ items }))
   )
 
-// The results Stream: the body as bytes, cut into lines, each decoded with `BatchResultLine`.
-const decodeResultLine = Schema.decodeUnknownSync(Schema.parseJson(ResultLine.BatchResultLine))
-
-const resultLines = (fileId: string) =>
-  Stream.unwrap(Effect.gen(function*() {
-    const transport = yield* Transport.Transport
-    const response = yield* transport.send(
-      HttpClientRequest.get(`/files/${encodeURIComponent(fileId)}/content`).pipe(
-        HttpClientRequest.setHeader("accept", "application/binary")
-      ),
-      1
-    )
-    const splitter = Jsonl.makeLineSplitter()
-    return response.stream.pipe(
-      Stream.mapChunks((chunks) => Chunk.flatMap(chunks, (bytes) => Chunk.unsafeFromArray(splitter.push(bytes)))),
-      Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
-      Stream.map((line) => ({ line: decodeResultLine(line.text), bytes: line.end }))
-    )
-  }))
-
+// The results Stream: `Results.readFile` streams the file, cuts lines and decodes each one with
+// `BatchResultLine` into a `Result`.
 const results = (args: Args) =>
-  resultLines(args.fileId).pipe(
-    Stream.runFold({ items: 0, bytes: 0 }, (acc, { bytes }) => ({ items: acc.items + 1, bytes })),
-    Effect.map((acc) => acc)
+  Results.readFile(args.fileId, "output").pipe(
+    Stream.runFold({ items: 0, bytes: 0 }, (acc, result) => ({ items: acc.items + 1, bytes: result.position.end }))
   )
 
 const retrieve = (args: Args) =>
@@ -72,12 +58,14 @@ const cold = (_args: Args) =>
     Effect.map((batches) => ({ items: Chunk.size(batches) }))
   )
 
-type Work = (args: Args) => Effect.Effect<Omit<Measured, "ms">, unknown, BatchClient.BatchClient | Transport.Transport>
+type Work = (args: Args) => Effect.Effect<Omit<Measured, "ms">, unknown, BatchClient.BatchClient | Files.Files>
 
 const scenarios: Record<Scenario, Work> = { list, results, retrieve, cold }
 const args = parseArgs()
 const work = scenarios[args.scenario](args)
-const ClientLive = BatchClient.layerNode({ apiKey: Redacted.make(args.apiKey), baseUrl: args.baseUrl })
+const ClientLive = Files.layer.pipe(
+  Layer.provideMerge(BatchClient.layerNode({ apiKey: Redacted.make(args.apiKey), baseUrl: args.baseUrl }))
+)
 
 const program = timed(work).pipe(
   Effect.provide(Layer.fresh(ClientLive)),
