@@ -19,13 +19,14 @@ const program = Either.match(parsed, {
         process.exitCode = 2
       })
     ),
-  onRight: ({ help, options, seedBatches }) =>
+  onRight: ({ help, options, scripted, seedBatches }) =>
     help
       ? Console.log(Flags.usage)
       : Layer.launch(
         Layer.effectDiscard(Effect.gen(function*() {
           const fake = yield* FakeOpenAi.FakeOpenAi
           if (seedBatches > 0) yield* fake.seedBatches(seedBatches)
+          for (const { fault, nth, route } of scripted) yield* fake.scriptFault(route, nth, fault)
           yield* Console.log(fake.baseUrl)
           yield* Console.error(`API key: ${fake.apiKey} (Ctrl-C to stop)`)
         })).pipe(Layer.provide(FakeOpenAi.layer(options)))

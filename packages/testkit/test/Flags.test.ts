@@ -26,6 +26,10 @@ describe("batchfx-fake-server flags", () => {
       "0.1",
       "--faults",
       "500,503,html502,reset,reset-after,truncate:10,slow:8:5",
+      "--script-fault",
+      "POST /v1/batches@2=reset-after",
+      "--script-fault",
+      "GET /v1/files/{id}/content@1=truncate:5",
       "--stuck-cursor",
       "--omit-has-more",
       "--break-content-after",
@@ -47,7 +51,11 @@ describe("batchfx-fake-server flags", () => {
     ])
     assert.isTrue(Either.isRight(parsed))
     if (Either.isLeft(parsed)) return
-    const { options, seedBatches } = parsed.right
+    const { options, scripted, seedBatches } = parsed.right
+    assert.deepStrictEqual(scripted, [
+      { route: "POST /v1/batches", nth: 2, fault: { _tag: "ResetAfterHandling" } },
+      { route: "GET /v1/files/{id}/content", nth: 1, fault: { _tag: "TruncatedBody", afterBytes: 5 } }
+    ])
     assert.strictEqual(seedBatches, 1_000_000)
     assert.strictEqual(options.host, "127.0.0.1")
     assert.strictEqual(options.port, 8080)
@@ -88,6 +96,7 @@ describe("batchfx-fake-server flags", () => {
     assert.deepStrictEqual(Flags.parse(["--port"]), Either.left("--port needs a value"))
     assert.deepStrictEqual(Flags.parse(["--faults", "boom"]), Either.left("unknown fault 'boom'"))
     assert.isTrue(Either.isLeft(Flags.parse(["--rate-limit", "fast"])))
+    assert.isTrue(Either.isLeft(Flags.parse(["--script-fault", "GET /v1/nope@1=500"])))
     assert.isTrue(Either.isRight(Flags.parse([])))
   })
 })

@@ -3,11 +3,13 @@ import { Either } from "effect"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import * as Fault from "../Fault.js"
 import * as Responder from "../Responder.js"
+import * as Route from "../Route.js"
 
 /** What the flags ask for. */
 export interface Parsed {
   readonly options: FakeOpenAi.ServerOptions
   readonly seedBatches: number
+  readonly scripted: ReadonlyArray<{ readonly route: Route.Route; readonly nth: number; readonly fault: Fault.Fault }>
   readonly help: boolean
 }
 
@@ -27,6 +29,9 @@ Usage: batchfx-fake-server [flags]
   --quota-exhausted             every request gets 429 insufficient_quota
   --fault-rate <0..1>           probability of a random fault per request
   --faults <list>               comma list of 500,502,503,html502,reset,reset-after,truncate:<bytes>,slow:<bytes>:<ms>
+  --script-fault <route>@<n>=<fault>
+                                the n-th request of a route gets a fault, e.g. "POST /v1/batches@1=reset-after"
+                                (repeatable; routes: ${Route.all.join(", ")})
   --stuck-cursor                GET /v1/batches ignores after
   --omit-has-more               GET /v1/batches leaves out has_more
   --break-content-after <bytes> file content answers stop after this many bytes
@@ -64,6 +69,7 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
   const options: Record<string, unknown> = {}
   const durations: Record<string, number> = {}
   let seedBatches = 0
+  const scripted: Array<{ route: Route.Route; nth: number; fault: Fault.Fault }> = []
   let help = false
   let faultRate: number | undefined
   let faults: Array<Fault.Fault> = []
@@ -127,6 +133,18 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
             return parsed
           })
           break
+        case "--script-fault": {
+          const text = value()
+          const match = /^(.+)@(\d+)=(.+)$/.exec(text)
+          const route = Route.all.find((r) => r === match?.[1]?.trim())
+          if (match === null || route === undefined) {
+            throw new Error(`--script-fault needs <route>@<n>=<fault> with a known route, got '${text}'`)
+          }
+          const fault = parseFault(match[3]!.trim())
+          if (typeof fault === "string") throw new Error(fault)
+          scripted.push({ route, nth: Number(match[2]), fault })
+          break
+        }
         case "--stuck-cursor":
           options.stuckCursor = true
           break
@@ -169,5 +187,5 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
     options.randomFaults = { rate: faultRate, faults: faults.length > 0 ? faults : [Fault.status(500)] }
   }
   options.durations = durations
-  return Either.right({ options: options as FakeOpenAi.ServerOptions, seedBatches, help })
+  return Either.right({ options: options as FakeOpenAi.ServerOptions, seedBatches, scripted, help })
 }
