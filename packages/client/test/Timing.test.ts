@@ -40,13 +40,16 @@ const newestId = Effect.flatMap(
   (client) => Effect.map(Stream.runHead(client.list({ limit: 1 })), (b) => Option.getOrThrow(b).id)
 )
 
-/** One request allowed per 10 seconds: the second retrieve gets a 429 asking to wait 10 s. */
+/**
+ * One request allowed per 10 seconds: the second retrieve gets a 429 asking to wait 10 s. Without
+ * rate-limit headers (as on the real batch endpoints), so the 429 is what tells the client to wait.
+ */
 const rateLimitedRetrieveWaits = Effect.gen(function*() {
   const fake = yield* FakeOpenAi.FakeOpenAi
   const client = yield* BatchClient.BatchClient
   yield* fake.seedBatches(2)
   const id = yield* newestId
-  yield* fake.configure({ rateLimit: { requests: 1, window: "10 seconds" } })
+  yield* fake.configure({ rateLimit: { requests: 1, window: "10 seconds", headers: false } })
   yield* client.retrieve(id)
   const fiber = yield* Effect.fork(client.retrieve(id))
   yield* settle
@@ -74,7 +77,7 @@ describe("retry waits and timeouts under TestClock", () => {
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const client = yield* BatchClient.BatchClient
-      yield* fake.configure({ rateLimit: { requests: 1, window: "2 minutes" } })
+      yield* fake.configure({ rateLimit: { requests: 1, window: "2 minutes", headers: false } })
       yield* Effect.flip(client.retrieve("batch_x"))
       const fiber = yield* Effect.fork(client.retrieve("batch_x"))
       yield* settle
@@ -91,7 +94,7 @@ describe("retry waits and timeouts under TestClock", () => {
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const client = yield* BatchClient.BatchClient
-      yield* fake.configure({ rateLimit: { requests: 1, window: "2 minutes" } })
+      yield* fake.configure({ rateLimit: { requests: 1, window: "2 minutes", headers: false } })
       yield* Effect.flip(client.retrieve("batch_x"))
       const fiber = yield* Effect.fork(client.retrieve("batch_x"))
       yield* settle
@@ -104,7 +107,7 @@ describe("retry waits and timeouts under TestClock", () => {
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const client = yield* BatchClient.BatchClient
-      yield* fake.configure({ rateLimit: { requests: 1, window: "30 seconds" } })
+      yield* fake.configure({ rateLimit: { requests: 1, window: "30 seconds", headers: false } })
       yield* Effect.flip(client.retrieve("batch_x"))
       const fiber = yield* Effect.fork(client.retrieve("batch_x"))
       yield* settle
