@@ -110,8 +110,10 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
   const memoryCases = cases(raw, 3)
   for (const name of memoryCases) {
     const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 3, name, c, rss))
+    const reused = raw.records.some((r) => r.scenario === 3 && r.case === name && r.reusedFrom !== undefined)
     rows.push({
       ...base(3, name),
+      ...(reused ? { case: `${name} (runs of #1)` } : {}),
       metric: "peak RSS MB (median)",
       floor: fmt(floor!),
       sdk: fmt(sdk!),
