@@ -45,3 +45,38 @@ export * as Retry from "./Retry.js"
  * @since 0.1.0
  */
 export * as Transport from "./Transport.js"
+
+/**
+ * Files of the API: upload request lines, read content, retrieve, delete.
+ *
+ * @since 0.1.0
+ */
+export * as Files from "./Files.js"
+
+/**
+ * The results of a batch as a stream of decoded lines.
+ *
+ * @since 0.1.0
+ */
+export * as Results from "./Results.js"
+
+/**
+ * Watching a batch until it reaches a terminal status.
+ *
+ * @since 0.1.0
+ */
+export * as Watch from "./Watch.js"
+
+/**
+ * The rate-limit governor every request of a client passes.
+ *
+ * @since 0.1.0
+ */
+export * as Governor from "./Governor.js"
+
+/**
+ * Bulk operations: one outcome per id, under the governor.
+ *
+ * @since 0.1.0
+ */
+export * as Bulk from "./Bulk.js"
