@@ -66,17 +66,3 @@ export * as Results from "./Results.js"
  * @since 0.1.0
  */
 export * as Watch from "./Watch.js"
-
-/**
- * The rate-limit governor every request of a client passes.
- *
- * @since 0.1.0
- */
-export * as Governor from "./Governor.js"
-
-/**
- * Bulk operations: one outcome per id, under the governor.
- *
- * @since 0.1.0
- */
-export * as Bulk from "./Bulk.js"
