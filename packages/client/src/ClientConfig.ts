@@ -5,6 +5,7 @@
  */
 import { Config, Duration, Option, Redacted, type Schedule } from "effect"
 import type { BatchClientError } from "./BatchClientError.js"
+import type * as Governor from "./Governor.js"
 
 /**
  * The base URL of the OpenAI API.
@@ -86,6 +87,11 @@ export interface Options {
    * so that a create retried after an ambiguous failure never makes a second batch. Default true.
    */
   readonly clientToken?: boolean | undefined
+  /**
+   * The rate-limit governor shared by every request of the client: requests in flight (default
+   * 16), an optional `requestsPerMinute` budget, and the reserve kept of the server's budget.
+   */
+  readonly governor?: Governor.Options | undefined
 }
 
 /**
@@ -115,6 +121,8 @@ export interface Settings {
   readonly serverWaitCap: Duration.Duration
   /** Whether creates carry a client token. */
   readonly clientToken: boolean
+  /** The governor's settings. */
+  readonly governor: Governor.Options
 }
 
 const nonNegativeInt = (name: string, n: number): number => {
@@ -139,7 +147,8 @@ export const settings = (options: Options): Settings => ({
   timeout: options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout),
   lookAhead: nonNegativeInt("lookAhead", options.lookAhead ?? defaultLookAhead),
   serverWaitCap: options.serverWaitCap === undefined ? defaultServerWaitCap : Duration.decode(options.serverWaitCap),
-  clientToken: options.clientToken ?? true
+  clientToken: options.clientToken ?? true,
+  governor: options.governor ?? {}
 })
 
 /**

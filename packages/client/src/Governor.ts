@@ -117,8 +117,8 @@ interface Internal {
 }
 
 type Decision =
-  | { readonly _tag: "Go"; readonly admittedAt: number }
-  | { readonly _tag: "Wait"; readonly millis: number }
+  | { readonly _tag: "Go"; readonly at: number }
+  | { readonly _tag: "Wait"; readonly until: number }
 
 const header = (headers: Observation["headers"], name: string): string | undefined => headers[name]
 
@@ -149,6 +149,9 @@ const resetMillis = (headers: Observation["headers"], name: string): Option.Opti
 // Successes remembered to estimate the rate the server allowed before a 429.
 const successWindowMillis = 60_000
 const minPace = 0.2
+// AIMD on the pace: down by 15 % on a 429, up by 10 % for each second without one.
+const decrease = 0.85
+const increase = 1.1
 
 /**
  * Makes a governor.
@@ -181,42 +184,65 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       quotaExhausted: false
     })
 
-    /** Whether a request may go now; if so the admission is taken in the same step. */
+    /**
+     * Decides in one atomic step: wait for the gate or the server's budget and decide again, or take
+     * an admission now with a reserved start time (the next pace slot, the next rpm token), so each
+     * fiber sleeps once for its slot instead of the waiters waking in a herd at every slot.
+     */
     const decide = (s: Internal, now: number): [Decision, Internal] => {
-      const wait = (until: number): [Decision, Internal] => [{ _tag: "Wait", millis: Math.max(1, until - now) }, s]
-      if (now < s.gateUntil) return wait(s.gateUntil)
+      if (now < s.gateUntil) return [{ _tag: "Wait", until: s.gateUntil }, s]
       if (Option.isSome(s.remaining)) {
         const budget = s.remaining.value
-        if (now < budget.until && budget.requests - s.inFlight <= reserve) return wait(budget.until)
+        if (now < budget.until && budget.requests - s.inFlight <= reserve) {
+          return [{ _tag: "Wait", until: budget.until }, s]
+        }
       }
-      if (Option.isSome(s.pace) && s.nextSlot > now) return wait(s.nextSlot)
-      let tokens = s.tokens
-      if (rpm !== undefined) {
-        tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000)
-        if (tokens < 1) return wait(now + Math.ceil(((1 - tokens) * 60_000) / rpm))
-      }
-      return [{ _tag: "Go", admittedAt: now }, {
+      let at = now
+      let next: Internal = {
         ...s,
         inFlight: s.inFlight + 1,
-        remaining: Option.filter(s.remaining, (b) => now < b.until),
-        nextSlot: Option.match(s.pace, { onNone: () => s.nextSlot, onSome: (pace) => now + 1000 / pace }),
-        tokens: rpm === undefined ? s.tokens : tokens - 1,
-        tokensAt: now
-      }]
+        remaining: Option.filter(s.remaining, (b) => now < b.until)
+      }
+      if (Option.isSome(s.pace)) {
+        at = Math.max(at, s.nextSlot)
+        next = { ...next, nextSlot: at + 1000 / s.pace.value }
+      }
+      if (rpm !== undefined) {
+        const tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000) - 1
+        if (tokens < 0) {
+          at = Math.max(at, now + (-tokens * 60_000) / rpm)
+        }
+        next = { ...next, tokens, tokensAt: now }
+      }
+      return [{ _tag: "Go", at }, next]
     }
 
-    // Taking an admission is atomic with the decision; only the waits in between are interruptible,
-    // so an interrupted fiber never leaves an admission taken.
+    const release = SynchronizedRef.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))
+
+    const sleepUntil = (until: number, now: number) => Effect.sleep(Duration.millis(Math.max(1, until - now)))
+
+    // Taking an admission is atomic with the decision; only the waits are interruptible, and an
+    // admission interrupted while it waits for its slot is given back, so none is ever leaked.
     const admit = (
       restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     ): Effect.Effect<number> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.flatMap(
           SynchronizedRef.modify(ref, (s) => decide(s, now)),
-          (decision) =>
-            decision._tag === "Go"
-              ? Effect.succeed(decision.admittedAt)
-              : Effect.zipRight(restore(Effect.sleep(Duration.millis(decision.millis))), admit(restore))
+          (decision) => {
+            if (decision._tag === "Wait") {
+              return Effect.zipRight(restore(sleepUntil(decision.until, now)), admit(restore))
+            }
+            if (decision.at <= now) return Effect.succeed(now)
+            return restore(sleepUntil(decision.at, now)).pipe(
+              Effect.onInterrupt(() => release),
+              Effect.zipRight(Effect.zip(Clock.currentTimeMillis, SynchronizedRef.get(ref))),
+              // A 429 that closed the gate while this request waited for its slot: decide again.
+              Effect.flatMap(([later, s]) =>
+                later < s.gateUntil ? Effect.zipRight(release, admit(restore)) : Effect.succeed(later)
+              )
+            )
+          }
         ))
 
     const observe = (admittedAt: number, observation: Observation): Effect.Effect<void> =>
@@ -262,8 +288,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
               const recent = next.successes.filter((t) => t > now - window).length
               const pace = Option.match(next.pace, {
                 // With nothing to learn from, start at one request a second.
-                onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.9) / window),
-                onSome: (pace) => Math.max(minPace, pace * 0.7)
+                onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.95) / window),
+                onSome: (pace) => Math.max(minPace, pace * decrease)
               })
               next = { ...next, pace: Option.some(pace), lastDecrease: now, lastIncrease: now }
             }
@@ -275,40 +301,43 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
               : [...next.successes, now]
             next = { ...next, successes, consecutive429: 0 }
             if (Option.isSome(next.pace) && now - next.lastIncrease >= 1000) {
-              next = { ...next, pace: Option.some(next.pace.value * 1.05), lastIncrease: now }
+              next = { ...next, pace: Option.some(next.pace.value * increase), lastIncrease: now }
             }
           }
           return next
         }))
 
-    const release = SynchronizedRef.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))
-
     const run: Governor["run"] = (request) =>
       permits.withPermits(1)(
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(admit(restore), (admittedAt) =>
-            restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release)))
+          Effect.flatMap(
+            admit(restore),
+            (admittedAt) =>
+              restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
+          )
         )
       )
 
     const state: Effect.Effect<State> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.map(SynchronizedRef.get(ref), (s): State => {
         const [decision] = decide(s, now)
-        const reason: Option.Option<Reason> = decision._tag === "Go"
-          ? (s.inFlight >= maxInFlight ? Option.some("in-flight") : Option.none())
-          : Option.some(
+        const until = decision._tag === "Wait" ? decision.until : decision.at
+        const reason: Option.Option<Reason> = until > now
+          ? Option.some(
             now < s.gateUntil
               ? "rate-limited"
-              : Option.isSome(s.remaining) && now < s.remaining.value.until &&
-                  s.remaining.value.requests - s.inFlight <= reserve
+              : decision._tag === "Wait"
               ? "budget-exhausted"
               : Option.isSome(s.pace) && s.nextSlot > now
               ? "paced"
               : "requests-per-minute"
           )
+          : s.inFlight >= maxInFlight
+          ? Option.some("in-flight")
+          : Option.none()
         return {
-          status: decision._tag === "Go" && s.inFlight < maxInFlight ? "open" : "waiting",
-          until: decision._tag === "Wait" ? Option.some(now + decision.millis) : Option.none(),
+          status: Option.isNone(reason) ? "open" : "waiting",
+          until: until > now ? Option.some(until) : Option.none(),
           reason,
           inFlight: s.inFlight,
           pace: s.pace,

@@ -13,6 +13,7 @@ import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/
 import { Clock, Context, Duration, Effect, Layer, Option, Ref, type Schema } from "effect"
 import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
+import * as Governor from "./Governor.js"
 import * as InternalErrors from "./internal/errors.js"
 import * as Retry from "./Retry.js"
 
@@ -106,6 +107,8 @@ export interface Service {
   readonly schedule: (override?: ClientConfig.RetrySchedule | undefined) => ClientConfig.RetrySchedule
   /** Removes the API key from a text. */
   readonly scrub: (text: string) => string
+  /** The client's rate-limit governor, shared by every request; its `state` is for display. */
+  readonly governor: Governor.Governor
 }
 
 /**
@@ -172,20 +175,36 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         )
       )
 
+    const governor = yield* Governor.make(settings.governor)
+
     const send: Service["send"] = (request, attempt) =>
-      Effect.flatMap(exchange(request, attempt), (response) => {
-        if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
-        const info = exchangeOf(request, attempt)
-        return Effect.flatMap(
-          Effect.zip(
-            response.text.pipe(
-              Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(info, error, scrub)))
+      governor.run((observe) =>
+        Effect.flatMap(exchange(request, attempt), (response) => {
+          if (response.status >= 200 && response.status < 300) {
+            return Effect.as(observe({ status: response.status, headers: response.headers }), response)
+          }
+          const info = exchangeOf(request, attempt)
+          return Effect.flatMap(
+            Effect.zip(
+              response.text.pipe(
+                Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(info, error, scrub)))
+              ),
+              Clock.currentTimeMillis
             ),
-            Clock.currentTimeMillis
-          ),
-          ([text, now]) => Effect.fail(InternalErrors.fromResponse(info, response, text, now, scrub))
-        )
-      })
+            ([text, now]) => {
+              const error = InternalErrors.fromResponse(info, response, text, now, scrub)
+              return Effect.zipRight(
+                observe({
+                  status: response.status,
+                  headers: response.headers,
+                  quotaExhausted: error._tag === "QuotaExhausted"
+                }),
+                Effect.fail(error)
+              )
+            }
+          )
+        })
+      )
 
     const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
       const info = exchangeOf(request, attemptOptions.attempt)
@@ -214,8 +233,7 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         Effect.flatMap((response) => handle(response, attemptOptions.attempt)),
         Effect.timeoutFail({
           duration: timeout,
-          onTimeout: () =>
-            new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
+          onTimeout: () => new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
         }),
         Effect.tapError((error) => {
           const status = "status" in error && typeof error.status === "number" ? error.status : undefined
@@ -279,7 +297,7 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
     const json: Service["json"] = (request, schemaOf, executeOptions) =>
       execute(request, decodeJson(schemaOf), executeOptions)
 
-    return { settings, send, attempt, retrying, execute, json, decodeJson, schedule, scrub }
+    return { settings, send, attempt, retrying, execute, json, decodeJson, schedule, scrub, governor }
   })
 
 /**

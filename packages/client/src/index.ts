@@ -66,3 +66,10 @@ export * as Results from "./Results.js"
  * @since 0.1.0
  */
 export * as Watch from "./Watch.js"
+
+/**
+ * Bulk operations: one outcome per id, under the governor.
+ *
+ * @since 0.1.0
+ */
+export * as Bulk from "./Bulk.js"
