@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Batch, BatchStatus, Jsonl, ParseMessage, type RequestLine, ResultLine } from "@batchfx/core"
-import { Chunk, Effect, Option, type ParseResult, Schema, Stream } from "effect"
+import { Chunk, Effect, type Either, Option, type ParseResult, Schema, Stream } from "effect"
 import { BatchClient } from "./BatchClient.js"
 import type { BatchClientError } from "./BatchClientError.js"
 import * as Files from "./Files.js"
@@ -150,7 +150,23 @@ export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> 
   readonly after?: Position | undefined
 }
 
-const decodeResultLine = Jsonl.decodeLine(ResultLine.BatchResultLine)
+const decodeResultLine = Schema.decodeUnknownEither(ResultLine.BatchResultLine, { errors: "all" })
+
+type Decoded<A> = { readonly _tag: "Right"; readonly right: A } | { readonly _tag: "Left"; readonly left: string }
+
+/** Decodes one line, synchronously: a file of any length costs no effect per line. */
+const decodeRaw = (text: string): Decoded<ResultLine.BatchResultLine> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    return { _tag: "Left", left: `not valid JSON (${(cause as Error).message})` }
+  }
+  const decoded = decodeResultLine(json)
+  return decoded._tag === "Right"
+    ? { _tag: "Right", right: decoded.right }
+    : { _tag: "Left", left: ParseMessage.format(decoded.left) }
+}
 
 const errorDetail = (body: unknown): { readonly code: string | undefined; readonly message: string | undefined } => {
   if (typeof body !== "object" || body === null || !("error" in body)) return { code: undefined, message: undefined }
@@ -166,8 +182,8 @@ const errorDetail = (body: unknown): { readonly code: string | undefined; readon
 const toResult = <A>(
   line: ResultLine.BatchResultLine,
   position: Position,
-  decodeBody: ((u: unknown) => Effect.Effect<A, ParseResult.ParseError>) | undefined
-): Effect.Effect<Result<A>, ResultDecodeError> => {
+  decodeBody: ((u: unknown) => Either.Either<A, ParseResult.ParseError>) | undefined
+): Result<A> | ResultDecodeError => {
   const response = line.response ?? undefined
   if (ResultLine.isSuccess(line) && response !== undefined) {
     const base = {
@@ -179,22 +195,20 @@ const toResult = <A>(
       position,
       line
     }
-    if (decodeBody === undefined) return Effect.succeed({ ...base, body: response.body as A })
-    return Effect.mapBoth(decodeBody(response.body), {
-      onFailure: (error) =>
-        new ResultDecodeError({
-          fileId: position.fileId,
-          file: position.file,
-          line: position.line,
-          customId: line.custom_id,
-          reason: `response.body: ${ParseMessage.format(error)}`
-        }),
-      onSuccess: (body): Result<A> => ({ ...base, body })
+    if (decodeBody === undefined) return { ...base, body: response.body as A }
+    const body = decodeBody(response.body)
+    if (body._tag === "Right") return { ...base, body: body.right }
+    return new ResultDecodeError({
+      fileId: position.fileId,
+      file: position.file,
+      line: position.line,
+      customId: line.custom_id,
+      reason: `response.body: ${ParseMessage.format(body.left)}`
     })
   }
   const error = line.error ?? undefined
   const detail = errorDetail(response?.body)
-  return Effect.succeed({
+  return {
     _tag: "Failed",
     customId: line.custom_id,
     id: line.id,
@@ -206,7 +220,7 @@ const toResult = <A>(
     body: response?.body,
     position,
     line
-  })
+  }
 }
 
 /**
@@ -225,7 +239,7 @@ export const readFile = <A = unknown, I = unknown>(
     const start = options.after !== undefined && options.after.fileId === fileId
       ? { offset: options.after.end, line: options.after.line }
       : { offset: 0, line: 0 }
-    const decodeBody = options.body === undefined ? undefined : Schema.decodeUnknown(options.body)
+    const decodeBody = options.body === undefined ? undefined : Schema.decodeUnknownEither(options.body)
     const { after: _after, body: _body, ...content } = options
     return Stream.suspend(() => {
       const splitter = Jsonl.makeLineSplitter(start)
@@ -233,15 +247,20 @@ export const readFile = <A = unknown, I = unknown>(
       return bytes.pipe(
         Stream.mapChunks((chunks) => Chunk.flatMap(chunks, (chunk) => Chunk.unsafeFromArray(splitter.push(chunk)))),
         Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
-        Stream.mapEffect((raw) =>
-          Effect.flatMap(
-            Effect.mapError(
-              decodeResultLine(raw.text, raw.line),
-              (error) => new ResultDecodeError({ fileId, file, line: raw.line, reason: error.reason })
-            ),
-            (line) => toResult(line, { file, fileId, line: raw.line, end: raw.end }, decodeBody)
-          )
-        )
+        Stream.mapChunksEffect((raws) => {
+          const out: Array<Result<A>> = []
+          for (const raw of raws) {
+            const position: Position = { file, fileId, line: raw.line, end: raw.end }
+            const decoded = decodeRaw(raw.text)
+            if (decoded._tag === "Left") {
+              return Effect.fail(new ResultDecodeError({ fileId, file, line: raw.line, reason: decoded.left }))
+            }
+            const result = toResult(decoded.right, position, decodeBody)
+            if (result instanceof ResultDecodeError) return Effect.fail(result)
+            out.push(result)
+          }
+          return Effect.succeed(Chunk.unsafeFromArray(out))
+        })
       )
     })
   }))

@@ -36,6 +36,8 @@ export interface CollectOptions {
   /** Split into several parts at the limits (true) or report going over them as problems (false). */
   readonly split: boolean
   readonly maxProblems: number
+  /** Whether to keep the encoded bytes (false: only count them, for a caller that encodes each part later). */
+  readonly keepBytes?: boolean
 }
 
 class PartBuilder {
@@ -44,11 +46,12 @@ class PartBuilder {
   used = 0
   bytes = 0
   lines = 0
-  constructor(readonly firstLine: number) {}
+  constructor(readonly firstLine: number, readonly keep: boolean) {}
 
   add(bytes: Uint8Array): void {
     this.bytes += bytes.length
     this.lines++
+    if (!this.keep) return
     if (bytes.length > bufferSize) {
       this.flush()
       this.chunks.push(bytes)
@@ -94,7 +97,7 @@ export const collect = <L extends RequestLine.BatchRequestLine, E, R>(
     const parts: Array<Part> = []
     const problems: Array<RequestLine.LineProblem> = []
     let problemCount = 0
-    let current = new PartBuilder(1)
+    let current = new PartBuilder(1, options.keepBytes ?? true)
     let total = 0
     let bytes = 0
     const report = (found: ReadonlyArray<RequestLine.LineProblem>) => {
@@ -103,38 +106,41 @@ export const collect = <L extends RequestLine.BatchRequestLine, E, R>(
         if (problems.length < options.maxProblems) problems.push(p)
       }
     }
-    return Stream.runForEach(lines, (line) =>
+    const push = (line: L): void => {
+      total++
+      report(check.pushLine(line))
+      const encoded = encoder.encode(JSON.stringify(line) + "\n")
+      bytes += encoded.length
+      if (options.split && encoded.length > options.maxBytes) {
+        report([{
+          line: total,
+          code: "line_too_large",
+          param: null,
+          message:
+            `This line takes ${encoded.length} bytes, more than the ${options.maxBytes} bytes of a whole batch input.`
+        }])
+      }
+      if (problemCount > 0) {
+        // Nothing will be uploaded: drop what was kept.
+        if (parts.length > 0 || current.lines > 0) {
+          parts.length = 0
+          current = new PartBuilder(total, options.keepBytes ?? true)
+        }
+        return
+      }
+      onLine?.(line)
+      if (
+        options.split && current.lines > 0 &&
+        (current.lines + 1 > options.maxLines || current.bytes + encoded.length > options.maxBytes)
+      ) {
+        parts.push(current.done())
+        current = new PartBuilder(total, options.keepBytes ?? true)
+      }
+      current.add(encoded)
+    }
+    return Stream.runForEachChunk(lines, (chunk) =>
       Effect.sync(() => {
-        total++
-        report(check.pushLine(line))
-        const encoded = encoder.encode(JSON.stringify(line) + "\n")
-        bytes += encoded.length
-        if (options.split && encoded.length > options.maxBytes) {
-          report([{
-            line: total,
-            code: "line_too_large",
-            param: null,
-            message:
-              `This line takes ${encoded.length} bytes, more than the ${options.maxBytes} bytes of a whole batch input.`
-          }])
-        }
-        if (problemCount > 0) {
-          // Nothing will be uploaded: drop what was kept.
-          if (parts.length > 0 || current.lines > 0) {
-            parts.length = 0
-            current = new PartBuilder(total)
-          }
-          return
-        }
-        onLine?.(line)
-        if (
-          options.split && current.lines > 0 &&
-          (current.lines + 1 > options.maxLines || current.bytes + encoded.length > options.maxBytes)
-        ) {
-          parts.push(current.done())
-          current = new PartBuilder(total)
-        }
-        current.add(encoded)
+        for (const line of chunk) push(line)
       })).pipe(
         Effect.map((): Collected => {
           report(check.finish())
