@@ -162,5 +162,5 @@ describe("/v1/files over HTTP", () => {
       const id = yield* upload(big, "user_data", "big.txt")
       const file = decodeFile((yield* getJson(`/files/${id}`)).json)
       assert.strictEqual(file.bytes, big.length)
-    }).pipe(Effect.provide(live())))
+    }).pipe(Effect.provide(live())), 60_000)
 })
