@@ -19,7 +19,7 @@ describe("BatchClient.list over HTTP", () => {
       const requests = yield* fake.requestCount("GET /v1/batches")
       assert.isAtMost(requests, 4)
       assert.isAtLeast(requests, 3)
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("with look-ahead 0 fetches only the pages it needs", () =>
     Effect.gen(function*() {
@@ -29,7 +29,7 @@ describe("BatchClient.list over HTTP", () => {
       const taken = yield* ids(client.list({ limit: 2 }, { lookAhead: 0 }).pipe(Stream.take(5)))
       assert.strictEqual(taken.length, 5)
       assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 3)
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("pages follow the id of the last item, from `after`, in the server's order", () =>
     Effect.gen(function*() {
@@ -44,7 +44,7 @@ describe("BatchClient.list over HTTP", () => {
       assert.deepStrictEqual(rest, all.slice(10))
       const pages = yield* Stream.runCollect(client.listPages({ limit: 10 }))
       assert.deepStrictEqual(Chunk.toReadonlyArray(pages).map((p) => p.data.length), [10, 10, 5])
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 
   for (const [seed, limit] of [[42, 100], [7, 37], [2026, 100]] as const) {
     it.live(
@@ -86,7 +86,7 @@ describe("BatchClient.list over HTTP", () => {
       const error = yield* Effect.flip(Stream.runDrain(client.list({ limit: 2 })))
       assert.strictEqual(error._tag, "PaginationError")
       assert.isAtMost(yield* fake.requestCount("GET /v1/batches"), 3)
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("a missing has_more lists on to the empty page", () =>
     Effect.gen(function*() {
@@ -99,7 +99,7 @@ describe("BatchClient.list over HTTP", () => {
       assert.isTrue(pages.every((p) => p.has_more === undefined))
       assert.strictEqual(new Set(pages.flatMap((p) => p.data.map((b) => b.id))).size, 7)
       assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 4)
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("an empty list is an empty stream after one request", () =>
     Effect.gen(function*() {
@@ -107,7 +107,7 @@ describe("BatchClient.list over HTTP", () => {
       const client = yield* BatchClient.BatchClient
       assert.deepStrictEqual(yield* ids(client.list()), [])
       assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 1)
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("invalid list parameters fail before any request", () =>
     Effect.gen(function*() {
@@ -117,5 +117,5 @@ describe("BatchClient.list over HTTP", () => {
       assert.strictEqual(error._tag, "InvalidParams")
       assert.include(error.message, "limit")
       assert.strictEqual(yield* fake.requestCount(), 0)
-    }).pipe(Effect.provide(wire())))
+    }).pipe(Effect.provide(wire())), 30_000)
 })
