@@ -68,6 +68,23 @@ export interface Measured {
   readonly failures?: number
   /** Wall time of the work, in milliseconds (module loading excluded). */
   readonly ms: number
+  /** CPU time (user + system) of the work, in milliseconds: steadier than wall time on a busy machine. */
+  readonly cpuMs: number
+}
+
+/** Where the work started: wall clock and CPU usage. */
+export interface Start {
+  readonly at: number
+  readonly cpu: NodeJS.CpuUsage
+}
+
+/** Marks the start of the work. */
+export const begin = (): Start => ({ at: performance.now(), cpu: process.cpuUsage() })
+
+/** The figures of the work started at `start`. */
+export const finish = (start: Start, figures: Omit<Measured, "ms" | "cpuMs">): Measured => {
+  const cpu = process.cpuUsage(start.cpu)
+  return { ...figures, ms: performance.now() - start.at, cpuMs: (cpu.user + cpu.system) / 1000 }
 }
 
 /** The line a contender prints: what it measured plus its peak resident memory. */

@@ -59,6 +59,8 @@ const checked = (...conditions: ReadonlyArray<number>) => conditions.every(Numbe
 
 const perSecond = (r: RunRecord) =>
   r.report === undefined || r.report.ms === 0 ? undefined : r.report.items / (r.report.ms / 1000)
+const cpuPerThousand = (r: RunRecord) =>
+  r.report === undefined || r.report.items === 0 ? undefined : r.report.cpuMs / (r.report.items / 1000)
 const seconds = (r: RunRecord) => r.report === undefined ? undefined : r.report.ms / 1000
 const rss = (r: RunRecord) => r.report?.maxRssMB
 const mbPerSecond = (r: RunRecord) =>
@@ -90,6 +92,19 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
       ratio: `${times(bfx! / sdk!)} SDK, ${times(bfx! / floor!)} floor`,
       target: "≥ 1.0× SDK and ≥ 0.7× floor",
       met: checked(floor!, sdk!, bfx!) ? bfx! >= sdk! && bfx! >= 0.7 * floor! : undefined
+    })
+    const [floorCpu, sdkCpu, bfxCpu] = (["floor", "sdk", "batchfx"] as const).map((c) =>
+      stat(raw, 1, name, c, cpuPerThousand)
+    )
+    rows.push({
+      ...base(1, name),
+      metric: "CPU ms per 1,000 items (median)",
+      floor: fmt(floorCpu!, 1),
+      sdk: fmt(sdkCpu!, 1),
+      batchfx: fmt(bfxCpu!, 1),
+      ratio: `${times(bfxCpu! / sdkCpu!)} SDK, ${times(bfxCpu! / floorCpu!)} floor`,
+      target: "",
+      met: undefined
     })
   }
 

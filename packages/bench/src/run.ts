@@ -168,7 +168,9 @@ const describe = (record: RunRecord) => {
   const r = record.report
   if (r === undefined) return `FAILED (exit ${record.exitCode}): ${record.error ?? ""}`
   const rate = r.items > 0 ? ` ${(r.items / (r.ms / 1000)).toFixed(0)} items/s` : ""
-  return `${r.items} items in ${r.ms.toFixed(0)} ms${rate}, max RSS ${r.maxRssMB.toFixed(0)} MB`
+  return `${r.items} items in ${r.ms.toFixed(0)} ms (CPU ${r.cpuMs.toFixed(0)} ms)${rate}, max RSS ${
+    r.maxRssMB.toFixed(0)
+  } MB`
 }
 
 const repeat = async (

@@ -8,20 +8,18 @@ import * as Bulk from "@batchfx/client/Bulk"
 import * as Files from "@batchfx/client/Files"
 import * as Results from "@batchfx/client/Results"
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { type Args, type Measured, parseArgs, report, type Scenario, spin } from "../measure.js"
+import { type Args, begin, finish, type Measured, parseArgs, report, type Scenario, spin } from "../measure.js"
 import { batchId } from "../wire.js"
 
-const timed = <E, R>(work: Effect.Effect<Omit<Measured, "ms">, E, R>): Effect.Effect<Measured, E, R> =>
+const timed = <E, R>(work: Effect.Effect<Omit<Measured, "ms" | "cpuMs">, E, R>): Effect.Effect<Measured, E, R> =>
   Effect.gen(function*() {
-    const started = yield* Clock.currentTimeNanos
-    const measured = yield* work
-    const ended = yield* Clock.currentTimeNanos
-    return { ...measured, ms: Number(ended - started) / 1e6 }
+    const started = yield* Effect.sync(begin)
+    const figures = yield* work
+    return finish(started, figures)
   })
 
 const list = (args: Args) =>
@@ -58,7 +56,9 @@ const cold = (_args: Args) =>
     Effect.map((batches) => ({ items: Chunk.size(batches) }))
   )
 
-type Work = (args: Args) => Effect.Effect<Omit<Measured, "ms">, unknown, BatchClient.BatchClient | Files.Files>
+type Work = (
+  args: Args
+) => Effect.Effect<Omit<Measured, "ms" | "cpuMs">, unknown, BatchClient.BatchClient | Files.Files>
 
 const scenarios: Record<Scenario, Work> = { list, results, retrieve, cold }
 const args = parseArgs()

@@ -2,7 +2,7 @@
  * The floor: what bare `fetch` and `JSON.parse` cost, with no validation, no retries and no
  * abstraction. Nothing that checks its input can beat it; it says how close the others come.
  */
-import { type Args, parseArgs, report, spin } from "../measure.js"
+import { type Args, begin, finish, parseArgs, report, spin } from "../measure.js"
 
 interface Page {
   readonly data: ReadonlyArray<{ readonly id: string }>
@@ -11,7 +11,7 @@ interface Page {
 
 const list = async (args: Args) => {
   const headers = { authorization: `Bearer ${args.apiKey}` }
-  const started = performance.now()
+  const started = begin()
   let items = 0
   let after: string | undefined
   for (;;) {
@@ -27,12 +27,12 @@ const list = async (args: Args) => {
     if (page.has_more !== true || last === undefined) break
     after = last.id
   }
-  report({ items, ms: performance.now() - started })
+  report(finish(started, { items }))
 }
 
 // Streams the body, cuts it at newlines and parses each line: the least a reader of JSONL does.
 const results = async (args: Args) => {
-  const started = performance.now()
+  const started = begin()
   const res = await fetch(`${args.baseUrl}/files/${args.fileId}/content`, {
     headers: { authorization: `Bearer ${args.apiKey}` }
   })
@@ -64,15 +64,15 @@ const results = async (args: Args) => {
     JSON.parse(pending)
     items++
   }
-  report({ items, bytes, ms: performance.now() - started })
+  report(finish(started, { items, bytes }))
 }
 
 const cold = async (args: Args) => {
-  const started = performance.now()
+  const started = begin()
   const res = await fetch(`${args.baseUrl}/batches?limit=1`, { headers: { authorization: `Bearer ${args.apiKey}` } })
   const page = JSON.parse(await res.text()) as Page
   console.log(page.data[0]?.id)
-  report({ items: page.data.length, ms: performance.now() - started })
+  report(finish(started, { items: page.data.length }))
 }
 
 const args = parseArgs()

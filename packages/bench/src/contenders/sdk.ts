@@ -4,25 +4,25 @@
  * retries (2) and timeouts.
  */
 import OpenAI from "openai"
-import { type Args, parseArgs, report, type Scenario, spin } from "../measure.js"
+import { type Args, begin, finish, parseArgs, report, type Scenario, spin } from "../measure.js"
 import { batchId } from "../wire.js"
 
 const client = (args: Args) => new OpenAI({ apiKey: args.apiKey, baseURL: args.baseUrl })
 
 const list = async (args: Args) => {
-  const started = performance.now()
+  const started = begin()
   const openai = client(args)
   let items = 0
   for await (const _batch of openai.batches.list({ limit: 100 })) {
     spin(args.workMicros)
     items++
   }
-  report({ items, ms: performance.now() - started })
+  report(finish(started, { items }))
 }
 
 // What the SDK offers for an output file: the raw Response, read whole, split and parsed.
 const results = async (args: Args) => {
-  const started = performance.now()
+  const started = begin()
   const openai = client(args)
   const res = await openai.files.content(args.fileId)
   const text = await res.text()
@@ -32,12 +32,12 @@ const results = async (args: Args) => {
     JSON.parse(line)
     items++
   }
-  report({ items, bytes: Buffer.byteLength(text), ms: performance.now() - started })
+  report(finish(started, { items, bytes: Buffer.byteLength(text) }))
 }
 
 // A `concurrency`-wide promise pool over `count` ids, each with the SDK's default retries.
 const retrieve = async (args: Args) => {
-  const started = performance.now()
+  const started = begin()
   const openai = client(args)
   let next = 0
   let items = 0
@@ -54,15 +54,15 @@ const retrieve = async (args: Args) => {
     }
   }
   await Promise.all(Array.from({ length: args.concurrency }, worker))
-  report({ items, failures, ms: performance.now() - started })
+  report(finish(started, { items, failures }))
 }
 
 const cold = async (args: Args) => {
-  const started = performance.now()
+  const started = begin()
   const openai = client(args)
   const page = await openai.batches.list({ limit: 1 })
   console.log(page.data[0]?.id)
-  report({ items: page.data.length, ms: performance.now() - started })
+  report(finish(started, { items: page.data.length }))
 }
 
 const scenarios: Record<Scenario, (args: Args) => Promise<void>> = { list, results, retrieve, cold }
