@@ -5,6 +5,9 @@ export default defineProject({
   test: {
     name: "@batchfx/cli",
     include: ["test/**/*.test.ts"],
-    setupFiles: ["../../vitest.setup.ts"]
+    setupFiles: ["../../vitest.setup.ts"],
+    globalSetup: ["./test/globalSetup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000
   }
 })

@@ -1,0 +1,119 @@
+/**
+ * The `batchfx` command tree and its entry point: parsing, exit codes and error messages.
+ *
+ * @since 0.1.0
+ */
+import { Command, ValidationError } from "@effect/cli"
+import type { CliApp } from "@effect/cli"
+import { Terminal as PlatformTerminal } from "@effect/platform"
+import { Cause, Effect, FiberRef, Option } from "effect"
+import { ExitCode } from "./CliError.js"
+import * as Cancel from "./commands/Cancel.js"
+import * as Create from "./commands/Create.js"
+import * as Demo from "./commands/Demo.js"
+import * as FakeServer from "./commands/FakeServer.js"
+import * as Get from "./commands/Get.js"
+import * as List from "./commands/List.js"
+import * as Results from "./commands/Results.js"
+import * as Submit from "./commands/Submit.js"
+import * as Wait from "./commands/Wait.js"
+import { root, verbose } from "./internal/root.js"
+import * as Terminal from "./internal/terminal.js"
+
+/**
+ * The version `batchfx --version` prints.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const version = "0.1.0"
+
+/**
+ * The command tree.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = root.pipe(
+  Command.withDescription(
+    "batchfx: the OpenAI Batch API from a shell. The key comes from OPENAI_API_KEY; global options " +
+      "(--base-url, --organization, --project, --max-retries, --timeout, --concurrency, --rpm, --verbose) " +
+      "go before or after the command. Exit codes: 0 ok, 1 API or runtime error, 2 usage error, 130 interrupted."
+  ),
+  Command.withSubcommands([
+    List.command,
+    Get.command,
+    Create.command,
+    Cancel.command,
+    Wait.command,
+    Results.command,
+    Submit.command,
+    FakeServer.command,
+    Demo.command
+  ])
+)
+
+const cli = Command.run(command, { name: "batchfx", version })
+
+const hasMessage = (u: unknown): u is { readonly _tag: string; readonly message: string } =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" && "message" in u &&
+  typeof u.message === "string"
+
+/**
+ * Turns the way a run ended into its exit code, printing one sentence for an error (with the
+ * cause's trace when `--verbose` was given). Usage errors of the parser were printed already.
+ *
+ * @since 0.1.0
+ * @category internals
+ */
+export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    if (Cause.isInterruptedOnly(cause)) return ExitCode.interrupted
+    const trace = (yield* FiberRef.get(verbose)) ? Terminal.errLine(Cause.pretty(cause)) : Effect.void
+    const failure = Cause.failureOption(cause)
+    if (Option.isNone(failure)) {
+      const defect = Cause.squash(cause)
+      yield* Terminal.errLine(
+        `batchfx: unexpected error: ${
+          defect instanceof Error ? defect.message : String(defect)
+        } (run with --verbose for details)`
+      )
+      yield* trace
+      return ExitCode.failure
+    }
+    const error = failure.value
+    if (ValidationError.isValidationError(error)) return ExitCode.usage
+    if (PlatformTerminal.isQuitException(error)) return ExitCode.interrupted
+    if (hasMessage(error)) {
+      switch (error._tag) {
+        case "UsageError": {
+          const command = "command" in error && typeof error.command === "string" ? `${error.command} ` : ""
+          yield* Terminal.errLine(`batchfx: ${error.message}\nRun 'batchfx ${command}--help' for usage.`)
+          return ExitCode.usage
+        }
+        case "MissingApiKey":
+          yield* Terminal.errLine(`batchfx: ${error.message}`)
+          return ExitCode.usage
+        default:
+          if (error.message !== "") yield* Terminal.errLine(`batchfx: ${error.message}`)
+          yield* trace
+          return ExitCode.failure
+      }
+    }
+    yield* Terminal.errLine(`batchfx: ${String(error)}`)
+    yield* trace
+    return ExitCode.failure
+  })
+
+/**
+ * Runs the command line (`argv` as `process.argv`: node, script, arguments...) and returns the
+ * exit code; every error is reported on stderr, never thrown.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
+  Terminal.withCleanConsole(cli(argv)).pipe(
+    Effect.as(ExitCode.ok as number),
+    Effect.catchAllCause(report)
+  )

@@ -1,0 +1,81 @@
+/**
+ * The errors of the command line itself and the exit codes it uses.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * Exit codes: 0 ok, 1 an API or runtime error (or a batch that did not complete), 2 a usage
+ * error, 130 interrupted (Ctrl-C).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const ExitCode = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const
+
+/**
+ * The command line was wrong in a way the parser cannot see (two options that exclude each other,
+ * a malformed `k=v`, a refusal to act without `--yes`). Exit code 2.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UsageError extends Schema.TaggedError<UsageError>("@batchfx/cli/UsageError")("UsageError", {
+  /** One sentence. */
+  description: Schema.String,
+  /** The command to point `--help` at, e.g. `cancel`. */
+  command: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return this.description
+  }
+}
+
+/**
+ * `OPENAI_API_KEY` is not set (or empty) and the command talks to the API. Exit code 2.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MissingApiKey
+  extends Schema.TaggedError<MissingApiKey>("@batchfx/cli/MissingApiKey")("MissingApiKey", {})
+{
+  override get message(): string {
+    return "OPENAI_API_KEY is not set: create a key at https://platform.openai.com/api-keys and run " +
+      "`export OPENAI_API_KEY=sk-...` (or point --base-url at an emulator and set its key); " +
+      "`batchfx demo` and `batchfx fake-server` need no key."
+  }
+}
+
+/**
+ * The command ran and did not succeed for a reason that is not an API error: a batch that ended
+ * other than `completed`, a wait that timed out, some ids of a bulk operation failing (each was
+ * reported already). Exit code 1.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CommandFailed extends Schema.TaggedError<CommandFailed>("@batchfx/cli/CommandFailed")("CommandFailed", {
+  /** One sentence; empty when everything was said already. */
+  description: Schema.String
+}) {
+  override get message(): string {
+    return this.description
+  }
+}
+
+/**
+ * A local file could not be read or written. Exit code 1.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FileError extends Schema.TaggedError<FileError>("@batchfx/cli/FileError")("FileError", {
+  path: Schema.String,
+  description: Schema.String
+}) {
+  override get message(): string {
+    return `${this.path}: ${this.description}`
+  }
+}

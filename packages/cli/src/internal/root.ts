@@ -1,0 +1,47 @@
+/** The root command, the global options and how a command gets its client. */
+import { Command } from "@effect/cli"
+import { Effect, FiberRef, Layer, LogLevel, Option } from "effect"
+import { UsageError } from "../CliError.js"
+import * as Api from "./api.js"
+import { globalOptions, type Globals, mergeGlobals, pickGlobals } from "./options.js"
+
+/** `batchfx` itself: the global options given before the command. */
+export const root = Command.make("batchfx", globalOptions, () =>
+  new UsageError({
+    description: "a command is required: list, get, create, cancel, wait, results, submit, fake-server or demo"
+  }))
+
+/** Whether `--verbose` was given: errors then carry their stack trace. */
+export const verbose: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+
+/** The global options given before and after the command, merged. */
+export const globalsOf = (config: Globals): Effect.Effect<Globals, never, Command.Command.Context<"batchfx">> =>
+  Effect.map(root, (before) => mergeGlobals(before, pickGlobals(config)))
+
+const setup = (config: { readonly verbose: boolean }) =>
+  Effect.flatMap(root, (before) =>
+    before.verbose || config.verbose
+      ? Effect.zipRight(FiberRef.set(verbose, true), FiberRef.set(FiberRef.currentMinimumLogLevel, LogLevel.Debug))
+      : Effect.void)
+
+/** Applies `--verbose` (debug logs, stack traces) before the command and its layers run. */
+export const withSetup = <Name extends string, R, E, A extends { readonly verbose: boolean }>(
+  command: Command.Command<Name, R, E, A>
+) => Command.transformHandler(command, (effect, config: A) => Effect.zipRight(setup(config), effect))
+
+/**
+ * Gives a command the API adapter, built from the global options and the environment when the
+ * command runs (so `--help` never needs a key). `ownTimeout`: the command's `--timeout` is its own
+ * (the request timeout can then only be given before the command).
+ */
+export const withApi = <Name extends string, R, E, A extends Globals>(
+  command: Command.Command<Name, R, E, A>,
+  options: { readonly ownTimeout?: boolean } = {}
+) =>
+  withSetup(Command.provide(command, (config: A) =>
+    Layer.unwrapEffect(
+      Effect.map(
+        globalsOf(options.ownTimeout === true ? { ...pickGlobals(config), timeout: Option.none() } : config),
+        Api.layerGlobals
+      )
+    )))
