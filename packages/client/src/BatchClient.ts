@@ -161,19 +161,21 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
 
   const decodeBatch = transport.decodeJson(Batch.Batch)
 
+  const decodePage = transport.decodeJson(BatchPage.BatchPage)
+
   const fetchPage = (
     after: Option.Option<string>,
     limit: number | undefined,
     options: ListOptions
-  ): Effect.Effect<BatchPage.BatchPage, BatchClientError> =>
-    transport.json(
+  ): Effect.Effect<readonly [BatchPage.BatchPage, string | undefined], BatchClientError> =>
+    transport.execute(
       HttpClientRequest.get("/batches", {
         urlParams: {
           ...(limit === undefined ? {} : { limit: String(limit) }),
           ...(Option.isSome(after) ? { after: after.value } : {})
         }
       }),
-      BatchPage.BatchPage,
+      (response, n) => Effect.map(decodePage(response, n), (page) => [page, response.headers["x-request-id"]] as const),
       { operation: "batches.list", retry: options.retry, timeout: options.timeout }
     )
 
@@ -187,7 +189,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       const step = (
         state: PageState
       ): Effect.Effect<readonly [BatchPage.BatchPage, Option.Option<PageState>], BatchClientError> =>
-        Effect.flatMap(fetchPage(state.after, valid.limit, options), (page) => {
+        Effect.flatMap(fetchPage(state.after, valid.limit, options), ([page, requestId]) => {
           const last = page.data.length === 0 ? undefined : page.data[page.data.length - 1]
           if (last === undefined || page.has_more === false) {
             return Effect.succeed([page, Option.none()] as const)
@@ -197,6 +199,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
               new PaginationError({
                 cursor: last.id,
                 page: state.page,
+                requestId,
                 description: Option.match(state.after, {
                   onNone: () => `the first page ends with "${last.id}", a cursor already used`,
                   onSome: (after) =>

@@ -85,6 +85,9 @@ describe("BatchClient.list over HTTP", () => {
       yield* fake.configure({ stuckCursor: true })
       const error = yield* Effect.flip(Stream.runDrain(client.list({ limit: 2 })))
       assert.strictEqual(error._tag, "PaginationError")
+      if (error._tag !== "PaginationError") return
+      assert.match(error.requestId ?? "", /^req_/)
+      assert.include(error.message, error.requestId!)
       assert.isAtMost(yield* fake.requestCount("GET /v1/batches"), 3)
     }).pipe(Effect.provide(wire())), 30_000)
 
