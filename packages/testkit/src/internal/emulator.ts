@@ -618,17 +618,6 @@ export const make = (options: FakeOpenAi.Options = {}) =>
         ...(e.headers === undefined ? {} : { headers: e.headers })
       })
 
-    const serverError = (status: number) =>
-      json(
-        errorBody({
-          message: "The server had an error while processing your request. Sorry about that!",
-          type: "server_error",
-          param: null,
-          code: null
-        }),
-        status
-      )
-
     const handled: Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =
       router.pipe(
         Effect.catchTags({
@@ -639,7 +628,9 @@ export const make = (options: FakeOpenAi.Options = {}) =>
             )
         }),
         Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.succeed(serverError(500))
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.succeed(json(errorBody(faultError(500)), 500))
         ),
         Effect.orDie
       )
