@@ -109,7 +109,7 @@ const runContender = async (
     ? [
       "--cpu-prof",
       `--cpu-prof-dir=${join(packageDir, "profiles")}`,
-      `--cpu-prof-name=${label}-${++profileCount}.cpuprofile`
+      `--cpu-prof-name=${label.replace(/[^\w.-]+/g, "_")}-${++profileCount}.cpuprofile`
     ]
     : []
   const result = await exec(process.execPath, [...nodeArgs, contenderScript(contender), ...args])
