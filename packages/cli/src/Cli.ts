@@ -5,7 +5,7 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import type { CliApp } from "@effect/cli"
-import { Terminal as PlatformTerminal } from "@effect/platform"
+import * as PlatformTerminal from "@effect/platform/Terminal"
 import { Cause, Effect, FiberRef, Option } from "effect"
 import { ExitCode } from "./CliError.js"
 import * as Cancel from "./commands/Cancel.js"

@@ -1,35 +1,25 @@
 #!/usr/bin/env node
 /**
- * The `batchfx` executable.
+ * The `batchfx` executable. It runs the bundle in `dist/bundle/` (see `scripts/bundle.mjs`) when
+ * the bundle is newer than the last build of this package and the packages it uses, and the
+ * compiled modules (`main.js`) otherwise, so a stale bundle never runs.
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Logger, LogLevel } from "effect"
-import { run } from "./Cli.js"
-import { ExitCode } from "./CliError.js"
+import { statSync } from "node:fs"
 
-// A reader that went away (`batchfx list | head`) is not an error.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(ExitCode.ok)
-  throw error
-})
+const mtime = (url: URL): number => {
+  try {
+    return statSync(url).mtimeMs
+  } catch {
+    return -1
+  }
+}
 
-run(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
-  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: "auto" }))),
-  Logger.withMinimumLogLevel(LogLevel.Info),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    disablePrettyLogger: true,
-    teardown: (exit, onExit) =>
-      onExit(
-        Exit.isSuccess(exit)
-          ? (typeof exit.value === "number" ? exit.value : ExitCode.ok)
-          : Cause.isInterruptedOnly(exit.cause)
-          ? ExitCode.interrupted
-          : ExitCode.failure
-      )
-  })
+const bundle = new URL("./bundle/main.js", import.meta.url)
+const builds = ["cli", "client", "core", "testkit"].map((name) =>
+  new URL(`../../${name}/build/tsbuildinfo/src.tsbuildinfo`, import.meta.url)
 )
+const fresh = mtime(bundle) >= Math.max(mtime(new URL("./main.js", import.meta.url)), ...builds.map(mtime))
+
+await import(fresh ? "./bundle/main.js" : "./main.js")

@@ -6,9 +6,10 @@
  * @since 0.1.0
  */
 import { Command } from "@effect/cli"
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
-import { Api, layerOptions } from "../internal/api.js"
+import { Api } from "../internal/api.js"
 import * as Opts from "../internal/options.js"
 import * as Render from "../internal/render.js"
 import { withSetup } from "../internal/root.js"
@@ -137,7 +138,10 @@ export const command = Command.make("demo", { verbose: Opts.globalOptions.verbos
   }).pipe(
     Effect.provide(
       Layer.unwrapEffect(Effect.promise(async () => {
-        const { FakeOpenAi, Responder } = await import("@batchfx/testkit")
+        const [{ FakeOpenAi, Responder }, { layerOptions }] = await Promise.all([
+          import("@batchfx/testkit"),
+          import("../internal/apiLive.js")
+        ])
         const emulator = FakeOpenAi.layer({
           durations: { validating: "400 millis", inProgress: "3 seconds", finalizing: "400 millis" },
           failLine: Responder.failCustomIds(/^demo-(5|11)$/)

@@ -1,5 +1,6 @@
 /** Writing a file so that no half file ever carries its final name. */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect, Exit, Sink, Stream } from "effect"
 import { FileError } from "../CliError.js"
 

@@ -2,7 +2,6 @@
 import { Command } from "@effect/cli"
 import { Effect, FiberRef, Layer, LogLevel, Option } from "effect"
 import { UsageError } from "../CliError.js"
-import * as Api from "./api.js"
 import { globalOptions, type Globals, mergeGlobals, pickGlobals } from "./options.js"
 
 /** `batchfx` itself: the global options given before the command. */
@@ -40,8 +39,9 @@ export const withApi = <Name extends string, R, E, A extends Globals>(
 ) =>
   withSetup(Command.provide(command, (config: A) =>
     Layer.unwrapEffect(
-      Effect.map(
+      Effect.zipWith(
         globalsOf(options.ownTimeout === true ? { ...pickGlobals(config), timeout: Option.none() } : config),
-        Api.layerGlobals
+        Effect.promise(() => import("./apiLive.js")),
+        (globals, live) => live.layerGlobals(globals)
       )
     )))
