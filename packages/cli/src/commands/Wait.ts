@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
+import type { WatchTimeout } from "@batchfx/client/Watch"
 import type { Batch } from "@batchfx/core"
 import { Args, Command, Options } from "@effect/cli"
 import { Duration, Effect, Option, Ref, Stream } from "effect"
@@ -35,7 +36,7 @@ export const interval = Opts.duration("interval").pipe(
 export const waitFor = (
   id: string,
   options: { readonly interval: Duration.DurationInput; readonly timeout: Option.Option<Duration.Duration> }
-): Effect.Effect<Batch.Batch, BatchClientError | CommandFailed, Api> =>
+): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed, Api> =>
   Effect.gen(function*() {
     const api = yield* Api
     const last = yield* Ref.make(Option.none<Batch.Batch>())

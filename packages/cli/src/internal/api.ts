@@ -1,13 +1,12 @@
 /**
- * The adapter between the commands and the client (its implementation, which loads the HTTP
- * stack, is in `apiLive.ts` and imported only when a command talks to the API): one place that
- * decides which client function serves each operation. Operations the client does not offer yet are built here on what it has
- * (bulk calls as bounded `Stream.mapEffect` under a local governor, watching as polling `retrieve`
- * on a `Schedule`); switching them to the client's own versions touches only this file.
+ * The adapter between the commands and the client: the one place that decides which client
+ * function serves each operation. Its implementation, which loads the HTTP stack, is in
+ * `apiLive.ts` and imported only when a command talks to the API.
  */
 import type * as BatchClient from "@batchfx/client/BatchClient"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import type * as Files from "@batchfx/client/Files"
+import type * as Watch from "@batchfx/client/Watch"
 import type { Batch, File } from "@batchfx/core"
 import type { FileSystem } from "@effect/platform"
 import { Context, Duration, type Effect, type Stream } from "effect"
@@ -36,7 +35,10 @@ export interface Service {
   /** A file's bytes, resuming a broken body. */
   readonly content: (fileId: string) => Stream.Stream<Uint8Array, BatchClientError>
   /** The batch now and after every change, polled every `interval`, ending at a terminal status. */
-  readonly watch: (id: string, interval: Duration.DurationInput) => Stream.Stream<Batch.Batch, BatchClientError>
+  readonly watch: (
+    id: string,
+    interval: Duration.DurationInput
+  ) => Stream.Stream<Batch.Batch, BatchClientError | Watch.WatchTimeout>
 }
 
 /** The adapter service. */

@@ -1,58 +1,53 @@
-/** The implementation of the API adapter over `@batchfx/client` (loaded on demand). */
+/**
+ * The implementation of the API adapter over `@batchfx/client` (loaded on demand): the client's
+ * own governor paces every request (`--concurrency` bounds requests in flight, `--rpm` adds a
+ * budget), bulk calls go through `Bulk`, watching through `Watch` on a fixed poll interval.
+ */
 import * as BatchClient from "@batchfx/client/BatchClient"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
+import * as Bulk from "@batchfx/client/Bulk"
 import type * as ClientConfig from "@batchfx/client/ClientConfig"
 import * as Files from "@batchfx/client/Files"
-import * as Governor from "@batchfx/client/Governor"
 import type * as Transport from "@batchfx/client/Transport"
-import { Batch, BatchStatus } from "@batchfx/core"
-import { Config, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import * as Watch from "@batchfx/client/Watch"
+import type { Batch } from "@batchfx/core"
+import { Config, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import { MissingApiKey } from "../CliError.js"
 import { Api, defaultConcurrency, type Outcome, type Service } from "./api.js"
 import type { Globals } from "./options.js"
 
-const encodeBatch = Schema.encodeSync(Batch.Batch)
-
 /** Builds the adapter over the client and Files services of one client. */
 export const make = (
-  options: { readonly concurrency?: number | undefined; readonly rpm?: number | undefined }
+  options: { readonly concurrency?: number | undefined }
 ): Effect.Effect<Service, never, BatchClient.BatchClient | Files.Files> =>
   Effect.gen(function*() {
     const client = yield* BatchClient.BatchClient
     const files = yield* Files.Files
+    const context = yield* Effect.context<BatchClient.BatchClient>()
     const concurrency = options.concurrency ?? defaultConcurrency
-    const governor = yield* Governor.make({ maxInFlight: concurrency, requestsPerMinute: options.rpm })
-    const governed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => governor.run(() => effect)
 
-    const retrieve = (id: string) => governed(client.retrieve(id))
-    const cancel = (id: string) => governed(client.cancel(id))
+    const outcome = (o: Bulk.Outcome<Batch.Batch>): Outcome =>
+      o._tag === "Succeeded"
+        ? { _tag: "Succeeded", id: o.id, batch: o.value }
+        : { _tag: "Failed", id: o.id, error: o.error }
 
-    const many =
-      (f: (id: string) => Effect.Effect<Batch.Batch, BatchClientError>) =>
-      (ids: Stream.Stream<string, BatchClientError>): Stream.Stream<Outcome, BatchClientError> =>
-        Stream.mapEffect(ids, (id) =>
-          f(id).pipe(
-            Effect.map((batch): Outcome => ({ _tag: "Succeeded", id, batch })),
-            Effect.catchAll((error) => Effect.succeed<Outcome>({ _tag: "Failed", id, error }))
-          ), { concurrency })
-
-    const watch: Service["watch"] = (id, interval) =>
-      Stream.repeatEffectWithSchedule(retrieve(id), Schedule.spaced(interval)).pipe(
-        Stream.changesWith((a, b) => JSON.stringify(encodeBatch(a)) === JSON.stringify(encodeBatch(b))),
-        Stream.takeUntil((batch) => BatchStatus.isTerminal(batch.status))
-      )
+    const many = (f: typeof Bulk.retrieveMany) => (ids: Stream.Stream<string, BatchClientError>) =>
+      Stream.unwrap(Effect.map(Stream.runCollect(ids), (chunk) =>
+        f(chunk, { concurrency }).pipe(Stream.map(outcome), Stream.provideContext(context))))
 
     return {
       concurrency,
-      list: (params) => client.list(params),
-      retrieve,
-      create: (params) => governed(client.create(params)),
-      cancel,
-      retrieveMany: many(retrieve),
-      cancelMany: many(cancel),
+      list: (params) =>
+        client.list(params),
+      retrieve: (id) => client.retrieve(id),
+      create: (params) => client.create(params),
+      cancel: (id) => client.cancel(id),
+      retrieveMany: many(Bulk.retrieveMany),
+      cancelMany: many(Bulk.cancelMany),
       upload: (path, endpoint) => files.uploadPath(path, { endpoint }),
       content: (fileId) => files.content(fileId),
-      watch
+      watch: (id, interval) =>
+        Watch.watch(id, { schedule: Schedule.spaced(interval) }).pipe(Stream.provideContext(context))
     }
   })
 
@@ -63,7 +58,14 @@ export const layerOptions = (
 ): Layer.Layer<Api | BatchClient.BatchClient | Files.Files | Transport.Transport> =>
   Layer.effect(Api, make(bulk)).pipe(
     Layer.provideMerge(Files.layer),
-    Layer.provideMerge(BatchClient.layerNode(options))
+    Layer.provideMerge(BatchClient.layerNode({
+      ...options,
+      governor: {
+        ...options.governor,
+        ...(bulk.concurrency === undefined ? {} : { maxInFlight: bulk.concurrency }),
+        ...(bulk.rpm === undefined ? {} : { requestsPerMinute: bulk.rpm })
+      }
+    }))
   )
 
 const optionalEnv = (name: string) =>
