@@ -76,7 +76,10 @@ export interface Service {
     request: HttpClientRequest.HttpClientRequest,
     attempt: number
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, BatchClientError>
-  /** One attempt: `send`, then `handle` of the answer, under the timeout, in a span, logged. */
+  /**
+   * One attempt: `send`, then `handle` of the answer, in a span, logged. The timeout covers the
+   * exchange and `handle`; it starts once the governor admits the request.
+   */
   readonly attempt: <A>(
     request: HttpClientRequest.HttpClientRequest,
     handle: (response: HttpClientResponse.HttpClientResponse, attempt: number) => Effect.Effect<A, BatchClientError>,
@@ -177,11 +180,19 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
 
     const governor = yield* Governor.make(settings.governor)
 
-    const send: Service["send"] = (request, attempt) =>
-      governor.run((observe) =>
-        Effect.flatMap(exchange(request, attempt), (response) => {
+    // Sends once under the governor, then runs `after` on a 2xx answer. The timeout, when given,
+    // starts once the governor has admitted the request: waiting for the governor (after a 429, for
+    // the server's budget) is not part of the request's time.
+    const sendThen = <A>(
+      request: HttpClientRequest.HttpClientRequest,
+      attempt: number,
+      after: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, BatchClientError>,
+      timeout: Option.Option<Duration.Duration>
+    ): Effect.Effect<A, BatchClientError> =>
+      governor.run((observe) => {
+        const once = Effect.flatMap(exchange(request, attempt), (response) => {
           if (response.status >= 200 && response.status < 300) {
-            return Effect.as(observe({ status: response.status, headers: response.headers }), response)
+            return Effect.zipRight(observe({ status: response.status, headers: response.headers }), after(response))
           }
           const info = exchangeOf(request, attempt)
           return Effect.flatMap(
@@ -204,37 +215,39 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
             }
           )
         })
-      )
+        if (Option.isNone(timeout)) return once
+        const info = exchangeOf(request, attempt)
+        return Effect.timeoutFail(once, {
+          duration: timeout.value,
+          onTimeout: () =>
+            new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout: timeout.value })
+        })
+      })
+
+    const send: Service["send"] = (request, attempt) => sendThen(request, attempt, Effect.succeed, Option.none())
 
     const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
       const info = exchangeOf(request, attemptOptions.attempt)
       const timeout = attemptOptions.timeout === undefined ? settings.timeout : Duration.decode(attemptOptions.timeout)
       const path = pathOf(info.url)
       const annotations = { method: info.method, path, attempt: info.attempt }
-      return send(request, attemptOptions.attempt).pipe(
-        Effect.tap((response) =>
-          Effect.annotateCurrentSpan({
-            "http.response.status_code": response.status,
-            "batchfx.request_id": response.headers["x-request-id"] ?? ""
-          })
-        ),
-        Effect.flatMap((response) =>
-          Effect.as(
+      const after = (response: HttpClientResponse.HttpClientResponse) =>
+        Effect.annotateCurrentSpan({
+          "http.response.status_code": response.status,
+          "batchfx.request_id": response.headers["x-request-id"] ?? ""
+        }).pipe(
+          Effect.zipRight(
             Effect.logDebug(`${info.method} ${path} answered ${response.status}`).pipe(
               Effect.annotateLogs({
                 ...annotations,
                 status: response.status,
                 requestId: response.headers["x-request-id"] ?? ""
               })
-            ),
-            response
-          )
-        ),
-        Effect.flatMap((response) => handle(response, attemptOptions.attempt)),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
-        }),
+            )
+          ),
+          Effect.zipRight(handle(response, attemptOptions.attempt))
+        )
+      return sendThen(request, attemptOptions.attempt, after, Option.some(timeout)).pipe(
         Effect.tapError((error) => {
           const status = "status" in error && typeof error.status === "number" ? error.status : undefined
           const requestId = "requestId" in error && typeof error.requestId === "string" ? error.requestId : ""

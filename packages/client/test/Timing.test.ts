@@ -175,6 +175,32 @@ describe("retry waits and timeouts under TestClock", () => {
       assert.deepStrictEqual(error.timeout, Duration.seconds(60))
     }).pipe(Effect.provide(inMemory())))
 
+  it.effect("time spent waiting at the client's rate-limit gate does not count against the timeout", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.seedBatches(2)
+      const id = yield* newestId
+      yield* fake.configure({ rateLimit: { requests: 2, window: "90 seconds", headers: false } })
+      yield* client.retrieve(id)
+      yield* client.retrieve(id)
+      // The third request of the window is rate limited: the server asks for 90 s, the gate closes.
+      const limited = yield* Effect.fork(client.retrieve(id))
+      yield* settle
+      assert.strictEqual(yield* requests(429), 1)
+      const waiting = yield* Effect.fork(client.retrieve(id, { timeout: "60 seconds", retry: Retry.never }))
+      for (let second = 1; second <= 89; second++) {
+        yield* settle
+        yield* TestClock.adjust("1 second")
+      }
+      yield* settle
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)), "held at the gate for 89 s, not timed out")
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* Fiber.join(waiting)).id, id, "answered once the gate opened")
+      assert.strictEqual((yield* Fiber.join(limited)).id, id)
+      assert.strictEqual(yield* requests(429), 1)
+    }).pipe(Effect.provide(inMemory({ serverWaitCap: "5 minutes" }))))
+
   it.effect("a slow body counts against the timeout too", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
