@@ -22,14 +22,20 @@ const timed = <E, R>(work: Effect.Effect<Omit<Measured, "ms" | "cpuMs">, E, R>):
     return finish(started, figures)
   })
 
+// The consumer as Effect code writes it: one `Effect.sync` per batch doing the work.
 const list = (args: Args) =>
-  BatchClient.list({ limit: 100 }).pipe(
-    Stream.runFold(0, (n) => {
-      spin(args.workMicros)
-      return n + 1
-    }),
-    Effect.map((items) => ({ items }))
-  )
+  Effect.suspend(() => {
+    let items = 0
+    return BatchClient.list({ limit: 100 }).pipe(
+      Stream.runForEach(() =>
+        Effect.sync(() => {
+          spin(args.workMicros)
+          items++
+        })
+      ),
+      Effect.map(() => ({ items }))
+    )
+  })
 
 // The results Stream: `Results.readFile` streams the file, cuts lines and decodes each one with
 // `BatchResultLine` into a `Result`.
