@@ -65,8 +65,16 @@ export const command = Command.make("list", {
       }
     }
     const statuses = new Set(config.status)
+    // Without --limit, a small --max and no filter asks for just that many per page.
+    const limit = Option.orElse(
+      config.limit,
+      () =>
+        statuses.size === 0 && Option.isNone(config.endpoint)
+          ? Option.map(config.max, (max) => Math.min(max, 100))
+          : Option.none()
+    )
     let batches = api.list({
-      ...Option.match(config.limit, { onNone: () => ({}), onSome: (limit) => ({ limit }) }),
+      ...Option.match(limit, { onNone: () => ({}), onSome: (limit) => ({ limit }) }),
       ...Option.match(config.after, { onNone: () => ({}), onSome: (after) => ({ after }) })
     })
     if (statuses.size > 0) batches = Stream.filter(batches, (b) => statuses.has(b.status))

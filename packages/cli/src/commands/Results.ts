@@ -68,8 +68,7 @@ export const download = (
     const errorFile = Batch.errorFileId(batch)
     const counts = batch.request_counts
     yield* Option.match(options.output, {
-      onNone: () =>
-        Stream.runForEach(bytesOf(outputFile), (chunk) => Terminal.out(Buffer.from(chunk).toString("utf8"))),
+      onNone: () => Stream.runForEach(bytesOf(outputFile), Terminal.outBytes),
       onSome: (path) =>
         Effect.flatMap(writeAtomically(path, bytesOf(outputFile)), (bytes) =>
           Terminal.errLine(

@@ -27,6 +27,15 @@ const write = (stream: "stdout" | "stderr", text: string): Effect.Effect<void> =
     target.once("drain", () => resume(Effect.void))
   })
 
+/** Writes bytes to stdout untouched (file contents); waits when the pipe is full. */
+export const outBytes = (bytes: Uint8Array): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const target = process.stdout
+    if (target.destroyed || !target.writable) return resume(Effect.void)
+    if (target.write(bytes)) return resume(Effect.void)
+    target.once("drain", () => resume(Effect.void))
+  })
+
 /** Writes text to stdout as is (add the newline yourself); waits when the pipe is full. */
 export const out = (text: string): Effect.Effect<void> => write("stdout", text)
 
