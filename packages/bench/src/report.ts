@@ -258,13 +258,23 @@ SDK 6.49.0, each run in its own Node process against one server on 127.0.0.1. Me
 the raw figures of every run are in [results.json](results.json). Run ${raw.startedAt} to
 ${raw.finishedAt} on ${machineText(raw.machine)} (${raw.machine.os}).
 
+Targets met by batchfx: ${rows.filter((r) => r.met === true).length} of ${
+    rows.filter((r) => r.met !== undefined).length
+  }${
+    rows.some((r) => r.met === false)
+      ? ` (missed: ${
+        rows.filter((r) => r.met === false).map((r) => `#${r.scenario} ${r.metric.replace(/ \(.*$/, "")}`).join("; ")
+      })`
+      : ""
+  }. What the profiles say about the misses is in [the bench's README](README.md#what-the-profiles-say).
+
 ${table(raw, rows)}
 
 Scenarios (see [the bench's README](README.md) for how each is measured):
 
 1. List every batch, page size 100, no latency; batchfx decodes every batch with its Schema.
 2. The same with 20 ms of server latency per page and 0.2 ms of consumer work (busy CPU) per batch.
-3. Peak resident memory (\`maxRSS\` of the process) listing ${raw.sizes.memory.join(", ")} batches.
+3. Peak resident memory (\`VmHWM\` of the contender's process) listing ${raw.sizes.memory.join(", ")} batches.
 4. Download an output file of chat-completion result lines and parse every line: MB/s and peak
    memory. batchfx streams and decodes each line with \`BatchResultLine\`; the SDK reads
    \`files.content()\` whole, splits and parses; the floor streams, splits and parses.
