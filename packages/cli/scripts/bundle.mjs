@@ -7,6 +7,19 @@ import { build } from "esbuild"
 import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
+// @effect/cli can read option values from YAML, TOML and INI files (Options.fileParse); batchfx
+// never does, so those parsers (a sixth of the start-up code) are left out of the bundle.
+const unusedParsers = {
+  name: "unused-config-parsers",
+  setup(build) {
+    build.onResolve({ filter: /^(yaml|toml|ini)$/ }, (args) => ({ path: args.path, namespace: "unused-parser" }))
+    build.onLoad({ filter: /.*/, namespace: "unused-parser" }, (args) => ({
+      contents: `export const parse = () => { throw new Error("batchfx does not read ${args.path} files") }`,
+      loader: "js"
+    }))
+  }
+}
+
 const dist = fileURLToPath(new URL("../dist/", import.meta.url))
 rmSync(`${dist}bundle`, { recursive: true, force: true })
 await build({
@@ -25,5 +38,6 @@ await build({
     js:
       "import { createRequire as __batchfxRequire } from 'node:module'; const require = __batchfxRequire(import.meta.url);"
   },
+  plugins: [unusedParsers],
   logLevel: "warning"
 })
