@@ -152,6 +152,10 @@ export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> 
 
 const decodeResultLine = Schema.decodeUnknownEither(ResultLine.BatchResultLine, { errors: "all" })
 
+// The schema's type and wire form are the same, so a line that passes the check is used as parsed;
+// only a line that fails it is decoded again, for the error message.
+const isResultLine = Schema.is(ResultLine.BatchResultLine)
+
 type Decoded<A> = { readonly _tag: "Right"; readonly right: A } | { readonly _tag: "Left"; readonly left: string }
 
 /** Decodes one line, synchronously: a file of any length costs no effect per line. */
@@ -162,6 +166,7 @@ const decodeRaw = (text: string): Decoded<ResultLine.BatchResultLine> => {
   } catch (cause) {
     return { _tag: "Left", left: `not valid JSON (${(cause as Error).message})` }
   }
+  if (isResultLine(json)) return { _tag: "Right", right: json }
   const decoded = decodeResultLine(json)
   return decoded._tag === "Right"
     ? { _tag: "Right", right: decoded.right }
