@@ -12,6 +12,8 @@ export interface Raw {
   readonly options: { readonly smoke: boolean; readonly runs: number }
   readonly sizes: { readonly ratePerSecond: number; readonly retrieves: number; readonly memory: ReadonlyArray<number> }
   readonly records: ReadonlyArray<RunRecord>
+  /** The scenarios done so far, while a run is still going; undefined once it has finished. */
+  readonly partial?: ReadonlyArray<number> | undefined
 }
 
 /** One line of the table. */
@@ -258,7 +260,11 @@ SDK 6.49.0, each run in its own Node process against one server on 127.0.0.1. Me
 the raw figures of every run are in [results.json](results.json). Run ${raw.startedAt} to
 ${raw.finishedAt} on ${machineText(raw.machine)} (${raw.machine.os}).
 
-Targets met by batchfx: ${rows.filter((r) => r.met === true).length} of ${
+${
+    raw.partial === undefined
+      ? ""
+      : `**Partial: scenarios ${raw.partial.join(", ")} of this run are done; the run was still going.**\n\n`
+  }Targets met by batchfx: ${rows.filter((r) => r.met === true).length} of ${
     rows.filter((r) => r.met !== undefined).length
   }${
     rows.some((r) => r.met === false)

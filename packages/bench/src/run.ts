@@ -374,24 +374,33 @@ const main = async () => {
     [5, scenarioRetrieve],
     [6, scenarioCold]
   ]
+  // The files are written after every scenario, so that a run cut short still leaves its figures
+  // (the table then says which scenarios it covers).
+  const write = (done: ReadonlyArray<number>, final: boolean) => {
+    const finishedAt = new Date().toISOString()
+    const partial = final ? undefined : done
+    const raw = { command, machine: machine(), startedAt, finishedAt, options, sizes, records, partial }
+    const rows = Markdown.summarize(raw)
+    const markdown = Markdown.render(raw, rows)
+    const dir = options.write && !options.smoke ? packageDir : join(packageDir, "build")
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, "results.json"), JSON.stringify({ ...raw, rows }, null, 2) + "\n")
+    writeFileSync(join(dir, "RESULTS.md"), markdown)
+    return { raw, rows }
+  }
+  const done: Array<number> = []
   try {
-    for (const [n, run] of scenarios) if (options.only.has(n)) await run(ctx)
+    for (const [n, run] of scenarios) {
+      if (!options.only.has(n)) continue
+      await run(ctx)
+      done.push(n)
+      if (done.length < options.only.size) write(done, false)
+    }
   } finally {
     await server.close()
   }
-  const finishedAt = new Date().toISOString()
-  const raw = { command, machine: machine(), startedAt, finishedAt, options, sizes, records }
-  const rows = Markdown.summarize(raw)
-  const markdown = Markdown.render(raw, rows)
-  if (options.write && !options.smoke) {
-    writeFileSync(join(packageDir, "results.json"), JSON.stringify({ ...raw, rows }, null, 2) + "\n")
-    writeFileSync(join(packageDir, "RESULTS.md"), markdown)
-    log(`bench: wrote packages/bench/RESULTS.md and packages/bench/results.json`)
-  } else {
-    mkdirSync(join(packageDir, "build"), { recursive: true })
-    writeFileSync(join(packageDir, "build", "results.json"), JSON.stringify({ ...raw, rows }, null, 2) + "\n")
-    writeFileSync(join(packageDir, "build", "RESULTS.md"), markdown)
-  }
+  const { raw, rows } = write(done, true)
+  if (options.write && !options.smoke) log(`bench: wrote packages/bench/RESULTS.md and packages/bench/results.json`)
   process.stdout.write(Markdown.table(raw, rows) + "\n")
   const failed = records.filter((r) => r.exitCode !== 0)
   if (failed.length > 0) {
