@@ -7,7 +7,7 @@
  */
 import { File, Jsonl, RequestLine } from "@batchfx/core"
 import { FileSystem, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, Duration, Effect, Layer, Predicate, Ref, Schedule, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Predicate, Schedule, Schema, Stream } from "effect"
 import {
   type BatchClientError,
   InvalidParams,
@@ -306,16 +306,16 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     Stream.unwrap(Effect.gen(function*() {
       const valid = yield* validateId(id, "file content")
       const url = `/files/${encodeURIComponent(valid)}/content`
-      const delivered = yield* Ref.make(Math.max(0, Math.floor(options.offset ?? 0)))
-      const total = yield* Ref.make<number | undefined>(undefined)
-      const attempts = yield* Ref.make(0)
+      // per read of the stream: bytes emitted so far, the file's size once known, attempts made
+      let delivered = Math.max(0, Math.floor(options.offset ?? 0))
+      let total: number | undefined = undefined
+      let attempts = 0
       const idle = options.idleTimeout === undefined ? settings.timeout : Duration.decode(options.idleTimeout)
 
       const read: Stream.Stream<Uint8Array, BatchClientError> = Stream.unwrap(Effect.gen(function*() {
-        const from = yield* Ref.get(delivered)
-        const known = yield* Ref.get(total)
-        if (known !== undefined && from >= known) return Stream.empty
-        const attempt = yield* Ref.updateAndGet(attempts, (n) => n + 1)
+        const from = delivered
+        if (total !== undefined && from >= total) return Stream.empty
+        const attempt = ++attempts
         let request = HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", "application/binary"))
         if (from > 0) request = HttpClientRequest.setHeader(request, "range", `bytes=${from}-`)
         const response = yield* transport.attempt(
@@ -349,11 +349,11 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
             })
           }
           skip = from - range.start
-          if (range.total !== undefined) yield* Ref.set(total, range.total)
+          if (range.total !== undefined) total = range.total
         } else {
           const length = Number(response.headers["content-length"])
           if (Number.isFinite(length) && response.headers["content-length"] !== undefined) {
-            yield* Ref.set(total, length)
+            total = length
           }
         }
         if (from > 0) {
@@ -369,7 +369,11 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
           ),
           skip
         ).pipe(
-          Stream.mapEffect((chunk) => Effect.as(Ref.update(delivered, (n) => n + chunk.length), chunk))
+          // counted as each chunk passes (no effect per chunk), so a re-read knows where to start
+          Stream.mapChunks((chunks) => {
+            for (const chunk of chunks) delivered += chunk.length
+            return chunks
+          })
         )
       }))
 
