@@ -6,6 +6,7 @@ import type { Machine, RunRecord } from "./run.js"
 /** Everything one bench invocation measured. */
 export interface Raw {
   readonly command: string
+  readonly revision: string
   readonly machine: Machine
   readonly startedAt: string
   readonly finishedAt: string
@@ -258,7 +259,7 @@ export const render = (raw: Raw, rows: ReadonlyArray<Row>): string =>
 batchfx beside the floor (bare \`fetch\` and \`JSON.parse\`, no validation) and the official \`openai\`
 SDK 6.49.0, each run in its own Node process against one server on 127.0.0.1. Medians of the runs;
 the raw figures of every run are in [results.json](results.json). Run ${raw.startedAt} to
-${raw.finishedAt} on ${machineText(raw.machine)} (${raw.machine.os}).
+${raw.finishedAt} on ${machineText(raw.machine)} (${raw.machine.os}), at commit ${raw.revision}.
 
 ${
     raw.partial === undefined

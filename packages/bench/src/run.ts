@@ -8,7 +8,7 @@
  *   pnpm bench --only 1,4 --runs 5  some scenarios, more runs
  *   pnpm bench --cpu-prof           also writes a .cpuprofile per contender run to packages/bench/profiles
  */
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { cpus, release, totalmem } from "node:os"
 import { dirname, join } from "node:path"
@@ -349,6 +349,18 @@ export interface Machine {
   readonly os: string
 }
 
+// The commit measured, with "+ uncommitted changes" when the tree differs from it.
+const revision = (): string => {
+  try {
+    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: repoDir, encoding: "utf8" }).trim()
+    const head = git("rev-parse", "--short", "HEAD")
+    const dirty = git("status", "--porcelain", "--untracked-files=no", "--", "packages", "examples").length > 0
+    return dirty ? `${head} + uncommitted changes` : head
+  } catch {
+    return "unknown"
+  }
+}
+
 const machine = (): Machine => ({
   cpu: cpus()[0]?.model.trim() ?? "unknown",
   cores: cpus().length,
@@ -365,6 +377,7 @@ const main = async () => {
   const records: Array<RunRecord> = []
   const ctx: Context = { options, sizes, server, records }
   const startedAt = new Date().toISOString()
+  const measured = revision()
   log(`bench: ${options.smoke ? "smoke" : "full"}, ${options.runs} run(s), server ${server.baseUrl}`)
   // The two longest scenarios (2 and 3) run last, so that a run cut short has the others.
   const scenarios: ReadonlyArray<readonly [number, (ctx: Context) => Promise<void>]> = [
@@ -380,7 +393,17 @@ const main = async () => {
   const write = (done: ReadonlyArray<number>, final: boolean) => {
     const finishedAt = new Date().toISOString()
     const partial = final ? undefined : done
-    const raw = { command, machine: machine(), startedAt, finishedAt, options, sizes, records, partial }
+    const raw = {
+      command,
+      revision: measured,
+      machine: machine(),
+      startedAt,
+      finishedAt,
+      options,
+      sizes,
+      records,
+      partial
+    }
     const rows = Markdown.summarize(raw)
     const markdown = Markdown.render(raw, rows)
     const dir = options.write && !options.smoke ? packageDir : join(packageDir, "build")
