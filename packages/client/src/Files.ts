@@ -104,7 +104,11 @@ export interface ContentOptions {
   readonly retry?: ClientConfig.RetrySchedule | undefined
   /** The timeout of each request until its headers arrive; default the client's. */
   readonly timeout?: Duration.DurationInput | undefined
-  /** How long the body may go without a byte before the read counts as broken; default the client's timeout. */
+  /**
+   * How long the body may go without a byte before the read counts as broken (and is resumed);
+   * default the client's timeout. Checked every `idleTimeout`, so a stall is noticed after one to
+   * two of them.
+   */
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
@@ -359,13 +363,27 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         if (from > 0) {
           yield* Effect.logDebug(`resuming ${url} at byte ${from} (HTTP ${response.status})`)
         }
+        // The idle timeout is a watchdog that looks every `idle` whether bytes arrived since its
+        // last look, rather than a timer per chunk: a stall is noticed after one to two `idle`s.
+        let received = 0
+        const watchdog = Effect.gen(function*() {
+          let seen = received
+          while (true) {
+            yield* Effect.sleep(idle)
+            if (received === seen) {
+              return yield* new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle })
+            }
+            seen = received
+          }
+        })
         return dropBytes(
           response.stream.pipe(
             Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub)),
-            Stream.timeoutFail(
-              () => new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle }),
-              idle
-            )
+            Stream.mapChunks((chunks) => {
+              for (const chunk of chunks) received += chunk.length
+              return chunks
+            }),
+            Stream.interruptWhen(watchdog)
           ),
           skip
         ).pipe(

@@ -5,7 +5,7 @@ import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { FileSystem, Headers, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Stream } from "effect"
+import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
 import { clientOfFake, inMemory, quickRetry, wire } from "./utils.js"
 
 const endpoint = "/v1/chat/completions"
@@ -205,4 +205,19 @@ describe("Files in memory", () => {
     }).pipe(
       Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))
     ))
+
+  it.effect("a body that stalls longer than the idle timeout is abandoned and resumed where it stopped", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const lines = requests(300)
+      const file = yield* Files.upload(lines, { endpoint })
+      // the first read sends 1,000 bytes, then waits 10 minutes before each next 1,000
+      yield* fake.scriptFault(contentRoute, 1, Fault.slowBody({ chunkBytes: 1000, delay: "10 minutes" }))
+      const fiber = yield* Effect.fork(text(Files.content(file.id, { idleTimeout: "30 seconds" })))
+      for (let i = 0; i < 20 && (yield* Fiber.poll(fiber))._tag === "None"; i++) yield* TestClock.adjust("10 seconds")
+      const got = yield* Fiber.join(fiber)
+      assert.isTrue(got === jsonl(lines))
+      // the stalled read, then one ranged read from where it stopped
+      assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1, "206": 1 })
+    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))))
 })
