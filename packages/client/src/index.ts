@@ -73,3 +73,10 @@ export * as Watch from "./Watch.js"
  * @since 0.1.0
  */
 export * as Bulk from "./Bulk.js"
+
+/**
+ * Requests to joined outcomes in one program: check, upload, create, watch, read; split when large.
+ *
+ * @since 0.1.0
+ */
+export * as Submit from "./Submit.js"
