@@ -88,15 +88,14 @@ export const layerGlobals = (
       Effect.map(Option.filter((key) => Redacted.value(key).trim() !== ""))
     )
     if (Option.isNone(apiKey)) return yield* new MissingApiKey()
-    const baseUrl = Option.orElse(globals.baseUrl, () => Option.none<string>())
-    const envBase = yield* optionalEnv("OPENAI_BASE_URL")
+    const baseUrl = Option.isSome(globals.baseUrl) ? globals.baseUrl : yield* optionalEnv("OPENAI_BASE_URL")
     const organization = Option.isSome(globals.organization)
       ? globals.organization
       : yield* optionalEnv("OPENAI_ORG_ID")
     const project = Option.isSome(globals.project) ? globals.project : yield* optionalEnv("OPENAI_PROJECT_ID")
     return layerOptions({
       apiKey: apiKey.value,
-      baseUrl: Option.getOrUndefined(Option.orElse(baseUrl, () => envBase)),
+      baseUrl: Option.getOrUndefined(baseUrl),
       organization: Option.getOrUndefined(organization),
       project: Option.getOrUndefined(project),
       maxRetries: Option.getOrUndefined(globals.maxRetries),
