@@ -1,0 +1,279 @@
+/**
+ * The bad-input catalogue of the `batchfx` binary: malformed flags, missing, unreadable and
+ * non-JSONL input files, a 10 MB line, invalid ids, unknown endpoints, metadata over its limits.
+ * Each case must end with the right exit code and a short message on stderr (no stack trace unless
+ * `--verbose`), print nothing on stdout, upload nothing it should not, and leave no file behind.
+ * RELIABILITY.md counts these cases.
+ */
+import { FakeOpenAi } from "@batchfx/testkit"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { cli, fastDurations, inputFile, jsonLines, tempDir } from "./utils.js"
+
+const chat = "/v1/chat/completions"
+
+/** The input files of the catalogue, written once into one directory. */
+const files = (() => {
+  const dir = tempDir()
+  const path = (name: string) => join(dir, name)
+  writeFileSync(path("text.jsonl"), "hello world\nthis is not json\n")
+  writeFileSync(path("array.jsonl"), "[1,2,3]\n")
+  writeFileSync(path("binary.jsonl"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)))
+  writeFileSync(path("empty.jsonl"), "")
+  writeFileSync(path("one-json-document.jsonl"), JSON.stringify([{ custom_id: "a" }], null, 2))
+  writeFileSync(
+    path("wrong-method.jsonl"),
+    JSON.stringify({ custom_id: "a", method: "GET", url: chat, body: { model: "m" } }) + "\n"
+  )
+  mkdirSync(path("a-directory.jsonl"))
+  const big = JSON.stringify({
+    custom_id: "big-1",
+    method: "POST",
+    url: chat,
+    body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "x".repeat(10 * 1024 * 1024) }] }
+  })
+  writeFileSync(path("ten-megabyte-line.jsonl"), big + "\n")
+  inputFile(dir, 2, "good.jsonl")
+  return { dir, path }
+})()
+
+interface Case {
+  readonly name: string
+  readonly args: ReadonlyArray<string>
+  readonly code: number
+  /** What stderr must say. */
+  readonly says: RegExp
+  /** Whether the case may upload a file (default: no). */
+  readonly uploads?: boolean
+}
+
+const pairs = (n: number) => Array.from({ length: n }, (_, i) => ["--metadata", `k${i}=v`]).flat()
+
+const cases: ReadonlyArray<Case> = [
+  // malformed flags
+  { name: "an unknown flag", args: ["list", "--nope"], code: 2, says: /unknown argument: '--nope'/ },
+  { name: "an unknown command", args: ["lsit"], code: 2, says: /Invalid subcommand/ },
+  { name: "--limit not a number", args: ["list", "--limit", "abc"], code: 2, says: /'abc' is not a integer/ },
+  { name: "--limit out of range", args: ["list", "--limit", "0"], code: 2, says: /--limit must be between 1 and 100/ },
+  { name: "--format not a format", args: ["list", "--format", "xml"], code: 2, says: /table, json, jsonl/ },
+  {
+    name: "--interval not a duration",
+    args: ["wait", "batch_x", "--interval", "soon"],
+    code: 2,
+    says: /'soon' is not a duration/
+  },
+  { name: "--max-retries negative", args: ["get", "batch_x", "--max-retries", "-1"], code: 2, says: /0 or more/ },
+  { name: "--concurrency zero", args: ["get", "batch_x", "--concurrency", "0"], code: 2, says: /at least 1/ },
+  { name: "a missing batch id", args: ["get"], code: 2, says: /Missing argument <batch-id>/ },
+  { name: "a missing --endpoint", args: ["submit", files.path("good.jsonl")], code: 2, says: /--endpoint/ },
+  {
+    name: "--output-expires-after out of range",
+    args: ["create", "--input-file-id", "file-x", "-e", chat, "--output-expires-after", "1m"],
+    code: 2,
+    says: /between 1h and 30d/
+  },
+  // input files
+  {
+    name: "a missing input file",
+    args: ["submit", files.path("nope.jsonl"), "-e", chat],
+    code: 2,
+    says: /nope\.jsonl' must exist/
+  },
+  {
+    name: "an unreadable input (a directory)",
+    args: ["submit", files.path("a-directory.jsonl"), "-e", chat],
+    code: 2,
+    says: /to be a regular file/
+  },
+  {
+    name: "a missing --input of create",
+    args: ["create", "--input", files.path("nope.jsonl"), "-e", chat],
+    code: 2,
+    says: /must exist/
+  },
+  {
+    name: "plain text instead of JSONL",
+    args: ["submit", files.path("text.jsonl"), "-e", chat],
+    code: 1,
+    says: /2 problems, so nothing was uploaded: line 1: .*not parseable as valid JSON/
+  },
+  {
+    name: "a JSON array line",
+    args: ["submit", files.path("array.jsonl"), "-e", chat],
+    code: 1,
+    says: /line 1: This line is not a JSON object/
+  },
+  {
+    name: "binary garbage",
+    args: ["submit", files.path("binary.jsonl"), "-e", chat],
+    code: 1,
+    says: /nothing was uploaded: line 1: /
+  },
+  {
+    name: "an empty file",
+    args: ["create", "--input", files.path("empty.jsonl"), "-e", chat],
+    code: 1,
+    says: /has no requests/
+  },
+  {
+    name: "one pretty-printed JSON document",
+    args: ["submit", files.path("one-json-document.jsonl"), "-e", chat],
+    code: 1,
+    says: /nothing was uploaded: line 1: /
+  },
+  {
+    name: "a line with method GET",
+    args: ["submit", files.path("wrong-method.jsonl"), "-e", chat],
+    code: 1,
+    says: /nothing was uploaded: line 1: /
+  },
+  // ids
+  { name: "an empty batch id (get)", args: ["get", ""], code: 1, says: /non-empty string\. \(nothing was sent\)/ },
+  { name: "an empty batch id (cancel)", args: ["cancel", ""], code: 1, says: /non-empty string/ },
+  { name: "an empty batch id (wait)", args: ["wait", ""], code: 1, says: /non-empty string/ },
+  { name: "an empty batch id (results)", args: ["results", ""], code: 1, says: /non-empty string/ },
+  {
+    name: "an unknown batch id",
+    args: ["get", "batch_nope"],
+    code: 1,
+    says: /batch_nope: Not found .*request id req_/
+  },
+  {
+    name: "an id with a slash and spaces",
+    args: ["get", "../etc/passwd x"],
+    code: 1,
+    says: /Not found \(HTTP 404 on GET \/v1\/batches\/\.\.%2Fetc%2Fpasswd%20x\)/
+  },
+  { name: "an unknown id (results)", args: ["results", "batch_nope"], code: 1, says: /Not found .*request id req_/ },
+  {
+    name: "an unknown input file id",
+    args: ["create", "--input-file-id", "", "-e", chat],
+    code: 1,
+    says: /Invalid parameters for create/
+  },
+  // endpoints
+  {
+    name: "an unknown /v1 endpoint (create): the server's 400",
+    args: ["create", "--input-file-id", "file-x", "-e", "/v1/unknown"],
+    code: 1,
+    says: /rejected as invalid .*'\/v1\/unknown'.*request id req_/
+  },
+  {
+    name: "an endpoint that is not an API path (create)",
+    args: ["create", "--input-file-id", "file-x", "-e", "chat/completions"],
+    code: 1,
+    says: /endpoint must be an API path .*\(nothing was sent\)/
+  },
+  {
+    name: "an unknown endpoint (submit): lines do not match it",
+    args: ["submit", files.path("good.jsonl"), "-e", "/v1/unknown"],
+    code: 1,
+    says: /does not match the batch endpoint '\/v1\/unknown'/
+  },
+  // metadata
+  {
+    name: "17 metadata pairs",
+    args: ["create", "--input-file-id", "file-x", "-e", chat, ...pairs(17)],
+    code: 1,
+    says: /metadata has 17 pairs; at most 16 are allowed.*\(nothing was sent\)/
+  },
+  {
+    name: "a metadata key of 65 characters",
+    args: ["create", "--input-file-id", "file-x", "-e", chat, "--metadata", `${"k".repeat(65)}=v`],
+    code: 1,
+    says: /has 65 characters; at most 64 are allowed/
+  },
+  {
+    name: "a metadata value of 513 characters",
+    args: ["create", "--input-file-id", "file-x", "-e", chat, "--metadata", `k=${"v".repeat(513)}`],
+    code: 1,
+    says: /has 513 characters; at most 512 are allowed/
+  },
+  {
+    name: "metadata without '='",
+    args: ["create", "--input-file-id", "file-x", "-e", chat, "--metadata", "novalue"],
+    code: 2,
+    says: /./
+  }
+]
+
+const noStackTrace = (text: string) => {
+  assert.notInclude(text, "    at ", text)
+  assert.notMatch(text, /\.ts:\d+:\d+|\.js:\d+:\d+/, text)
+}
+
+layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "bad input to batchfx: the right exit code, a short message, nothing left behind",
+  (it) => {
+    for (const c of cases) {
+      it.effect(`${c.name} → exit ${c.code}`, () =>
+        Effect.gen(function*() {
+          const fake = yield* FakeOpenAi.FakeOpenAi
+          const uploads = yield* fake.requestCount("POST /v1/files")
+          const creates = yield* fake.requestCount("POST /v1/batches")
+          const before = readdirSync(files.dir).sort()
+          const r = yield* cli(c.args)
+          assert.strictEqual(r.code, c.code, `stderr: ${r.stderr}`)
+          assert.match(r.stderr, c.says)
+          assert.strictEqual(r.stdout, "", "nothing on stdout")
+          noStackTrace(r.stderr)
+          // at most three short lines: the message, maybe a summary and a pointer to --help
+          assert.isAtMost(r.stderr.trim().split("\n").length, 3, r.stderr)
+          assert.strictEqual(yield* fake.requestCount("POST /v1/files"), uploads, "nothing uploaded")
+          if (c.code === 2 || /nothing was (sent|uploaded)/.test(r.stderr)) {
+            assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), creates, "nothing created")
+          }
+          assert.deepStrictEqual(readdirSync(files.dir).sort(), before, "no file left behind")
+        }))
+    }
+
+    it.effect("--verbose adds the stack trace, and only then", () =>
+      Effect.gen(function*() {
+        const quiet = yield* cli(["get", "batch_nope"])
+        noStackTrace(quiet.stderr)
+        const loud = yield* cli(["--verbose", "get", "batch_nope"])
+        assert.strictEqual(loud.code, 1)
+        assert.include(loud.stderr, "DEBUG")
+        assert.match(loud.stderr, /batch_nope: Not found/)
+      }))
+
+    it.effect("a 10 MB line is checked, uploaded and run like any other", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const uploads = yield* fake.requestCount("POST /v1/files")
+        const out = join(tempDir(), "out.jsonl")
+        const r = yield* cli([
+          "submit",
+          files.path("ten-megabyte-line.jsonl"),
+          "-e",
+          chat,
+          "--wait",
+          "--interval",
+          "100ms",
+          "--output",
+          out
+        ])
+        assert.strictEqual(r.code, 0, r.stderr)
+        const bytes = Number(/Uploaded .* \((\d+) bytes\)/.exec(r.stderr)?.[1])
+        assert.isAbove(bytes, 10 * 1024 * 1024, r.stderr)
+        assert.strictEqual((yield* fake.requestCount("POST /v1/files")) - uploads, 1)
+        const results = jsonLines(readFileSync(out, "utf8"))
+        assert.deepStrictEqual(results.map((l) => l["custom_id"]), ["big-1"])
+      }))
+
+    it.effect("results --output to a directory that does not exist fails without leaving a file", () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const submitted = yield* cli(["submit", inputFile(dir, 2), "-e", chat, "--wait", "--interval", "100ms"])
+        assert.strictEqual(submitted.code, 0, submitted.stderr)
+        const id = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+        const r = yield* cli(["results", id, "--output", join(dir, "missing", "out.jsonl")])
+        assert.notStrictEqual(r.code, 0)
+        assert.strictEqual(r.stdout, "")
+        noStackTrace(r.stderr)
+        assert.deepStrictEqual(readdirSync(dir).filter((f) => f !== "input.jsonl"), [])
+      }))
+  }
+)
