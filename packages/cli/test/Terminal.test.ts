@@ -87,6 +87,37 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.include(tty.output, "Nothing cancelled.")
       }))
 
+    it.effect("cancel --all on a terminal cancels the matching batches once the question is answered yes", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        yield* fake.configure({ durations: { validating: "1 hour" } })
+        const dir = tempDir()
+        const make = (name: string) =>
+          cli([
+            "create",
+            "--input",
+            inputFile(dir, 1, name),
+            "--endpoint",
+            "/v1/chat/completions",
+            "--metadata",
+            "run=tty"
+          ])
+        const ids = [
+          jsonLines((yield* make("a.jsonl")).stdout)[0]!["id"],
+          jsonLines((yield* make("b.jsonl")).stdout)[0]!["id"]
+        ]
+        yield* fake.configure({ durations: { validating: fastDurations.validating } })
+        const tty = yield* inTerminal(
+          ["cancel", "--all", "--metadata", "run=tty", "--format", "jsonl"],
+          envFor(fake),
+          "y"
+        )
+        assert.strictEqual(tty.code, 0, tty.output)
+        assert.include(tty.output, "Cancel 2 batches")
+        const after = jsonLines((yield* cli(["get", ...ids as Array<string>])).stdout)
+        assert.deepStrictEqual(after.map((b) => b["status"]), ["cancelling", "cancelling"])
+      }))
+
     it.effect("help output in a pipe carries no escape codes", () =>
       Effect.gen(function*() {
         const r = yield* run(["wait", "--help"])

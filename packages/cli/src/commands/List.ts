@@ -83,7 +83,9 @@ export const command = Command.make("list", {
       batches = Stream.filter(batches, (b) => b.endpoint === endpoint)
     }
     if (Option.isSome(config.max)) batches = Stream.take(batches, config.max.value)
-    yield* Render.printBatches(batches, Render.resolveFormat(config.format))
+    const format = Render.resolveFormat(config.format)
+    const printed = yield* Render.printBatches(batches, format)
+    if (printed === 0 && format === "table") yield* Terminal.errLine("No batch matches.")
   })).pipe(
     Command.withDescription(
       "List batches, newest first, as they are fetched (the API pages through every batch of the organisation; " +

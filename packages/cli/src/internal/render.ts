@@ -69,10 +69,12 @@ export const printBatches = <E, R>(
         return n
       })
     case "table":
-      return Effect.zipRight(
-        Terminal.outLine(Terminal.bold("stdout", tableHeader)),
-        Stream.runFoldEffect(batches, 0, (n, batch) => Effect.as(Terminal.outLine(tableRow(batch)), n + 1))
-      )
+      // The header comes with the first row, so that nothing is printed when nothing matched.
+      return Stream.runFoldEffect(batches, 0, (n, batch) =>
+        Effect.as(
+          Terminal.outLine(n === 0 ? `${Terminal.bold("stdout", tableHeader)}\n${tableRow(batch)}` : tableRow(batch)),
+          n + 1
+        ))
   }
 }
 
