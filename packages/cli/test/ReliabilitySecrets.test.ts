@@ -1,0 +1,126 @@
+/**
+ * Secrets: every command of the built binary and every error path runs with a recognisable key
+ * (`sk-SECRET-canary-…`), with and without `--verbose` (debug logs and stack traces), and all of
+ * stdout, stderr and the files written are searched for it. RELIABILITY.md lists this check.
+ */
+import { FakeOpenAi, Fault } from "@batchfx/testkit"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fastDurations, inputFile, jsonLines, type Run, run, tempDir } from "./utils.js"
+
+const canary = "sk-SECRET-canary-1234567890"
+const needles = [canary, "SECRET-canary"]
+const chat = "/v1/chat/completions"
+
+/** Every file under `dir`, read as text. */
+const filesIn = (dir: string): string =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => readFileSync(join(e.parentPath, e.name), "utf8"))
+    .join("\n")
+
+const assertNoLeak = (label: string, text: string) => {
+  for (const needle of needles) assert.notInclude(text, needle, `${label} shows the key`)
+}
+
+layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
+  excludeTestServices: true,
+  timeout: "120 seconds"
+})("the key never shows in anything batchfx prints or writes", (it) => {
+  it.effect("every command and error path, with and without --verbose", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* fake.seedBatches(12)
+      const env = { OPENAI_API_KEY: canary, OPENAI_BASE_URL: fake.baseUrl }
+      const dir = tempDir()
+      const good = inputFile(dir, 3)
+      const bad = join(dir, "bad.jsonl")
+      writeFileSync(bad, "not json\n")
+      const runs: Array<readonly [string, Run]> = []
+      const both = (label: string, args: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const plain = yield* run(args, { env })
+          const verbose = yield* run(["--verbose", ...args], { env })
+          runs.push([label, plain], [`${label} --verbose`, verbose])
+          return plain
+        })
+
+      const submitted = yield* run(
+        ["submit", good, "-e", chat, "--wait", "--interval", "100ms", "--output", join(dir, "o.jsonl")],
+        { env }
+      )
+      assert.strictEqual(submitted.code, 0, submitted.stderr)
+      runs.push(["submit --wait --output", submitted])
+      const done = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+      const ids = jsonLines((yield* run(["list", "--max", "3"], { env })).stdout).map((b) => b["id"] as string)
+
+      // successes
+      yield* both("list", ["list", "--limit", "5"])
+      yield* both("list json", ["list", "--format", "json", "--max", "4"])
+      yield* both("get", ["get", ...ids])
+      yield* both("create --input", ["create", "--input", good, "-e", chat, "--metadata", "run=canary"])
+      yield* both("wait", ["wait", done, "--interval", "100ms"])
+      yield* both("results", ["results", done])
+      yield* both("results --output", [
+        "results",
+        done,
+        "--output",
+        join(dir, "r.jsonl"),
+        "--errors",
+        join(dir, "e.jsonl")
+      ])
+      yield* both("submit", ["submit", good, "-e", chat])
+      const running = jsonLines((yield* run(["list", "--status", "validating", "--max", "2"], { env })).stdout)
+        .map((b) => b["id"] as string)
+      yield* both("cancel", ["cancel", running[0] ?? "batch_none"])
+      yield* both("cancel --all", ["cancel", "--all", "--metadata", "run=canary", "--yes"])
+
+      // failures
+      yield* both("get 404", ["get", "batch_nope"])
+      yield* both("cancel 409", ["cancel", done])
+      yield* both("create 400", ["create", "--input-file-id", "file-x", "-e", "/v1/unknown"])
+      yield* both("create invalid", ["create", "--input-file-id", "file-x", "-e", "chat"])
+      yield* both("submit bad file", ["submit", bad, "-e", chat])
+      yield* both("usage error", ["list", "--limit", "0"])
+      yield* both("connection refused", ["get", "batch_x", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"])
+      yield* both("timeout", ["get", ids[0]!, "--timeout", "1ms", "--max-retries", "0"])
+      yield* fake.configure({ randomFaults: { rate: 1, faults: [Fault.status(500)] } })
+      yield* both("500", ["get", ids[0]!, "--max-retries", "1"])
+      yield* fake.configure({ randomFaults: { rate: 1, faults: [Fault.htmlBadGateway] } })
+      yield* both("html 502", ["list", "--max-retries", "0"])
+      yield* fake.configure({ randomFaults: { rate: 1, faults: [Fault.resetBeforeResponse] } })
+      yield* both("reset", ["wait", done, "--max-retries", "0"])
+      yield* fake.configure({ randomFaults: undefined, quotaExhausted: true })
+      yield* both("quota", ["get", ids[0]!])
+      yield* fake.configure({ quotaExhausted: false })
+      yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.truncatedBody(20))
+      yield* both("cut download", ["results", done, "--output", join(dir, "cut.jsonl"), "--max-retries", "0"])
+      // a wrong key: the server's 401 names it redacted; batchfx must not add it
+      const wrong = yield* run(["get", ids[0]!], { env: { ...env, OPENAI_API_KEY: `${canary}-wrong` } })
+      assert.strictEqual(wrong.code, 1)
+      runs.push(["wrong key", wrong])
+
+      // the runs went where they should
+      const codes = Object.fromEntries(runs.map(([label, r]) => [label, r.code]))
+      assert.strictEqual(codes["get 404"], 1)
+      assert.strictEqual(codes["usage error"], 2)
+      assert.strictEqual(codes["list --verbose"], 0)
+      assert.isTrue(runs.some(([, r]) => r.stderr.includes("DEBUG")), "--verbose printed debug logs")
+      assert.isTrue(runs.some(([, r]) => r.stderr.includes("    at ")), "--verbose printed a stack trace")
+      assert.isAtLeast(runs.length, 45)
+      for (const [label, r] of runs) {
+        assertNoLeak(`${label} (stdout)`, r.stdout)
+        assertNoLeak(`${label} (stderr)`, r.stderr)
+      }
+      assertNoLeak("the files written", filesIn(dir))
+    }))
+
+  it.effect("demo and fake-server with the key in the environment", () =>
+    Effect.gen(function*() {
+      const demo = yield* run(["--verbose", "demo"], { env: { OPENAI_API_KEY: canary } })
+      assert.strictEqual(demo.code, 0, demo.stderr)
+      assertNoLeak("demo", demo.stdout + demo.stderr)
+    }))
+})
