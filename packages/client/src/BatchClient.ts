@@ -4,23 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Batch, BatchPage, CreateBatchParams } from "@batchfx/core"
+import { Batch, BatchPage, CreateBatchParams, ParseMessage } from "@batchfx/core"
 import { HttpClientRequest } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import {
-  type Config,
-  type ConfigError,
-  Context,
-  Effect,
-  HashSet,
-  Layer,
-  Option,
-  ParseResult,
-  Ref,
-  Schema,
-  Stream
-} from "effect"
+import { type Config, type ConfigError, Context, Effect, HashSet, Layer, Option, Ref, Schema, Stream } from "effect"
 import { type BatchClientError, InvalidParams, isAmbiguous, PaginationError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
 import * as InternalPagination from "./internal/pagination.js"
@@ -129,9 +117,7 @@ const validate = <A, I>(
   operation: string
 ): Effect.Effect<A, InvalidParams> =>
   Schema.decodeUnknown(schema, { onExcessProperty: "error" })(input).pipe(
-    Effect.mapError((error) =>
-      new InvalidParams({ operation, description: ParseResult.TreeFormatter.formatErrorSync(error) })
-    )
+    Effect.mapError((error) => new InvalidParams({ operation, description: ParseMessage.format(error) }))
   )
 
 const validateId = (id: string, operation: string): Effect.Effect<string, InvalidParams> =>

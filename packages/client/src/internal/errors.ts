@@ -1,6 +1,6 @@
-import { ApiError } from "@batchfx/core"
+import { ApiError, ParseMessage } from "@batchfx/core"
 import type { HttpClientError, HttpClientResponse } from "@effect/platform"
-import { Option, ParseResult, Predicate, Redacted, Schema } from "effect"
+import { Option, Predicate, Redacted, Schema } from "effect"
 import * as Errors from "../BatchClientError.js"
 import * as Retry from "../Retry.js"
 
@@ -163,6 +163,6 @@ export const decodeBody = <A, I>(
   return new Errors.ResponseDecodeError({
     ...base,
     reason: "UnexpectedShape",
-    description: ParseResult.TreeFormatter.formatErrorSync(decoded.left).slice(0, 1000)
+    description: ParseMessage.format(decoded.left).slice(0, 1000)
   })
 }
