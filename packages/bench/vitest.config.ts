@@ -5,6 +5,8 @@ export default defineProject({
   test: {
     name: "@batchfx/bench",
     include: ["test/**/*.test.ts"],
-    setupFiles: ["../../vitest.setup.ts"]
+    setupFiles: ["../../vitest.setup.ts"],
+    // A guard against hangs, not a speed check: CI is a 2-core machine that may be busy.
+    testTimeout: 30_000
   }
 })
