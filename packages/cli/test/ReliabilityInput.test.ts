@@ -9,8 +9,10 @@ import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
-import { cli, fastDurations, inputFile, jsonLines, tempDir } from "./utils.js"
+import { cli, fastDurations, inputFile, jsonLines, run, tempDir } from "./utils.js"
 
 const chat = "/v1/chat/completions"
 
@@ -274,6 +276,95 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.strictEqual(r.stdout, "")
         noStackTrace(r.stderr)
         assert.deepStrictEqual(readdirSync(dir).filter((f) => f !== "input.jsonl"), [])
+      }))
+  }
+)
+
+// ---- bad answers from a server that is not the emulator ----------------------------------------
+
+/**
+ * A tiny HTTP server on 127.0.0.1:0 that answers badly: the first path segment picks the case
+ * (`/<case>/v1/...`). `/cut/…/content` promises 100,000 bytes and closes after a few lines.
+ */
+const badServer = (batch: string) =>
+  Effect.acquireRelease(
+    Effect.async<Server>((resume) => {
+      const server = createServer((req, res) => {
+        const [, mode, , ...rest] = (req.url ?? "/").split("?")[0]!.split("/")
+        const path = rest.join("/")
+        const send = (status: number, type: string, body: string) => {
+          res.writeHead(status, { "content-type": type, "x-request-id": `req_bad_${mode}` })
+          res.end(body)
+        }
+        switch (mode) {
+          case "malformed-json":
+            return send(200, "application/json", `{"id": "batch_x", "object": "bat`)
+          case "html-502":
+            return send(502, "text/html", "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
+          case "empty":
+            return send(200, "application/json", "")
+          case "wrong-type":
+            return send(200, "text/plain", "OK")
+          case "error-in-200":
+            return send(200, "application/json", JSON.stringify({ error: { message: "boom", type: "server_error" } }))
+          case "wrong-shape":
+            return send(200, "application/json", JSON.stringify({ object: "list", data: {}, has_more: false }))
+          case "cut":
+            if (path.endsWith("/content")) {
+              res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
+              res.write(`{"id":"batch_req_1","custom_id":"a","response":null,"error":null}\n`)
+              setTimeout(() => res.destroy(), 20)
+              return
+            }
+            return send(200, "application/json", batch)
+          default:
+            return send(404, "application/json", JSON.stringify({ error: { message: "no such case" } }))
+        }
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  )
+
+const badAnswers: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]> = [
+  ["malformed-json", ["get", "batch_x"], /was not JSON/],
+  ["html-502", ["get", "batch_x"], /The server failed \(HTTP 502 .*502 Bad Gateway/],
+  ["empty", ["get", "batch_x"], /was not JSON/],
+  ["wrong-type", ["get", "batch_x"], /was not JSON/],
+  ["error-in-200", ["get", "batch_x"], /did not have the expected shape/],
+  ["wrong-shape", ["list"], /did not have the expected shape/],
+  ["html-502", ["list"], /The server failed \(HTTP 502/],
+  ["cut", ["results", "batch_x", "--output", "OUT", "--max-retries", "0"], /connection failed/i]
+]
+
+layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "bad answers from the server: exit 1, one sentence with the request id, no partial file",
+  (it) => {
+    it.scoped(`${badAnswers.length} kinds of bad answer`, () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const dir = tempDir()
+        const submitted = yield* cli(["submit", inputFile(dir, 2), "-e", chat, "--wait", "--interval", "100ms"])
+        const id = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+        const done = yield* cli(["get", id, "--format", "json"])
+        const server = yield* badServer(done.stdout)
+        const { port } = server.address() as AddressInfo
+        for (const [mode, args, says] of badAnswers) {
+          const out = join(dir, `${mode}.jsonl`)
+          const r = yield* run(args.map((a) => (a === "OUT" ? out : a)), {
+            env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: `http://127.0.0.1:${port}/${mode}/v1` }
+          }).pipe(Effect.map((r) => ({ ...r, stderr: r.stderr.replace(/\n$/, "") })))
+          assert.strictEqual(r.code, 1, `${mode}: ${r.stderr}`)
+          assert.match(r.stderr, says, mode)
+          // the sentence, and for a bulk command a summary line
+          const lines = r.stderr.split("\n")
+          assert.isAtMost(lines.length, 2, `${mode}: ${r.stderr}`)
+          assert.isTrue(lines.every((l) => l.startsWith("batchfx: ")), `${mode}: ${r.stderr}`)
+          if (mode !== "cut") assert.match(r.stderr, new RegExp(`request id req_bad_${mode}`), mode)
+          noStackTrace(r.stderr)
+          assert.strictEqual(r.stdout, "", mode)
+        }
+        assert.deepStrictEqual(readdirSync(dir).sort(), ["input.jsonl"], "no partial or temporary file")
       }))
   }
 )
