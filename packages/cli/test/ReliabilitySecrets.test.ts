@@ -115,7 +115,7 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
         assertNoLeak(`${label} (stderr)`, r.stderr)
       }
       assertNoLeak("the files written", filesIn(dir))
-    }))
+    }), 180_000)
 
   it.effect("demo and fake-server with the key in the environment", () =>
     Effect.gen(function*() {
