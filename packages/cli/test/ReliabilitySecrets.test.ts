@@ -41,8 +41,9 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
       const runs: Array<readonly [string, Run]> = []
       const both = (label: string, args: ReadonlyArray<string>) =>
         Effect.gen(function*() {
-          const plain = yield* run(args, { env })
-          const verbose = yield* run(["--verbose", ...args], { env })
+          const [plain, verbose] = yield* Effect.all([run(args, { env }), run(["--verbose", ...args], { env })], {
+            concurrency: 2
+          })
           runs.push([label, plain], [`${label} --verbose`, verbose])
           return plain
         })
