@@ -58,7 +58,11 @@ export class InputError extends Schema.TaggedError<InputError>("@batchfx/client/
     const shown = RequestLine.formatProblems(this.problems).split("\n").slice(0, 10).join("; ")
     const more = this.count > 10 ? ` (and ${this.count - 10} more)` : ""
     const where = this.path === undefined ? "The input" : `The input ${this.path}`
-    return `${where} has ${this.count} problem${this.count === 1 ? "" : "s"}, so nothing was uploaded: ${shown}${more}.`
+    const text = `${where} has ${this.count} problem${
+      this.count === 1 ? "" : "s"
+    }, so nothing was uploaded: ${shown}${more}`
+    // The problems are sentences already; end with one period, not two.
+    return /[.!?]$/.test(text) ? text : `${text}.`
   }
 }
 
@@ -399,7 +403,26 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       const schedule = Retry.withServerWait(transport.schedule(options.retry)).pipe(
         Schedule.whileInput((error: BatchClientError) => Retry.isRetryable(error, policy))
       )
-      return Stream.retry(read, schedule)
+      // Not `Stream.retry`: it starts the schedule over on any output, even a chunk emptied by
+      // skipping bytes already delivered, so a server that ignores Range and breaks at the same
+      // place would be retried forever. Only bytes past the furthest point delivered are progress.
+      return Stream.unwrap(Effect.map(Schedule.driver(schedule), (driver) => {
+        let mark = delivered
+        const readWithRetries: Stream.Stream<Uint8Array, BatchClientError> = Stream.catchAll(read, (error) =>
+          Stream.unwrap(Effect.gen(function*() {
+            if (delivered > mark) {
+              mark = delivered
+              yield* driver.reset
+            }
+            return yield* driver.next(error).pipe(
+              Effect.as(readWithRetries),
+              Effect.catchAll(() =>
+                Effect.fail(error)
+              )
+            )
+          })))
+        return readWithRetries
+      }))
     }))
 
   return { upload, uploadPath, content, retrieve, delete: deleteFile }

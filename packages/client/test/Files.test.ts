@@ -1,3 +1,4 @@
+import { BatchClient } from "@batchfx/client"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import * as Files from "@batchfx/client/Files"
 import type { RequestLine } from "@batchfx/core"
@@ -5,7 +6,8 @@ import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { FileSystem, Headers, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
+import { createServer, type Server } from "node:http"
 import { clientOfFake, inMemory, quickRetry, wire } from "./utils.js"
 
 const endpoint = "/v1/chat/completions"
@@ -220,4 +222,44 @@ describe("Files in memory", () => {
       // the stalled read, then one ranged read from where it stopped
       assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1, "206": 1 })
     }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))))
+})
+
+/** A server of its own that ignores Range and cuts every content body after 66 of 100,000 bytes. */
+const cuttingServer = Effect.acquireRelease(
+  Effect.async<{ readonly server: Server; readonly requests: () => number }>((resume) => {
+    let requests = 0
+    const server = createServer((_, res) => {
+      requests++
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
+      res.write("x".repeat(66), () => res.socket?.destroy())
+    })
+    server.listen(0, "127.0.0.1", () => {
+      resume(Effect.succeed({ server, requests: () => requests }))
+    })
+  }),
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+describe("Files against a server without Range", () => {
+  it.scopedLive("a body cut at the same byte every time is given up on after the retry schedule", () =>
+    Effect.gen(function*() {
+      const { requests, server } = yield* cuttingServer
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const layer = Files.layer.pipe(
+        Layer.provideMerge(BatchClient.layerNode({
+          apiKey: Redacted.make("sk-test"),
+          baseUrl: `http://127.0.0.1:${port}/v1`,
+          retry: quickRetry(2)
+        }))
+      )
+      const error = yield* Effect.flip(Stream.runDrain(Files.content("file-cut")).pipe(Effect.provide(layer)))
+      assert.strictEqual(error._tag, "ConnectionError")
+      // The bytes read again are skipped, not progress: one read and 2 retries, then the error.
+      assert.strictEqual(requests(), 3)
+    }))
 })
