@@ -11,6 +11,7 @@ import { Context, Duration, Effect, Layer, Predicate, Schedule, Schema, Stream }
 import {
   type BatchClientError,
   InvalidParams,
+  isAmbiguous,
   ResponseDecodeError,
   type ServerError,
   TimeoutError
@@ -300,15 +301,25 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     )
 
   const deleteFile: Service["delete"] = (id, options = {}) =>
-    Effect.flatMap(
-      validateId(id, "delete file"),
-      (valid) =>
-        transport.json(HttpClientRequest.del(`/files/${encodeURIComponent(valid)}`), File.FileDeleted, {
-          operation: "files.delete",
-          retry: options.retry,
-          timeout: options.timeout
-        })
-    )
+    Effect.flatMap(validateId(id, "delete file"), (valid) => {
+      const request = HttpClientRequest.del(`/files/${encodeURIComponent(valid)}`)
+      const decode = transport.decodeJson(File.FileDeleted)
+      // An attempt whose answer was lost may have deleted the file: a NotFound after that is the
+      // deletion that was asked for, not an error.
+      let maybeDeleted = false
+      return transport.retrying((attempt) =>
+        transport.attempt(request, decode, { operation: "files.delete", attempt, timeout: options.timeout }).pipe(
+          Effect.tapError((error) =>
+            Effect.sync(() => {
+              if (isAmbiguous(error)) maybeDeleted = true
+            })
+          ),
+          Effect.catchIf(
+            (error) => error._tag === "NotFound" && maybeDeleted,
+            () => Effect.succeed<File.FileDeleted>({ id: valid, object: "file", deleted: true })
+          )
+        ), { retry: options.retry })
+    })
 
   const content: Service["content"] = (id, options = {}) =>
     Stream.unwrap(Effect.gen(function*() {

@@ -159,6 +159,18 @@ describe("Files over HTTP", () => {
       assert.strictEqual(yield* text(Files.content(file.id, { offset: first })), jsonl(lines.slice(1)))
     }).pipe(Effect.provide(overHttp)))
 
+  it.live("a delete whose answer was cut after the file was deleted succeeds on its retry", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const file = yield* Files.upload(requests(3), { endpoint })
+      yield* fake.scriptFault("DELETE /v1/files/{id}", 1, Fault.truncatedBody(10))
+      const deleted = yield* Files.del(file.id)
+      assert.deepStrictEqual(deleted, { id: file.id, object: "file", deleted: true })
+      assert.strictEqual(yield* fake.requestCount("DELETE /v1/files/{id}"), 2)
+      const gone = yield* Effect.flip(Files.retrieve(file.id))
+      assert.strictEqual(gone._tag, "NotFound")
+    }).pipe(Effect.provide(overHttp)))
+
   it.live("an unknown file fails with NotFound, without retrying", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Stream.runDrain(Files.content("file-missing")))
