@@ -4,9 +4,10 @@
  *
  * @since 0.1.0
  */
-import { CreateBatchParams } from "@batchfx/core"
+import { type BatchClient, BatchClientError } from "@batchfx/client"
+import { CreateBatchParams, ParseMessage } from "@batchfx/core"
 import { Command, Options } from "@effect/cli"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
 import { UsageError } from "../CliError.js"
 import { Api } from "../internal/api.js"
 import * as Opts from "../internal/options.js"
@@ -43,6 +44,20 @@ export const outputExpiresAfter = Opts.duration("output-expires-after").pipe(
  * @since 0.1.0
  * @category internals
  */
+/**
+ * Checks the create parameters other than the input file before anything is uploaded, so that bad
+ * metadata never leaves an orphan file on the server.
+ */
+export const checkBeforeUpload = (
+  params: Omit<BatchClient.CreateParams, "input_file_id">
+): Effect.Effect<void, BatchClientError.InvalidParams> =>
+  Schema.decodeUnknown(CreateBatchParams.CreateBatchParams)({ ...params, input_file_id: "file-to-upload" }).pipe(
+    Effect.mapError((error) =>
+      new BatchClientError.InvalidParams({ operation: "create", description: ParseMessage.format(error) })
+    ),
+    Effect.asVoid
+  )
+
 export const expiry = (
   value: Option.Option<Duration.Duration>,
   command: string
@@ -89,6 +104,8 @@ export const command = Command.make("create", {
   Effect.gen(function*() {
     const api = yield* Api
     const expires = yield* expiry(config.outputExpiresAfter, "create")
+    const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
+    yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
     const inputFileId = yield* Option.match(config.inputFileId, {
       onSome: (id) =>
         Option.isSome(config.input)
@@ -116,7 +133,7 @@ export const command = Command.make("create", {
       input_file_id: inputFileId,
       endpoint: config.endpoint,
       completion_window: "24h",
-      ...(Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}),
+      ...metadata,
       ...expires
     })
     yield* Render.printOne(batch, Render.resolveFormat(config.format))

@@ -12,7 +12,7 @@ import * as Opts from "../internal/options.js"
 import * as Render from "../internal/render.js"
 import { withApi } from "../internal/root.js"
 import * as Terminal from "../internal/terminal.js"
-import { endpoint, expiry, outputExpiresAfter } from "./Create.js"
+import { checkBeforeUpload, endpoint, expiry, outputExpiresAfter } from "./Create.js"
 import { download, errors, output } from "./Results.js"
 import { interval, waitFor } from "./Wait.js"
 
@@ -42,13 +42,15 @@ export const command = Command.make("submit", {
   Effect.gen(function*() {
     const api = yield* Api
     const expires = yield* expiry(config.outputExpiresAfter, "submit")
+    const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
+    yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
     const file = yield* api.upload(config.file, config.endpoint)
     yield* Terminal.errLine(`Uploaded ${config.file} as ${file.id} (${file.bytes} bytes).`)
     const batch = yield* api.create({
       input_file_id: file.id,
       endpoint: config.endpoint,
       completion_window: "24h",
-      ...(Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}),
+      ...metadata,
       ...expires
     })
     const wait = config.wait || Option.isSome(config.output) || Option.isSome(config.errors)

@@ -1,6 +1,6 @@
 /** Options shared by several commands and their parsers. */
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Duration, Effect, Either, HashMap, Option } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
@@ -47,15 +47,25 @@ export const nonNegativeInt = (name: string): Options.Options<number> =>
     Options.mapEffect((n) => n >= 0 ? Effect.succeed(n) : Effect.fail(invalid(`--${name} must be 0 or more, got ${n}`)))
   )
 
-/** `--metadata k=v`, repeatable, as a plain record. */
+/** `--metadata k=v`, repeatable, as a plain record; a pair without `=` is a usage error that says so. */
 export const metadata = (description: string): Options.Options<Record<string, string>> =>
-  Options.keyValueMap("metadata").pipe(
+  Options.text("metadata").pipe(
+    Options.withPseudoName("KEY=VALUE"),
     Options.withDescription(description),
-    Options.optional,
-    Options.map(Option.match({
-      onNone: () => ({}),
-      onSome: (map) => Object.fromEntries(HashMap.toEntries(map))
-    }))
+    Options.repeated,
+    Options.mapEffect((pairs) => {
+      const record: Record<string, string> = {}
+      for (const pair of pairs) {
+        const at = pair.indexOf("=")
+        if (at <= 0) {
+          return Effect.fail(
+            ValidationError.invalidValue(HelpDoc.p(`--metadata takes KEY=VALUE, got "${pair}"`))
+          )
+        }
+        record[pair.slice(0, at)] = pair.slice(at + 1)
+      }
+      return Effect.succeed(record)
+    })
   )
 
 /** The output formats of commands that print batches. */
