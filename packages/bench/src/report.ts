@@ -13,6 +13,7 @@ export interface Raw {
   readonly options: { readonly smoke: boolean; readonly runs: number }
   readonly sizes: { readonly ratePerSecond: number; readonly retrieves: number; readonly memory: ReadonlyArray<number> }
   readonly records: ReadonlyArray<RunRecord>
+  readonly notes?: ReadonlyArray<string> | undefined
   /** The scenarios done so far, while a run is still going; undefined once it has finished. */
   readonly partial?: ReadonlyArray<number> | undefined
 }
@@ -276,7 +277,7 @@ ${
   }. What the profiles say about the misses is in [the bench's README](README.md#what-the-profiles-say).
 
 ${table(raw, rows)}
-
+${(raw.notes ?? []).length > 0 ? `\n${(raw.notes ?? []).map((n) => `- ${n}`).join("\n")}\n` : ""}
 Scenarios (see [the bench's README](README.md) for how each is measured):
 
 1. List every batch, page size 100, no latency; batchfx decodes every batch with its Schema.
