@@ -21,7 +21,7 @@ import { type FileSystem, HttpServerResponse } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Layer, Stream } from "effect"
-import { inMemoryEdited, wire } from "./utils.js"
+import { inMemoryEdited, quickRetry, wire } from "./utils.js"
 
 const endpoint = "/v1/chat/completions"
 const create = { input_file_id: "file-abc", endpoint, completion_window: "24h" } as const
@@ -144,6 +144,7 @@ layer(clientOverHttp, { excludeTestServices: true, timeout: "30 seconds" })(
           assertOneSentence(message)
           if (tag === "InvalidParams") assert.match(message, /\(nothing was sent\)$/)
           else assert.include(message, "nothing was uploaded")
+          assert.notMatch(message, /\.\.$/, "one period at the end")
           assert.strictEqual(yield* fake.requestCount(), before, "no request reached the server")
         }))
     }
@@ -300,6 +301,19 @@ describe("bad answers from the server fail typed, in one sentence with the reque
         assert.match(error.message, /\(request id req_\w+\)$/)
       }).pipe(Effect.provide(inMemoryEdited(c.edit, { retry: Retry.never }))))
   }
+})
+
+describe("a delete whose answer is cut after the server deleted the file", () => {
+  it.live("succeeds on retry: the file is gone, as asked", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const file = yield* Files.upload([line(1)], { endpoint })
+      yield* fake.scriptFault("DELETE /v1/files/{id}", 1, Fault.truncatedBody(10))
+      const deleted = yield* Files.del(file.id)
+      assert.strictEqual(deleted.id, file.id)
+      assert.isTrue(deleted.deleted)
+      assert.strictEqual(yield* fake.requestCount("DELETE /v1/files/{id}"), 2)
+    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(wire({ retry: quickRetry(3) }))))), 30_000)
 })
 
 describe("a body that stops mid-way over a real socket fails with ConnectionError", () => {

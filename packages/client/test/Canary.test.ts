@@ -168,9 +168,8 @@ describe("the key never shows: every service, every error path, every span and l
             )
             yield* Stream.runDrain(Bulk.retrieveMany([...ids.slice(0, 10), "batch_missing"]))
             yield* Stream.runDrain(Bulk.cancelMany(ids.slice(0, 5)))
-            yield* fake.configure({ randomFaults: undefined })
-            // no faults here: a delete retried after a cut answer finds the file gone (RELIABILITY.md, open issues)
             yield* Files.del(fromPath.id)
+            yield* fake.configure({ randomFaults: undefined })
 
             // failures
             yield* fail("404", client.retrieve("batch_missing"))
