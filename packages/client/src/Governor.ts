@@ -110,7 +110,6 @@ interface Internal {
   readonly lastIncrease: number
   readonly tokens: number
   readonly tokensAt: number
-  readonly successes: ReadonlyArray<number>
   readonly consecutive429: number
   readonly rateLimited: number
   readonly quotaExhausted: boolean
@@ -178,11 +177,29 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       lastIncrease: now0,
       tokens: bucketSize,
       tokensAt: now0,
-      successes: [],
       consecutive429: 0,
       rateLimited: 0,
       quotaExhausted: false
     })
+
+    // The times of the last minute's successes, oldest first, kept outside the immutable state so a
+    // success costs an append rather than a copy of the whole window; only the serialized updates
+    // of `ref` touch them.
+    const successes: Array<number> = []
+    let oldest = 0
+    const recordSuccess = (now: number): void => {
+      successes.push(now)
+      while (oldest < successes.length && successes[oldest]! < now - successWindowMillis) oldest++
+      if (oldest > 1024 && oldest * 2 > successes.length) {
+        successes.splice(0, oldest)
+        oldest = 0
+      }
+    }
+    const successesSince = (time: number): number => {
+      let count = 0
+      for (let i = successes.length - 1; i >= oldest && successes[i]! > time; i--) count++
+      return count
+    }
 
     /**
      * Decides in one atomic step: wait for the gate or the server's budget and decide again, or take
@@ -285,7 +302,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
             // the same storm.
             if (admittedAt >= next.lastDecrease) {
               const window = Math.max(pause, 1000)
-              const recent = next.successes.filter((t) => t > now - window).length
+              const recent = successesSince(now - window)
               const pace = Option.match(next.pace, {
                 // With nothing to learn from, start at one request a second.
                 onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.95) / window),
@@ -296,10 +313,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
             return next
           }
           if (status >= 200 && status < 300) {
-            const successes = next.successes.length > 0 && next.successes[0]! < now - successWindowMillis
-              ? [...next.successes.filter((t) => t >= now - successWindowMillis), now]
-              : [...next.successes, now]
-            next = { ...next, successes, consecutive429: 0 }
+            recordSuccess(now)
+            next = { ...next, consecutive429: 0 }
             if (Option.isSome(next.pace) && now - next.lastIncrease >= 1000) {
               next = { ...next, pace: Option.some(next.pace.value * increase), lastIncrease: now }
             }
