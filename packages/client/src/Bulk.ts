@@ -5,8 +5,10 @@
  * @since 0.1.0
  */
 import type { Batch } from "@batchfx/core"
-import { Effect, Ref, Stream } from "effect"
+import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
 import type { BatchClientError, QuotaExhausted } from "./BatchClientError.js"
 

@@ -3,7 +3,11 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Option, Redacted, type Schedule } from "effect"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
 import type { BatchClientError } from "./BatchClientError.js"
 import type * as Governor from "./Governor.js"
 

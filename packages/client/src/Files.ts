@@ -6,8 +6,17 @@
  * @since 0.1.0
  */
 import { File, Jsonl, RequestLine } from "@batchfx/core"
-import { FileSystem, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, Duration, Effect, Layer, Predicate, Schedule, Schema, Stream } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import {
   type BatchClientError,
   InvalidParams,

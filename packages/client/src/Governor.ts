@@ -17,7 +17,11 @@
  * @since 0.1.0
  */
 import { ResetDuration } from "@batchfx/core"
-import { Clock, Duration, Effect, Option, SynchronizedRef } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 
 /**
  * Settings of a governor.

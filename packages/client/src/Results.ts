@@ -8,7 +8,13 @@
  * @since 0.1.0
  */
 import { Batch, BatchStatus, Jsonl, ParseMessage, type RequestLine, ResultLine } from "@batchfx/core"
-import { Chunk, Effect, type Either, Option, type ParseResult, Schema, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
 import type { BatchClientError } from "./BatchClientError.js"
 import * as Files from "./Files.js"

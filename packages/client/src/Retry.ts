@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Option, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { type BatchClientError, isAmbiguous, isApiStatusError, retryAfter as retryAfterOf } from "./BatchClientError.js"
 import type { RetrySchedule } from "./ClientConfig.js"
 import { defaultMaxRetries, defaultServerWaitCap } from "./ClientConfig.js"

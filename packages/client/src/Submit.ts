@@ -6,9 +6,15 @@
  * @since 0.1.0
  */
 import { type Batch, CreateBatchParams, ParseMessage, RequestLine } from "@batchfx/core"
-import type { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
-import { type Config, type ConfigError, Effect, Layer, Ref, Schema, Stream } from "effect"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as BatchClient from "./BatchClient.js"
 import { type BatchClientError, InvalidParams } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"

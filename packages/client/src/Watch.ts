@@ -5,7 +5,14 @@
  * @since 0.1.0
  */
 import { Batch, BatchStatus } from "@batchfx/core"
-import { Chunk, Clock, Duration, Effect, Option, Schedule, Schema, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
 import type { BatchClientError } from "./BatchClientError.js"
 import type * as Transport from "./Transport.js"

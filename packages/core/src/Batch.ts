@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Option, Schema } from "effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { BatchStatus } from "./BatchStatus.js"
 import { CompletionWindow, Endpoint } from "./Endpoint.js"
 import { openEnum, optionalNullable } from "./internal/openEnum.js"

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { CompletionWindowInput, EndpointInput } from "./Endpoint.js"
 import { optionalNullable } from "./internal/openEnum.js"
 import { MetadataInput } from "./Metadata.js"

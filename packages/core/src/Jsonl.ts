@@ -3,7 +3,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, type ParseResult, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as ParseMessage from "./ParseMessage.js"
 
 /**

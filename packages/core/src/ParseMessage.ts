@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { ParseResult } from "effect"
+import * as ParseResult from "effect/ParseResult"
 
 /**
  * Renders a path the way a reader writes it: `data[0].object`, `metadata.tags`.

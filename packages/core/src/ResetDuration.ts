@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
 
 const unitMillis: Record<string, number> = {
   h: 3_600_000,

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
+import type * as Duration from "effect/Duration"
 
 /**
  * A fault injected into one response.

@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Either, Layer } from "effect"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as FakeOpenAi from "./FakeOpenAi.js"
 import * as Flags from "./internal/flags.js"
 

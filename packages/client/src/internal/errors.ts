@@ -1,6 +1,10 @@
 import { ApiError, ParseMessage } from "@batchfx/core"
-import type { HttpClientError, HttpClientResponse } from "@effect/platform"
-import { Option, Predicate, Redacted, Schema } from "effect"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Errors from "../BatchClientError.js"
 import * as Retry from "../Retry.js"
 

@@ -1,7 +1,8 @@
 /** Encoding, checking and splitting of batch inputs, and the multipart body of an upload. */
 import { RequestLine } from "@batchfx/core"
-import { HttpBody } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 const encoder = new TextEncoder()
 

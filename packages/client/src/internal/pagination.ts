@@ -1,4 +1,9 @@
-import { Cause, Effect, Exit, Option, Queue, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 
 /**
  * A lazy stream of pages: `step` fetches the page of a state and says where to go next. At most

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A string enum that stays readable when the server grows it: the known values keep their literal

@@ -1,7 +1,8 @@
 /** Response bodies as byte streams: cutting, re-chunking and the socket under a request. */
-import type { HttpServerRequest } from "@effect/platform"
-import { HttpServerResponse } from "@effect/platform"
-import { Schema, Stream } from "effect"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { IncomingMessage } from "node:http"
 
 export const socketOf = (request: HttpServerRequest.HttpServerRequest) =>

@@ -1,7 +1,7 @@
 /** Checks a create request as the service does, with its error bodies. */
 import type { CreateBatchParams } from "@batchfx/core"
 import { Metadata } from "@batchfx/core"
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type { ApiFailure } from "./wire.js"
 import { decodeCreate, invalid, quoteList } from "./wire.js"
 

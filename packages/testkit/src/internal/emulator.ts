@@ -1,15 +1,21 @@
 /** The emulator: state, the HttpApp serving `/v1/files*` and `/v1/batches*`, and the knobs around it. */
 import type { Batch } from "@batchfx/core"
 import { BatchPage } from "@batchfx/core"
-import {
-  HttpIncomingMessage,
-  HttpRouter,
-  type HttpServerError,
-  HttpServerRequest,
-  HttpServerResponse,
-  Multipart
-} from "@effect/platform"
-import { Cause, Chunk, Clock, Effect, HashMap, HashSet, Option, Ref, Stream } from "effect"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Multipart from "@effect/platform/Multipart"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as HashSet from "effect/HashSet"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import type { Fault } from "../Fault.js"
 import * as Responder from "../Responder.js"

@@ -1,5 +1,5 @@
 /** The flags of the stand-alone server, parsed from `process.argv` without a framework. */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import * as Fault from "../Fault.js"
 import * as Responder from "../Responder.js"

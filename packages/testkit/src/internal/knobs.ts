@@ -1,6 +1,6 @@
 /** Knobs and options: defaults, patches and resolution. */
 import type { RequestLine } from "@batchfx/core"
-import { Duration } from "effect"
+import * as Duration from "effect/Duration"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import * as Responder from "../Responder.js"
 

@@ -1,7 +1,7 @@
 /** Batches and files in memory, and the lifecycle computed from stored timestamps and the current time. */
 import type { Batch } from "@batchfx/core"
 import { RequestLine, ResultLine } from "@batchfx/core"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Responder from "../Responder.js"
 import { hashString, hex, mix, permutation } from "./hash.js"
 

@@ -1,7 +1,7 @@
 /** Wire details: error bodies, encoders of the core schemas, header formats. */
 import { ApiError, Batch, BatchPage, CreateBatchParams, File } from "@batchfx/core"
-import { HttpServerResponse } from "@effect/platform"
-import { Schema } from "effect"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Schema from "effect/Schema"
 
 /** A failure answered with the API's error body. */
 export class ApiFailure extends Schema.TaggedError<ApiFailure>()("ApiFailure", {
