@@ -2,9 +2,10 @@
 // `batchfx` starts from a few files instead of hundreds of modules. Code loaded on demand (the
 // HTTP client, the emulator) lands in chunks of its own and is read only by the commands that use
 // it. dist/bin.js runs the bundle while it is newer than the last build, else the compiled
-// modules. Run after `tsc -b`: `pnpm --filter @batchfx/cli bundle` or `node packages/cli/scripts/bundle.mjs`.
+// modules. Run after `tsc -b`: `pnpm --filter @batchfx/cli bundle` or `node packages/cli/scripts/bundle.mjs`
+// (`--analyze` also prints what every start loads, by package).
 import { build } from "esbuild"
-import { rmSync } from "node:fs"
+import { rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 // @effect/cli can read option values from YAML, TOML and INI files (Options.fileParse); batchfx
@@ -22,7 +23,8 @@ const unusedParsers = {
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url))
 rmSync(`${dist}bundle`, { recursive: true, force: true })
-await build({
+const analyze = process.argv.includes("--analyze")
+const result = await build({
   entryPoints: [`${dist}main.js`],
   outdir: `${dist}bundle`,
   bundle: true,
@@ -39,5 +41,34 @@ await build({
       "import { createRequire as __batchfxRequire } from 'node:module'; const require = __batchfxRequire(import.meta.url);"
   },
   plugins: [unusedParsers],
+  metafile: analyze,
   logLevel: "warning"
 })
+
+// `--analyze`: what every start compiles (main.js and the chunks it imports statically), by
+// package, and the metafile in dist/bundle-meta.json (for esbuild's analyzer).
+if (analyze) {
+  /* eslint-disable no-console -- a report asked for on the command line */
+  const { outputs } = result.metafile
+  writeFileSync(`${dist}bundle-meta.json`, JSON.stringify(result.metafile))
+  const start = new Set()
+  const visit = (file) => {
+    if (start.has(file)) return
+    start.add(file)
+    for (const i of outputs[file].imports) if (i.kind === "import-statement" && i.path in outputs) visit(i.path)
+  }
+  visit(Object.keys(outputs).find((file) => file.endsWith("bundle/main.js")))
+  const byPackage = new Map()
+  for (const file of start) {
+    for (const [input, { bytesInOutput }] of Object.entries(outputs[file].inputs)) {
+      const name = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ??
+        input.split("/").slice(0, 3).join("/")
+      byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput)
+    }
+  }
+  const kb = (n) => `${(n / 1024).toFixed(1)} kB`
+  console.log(`start path: ${[...start].map((f) => `${f} (${kb(outputs[f].bytes)})`).join(", ")}`)
+  for (const [name, bytes] of [...byPackage].sort((a, b) => b[1] - a[1])) {
+    console.log(`  ${kb(bytes).padStart(9)} ${name}`)
+  }
+}

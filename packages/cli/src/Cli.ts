@@ -3,10 +3,14 @@
  *
  * @since 0.1.0
  */
-import { Command, ValidationError } from "@effect/cli"
-import type { CliApp } from "@effect/cli"
+import type * as CliApp from "@effect/cli/CliApp"
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as PlatformTerminal from "@effect/platform/Terminal"
-import { Cause, Effect, FiberRef, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import { ExitCode } from "./CliError.js"
 import * as Cancel from "./commands/Cancel.js"
 import * as Create from "./commands/Create.js"

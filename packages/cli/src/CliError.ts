@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * Exit codes: 0 ok, 1 an API or runtime error (or a batch that did not complete), 2 a usage

@@ -4,9 +4,13 @@
  *
  * @since 0.1.0
  */
-import { BatchStatus } from "@batchfx/core"
-import { Args, Command, Options, Prompt } from "@effect/cli"
-import { Effect, Stream } from "effect"
+import * as BatchStatus from "@batchfx/core/BatchStatus"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Prompt from "@effect/cli/Prompt"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { UsageError } from "../CliError.js"
 import { Api } from "../internal/api.js"
 import { printOutcomes } from "../internal/bulk.js"

@@ -4,10 +4,16 @@
  *
  * @since 0.1.0
  */
-import { type BatchClient, BatchClientError } from "@batchfx/client"
-import { CreateBatchParams, ParseMessage } from "@batchfx/core"
-import { Command, Options } from "@effect/cli"
-import { Duration, Effect, Option, Schema } from "effect"
+import type * as BatchClient from "@batchfx/client/BatchClient"
+import * as BatchClientError from "@batchfx/client/BatchClientError"
+import * as CreateBatchParams from "@batchfx/core/CreateBatchParams"
+import * as ParseMessage from "@batchfx/core/ParseMessage"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { UsageError } from "../CliError.js"
 import { Api } from "../internal/api.js"
 import * as Opts from "../internal/options.js"

@@ -5,10 +5,15 @@
  *
  * @since 0.1.0
  */
-import { Command } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import { Api } from "../internal/api.js"
 import * as Opts from "../internal/options.js"
 import * as Render from "../internal/render.js"
@@ -78,7 +83,7 @@ const contentOf = (line: string): string => {
 export const command = Command.make("demo", { verbose: Opts.globalOptions.verbose }, () =>
   Effect.gen(function*() {
     const started = Date.now()
-    const { FakeOpenAi } = yield* Effect.promise(() => import("@batchfx/testkit"))
+    const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const fake = yield* FakeOpenAi.FakeOpenAi
@@ -138,8 +143,9 @@ export const command = Command.make("demo", { verbose: Opts.globalOptions.verbos
   }).pipe(
     Effect.provide(
       Layer.unwrapEffect(Effect.promise(async () => {
-        const [{ FakeOpenAi, Responder }, { layerOptions }] = await Promise.all([
-          import("@batchfx/testkit"),
+        const [FakeOpenAi, Responder, { layerOptions }] = await Promise.all([
+          import("@batchfx/testkit/FakeOpenAi"),
+          import("@batchfx/testkit/Responder"),
           import("../internal/apiLive.js")
         ])
         const emulator = FakeOpenAi.layer({

@@ -4,8 +4,12 @@
  *
  * @since 0.1.0
  */
-import { Command, Options } from "@effect/cli"
-import { Duration, Effect, Layer, Option } from "effect"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Opts from "../internal/options.js"
 import { withSetup } from "../internal/root.js"
 import * as Terminal from "../internal/terminal.js"
@@ -88,7 +92,7 @@ export const command = Command.make("fake-server", {
   )
 }, (config) =>
   Effect.gen(function*() {
-    const { FakeOpenAi } = yield* Effect.promise(() => import("@batchfx/testkit"))
+    const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
     const rateLimit = Option.map(config.rps, (rps) => {
       const requests = Math.max(1, Math.round(rps))
       return { requests, window: Duration.millis((requests / rps) * 1000) }

@@ -3,8 +3,10 @@
  *
  * @since 0.1.0
  */
-import { Args, Command } from "@effect/cli"
-import { Effect, Stream } from "effect"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { Api } from "../internal/api.js"
 import { printOutcomes } from "../internal/bulk.js"
 import { format, globalOptions } from "../internal/options.js"

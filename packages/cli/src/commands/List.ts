@@ -3,10 +3,14 @@
  *
  * @since 0.1.0
  */
-import { BatchStatus } from "@batchfx/core"
-import { HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Command } from "@effect/cli"
-import { Effect, Option, Stream } from "effect"
+import * as BatchStatus from "@batchfx/core/BatchStatus"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { Api } from "../internal/api.js"
 import { format, globalOptions } from "../internal/options.js"
 import * as Options_ from "../internal/options.js"

@@ -7,9 +7,13 @@ import type * as BatchClient from "@batchfx/client/BatchClient"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import type * as Files from "@batchfx/client/Files"
 import type * as Watch from "@batchfx/client/Watch"
-import type { Batch, File } from "@batchfx/core"
-import type { FileSystem } from "@effect/platform"
-import { Context, Duration, type Effect, type Stream } from "effect"
+import type * as Batch from "@batchfx/core/Batch"
+import type * as File from "@batchfx/core/File"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 
 /** What happened to one id of a bulk operation. */
 export type Outcome =

@@ -1,7 +1,10 @@
 /** Writing a file so that no half file ever carries its final name. */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect, Exit, Sink, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import { FileError } from "../CliError.js"
 
 /**

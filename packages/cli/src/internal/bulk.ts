@@ -1,6 +1,9 @@
 /** Printing the outcomes of an operation on many batches. */
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
-import { Effect, Option, Ref, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import { CommandFailed } from "../CliError.js"
 import type { Outcome } from "./api.js"
 import type { Format } from "./options.js"

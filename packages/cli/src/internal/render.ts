@@ -1,6 +1,10 @@
 /** How batches, progress and outcomes are printed. */
-import { Batch, BatchStatus } from "@batchfx/core"
-import { Effect, Option, Schema, Stream } from "effect"
+import * as Batch from "@batchfx/core/Batch"
+import * as BatchStatus from "@batchfx/core/BatchStatus"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type { Format } from "./options.js"
 import * as Terminal from "./terminal.js"
 

@@ -1,6 +1,10 @@
 /** The root command, the global options and how a command gets its client. */
-import { Command } from "@effect/cli"
-import { Effect, FiberRef, Layer, LogLevel, Option } from "effect"
+import * as Command from "@effect/cli/Command"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import { UsageError } from "../CliError.js"
 import { globalOptions, type Globals, mergeGlobals, pickGlobals } from "./options.js"
 

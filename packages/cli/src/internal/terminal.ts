@@ -2,8 +2,8 @@
  * Where output goes: stdout for results, stderr for messages. A stream that is not a terminal gets
  * no control characters (ANSI escapes are removed), and `NO_COLOR` removes colour everywhere.
  */
-import type { Console } from "effect"
-import { Effect } from "effect"
+import type * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 
 /** Whether a stream is an interactive terminal. */
 export const isTty = (stream: "stdout" | "stderr" | "stdin"): boolean => process[stream].isTTY === true
