@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as internal from "./internal/exitCode.js"
 
 /**
  * Exit codes: 0 ok, 1 an API or runtime error (or a batch that did not complete), 2 a usage
@@ -12,7 +13,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category constants
  */
-export const ExitCode = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const
+export const ExitCode = internal.ExitCode
 
 /**
  * The command line was wrong in a way the parser cannot see (two options that exclude each other,

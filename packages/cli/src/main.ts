@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { run } from "./Cli.js"
-import { ExitCode } from "./CliError.js"
+import { ExitCode } from "./internal/exitCode.js"
 
 // A reader that went away (`batchfx list | head`) is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

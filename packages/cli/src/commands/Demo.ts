@@ -6,73 +6,8 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
-import { Api } from "../internal/api.js"
 import * as Opts from "../internal/options.js"
-import * as Render from "../internal/render.js"
-import { withSetup } from "../internal/root.js"
-import * as Terminal from "../internal/terminal.js"
-import { download } from "./Results.js"
-import { waitFor } from "./Wait.js"
-
-const questions = [
-  "What is 2+2?",
-  "Name a prime number.",
-  "What is the capital of France?",
-  "Say hello in Spanish.",
-  "How many legs has a spider?",
-  "Spell 'batch' backwards.",
-  "Which planet is largest?",
-  "What colour is the sky?",
-  "Name a noble gas.",
-  "What is 10 squared?",
-  "Translate 'thank you' to German.",
-  "What is H2O?"
-]
-
-/**
- * The sample input of the demo: one chat request per line.
- *
- * @since 0.1.0
- * @category constants
- */
-export const sampleInput: string = questions.map((content, i) =>
-  JSON.stringify({
-    custom_id: `demo-${i + 1}`,
-    method: "POST",
-    url: "/v1/chat/completions",
-    body: { model: "gpt-4o-mini", messages: [{ role: "user", content }], max_tokens: 50 }
-  })
-).join("\n") + "\n"
-
-const step = (n: number, text: string) => Terminal.outLine(`\n${Terminal.bold("stdout", `${n}. ${text}`)}`)
-
-const contentOf = (line: string): string => {
-  try {
-    const parsed = JSON.parse(line) as {
-      custom_id?: string
-      response?: {
-        status_code?: number
-        body?: { choices?: ReadonlyArray<{ message?: { content?: string } }>; error?: { message?: string } }
-      }
-      error?: { message?: string } | null
-    }
-    const answer = parsed.response?.body?.choices?.[0]?.message?.content
-    return `${parsed.custom_id ?? "?"}: ${
-      answer ?? parsed.error?.message ??
-        `HTTP ${parsed.response?.status_code ?? "?"} ${parsed.response?.body?.error?.message ?? ""}`.trimEnd()
-    }`
-  } catch {
-    return line.slice(0, 80)
-  }
-}
+import { lazy, withSetup } from "../internal/root.js"
 
 /**
  * The `demo` command.
@@ -80,88 +15,14 @@ const contentOf = (line: string): string => {
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("demo", { verbose: Opts.globalOptions.verbose }, () =>
-  Effect.gen(function*() {
-    const started = Date.now()
-    const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const fake = yield* FakeOpenAi.FakeOpenAi
-    yield* Terminal.outLine(
-      `batchfx demo: the OpenAI Batch API workflow against a local emulator (no key, no network, no cost).`
-    )
-    yield* step(1, `Started the emulator at ${fake.baseUrl}`)
-    yield* fake.seedBatches(40)
-    yield* Terminal.outLine(`   seeded 40 finished batches to list later`)
-
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "batchfx-demo-" })
-    const input = path.join(dir, "questions.jsonl")
-    yield* fs.writeFileString(input, sampleInput)
-    yield* step(2, `Submitting ${questions.length} chat requests from ${input}`)
-    const api = yield* Api
-    const file = yield* api.upload(input, "/v1/chat/completions")
-    yield* Terminal.outLine(`   checked every line and uploaded it as ${file.id} (${file.bytes} bytes)`)
-    const batch = yield* api.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-      metadata: { source: "batchfx demo" }
-    })
-    yield* Terminal.outLine(`   created ${batch.id} (${batch.status})`)
-
-    yield* step(3, `Waiting for ${batch.id} (batchfx wait ${batch.id})`)
-    const final = yield* waitFor(batch.id, { interval: "200 millis", timeout: Option.some(Duration.seconds(25)) }).pipe(
-      Effect.catchTag("CommandFailed", (e) =>
-        Effect.zipRight(Terminal.outLine(`   ${e.message}`), api.retrieve(batch.id)))
-    )
-
-    yield* step(4, "The 5 newest batches (batchfx list --max 5)")
-    yield* Render.printBatches(Stream.take(api.list({ limit: 5 }), 5), "table")
-
-    const output = path.join(dir, "results.jsonl")
-    const errors = path.join(dir, "errors.jsonl")
-    yield* step(5, `Downloading the results (batchfx results ${batch.id} --output results.jsonl --errors errors.jsonl)`)
-    yield* download(final, { output: Option.some(output), errors: Option.some(errors) })
-    const show = (file: string, title: string) =>
-      Effect.gen(function*() {
-        const lines = (yield* fs.readFileString(file)).split("\n").filter((l) =>
-          l.trim() !== ""
-        )
-        yield* Terminal.outLine(`   ${title}: ${lines.length} line${lines.length === 1 ? "" : "s"}`)
-        for (const line of lines.slice(0, 4)) yield* Terminal.outLine(`     ${contentOf(line)}`)
-        if (lines.length > 4) yield* Terminal.outLine(`     …`)
-      })
-    yield* show(output, "results.jsonl (in completion order, matched to requests by custom_id)")
-    yield* show(errors, "errors.jsonl")
-
-    yield* Terminal.outLine(
-      `\nDone in ${
-        ((Date.now() - started) / 1000).toFixed(1)
-      } s. Next: \`batchfx fake-server --seed 1000\` in one shell, ` +
-        "then `OPENAI_API_KEY=sk-fake-batchfx batchfx --base-url <its URL> list` in another; `batchfx --help` for every command."
-    )
-  }).pipe(
-    Effect.provide(
-      Layer.unwrapEffect(Effect.promise(async () => {
-        const [FakeOpenAi, Responder, { layerOptions }] = await Promise.all([
-          import("@batchfx/testkit/FakeOpenAi"),
-          import("@batchfx/testkit/Responder"),
-          import("../internal/apiLive.js")
-        ])
-        const emulator = FakeOpenAi.layer({
-          durations: { validating: "400 millis", inProgress: "3 seconds", finalizing: "400 millis" },
-          failLine: Responder.failCustomIds(/^demo-(5|11)$/)
-        })
-        const api = Layer.unwrapEffect(Effect.map(FakeOpenAi.FakeOpenAi, (fake) =>
-          layerOptions({ apiKey: Redacted.make(fake.apiKey), baseUrl: fake.baseUrl })))
-        return Layer.provideMerge(api, emulator)
-      }))
-    ),
-    Effect.scoped
-  )).pipe(
-    Command.withDescription(
-      "A tour in a few seconds, no key needed: starts the emulator in-process, submits a sample file, shows " +
-        "the progress, lists batches and downloads the results."
-    ),
-    withSetup
-  )
+export const command = Command.make(
+  "demo",
+  { verbose: Opts.globalOptions.verbose },
+  lazy(() => import("../internal/handlers/Demo.js"))
+).pipe(
+  Command.withDescription(
+    "A tour in a few seconds, no key needed: starts the emulator in-process, submits a sample file, shows " +
+      "the progress, lists batches and downloads the results."
+  ),
+  withSetup
+)

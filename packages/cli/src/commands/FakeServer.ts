@@ -6,38 +6,9 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Opts from "../internal/options.js"
-import { withSetup } from "../internal/root.js"
-import * as Terminal from "../internal/terminal.js"
-
-/**
- * The lifecycle durations of the emulator divided by `speed` (2 = twice as fast).
- *
- * @since 0.1.0
- * @category internals
- */
-export const scaledDurations = (
-  defaults: {
-    readonly [K in "validating" | "inProgress" | "finalizing" | "cancelling" | "expiring" | "completionWindow"]:
-      Duration.DurationInput
-  },
-  speed: number
-) => {
-  const scale = (d: Duration.DurationInput) =>
-    Duration.millis(Math.max(1, Duration.toMillis(Duration.decode(d)) / speed))
-  return {
-    validating: scale(defaults.validating),
-    inProgress: scale(defaults.inProgress),
-    finalizing: scale(defaults.finalizing),
-    cancelling: scale(defaults.cancelling),
-    expiring: scale(defaults.expiring),
-    completionWindow: scale(defaults.completionWindow)
-  }
-}
+import { lazy, withSetup } from "../internal/root.js"
 
 const positiveFloat = (name: string) =>
   Options.float(name).pipe(
@@ -47,13 +18,7 @@ const positiveFloat = (name: string) =>
     )
   )
 
-/**
- * The `fake-server` command.
- *
- * @since 0.1.0
- * @category commands
- */
-export const command = Command.make("fake-server", {
+const options = {
   verbose: Opts.globalOptions.verbose,
   host: Options.text("host").pipe(
     Options.withDescription("Address to listen on (default 127.0.0.1)."),
@@ -90,36 +55,29 @@ export const command = Command.make("fake-server", {
     Options.withDescription("The key the emulator accepts (default sk-fake-batchfx)."),
     Options.optional
   )
-}, (config) =>
-  Effect.gen(function*() {
-    const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
-    const rateLimit = Option.map(config.rps, (rps) => {
-      const requests = Math.max(1, Math.round(rps))
-      return { requests, window: Duration.millis((requests / rps) * 1000) }
-    })
-    const server = FakeOpenAi.layer({
-      host: config.host,
-      port: config.port,
-      durations: scaledDurations(FakeOpenAi.defaultKnobs.durations, config.speed),
-      ...Option.match(config.randomSeed, { onNone: () => ({}), onSome: (seed) => ({ seed }) }),
-      ...Option.match(rateLimit, { onNone: () => ({}), onSome: (rateLimit) => ({ rateLimit }) }),
-      ...Option.match(config.latency, { onNone: () => ({}), onSome: (latency) => ({ latency }) }),
-      ...Option.match(config.apiKey, { onNone: () => ({}), onSome: (apiKey) => ({ apiKey }) })
-    })
-    const announce = Layer.effectDiscard(Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.FakeOpenAi
-      if (config.seed > 0) yield* fake.seedBatches(config.seed)
-      yield* Terminal.outLine(fake.baseUrl)
-      yield* Terminal.errLine(
-        `Emulator of the OpenAI Batch API at ${fake.baseUrl} (key ${fake.apiKey}${
-          config.seed > 0 ? `, ${config.seed} batches seeded` : ""
-        }). Try:\n  OPENAI_API_KEY=${fake.apiKey} batchfx --base-url ${fake.baseUrl} list\nCtrl-C to stop.`
-      )
-    }))
-    return yield* Layer.launch(Layer.provide(announce, server))
-  })).pipe(
-    Command.withDescription(
-      "Run the emulator of the OpenAI Batch and Files API (no key, no network) until Ctrl-C; prints its base URL."
-    ),
-    withSetup
-  )
+}
+
+/**
+ * The parsed options of `fake-server`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Config = Command.Command.ParseConfig<typeof options>
+
+/**
+ * The `fake-server` command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  "fake-server",
+  options,
+  lazy(() => import("../internal/handlers/FakeServer.js"))
+).pipe(
+  Command.withDescription(
+    "Run the emulator of the OpenAI Batch and Files API (no key, no network) until Ctrl-C; prints its base URL."
+  ),
+  withSetup
+)

@@ -5,14 +5,27 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { UsageError } from "../CliError.js"
 import { globalOptions, type Globals, mergeGlobals, pickGlobals } from "./options.js"
 
 /** `batchfx` itself: the global options given before the command. */
-export const root = Command.make("batchfx", globalOptions, () =>
-  new UsageError({
-    description: "a command is required: list, get, create, cancel, wait, results, submit, fake-server or demo"
-  }))
+export const root = Command.make(
+  "batchfx",
+  globalOptions,
+  () =>
+    Effect.flatMap(Effect.promise(() => import("../CliError.js")), ({ UsageError }) =>
+      new UsageError({
+        description: "a command is required: list, get, create, cancel, wait, results, submit, fake-server or demo"
+      }))
+)
+
+/**
+ * A command handler loaded when the command runs, so that parsing, `--help` and `--version` never
+ * load (nor compile) the handlers and what they import: `load` is `() => import("./handlers/X.js")`.
+ */
+export const lazy = <A, E, R>(
+  load: () => Promise<{ readonly handler: (config: A) => Effect.Effect<void, E, R> }>
+) =>
+(config: A): Effect.Effect<void, E, R> => Effect.flatMap(Effect.promise(load), ({ handler }) => handler(config))
 
 /** Whether `--verbose` was given: errors then carry their stack trace. */
 export const verbose: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
