@@ -23,6 +23,7 @@ import * as Wait from "./commands/Wait.js"
 import { ExitCode } from "./internal/exitCode.js"
 import { root, verbose } from "./internal/root.js"
 import * as Terminal from "./internal/terminal.js"
+import * as Version from "./internal/version.js"
 
 /**
  * The version `batchfx --version` prints.
@@ -30,7 +31,7 @@ import * as Terminal from "./internal/terminal.js"
  * @since 0.1.0
  * @category constants
  */
-export const version = "0.1.0"
+export const version: string = Version.version
 
 /**
  * The command tree.

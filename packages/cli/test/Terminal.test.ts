@@ -3,8 +3,19 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { join } from "node:path"
-import { bin, cli, controlCharacters, envFor, fastDurations, inputFile, jsonLines, run, tempDir } from "./utils.js"
+import { dirname, join } from "node:path"
+import {
+  bin,
+  cli,
+  controlCharacters,
+  envFor,
+  fastDurations,
+  inputFile,
+  jsonLines,
+  run,
+  runScript,
+  tempDir
+} from "./utils.js"
 
 /** Runs the CLI inside a pseudo-terminal (util-linux `script`), so stdout and stdin are a TTY. */
 const inTerminal = (args: ReadonlyArray<string>, env: Record<string, string>, input = "") =>
@@ -173,6 +184,17 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
         const completions = yield* run(["--completions", "bash"])
         assert.strictEqual(completions.code, 0)
         assert.include(completions.stdout, "batchfx")
+      }))
+
+    it.effect("--version alone (answered by bin.ts) prints the same bytes as @effect/cli does", () =>
+      Effect.gen(function*() {
+        const fast = yield* run(["--version"])
+        const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+        assert.strictEqual(fast.stdout, `${pkg.version}\n\n`)
+        // The compiled modules and the bundle answer through @effect/cli.
+        for (const script of ["main.js", join("bundle", "main.js")]) {
+          assert.deepStrictEqual(yield* runScript(join(dirname(bin), script), ["--version"]), fast, script)
+        }
       }))
 
     it.effect("fake-server prints its URL, serves the API until Ctrl-C, then exits 130", () =>

@@ -33,8 +33,12 @@ const baseEnv = (): Record<string, string> => ({
 
 /** Runs `node dist/bin.js ...args` in a pipe and waits for it to end. */
 export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Effect.Effect<Run> =>
+  runScript(bin, args, options)
+
+/** Runs `node script ...args` in a pipe and waits for it to end. */
+export const runScript = (script: string, args: ReadonlyArray<string>, options: RunOptions = {}): Effect.Effect<Run> =>
   Effect.async<Run>((resume) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: { ...baseEnv(), ...options.env },
       stdio: ["pipe", "pipe", "pipe"]
     })
