@@ -156,9 +156,17 @@ const retryImpl = <A, R>(
   schedule: RetrySchedule,
   policy: Policy = {}
 ): Effect.Effect<A, BatchClientError, R> =>
-  Effect.retry(self, {
-    schedule: withServerWait(schedule),
-    while: (error: BatchClientError) => isRetryable(error, policy)
+  // The schedule is built only after a first failure: most calls succeed at once, and building
+  // it costs more than the rest of a successful call's retry handling.
+  Effect.catchAll(self, (error) => {
+    if (!isRetryable(error, policy)) return Effect.fail(error)
+    let replayed = false
+    // The schedule sees the first failure as its first input, as it would under `Effect.retry`.
+    const again = Effect.suspend(() => replayed ? self : (replayed = true, Effect.fail(error)))
+    return Effect.retry(again, {
+      schedule: withServerWait(schedule),
+      while: (error: BatchClientError) => isRetryable(error, policy)
+    })
   })
 
 const parseNumber = (text: string): number | undefined => {

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import { FastDecode } from "@batchfx/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -16,9 +17,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import type * as Schema from "effect/Schema"
 import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
@@ -131,6 +133,13 @@ export interface Service {
  * @category tags
  */
 export class Transport extends Context.Tag("@batchfx/client/Transport")<Transport, Service>() {}
+
+// A debug line costs a message and an annotation map per request: built only when it is printed.
+const whenDebug = (log: () => Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.flatMap(
+    FiberRef.get(FiberRef.currentMinimumLogLevel),
+    (min) => LogLevel.lessThanEqual(min, LogLevel.Debug) ? log() : Effect.void
+  )
 
 const pathOf = (url: string): string => {
   try {
@@ -246,12 +255,14 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
           "batchfx.request_id": response.headers["x-request-id"] ?? ""
         }).pipe(
           Effect.zipRight(
-            Effect.logDebug(`${info.method} ${path} answered ${response.status}`).pipe(
-              Effect.annotateLogs({
-                ...annotations,
-                status: response.status,
-                requestId: response.headers["x-request-id"] ?? ""
-              })
+            whenDebug(() =>
+              Effect.logDebug(`${info.method} ${path} answered ${response.status}`).pipe(
+                Effect.annotateLogs({
+                  ...annotations,
+                  status: response.status,
+                  requestId: response.headers["x-request-id"] ?? ""
+                })
+              )
             )
           ),
           Effect.zipRight(handle(response, attemptOptions.attempt))
@@ -273,6 +284,9 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         }),
         Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
           kind: "client",
+          // A stack trace per request costs more than the rest of the span; the span's name and
+          // attributes already say where it comes from.
+          captureStackTrace: false,
           attributes: {
             "http.request.method": info.method,
             "url.path": path,
@@ -285,14 +299,15 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
     const schedule: Service["schedule"] = (override) => override ?? defaultSchedule
 
     const retrying: Service["retrying"] = (f, retryOptions = {}) =>
-      Effect.flatMap(Ref.make(0), (counter) =>
-        Ref.updateAndGet(counter, (n) => n + 1).pipe(
-          Effect.flatMap(f),
+      Effect.suspend(() => {
+        let attempts = 0
+        return Effect.suspend(() => f(++attempts)).pipe(
           Retry.retry(schedule(retryOptions.retry), {
             serverWaitCap: settings.serverWaitCap,
             retryAmbiguous: retryOptions.retryAmbiguous
           })
-        ))
+        )
+      })
 
     const execute: Service["execute"] = (request, handle, executeOptions) =>
       retrying(
@@ -305,15 +320,20 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         executeOptions
       )
 
-    const decodeJson: Service["decodeJson"] = (schema) => (response, n) => {
-      const exchange = exchangeOf(response.request, n)
-      return response.text.pipe(
-        Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub))),
-        Effect.flatMap((text) => {
-          const decoded = InternalErrors.decodeBody(exchange, response, text, schema, scrub)
-          return decoded instanceof ResponseDecodeError ? Effect.fail(decoded) : Effect.succeed(decoded)
-        })
-      )
+    const decodeJson: Service["decodeJson"] = (schema) => {
+      // Compiled once per handler: the fast check where a body passes it, the schema otherwise; the
+      // parsed body is ours, so objects already in shape are kept instead of copied.
+      const decode = FastDecode.decodeOwnedEither(schema)
+      return (response, n) => {
+        const exchange = exchangeOf(response.request, n)
+        return response.text.pipe(
+          Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub))),
+          Effect.flatMap((text) => {
+            const decoded = InternalErrors.decodeBody(exchange, response, text, decode, scrub)
+            return decoded instanceof ResponseDecodeError ? Effect.fail(decoded) : Effect.succeed(decoded)
+          })
+        )
+      }
     }
 
     const json: Service["json"] = (request, schemaOf, executeOptions) =>

@@ -17,9 +17,10 @@ import { optionalNullable } from "./internal/openEnum.js"
 export const BatchPage = Schema.Struct({
   object: Schema.Literal("list"),
   data: Schema.Array(Batch),
-  has_more: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  // In the order the API sends them, so that a decoded page keeps the parsed object (FastDecode).
   first_id: optionalNullable(Schema.String),
-  last_id: optionalNullable(Schema.String)
+  last_id: optionalNullable(Schema.String),
+  has_more: Schema.optionalWith(Schema.Boolean, { exact: true })
 }).annotations({ identifier: "BatchPage" })
 
 /**

@@ -1,7 +1,9 @@
 import { ApiError, ParseMessage } from "@batchfx/core"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -136,36 +138,37 @@ export const fromHttpClientError = (
   })
 }
 
-/** Decodes a success body: JSON first, then the schema, each failure typed with the body's first bytes. */
-export const decodeBody = <A, I>(
+/** Decodes a success body: JSON first, then the decoder, each failure typed with the body's first bytes. */
+export const decodeBody = <A>(
   exchange: Exchange,
   response: HttpClientResponse.HttpClientResponse,
   bodyText: string,
-  schema: Schema.Schema<A, I>,
+  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
   scrub: (text: string) => string
 ): Errors.ResponseDecodeError | A => {
-  const base = {
+  // Built only on failure: scrubbing the preview costs time on every page otherwise.
+  const base = () => ({
     method: exchange.method,
     url: exchange.url,
     status: response.status,
     attempt: exchange.attempt,
     requestId: response.headers["x-request-id"],
     bodyPreview: scrub(bodyText.slice(0, previewLength))
-  }
+  })
   let json: unknown
   try {
     json = JSON.parse(bodyText)
   } catch (e) {
     return new Errors.ResponseDecodeError({
-      ...base,
+      ...base(),
       reason: "InvalidJson",
       description: bodyText.trim() === "" ? "the body was empty" : e instanceof Error ? e.message : String(e)
     })
   }
-  const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })(json)
+  const decoded = decode(json)
   if (decoded._tag === "Right") return decoded.right
   return new Errors.ResponseDecodeError({
-    ...base,
+    ...base(),
     reason: "UnexpectedShape",
     description: ParseMessage.format(decoded.left).slice(0, 1000)
   })

@@ -1,0 +1,145 @@
+import { ApiError, Batch, BatchPage, FastDecode, File, Metadata, ResultLine } from "@batchfx/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Arbitrary, Either, FastCheck as fc, type ParseResult, Schema } from "effect"
+import { isDeepStrictEqual } from "node:util"
+import { compile, unsure } from "../src/internal/fastCheck.js"
+import * as fixtures from "./fixtures.js"
+
+// The wire schemas the client decodes on its hot paths; each must compile to a fast check.
+const wire = {
+  Batch: Batch.Batch,
+  BatchPage: BatchPage.BatchPage,
+  Metadata: Metadata.Metadata,
+  OpenAiFile: File.OpenAiFile,
+  FileDeleted: File.FileDeleted,
+  FileList: File.FileList,
+  ApiErrorBody: ApiError.ApiErrorBody,
+  BatchResultLine: ResultLine.BatchResultLine
+} as const
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+// Every place in a JSON value where a mutation can land: the path and whether it is an object key.
+const pathsOf = (value: Json, prefix: ReadonlyArray<string | number> = []): Array<ReadonlyArray<string | number>> => {
+  const here = [prefix]
+  if (Array.isArray(value)) return here.concat(...value.map((item, i) => pathsOf(item, [...prefix, i])))
+  if (value !== null && typeof value === "object") {
+    return here.concat(...Object.entries(value).map(([key, item]) => pathsOf(item as Json, [...prefix, key])))
+  }
+  return here
+}
+
+type Mutation =
+  | { readonly kind: "replace"; readonly at: number; readonly value: Json }
+  | { readonly kind: "delete"; readonly at: number }
+  | { readonly kind: "extra"; readonly at: number; readonly key: string; readonly value: Json }
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({
+    kind: fc.constant("replace" as const),
+    at: fc.nat(),
+    value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>
+  }),
+  fc.record({ kind: fc.constant("delete" as const), at: fc.nat() }),
+  fc.record({
+    kind: fc.constant("extra" as const),
+    at: fc.nat(),
+    key: fc.string({ maxLength: 12 }),
+    value: fc.jsonValue({ maxDepth: 1 }) as fc.Arbitrary<Json>
+  })
+)
+
+const mutate = (value: Json, m: Mutation): unknown => {
+  const copy = JSON.parse(JSON.stringify(value))
+  const paths = pathsOf(copy)
+  const path = paths[m.at % paths.length]
+  if (path.length === 0) return m.kind === "replace" ? m.value : copy
+  let parent = copy
+  for (const step of path.slice(0, -1)) parent = parent[step]
+  const last = path[path.length - 1]
+  if (m.kind === "replace") parent[last] = m.value
+  else if (m.kind === "delete") {
+    if (Array.isArray(parent)) parent.splice(last as number, 1)
+    else delete parent[last]
+  } else {
+    const target = parent[last]
+    if (target !== null && typeof target === "object" && !Array.isArray(target)) target[m.key] = m.value
+  }
+  return copy
+}
+
+const agree = <A, I>(schema: Schema.Schema<A, I>, input: unknown): void => {
+  agreeWith(schema, input, FastDecode.decodeUnknownEither(schema)(input))
+  // The owned decoder may return parts of its input: give it a copy, then compare.
+  agreeWith(schema, input, FastDecode.decodeOwnedEither(schema)(structuredClone(input)))
+}
+
+const agreeWith = <A, I>(
+  schema: Schema.Schema<A, I>,
+  input: unknown,
+  actual: Either.Either<A, ParseResult.ParseError>
+): void => {
+  const expected = Schema.decodeUnknownEither(schema)(input)
+  assert.strictEqual(actual._tag, expected._tag, `fast and schema disagree on ${JSON.stringify(input)}`)
+  if (Either.isRight(actual) && Either.isRight(expected)) {
+    assert.isTrue(isDeepStrictEqual(actual.right, expected.right), `different values for ${JSON.stringify(input)}`)
+    // Same keys in the same order, so that printing a decoded value gives the same text.
+    assert.strictEqual(JSON.stringify(actual.right), JSON.stringify(expected.right))
+  }
+}
+
+describe("FastDecode", () => {
+  for (const [name, schema] of Object.entries(wire)) {
+    const s = schema as unknown as Schema.Schema<unknown, Json>
+    const encode = Schema.encodeSync(s)
+    const valid = Arbitrary.make(s).map((v) => JSON.parse(JSON.stringify(encode(v))) as Json)
+
+    it(`${name} compiles to a fast check`, () => {
+      assert.isTrue(FastDecode.isCompiled(s))
+    })
+
+    it(`${name}: every valid wire value passes the fast check and decodes as the schema decodes it`, () => {
+      const check = compile(s.ast)!
+      fc.assert(
+        fc.property(valid, (value) => {
+          assert.notStrictEqual(check(value), unsure, `the fast check fell back on ${JSON.stringify(value)}`)
+          agree(s, value)
+        }),
+        { numRuns: 200 }
+      )
+    })
+
+    it(`${name}: a mutated value decodes to what the schema says, success or failure`, () => {
+      fc.assert(fc.property(valid, mutation, (value, m) => agree(s, mutate(value, m))), { numRuns: 500 })
+    })
+  }
+
+  it("decodes the API's documented batches and keeps the schema's failure messages", () => {
+    for (const batch of [fixtures.createdBatch, fixtures.completedBatch, fixtures.failedBatch, fixtures.minimalBatch]) {
+      agree(Batch.Batch, batch)
+      assert.notStrictEqual(compile(Batch.Batch.ast)!(batch), unsure)
+    }
+    agree(BatchPage.BatchPage, fixtures.listPage)
+    const broken = { ...fixtures.completedBatch, created_at: 1.5 }
+    const fast = FastDecode.decodeUnknownEither(Batch.Batch)(broken)
+    const slow = Schema.decodeUnknownEither(Batch.Batch)(broken)
+    assert.isTrue(Either.isLeft(fast) && Either.isLeft(slow))
+    if (Either.isLeft(fast) && Either.isLeft(slow)) assert.strictEqual(fast.left.message, slow.left.message)
+  })
+
+  it("the owned decoder keeps objects already in shape and copies the others", () => {
+    const page = structuredClone(fixtures.listPage)
+    const decoded = FastDecode.decodeOwnedEither(BatchPage.BatchPage)(page)
+    assert.isTrue(Either.isRight(decoded) && decoded.right === page)
+    const extra = structuredClone({ ...fixtures.completedBatch, surprise: 1 })
+    const copied = FastDecode.decodeOwnedEither(Batch.Batch)(extra)
+    assert.isTrue(Either.isRight(copied) && copied.right !== extra && !("surprise" in copied.right))
+    if (Either.isRight(copied)) assert.strictEqual(copied.right.usage, extra.usage)
+  })
+
+  it("leaves schemas with transformations, and strict excess-key options, to the interpreter", () => {
+    assert.isFalse(FastDecode.isCompiled(Schema.Struct({ n: Schema.NumberFromString })))
+    const strict = FastDecode.decodeUnknownEither(Batch.Batch, { onExcessProperty: "error" })
+    assert.isTrue(Either.isLeft(strict({ ...fixtures.completedBatch, surprise: 1 })))
+  })
+})
