@@ -21,7 +21,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as SynchronizedRef from "effect/SynchronizedRef"
+import * as Ref from "effect/Ref"
 
 /**
  * Settings of a governor.
@@ -171,7 +171,9 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const bucketSize = rpm === undefined ? 0 : Math.max(1, rpm / 60)
     const permits = yield* Effect.makeSemaphore(maxInFlight)
     const now0 = yield* Clock.currentTimeMillis
-    const ref = yield* SynchronizedRef.make<Internal>({
+    // Every update is a pure function of the state, so a plain Ref is atomic enough; a
+    // SynchronizedRef would take a semaphore on each of the three updates of every request.
+    const ref = yield* Ref.make<Internal>({
       inFlight: 0,
       gateUntil: 0,
       remaining: Option.none(),
@@ -238,7 +240,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return [{ _tag: "Go", at }, next]
     }
 
-    const release = SynchronizedRef.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))
+    const release = Ref.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))
 
     const sleepUntil = (until: number, now: number) => Effect.sleep(Duration.millis(Math.max(1, until - now)))
 
@@ -249,7 +251,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     ): Effect.Effect<number> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.flatMap(
-          SynchronizedRef.modify(ref, (s) => decide(s, now)),
+          Ref.modify(ref, (s) => decide(s, now)),
           (decision) => {
             if (decision._tag === "Wait") {
               return Effect.zipRight(restore(sleepUntil(decision.until, now)), admit(restore))
@@ -257,7 +259,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
             if (decision.at <= now) return Effect.succeed(now)
             return restore(sleepUntil(decision.at, now)).pipe(
               Effect.onInterrupt(() => release),
-              Effect.zipRight(Effect.zip(Clock.currentTimeMillis, SynchronizedRef.get(ref))),
+              Effect.zipRight(Effect.zip(Clock.currentTimeMillis, Ref.get(ref))),
               // A 429 that closed the gate while this request waited for its slot: decide again.
               Effect.flatMap(([later, s]) =>
                 later < s.gateUntil ? Effect.zipRight(release, admit(restore)) : Effect.succeed(later)
@@ -268,7 +270,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
 
     const observe = (admittedAt: number, observation: Observation): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        SynchronizedRef.update(ref, (s): Internal => {
+        Ref.update(ref, (s): Internal => {
           const { headers, status } = observation
           let next: Internal = s
           const remainingRequests = parseNumber(header(headers, "x-ratelimit-remaining-requests"))
@@ -338,7 +340,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       )
 
     const state: Effect.Effect<State> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(SynchronizedRef.get(ref), (s): State => {
+      Effect.map(Ref.get(ref), (s): State => {
         const [decision] = decide(s, now)
         const until = decision._tag === "Wait" ? decision.until : decision.at
         const reason: Option.Option<Reason> = until > now
