@@ -137,6 +137,14 @@ export interface LineSplitter {
  * Makes a line splitter; `start` continues a read that broke off after `offset` bytes and `line`
  * lines.
  *
+ * Each line is decoded on its own, newline included, by one streaming `TextDecoder`: a line of
+ * ASCII becomes a one-byte string, which `JSON.parse` reads about three times faster than a slice
+ * of a whole decoded chunk (one multi-byte character makes the whole chunk's text two-byte, and
+ * the output files of chat completions have some in most chunks). Streaming decoding is also the
+ * faster path of Node's decoder; the newline ends any unfinished character, so each line decodes
+ * exactly as it would alone. The unfinished last line is copied out of the chunk, so the splitter
+ * never holds the caller's (often 64 KB) buffer alive.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -144,18 +152,25 @@ export const makeLineSplitter = (start: { readonly offset: number; readonly line
   offset: 0,
   line: 0
 }): LineSplitter => {
-  const decoder = new TextDecoder("utf-8", { fatal: false })
+  // BOMs are removed by hand, one per line, as a decoder made for each line would.
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+  // the unfinished last line, as copies of the chunk tails that hold it
   let pending: Array<Uint8Array> = []
   let pendingBytes = 0
   let offset = start.offset
   let line = start.line
 
-  const emit = (bytes: Uint8Array, out: Array<RawLine>, breakBytes: number) => {
+  /** Cuts one line from its bytes, which end with the newline unless it is the `last`. */
+  const emit = (bytes: Uint8Array, out: Array<RawLine>, last: boolean) => {
     line++
-    offset += bytes.length + breakBytes
-    let text = decoder.decode(bytes)
-    if (text.endsWith("\r")) text = text.slice(0, -1)
-    if (text.trim() !== "") out.push({ text, line, end: offset })
+    offset += bytes.length
+    let text = decoder.decode(bytes, { stream: !last })
+    let to = text.length
+    if (to > 0 && text.charCodeAt(to - 1) === 10) to--
+    if (to > 0 && text.charCodeAt(to - 1) === 13) to--
+    const from = to > 0 && text.charCodeAt(0) === 0xFEFF ? 1 : 0
+    if (from > 0 || to < text.length) text = text.slice(from, to)
+    if (!isBlank(text)) out.push({ text, line, end: offset })
   }
 
   const takePending = (tail: Uint8Array): Uint8Array => {
@@ -176,14 +191,14 @@ export const makeLineSplitter = (start: { readonly offset: number; readonly line
     push: (chunk) => {
       const out: Array<RawLine> = []
       let from = 0
-      let newline = chunk.indexOf(10, from)
+      let newline = chunk.indexOf(10)
       while (newline !== -1) {
-        emit(takePending(chunk.subarray(from, newline)), out, 1)
+        emit(takePending(chunk.subarray(from, newline + 1)), out, false)
         from = newline + 1
         newline = chunk.indexOf(10, from)
       }
       if (from < chunk.length) {
-        // Copy: the caller may reuse its buffer.
+        // Copy: the caller may reuse its buffer, and a view would keep all of it alive.
         pending.push(chunk.slice(from))
         pendingBytes += chunk.length - from
       }
@@ -191,10 +206,17 @@ export const makeLineSplitter = (start: { readonly offset: number; readonly line
     },
     flush: () => {
       const out: Array<RawLine> = []
-      if (pendingBytes > 0) emit(takePending(new Uint8Array(0)), out, 0)
+      if (pendingBytes > 0) emit(takePending(new Uint8Array(0)), out, true)
       return out
     },
     offset: () => offset,
     lineNumber: () => line
   }
+}
+
+/** Whether a line holds only white space; a JSON line starts with a printable ASCII character. */
+const isBlank = (text: string): boolean => {
+  if (text.length === 0) return true
+  const first = text.charCodeAt(0)
+  return first > 32 && first < 127 ? false : text.trim() === ""
 }

@@ -70,4 +70,29 @@ describe("LineSplitter", () => {
       )
     )
   })
+  it("law: any bytes, even invalid UTF-8, in any chunking, give each line as decoding it alone would", () => {
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }).map((bytes) => bytes.map((b) => (b % 7 === 0 ? 10 : b % 11 === 0 ? 13 : b))),
+        fc.array(fc.nat()),
+        (bytes, positions) => {
+          const expected: Array<readonly [number, string, number]> = []
+          let from = 0
+          let number = 0
+          while (from < bytes.length) {
+            const newline = bytes.indexOf(10, from)
+            const to = newline === -1 ? bytes.length : newline + 1
+            number++
+            let text = decode(bytes.subarray(from, newline === -1 ? to : newline))
+            if (text.endsWith("\r")) text = text.slice(0, -1)
+            if (text.trim() !== "") expected.push([number, text, to])
+            from = to
+          }
+          const lines = splitAll(cut(bytes, positions))
+          assert.deepStrictEqual(lines.map((l) => [l.line, l.text, l.end] as const), expected)
+        }
+      )
+    )
+  })
 })
