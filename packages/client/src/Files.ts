@@ -9,13 +9,18 @@ import { File, Jsonl, RequestLine } from "@batchfx/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
   type BatchClientError,
@@ -185,17 +190,133 @@ const parseContentRange = (
   return { start: Number(match[1]), total: match[3] === "*" ? undefined : Number(match[3]) }
 }
 
-/** Drops the first `n` bytes of a byte stream. */
-const dropBytes = <E>(stream: Stream.Stream<Uint8Array, E>, n: number): Stream.Stream<Uint8Array, E> =>
-  n <= 0 ? stream : stream.pipe(
-    Stream.mapAccum(n, (left, chunk) =>
-      left <= 0
-        ? [0, chunk] as const
-        : left >= chunk.length
-        ? [left - chunk.length, new Uint8Array(0)] as const
-        : [0, chunk.subarray(left)] as const),
-    Stream.filter((chunk) => chunk.length > 0)
-  )
+/** What the consumer of a body is handed next: bytes, the end (`None`) or a failure. */
+type Next<E> = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E>>
+
+/**
+ * A body read with an idle timeout, in a scope: a reader fiber pulls the body and hands each chunk
+ * over through a one-chunk slot, and a watchdog fails the read with `stalled()` once the reader has
+ * waited `idle` for bytes with none arriving (checked every `idle`, so a stall is noticed after one
+ * to two of them). Time the consumer spends on a chunk does not count: while the slot is full the
+ * reader is not waiting for the network. `skip` bytes are dropped first, and `taken` is told every
+ * byte the consumer receives.
+ *
+ * Why by hand: a race per pull (`Stream.timeoutFail`, `Stream.interruptWhen`, `Effect.raceFirst`)
+ * forks fibers for every chunk, which doubled the CPU of reading a body and kept chunks alive long
+ * enough to be promoted out of the young generation; a queue (`Stream.buffer`) costs more per
+ * chunk than this slot. The slot holds at most one chunk, so memory stays at a chunk or two.
+ */
+const guardIdle = <E>(
+  body: Stream.Stream<Uint8Array, E>,
+  options: {
+    readonly idle: Duration.Duration
+    readonly stalled: () => E
+    readonly skip: number
+    readonly taken: (bytes: number) => void
+  }
+): Effect.Effect<Stream.Stream<Uint8Array, E>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    let slot: Next<E> | undefined = undefined
+    let taker: ((next: Next<E>) => void) | undefined = undefined
+    let release: (() => void) | undefined = undefined
+    let finished = false
+    let skip = options.skip
+    // bumped when bytes arrive or the consumer takes a chunk; `full` while the reader waits on it
+    let progress = 0
+    let full = false
+
+    const hand = (next: Next<E>): boolean => {
+      if (taker === undefined) {
+        slot = next
+        return false
+      }
+      const resume = taker
+      taker = undefined
+      resume(next)
+      return true
+    }
+    const finish = (next: Next<E>) => {
+      if (finished) return
+      finished = true
+      if (!hand(next)) release = undefined
+    }
+
+    const put = (chunk: Chunk.Chunk<Uint8Array>) =>
+      Effect.async<void>((resume) => {
+        progress++
+        let bytes = chunk
+        if (skip > 0) {
+          const kept: Array<Uint8Array> = []
+          for (const part of chunk) {
+            if (skip >= part.length) skip -= part.length
+            else {
+              kept.push(skip > 0 ? part.slice(skip) : part)
+              skip = 0
+            }
+          }
+          bytes = Chunk.unsafeFromArray(kept)
+        }
+        if (Chunk.isEmpty(bytes) || hand(Effect.succeed(bytes))) {
+          resume(Effect.void)
+          return undefined
+        }
+        full = true
+        release = () => {
+          full = false
+          resume(Effect.void)
+        }
+        return Effect.sync(() => {
+          release = undefined
+        })
+      })
+
+    const take: Next<E> = Effect.async((resume) => {
+      const next = slot
+      if (next === undefined) {
+        taker = resume
+        return Effect.sync(() => {
+          if (taker === resume) taker = undefined
+        })
+      }
+      slot = undefined
+      progress++
+      const waiting = release
+      release = undefined
+      waiting?.()
+      resume(next)
+      return undefined
+    })
+
+    const reader = yield* Stream.runForEachChunk(body, put).pipe(
+      Effect.matchCause({
+        onSuccess: () => finish(Effect.fail(Option.none())),
+        onFailure: (cause) => finish(Effect.failCause(Cause.map(cause, Option.some)))
+      }),
+      Effect.forkScoped
+    )
+    yield* Effect.gen(function*() {
+      let seen = progress
+      while (!finished) {
+        yield* Effect.sleep(options.idle)
+        if (progress === seen && !full && !finished) {
+          finish(Effect.fail(Option.some(options.stalled())))
+          yield* Fiber.interrupt(reader)
+          return
+        }
+        seen = progress
+      }
+    }).pipe(Effect.forkScoped)
+
+    return Stream.repeatEffectChunkOption(take).pipe(
+      // counted as each chunk is handed on (no effect per chunk), so a re-read knows where to start
+      Stream.mapChunks((chunks) => {
+        let bytes = 0
+        for (const chunk of chunks) bytes += chunk.length
+        options.taken(bytes)
+        return chunks
+      })
+    )
+  })
 
 /**
  * A stream of request lines from either a stream or an iterable.
@@ -340,7 +461,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       let attempts = 0
       const idle = options.idleTimeout === undefined ? settings.timeout : Duration.decode(options.idleTimeout)
 
-      const read: Stream.Stream<Uint8Array, BatchClientError> = Stream.unwrap(Effect.gen(function*() {
+      const read: Stream.Stream<Uint8Array, BatchClientError> = Stream.unwrapScoped(Effect.gen(function*() {
         const from = delivered
         if (total !== undefined && from >= total) return Stream.empty
         const attempt = ++attempts
@@ -387,35 +508,18 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         if (from > 0) {
           yield* Effect.logDebug(`resuming ${url} at byte ${from} (HTTP ${response.status})`)
         }
-        // The idle timeout is a watchdog that looks every `idle` whether bytes arrived since its
-        // last look, rather than a timer per chunk: a stall is noticed after one to two `idle`s.
-        let received = 0
-        const watchdog = Effect.gen(function*() {
-          let seen = received
-          while (true) {
-            yield* Effect.sleep(idle)
-            if (received === seen) {
-              return yield* new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle })
-            }
-            seen = received
-          }
-        })
-        return dropBytes(
+        return yield* guardIdle<BatchClientError>(
           response.stream.pipe(
-            Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub)),
-            Stream.mapChunks((chunks) => {
-              for (const chunk of chunks) received += chunk.length
-              return chunks
-            }),
-            Stream.interruptWhen(watchdog)
+            Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub))
           ),
-          skip
-        ).pipe(
-          // counted as each chunk passes (no effect per chunk), so a re-read knows where to start
-          Stream.mapChunks((chunks) => {
-            for (const chunk of chunks) delivered += chunk.length
-            return chunks
-          })
+          {
+            idle,
+            stalled: () => new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle }),
+            skip,
+            taken: (bytes) => {
+              delivered += bytes
+            }
+          }
         )
       }))
 

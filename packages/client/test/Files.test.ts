@@ -234,6 +234,23 @@ describe("Files in memory", () => {
       // the stalled read, then one ranged read from where it stopped
       assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1, "206": 1 })
     }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))))
+  it.effect("a consumer slower than the idle timeout is not taken for a stalled body", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const lines = requests(20)
+      const file = yield* Files.upload(lines, { endpoint })
+      // bytes come every second; the consumer spends 2 minutes on each chunk
+      yield* fake.scriptFault(contentRoute, 1, Fault.slowBody({ chunkBytes: 500, delay: "1 second" }))
+      const slow = Files.content(file.id, { idleTimeout: "30 seconds" }).pipe(
+        Stream.tap(() => Effect.sleep("2 minutes"))
+      )
+      const fiber = yield* Effect.fork(text(slow))
+      for (let i = 0; i < 500 && (yield* Fiber.poll(fiber))._tag === "None"; i++) yield* TestClock.adjust("30 seconds")
+      const got = yield* Fiber.join(fiber)
+      assert.isTrue(got === jsonl(lines))
+      // one read, never abandoned
+      assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1 })
+    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))))
 })
 
 /** A server of its own that ignores Range and cuts every content body after 66 of 100,000 bytes. */
