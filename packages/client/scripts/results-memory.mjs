@@ -144,7 +144,8 @@ const measure = async (port) => {
 if (process.argv.includes("--serve")) {
   serve()
 } else {
-  const child = fork(fileURLToPath(import.meta.url), [...args, "--serve"], { stdio: "inherit" })
+  // no execArgv: flags such as --cpu-prof or --trace-gc are for the reader, not the server
+  const child = fork(fileURLToPath(import.meta.url), [...args, "--serve"], { stdio: "inherit", execArgv: [] })
   child.once("message", async ({ port }) => {
     try {
       await measure(port)
