@@ -126,7 +126,7 @@ export interface ContentOptions {
   /**
    * How long the body may go without a byte before the read counts as broken (and is resumed);
    * default the client's timeout. Checked every `idleTimeout`, so a stall is noticed after one to
-   * two of them.
+   * two of them. Time the consumer spends on a chunk does not count.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
