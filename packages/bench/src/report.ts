@@ -274,7 +274,7 @@ ${
         rows.filter((r) => r.met === false).map((r) => `#${r.scenario} ${r.metric.replace(/ \(.*$/, "")}`).join("; ")
       })`
       : ""
-  }. What the profiles say about the misses is in [the bench's README](README.md#what-the-profiles-say).
+  }. What the profiles say about the misses is in [the bench's README](README.md#what-the-profiles-say-2026-11-29).
 
 ${table(raw, rows)}
 ${(raw.notes ?? []).length > 0 ? `\n${(raw.notes ?? []).map((n) => `- ${n}`).join("\n")}\n` : ""}
