@@ -139,6 +139,12 @@ describe("FastDecode", () => {
 
   it("leaves schemas with transformations, and strict excess-key options, to the interpreter", () => {
     assert.isFalse(FastDecode.isCompiled(Schema.Struct({ n: Schema.NumberFromString })))
+    // Two object members: the interpreter may try them in another order than declared.
+    const A = Schema.Struct({ x: Schema.Number })
+    const B = Schema.Struct({ kind: Schema.Literal("b"), x: Schema.Number })
+    assert.isFalse(FastDecode.isCompiled(Schema.Union(A, B)))
+    agree(Schema.Union(A, B), { kind: "b", x: 1 })
+    assert.isTrue(FastDecode.isCompiled(Schema.Union(Schema.Literal("a"), Schema.String, Schema.Null, A)))
     const strict = FastDecode.decodeUnknownEither(Batch.Batch, { onExcessProperty: "error" })
     assert.isTrue(Either.isLeft(strict({ ...fixtures.completedBatch, surprise: 1 })))
   })

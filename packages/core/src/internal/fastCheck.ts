@@ -63,6 +63,11 @@ const build = (ast: AST.AST, mode: Mode): Check | null => {
       }
     }
     case "Union": {
+      // The interpreter tries members keyed by a literal field first, so with two object members
+      // its order can differ from the declaration's. With at most one member that takes objects
+      // or arrays, and none that takes anything, every member that accepts a value returns the
+      // value itself, and the order does not matter.
+      if (ast.types.filter(isContainer).length > 1 || ast.types.some(isAnything)) return null
       const members = ast.types.map((member) => compile(member, mode))
       if (members.some((member) => member === null)) return null
       const checks = members as ReadonlyArray<Check>
@@ -82,6 +87,18 @@ const build = (ast: AST.AST, mode: Mode): Check | null => {
       // Transformations, declarations, suspensions and the rest: the interpreter's job.
       return null
   }
+}
+
+const unrefined = (ast: AST.AST): AST.AST => ast._tag === "Refinement" ? unrefined(ast.from) : ast
+
+const isContainer = (ast: AST.AST): boolean => {
+  const tag = unrefined(ast)._tag
+  return tag === "TypeLiteral" || tag === "TupleType"
+}
+
+const isAnything = (ast: AST.AST): boolean => {
+  const tag = unrefined(ast)._tag
+  return tag === "UnknownKeyword" || tag === "AnyKeyword"
 }
 
 // `Array(X)` only (no fixed elements): what the wire schemas use.
