@@ -198,39 +198,31 @@ const toResult = <A>(
 ): Result<A> | ResultDecodeError => {
   const response = line.response ?? undefined
   if (ResultLine.isSuccess(line) && response !== undefined) {
+    let body = response.body as A
+    if (decodeBody !== undefined) {
+      const decoded = decodeBody(response.body)
+      if (decoded._tag === "Left") {
+        return new ResultDecodeError({
+          fileId: position.fileId,
+          file: position.file,
+          line: position.line,
+          customId: line.custom_id,
+          reason: `response.body: ${ParseMessage.format(decoded.left)}`
+        })
+      }
+      body = decoded.right
+    }
     // Written out rather than spread from a shared base: this runs once per line.
-    if (decodeBody === undefined) {
-      return {
-        _tag: "Succeeded",
-        customId: line.custom_id,
-        id: line.id,
-        statusCode: response.status_code,
-        requestId: response.request_id,
-        body: response.body as A,
-        position,
-        line
-      }
-    }
-    const body = decodeBody(response.body)
-    if (body._tag === "Right") {
-      return {
-        _tag: "Succeeded",
-        customId: line.custom_id,
-        id: line.id,
-        statusCode: response.status_code,
-        requestId: response.request_id,
-        body: body.right,
-        position,
-        line
-      }
-    }
-    return new ResultDecodeError({
-      fileId: position.fileId,
-      file: position.file,
-      line: position.line,
+    return {
+      _tag: "Succeeded",
       customId: line.custom_id,
-      reason: `response.body: ${ParseMessage.format(body.left)}`
-    })
+      id: line.id,
+      statusCode: response.status_code,
+      requestId: response.request_id,
+      body,
+      position,
+      line
+    }
   }
   const error = line.error ?? undefined
   const detail = errorDetail(response?.body)

@@ -17,7 +17,7 @@ import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
-import { compile, unsure } from "./internal/fastCheck.js"
+import { type Check, compile, unsure } from "./internal/fastCheck.js"
 
 /**
  * A decoder for the schema: the compiled check where the value passes it, else
@@ -32,15 +32,26 @@ export const decodeUnknownEither = <A, I>(
   schema: Schema.Schema<A, I, never>,
   options?: AST.ParseOptions
 ): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
-  const slow = Schema.decodeUnknownEither(schema, options)
   const plain = options === undefined ||
     ((options.onExcessProperty === undefined || options.onExcessProperty === "ignore") &&
       options.propertyOrder !== "original" && options.exact !== true)
-  const fast = plain ? compile(schema.ast) : null
-  if (fast === null) return slow
+  return judged(schema, plain ? compile(schema.ast) : null, options)
+}
+
+// The compiled check where the value passes it, the interpreter (made on first need: most values
+// never reach it) for everything else.
+const judged = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  fast: Check | null,
+  options?: AST.ParseOptions
+): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
+  if (fast === null) return Schema.decodeUnknownEither(schema, options)
+  let slow: ((input: unknown) => Either.Either<A, ParseResult.ParseError>) | undefined
   return (input) => {
     const value = fast(input)
-    return value === unsure ? slow(input) : Either.right(value as A)
+    if (value !== unsure) return Either.right(value as A)
+    slow ??= Schema.decodeUnknownEither(schema, options)
+    return slow(input)
   }
 }
 
@@ -64,12 +75,4 @@ export const isCompiled = (schema: Schema.Schema.AnyNoContext): boolean => compi
  */
 export const decodeOwnedEither = <A, I>(
   schema: Schema.Schema<A, I, never>
-): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
-  const slow = Schema.decodeUnknownEither(schema)
-  const fast = compile(schema.ast, "reuse")
-  if (fast === null) return slow
-  return (input) => {
-    const value = fast(input)
-    return value === unsure ? slow(input) : Either.right(value as A)
-  }
-}
+): (input: unknown) => Either.Either<A, ParseResult.ParseError> => judged(schema, compile(schema.ast, "reuse"))
