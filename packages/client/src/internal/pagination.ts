@@ -36,21 +36,47 @@ export const paginate = <S, A, E>(
   return Stream.unwrapScoped(Effect.gen(function*() {
     // One token per page the producer may fetch: `lookAhead` up front, one more per pull.
     const demand = yield* Queue.unbounded<void>()
-    const results = yield* Queue.unbounded<Exit.Exit<A, Option.Option<E>>>()
     yield* Queue.offerAll(demand, Array.from({ length: lookAhead }, () => undefined))
+    // Pages wait here for the consumer, and the fibers wake each other with constant effects: a
+    // page handed through an async callback (a Queue of pages does that) outlives young-generation
+    // collections, so every page of a long listing went to the old generation and the peak memory
+    // grew with the listing's length.
+    const ready: Array<Exit.Exit<A, Option.Option<E>>> = []
+    let taker: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+    const deliver = (exit: Exit.Exit<A, Option.Option<E>>) =>
+      Effect.sync(() => {
+        ready.push(exit)
+        const wake = taker
+        taker = undefined
+        wake?.(Effect.void)
+      })
+    const awaitReady = Effect.async<void>((resume) => {
+      if (ready.length > 0) {
+        resume(Effect.void)
+        return undefined
+      }
+      taker = resume
+      return Effect.sync(() => {
+        if (taker === resume) taker = undefined
+      })
+    })
+    const takeReady: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() => ready.shift()!)
+    const pull: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() =>
+      ready.length > 0 ? ready.shift()! : Effect.zipRight(awaitReady, takeReady)
+    )
     const produce = Effect.gen(function*() {
       let state = initial
       while (true) {
         yield* Queue.take(demand)
         const exit = yield* Effect.exit(step(state))
         if (Exit.isFailure(exit)) {
-          yield* Queue.offer(results, Exit.failCause(Cause.map(exit.cause, Option.some)))
+          yield* deliver(Exit.failCause(Cause.map(exit.cause, Option.some)))
           return
         }
         const [page, next] = exit.value
-        yield* Queue.offer(results, Exit.succeed(page))
+        yield* deliver(Exit.succeed(page))
         if (Option.isNone(next)) {
-          yield* Queue.offer(results, Exit.fail(Option.none()))
+          yield* deliver(Exit.fail(Option.none()))
           return
         }
         state = next.value
@@ -58,7 +84,7 @@ export const paginate = <S, A, E>(
     })
     yield* Effect.forkScoped(produce)
     return Stream.repeatEffectOption(
-      Effect.flatten(Effect.zipRight(Queue.offer(demand, undefined), Queue.take(results))).pipe(
+      Effect.zipRight(Queue.offer(demand, undefined), pull).pipe(
         Effect.zipLeft(letProducerSend)
       )
     )
