@@ -2,7 +2,7 @@
  * What every contender shares: its arguments, the consumer's simulated work, and the one JSON line
  * it prints when done (the runner reads it).
  */
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 
 /** The scenarios a contender knows. */
 export type Scenario = "list" | "results" | "retrieve" | "cold"
@@ -70,26 +70,55 @@ export interface Measured {
   readonly ms: number
   /** CPU time (user + system) of the work, in milliseconds: steadier than wall time on a busy machine. */
   readonly cpuMs: number
+  /** Resident memory when the work started, in MB (after modules were loaded). */
+  readonly startRssMB?: number
 }
 
-/** Where the work started: wall clock and CPU usage. */
+/** Where the work started: wall clock, CPU usage and resident memory. */
 export interface Start {
   readonly at: number
   readonly cpu: NodeJS.CpuUsage
+  readonly rssMB: number
 }
 
-/** Marks the start of the work. */
-export const begin = (): Start => ({ at: performance.now(), cpu: process.cpuUsage() })
+// The process's peak before the work, kept when `begin` resets the kernel's high-water mark.
+let peakBeforeWorkMB = 0
+// Whether the high-water mark was reset, so that `VmHWM` afterwards is the work's own peak.
+let peakReset = false
+
+/**
+ * Marks the start of the work. On Linux the peak resident memory is reset to the current one
+ * (`/proc/self/clear_refs`), so that the work's own peak can be read at the end, apart from the
+ * peak of loading modules.
+ */
+export const begin = (): Start => {
+  peakBeforeWorkMB = peakRssMB()
+  try {
+    writeFileSync("/proc/self/clear_refs", "5")
+    peakReset = true
+  } catch {
+    // not Linux, or not allowed: the work's peak is then not known apart
+  }
+  return { at: performance.now(), cpu: process.cpuUsage(), rssMB: process.memoryUsage().rss / 1024 / 1024 }
+}
 
 /** The figures of the work started at `start`. */
-export const finish = (start: Start, figures: Omit<Measured, "ms" | "cpuMs">): Measured => {
+export const finish = (start: Start, figures: Omit<Measured, "ms" | "cpuMs" | "startRssMB">): Measured => {
   const cpu = process.cpuUsage(start.cpu)
-  return { ...figures, ms: performance.now() - start.at, cpuMs: (cpu.user + cpu.system) / 1000 }
+  return {
+    ...figures,
+    ms: performance.now() - start.at,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    startRssMB: start.rssMB
+  }
 }
 
 /** The line a contender prints: what it measured plus its peak resident memory. */
 export interface Report extends Measured {
+  /** The peak resident memory of the whole process, module loading included. */
   readonly maxRssMB: number
+  /** The peak resident memory during the work (Linux), to set against `startRssMB`. */
+  readonly workPeakRssMB?: number
   readonly heapUsedMB: number
 }
 
@@ -111,9 +140,11 @@ export const peakRssMB = (): number => {
 
 /** Prints the report line on stdout. */
 export const report = (measured: Measured): void => {
+  const peak = peakRssMB()
   const report: Report = {
     ...measured,
-    maxRssMB: peakRssMB(),
+    maxRssMB: Math.max(peak, peakBeforeWorkMB),
+    ...(peakReset ? { workPeakRssMB: peak } : {}),
     heapUsedMB: process.memoryUsage().heapUsed / 1024 / 1024
   }
   process.stdout.write(JSON.stringify(report) + "\n")

@@ -67,6 +67,11 @@ const cpuPerThousand = (r: RunRecord) =>
   r.report === undefined || r.report.items === 0 ? undefined : r.report.cpuMs / (r.report.items / 1000)
 const seconds = (r: RunRecord) => r.report === undefined ? undefined : r.report.ms / 1000
 const rss = (r: RunRecord) => r.report?.maxRssMB
+// What the work itself added: its peak over the memory it started from (Linux only).
+const growth = (r: RunRecord) =>
+  r.report?.workPeakRssMB !== undefined && r.report.startRssMB !== undefined
+    ? r.report.workPeakRssMB - r.report.startRssMB
+    : undefined
 const mbPerSecond = (r: RunRecord) =>
   r.report?.bytes === undefined ? undefined : r.report.bytes / 1024 / 1024 / (r.report.ms / 1000)
 const count429 = (r: RunRecord) => r.server?.byStatus["429"] ?? 0
@@ -184,6 +189,19 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
       ratio: `${times(bfxMem! / sdkMem!)} SDK`,
       target: "batchfx < 100 MB",
       met: checked(bfxMem!) ? bfxMem! < 100 : undefined
+    })
+    const [floorGrowth, sdkGrowth, bfxGrowth] = (["floor", "sdk", "batchfx"] as const).map((c) =>
+      stat(raw, 4, name, c, growth)
+    )
+    rows.push({
+      ...base(4, name),
+      metric: "peak RSS growth MB during the read (median)",
+      floor: fmt(floorGrowth!),
+      sdk: fmt(sdkGrowth!),
+      batchfx: fmt(bfxGrowth!),
+      ratio: `${times(bfxGrowth! / floorGrowth!)} floor`,
+      target: "batchfx < 64 MB (#6)",
+      met: checked(bfxGrowth!) ? bfxGrowth! < 64 : undefined
     })
   }
 
