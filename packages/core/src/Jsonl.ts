@@ -133,6 +133,9 @@ export interface LineSplitter {
   readonly lineNumber: () => number
 }
 
+// one options object for every line rather than one per line
+const streaming: TextDecodeOptions = { stream: true }
+
 /**
  * Makes a line splitter; `start` continues a read that broke off after `offset` bytes and `line`
  * lines.
@@ -164,7 +167,7 @@ export const makeLineSplitter = (start: { readonly offset: number; readonly line
   const emit = (bytes: Uint8Array, out: Array<RawLine>, last: boolean) => {
     line++
     offset += bytes.length
-    let text = decoder.decode(bytes, { stream: !last })
+    let text = last ? decoder.decode(bytes) : decoder.decode(bytes, streaming)
     let to = text.length
     if (to > 0 && text.charCodeAt(to - 1) === 10) to--
     if (to > 0 && text.charCodeAt(to - 1) === 13) to--
