@@ -141,6 +141,33 @@ const whenDebug = (log: () => Effect.Effect<void>): Effect.Effect<void> =>
     (min) => LogLevel.lessThanEqual(min, LogLevel.Debug) ? log() : Effect.void
   )
 
+/**
+ * Runs `effect` inside `wrap` (a span, a timeout) and hands its value out through a variable
+ * instead of through `wrap`: `wrap` then ends with `void`, so the span it ends and the fiber it
+ * forks keep nothing of the value. An object that lives across an asynchronous wait (a span, a
+ * fiber) and is then made to point at data created after the wait keeps that data alive through
+ * young-generation collections: with the value going through the attempt's span and its timeout's
+ * fiber, every decoded page of a listing went to the old generation (per 100,000 batches, 162 MB
+ * promoted instead of 98, and a scavenge time a half higher).
+ */
+const outOfBand = <A, E, R, E2, R2>(
+  effect: Effect.Effect<A, E, R>,
+  wrap: (inner: Effect.Effect<void, E, R>) => Effect.Effect<void, E2, R2>
+): Effect.Effect<A, E2, R2> =>
+  Effect.suspend(() => {
+    let value: A | undefined
+    return Effect.map(
+      wrap(Effect.map(effect, (a) => {
+        value = a
+      })),
+      () => {
+        const a = value as A
+        value = undefined
+        return a
+      }
+    )
+  })
+
 const pathOf = (url: string): string => {
   try {
     return new URL(url).pathname
@@ -235,11 +262,12 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         })
         if (Option.isNone(timeout)) return once
         const info = exchangeOf(request, attempt)
-        return Effect.timeoutFail(once, {
-          duration: timeout.value,
-          onTimeout: () =>
-            new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout: timeout.value })
-        })
+        return outOfBand(once, (timed) =>
+          Effect.timeoutFail(timed, {
+            duration: timeout.value,
+            onTimeout: () =>
+              new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout: timeout.value })
+          }))
       })
 
     const send: Service["send"] = (request, attempt) => sendThen(request, attempt, Effect.succeed, Option.none())
@@ -267,32 +295,36 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
           ),
           Effect.zipRight(handle(response, attemptOptions.attempt))
         )
-      return sendThen(request, attemptOptions.attempt, after, Option.some(timeout)).pipe(
-        Effect.tapError((error) => {
-          const status = "status" in error && typeof error.status === "number" ? error.status : undefined
-          const requestId = "requestId" in error && typeof error.requestId === "string" ? error.requestId : ""
-          return Effect.zipRight(
-            Effect.annotateCurrentSpan({
-              "batchfx.error": error._tag,
-              "batchfx.request_id": requestId,
-              ...(status === undefined ? {} : { "http.response.status_code": status })
+      return outOfBand(
+        sendThen(request, attemptOptions.attempt, after, Option.some(timeout)),
+        (spanned) =>
+          spanned.pipe(
+            Effect.tapError((error) => {
+              const status = "status" in error && typeof error.status === "number" ? error.status : undefined
+              const requestId = "requestId" in error && typeof error.requestId === "string" ? error.requestId : ""
+              return Effect.zipRight(
+                Effect.annotateCurrentSpan({
+                  "batchfx.error": error._tag,
+                  "batchfx.request_id": requestId,
+                  ...(status === undefined ? {} : { "http.response.status_code": status })
+                }),
+                Effect.logDebug(`${info.method} ${path} failed: ${scrub(error.message)}`).pipe(
+                  Effect.annotateLogs({ ...annotations, error: error._tag, status: status ?? "", requestId })
+                )
+              )
             }),
-            Effect.logDebug(`${info.method} ${path} failed: ${scrub(error.message)}`).pipe(
-              Effect.annotateLogs({ ...annotations, error: error._tag, status: status ?? "", requestId })
-            )
+            Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
+              kind: "client",
+              // A stack trace per request costs more than the rest of the span; the span's name and
+              // attributes already say where it comes from.
+              captureStackTrace: false,
+              attributes: {
+                "http.request.method": info.method,
+                "url.path": path,
+                "batchfx.attempt": info.attempt
+              }
+            })
           )
-        }),
-        Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
-          kind: "client",
-          // A stack trace per request costs more than the rest of the span; the span's name and
-          // attributes already say where it comes from.
-          captureStackTrace: false,
-          attributes: {
-            "http.request.method": info.method,
-            "url.path": path,
-            "batchfx.attempt": info.attempt
-          }
-        })
       )
     }
 
