@@ -241,6 +241,32 @@ describe("bodies that cannot be read", () => {
       assert.match(error.requestId ?? "", /^req_/)
     }).pipe(Effect.provide(inMemoryEdited(cutBody))))
 
+  // The transport reads success bodies as bytes and decodes them itself: they must read as
+  // `response.text` would, a byte order mark dropped and multi-byte characters kept.
+  const withBomAndUnicode = (response: HttpServerResponse.HttpServerResponse) => {
+    if (response.status !== 200 || response.body._tag !== "Uint8Array") return response
+    const page = JSON.parse(new TextDecoder().decode(response.body.body))
+    page.data[0].metadata = { note: "grüße ✓ 日本 🎉" }
+    const json = new TextEncoder().encode(JSON.stringify(page))
+    const body = new Uint8Array(json.length + 3)
+    body.set([0xef, 0xbb, 0xbf])
+    body.set(json, 3)
+    return HttpServerResponse.uint8Array(body, {
+      status: 200,
+      headers: response.headers,
+      contentType: "application/json"
+    })
+  }
+
+  it.effect("a body with a byte order mark and multi-byte characters decodes as its text reads", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.seedBatches(2)
+      const batches = yield* Stream.runCollect(client.list({ limit: 1 }).pipe(Stream.take(1)))
+      assert.deepStrictEqual([...batches].map((batch) => batch.metadata?.["note"]), ["grüße ✓ 日本 🎉"])
+    }).pipe(Effect.provide(inMemoryEdited(withBomAndUnicode))))
+
   it.effect("JSON of the wrong shape is a ResponseDecodeError that is not retried", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
