@@ -168,8 +168,8 @@ const outOfBand = <A, E, R, E2, R2>(
     )
   })
 
-// Decodes response bodies as \`response.text\` does: UTF-8, a byte order mark dropped, malformed
-// bytes replaced. Stateless between calls (no \`stream\` option), so one serves every response.
+// Decodes response bodies as `response.text` does: UTF-8, a byte order mark dropped, malformed
+// bytes replaced. Stateless between calls (no `stream` option), so one serves every response.
 const utf8 = new TextDecoder()
 
 const pathOf = (url: string): string => {
