@@ -89,62 +89,57 @@ const runsOf = (raw: Raw, scenario: number, name: string) =>
 export const summarize = (raw: Raw): ReadonlyArray<Row> => {
   const rows: Array<Row> = []
   const base = (scenario: number, name: string) => ({ scenario, case: name, runs: runsOf(raw, scenario, name) })
+  // A row comparing the three contenders on one figure: their medians, and what `judge` says of them.
+  const compared = (
+    scenario: number,
+    name: string,
+    metric: string,
+    figure: (r: RunRecord) => number | undefined,
+    judge: (medians: { floor: number; sdk: number; bfx: number }) => Pick<Row, "ratio" | "target" | "met">,
+    digits = 0
+  ): Row => {
+    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, scenario, name, c, figure))
+    return {
+      ...base(scenario, name),
+      metric,
+      floor: fmt(floor!, digits),
+      sdk: fmt(sdk!, digits),
+      batchfx: fmt(bfx!, digits),
+      ...judge({ floor: floor!, sdk: sdk!, bfx: bfx! })
+    }
+  }
 
   for (const name of cases(raw, 1)) {
-    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 1, name, c, perSecond))
-    rows.push({
-      ...base(1, name),
-      metric: "items/s (median)",
-      floor: fmt(floor!),
-      sdk: fmt(sdk!),
-      batchfx: fmt(bfx!),
-      ratio: `${times(bfx! / sdk!)} SDK, ${times(bfx! / floor!)} floor`,
+    rows.push(compared(1, name, "items/s (median)", perSecond, ({ bfx, floor, sdk }) => ({
+      ratio: `${times(bfx / sdk)} SDK, ${times(bfx / floor)} floor`,
       target: "≥ 1.0× SDK and ≥ 0.7× floor",
-      met: checked(floor!, sdk!, bfx!) ? bfx! >= sdk! && bfx! >= 0.7 * floor! : undefined
-    })
-    const [floorCpu, sdkCpu, bfxCpu] = (["floor", "sdk", "batchfx"] as const).map((c) =>
-      stat(raw, 1, name, c, cpuPerThousand)
-    )
-    rows.push({
-      ...base(1, name),
-      metric: "CPU ms per 1,000 items (median)",
-      floor: fmt(floorCpu!, 1),
-      sdk: fmt(sdkCpu!, 1),
-      batchfx: fmt(bfxCpu!, 1),
-      ratio: `${times(bfxCpu! / sdkCpu!)} SDK, ${times(bfxCpu! / floorCpu!)} floor`,
+      met: checked(floor, sdk, bfx) ? bfx >= sdk && bfx >= 0.7 * floor : undefined
+    })))
+    rows.push(compared(1, name, "CPU ms per 1,000 items (median)", cpuPerThousand, ({ bfx, floor, sdk }) => ({
+      ratio: `${times(bfx / sdk)} SDK, ${times(bfx / floor)} floor`,
       target: "",
       met: undefined
-    })
+    }), 1))
   }
 
   for (const name of cases(raw, 2)) {
-    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 2, name, c, seconds))
-    rows.push({
-      ...base(2, name),
-      metric: "wall s (median)",
-      floor: fmt(floor!, 2),
-      sdk: fmt(sdk!, 2),
-      batchfx: fmt(bfx!, 2),
-      ratio: `${times(bfx! / sdk!)} SDK`,
+    rows.push(compared(2, name, "wall s (median)", seconds, ({ bfx, sdk }) => ({
+      ratio: `${times(bfx / sdk)} SDK`,
       target: "≤ 0.75× SDK",
-      met: checked(sdk!, bfx!) ? bfx! <= 0.75 * sdk! : undefined
-    })
+      met: checked(sdk, bfx) ? bfx <= 0.75 * sdk : undefined
+    }), 2))
   }
 
   const memoryCases = cases(raw, 3)
   for (const name of memoryCases) {
-    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 3, name, c, rss))
     const reused = raw.records.some((r) => r.scenario === 3 && r.case === name && r.reusedFrom !== undefined)
     rows.push({
-      ...base(3, name),
-      ...(reused ? { case: `${name} (runs of #1)` } : {}),
-      metric: "peak RSS MB (median)",
-      floor: fmt(floor!),
-      sdk: fmt(sdk!),
-      batchfx: fmt(bfx!),
-      ratio: `${times(bfx! / sdk!)} SDK`,
-      target: "",
-      met: undefined
+      ...compared(3, name, "peak RSS MB (median)", rss, ({ bfx, sdk }) => ({
+        ratio: `${times(bfx / sdk)} SDK`,
+        target: "",
+        met: undefined
+      })),
+      ...(reused ? { case: `${name} (runs of #1)` } : {})
     })
   }
   if (memoryCases.length >= 2) {
@@ -168,41 +163,21 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
   }
 
   for (const name of cases(raw, 4)) {
-    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 4, name, c, mbPerSecond))
-    const [floorMem, sdkMem, bfxMem] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, 4, name, c, rss))
-    rows.push({
-      ...base(4, name),
-      metric: "MB/s read and parsed (median)",
-      floor: fmt(floor!),
-      sdk: fmt(sdk!),
-      batchfx: fmt(bfx!),
-      ratio: `${times(bfx! / floor!)} floor, ${times(bfx! / sdk!)} SDK`,
+    rows.push(compared(4, name, "MB/s read and parsed (median)", mbPerSecond, ({ bfx, floor, sdk }) => ({
+      ratio: `${times(bfx / floor)} floor, ${times(bfx / sdk)} SDK`,
       target: "≥ 0.8× floor",
-      met: checked(floor!, bfx!) ? bfx! >= 0.8 * floor! : undefined
-    })
-    rows.push({
-      ...base(4, name),
-      metric: "peak RSS MB (median)",
-      floor: fmt(floorMem!),
-      sdk: fmt(sdkMem!),
-      batchfx: fmt(bfxMem!),
-      ratio: `${times(bfxMem! / sdkMem!)} SDK`,
+      met: checked(floor, bfx) ? bfx >= 0.8 * floor : undefined
+    })))
+    rows.push(compared(4, name, "peak RSS MB (median)", rss, ({ bfx, sdk }) => ({
+      ratio: `${times(bfx / sdk)} SDK`,
       target: "batchfx < 100 MB",
-      met: checked(bfxMem!) ? bfxMem! < 100 : undefined
-    })
-    const [floorGrowth, sdkGrowth, bfxGrowth] = (["floor", "sdk", "batchfx"] as const).map((c) =>
-      stat(raw, 4, name, c, growth)
-    )
-    rows.push({
-      ...base(4, name),
-      metric: "peak RSS growth MB during the read (median)",
-      floor: fmt(floorGrowth!),
-      sdk: fmt(sdkGrowth!),
-      batchfx: fmt(bfxGrowth!),
-      ratio: `${times(bfxGrowth! / floorGrowth!)} floor`,
+      met: checked(bfx) ? bfx < 100 : undefined
+    })))
+    rows.push(compared(4, name, "peak RSS growth MB during the read (median)", growth, ({ bfx, floor }) => ({
+      ratio: `${times(bfx / floor)} floor`,
       target: "batchfx < 64 MB (#6)",
-      met: checked(bfxGrowth!) ? bfxGrowth! < 64 : undefined
-    })
+      met: checked(bfx) ? bfx < 64 : undefined
+    })))
   }
 
   for (const name of cases(raw, 5)) {
