@@ -365,9 +365,11 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         // The body is read as bytes and made text here, not with `response.text`: the response
         // object (made when the headers came) caches the text it reads, and an object made before
         // an asynchronous wait that points at data made after it keeps that data alive through
-        // young-generation collections, so every body's text went to the old generation. The
-        // cached bytes cost a collection next to nothing (their store is outside the heap). Per
-        // 100,000 batches: 100 MB promoted instead of 30, scavenges 300 ms instead of 150.
+        // young-generation collections, so every body's text went to the old generation. Per
+        // 100,000 batches: 100 MB promoted instead of 30, scavenges 300 ms instead of 150. The
+        // bytes are kept too, outside the heap, until a full collection (57–66 MB at the peak of a
+        // 1,000,000-batch listing: the bench README, "Listing memory (3)"), but cost scavenges
+        // nothing.
         return response.arrayBuffer.pipe(
           Effect.catchAll((error) => Effect.fail(InternalErrors.fromHttpClientError(exchange, error, scrub))),
           Effect.flatMap((bytes) => {
