@@ -161,11 +161,6 @@ const decodeResultLine = Schema.decodeUnknownEither(ResultLine.BatchResultLine, 
 
 type Decoded<A> = { readonly _tag: "Right"; readonly right: A } | { readonly _tag: "Left"; readonly left: string }
 
-/**
- * Decodes one line, synchronously: a file of any length costs no effect per line. The schema's
- * type and wire form are the same, so a line that passes the hand-written check (the same answer
- * as `Schema.is`) is used as parsed; only a line that fails it goes to the schema, for the message.
- */
 const noResults: ReadonlyArray<never> = []
 
 /**
@@ -176,6 +171,11 @@ const noResults: ReadonlyArray<never> = []
  */
 const newResultArray = <A>(): Array<Result<A>> => noResults.slice()
 
+/**
+ * Decodes one line, synchronously: a file of any length costs no effect per line. The schema's
+ * type and wire form are the same, so a line that passes the hand-written check (the same answer
+ * as `Schema.is`) is used as parsed; only a line that fails it goes to the schema, for the message.
+ */
 const decodeRaw = (text: string): Decoded<ResultLine.BatchResultLine> => {
   let json: unknown
   try {
