@@ -5,8 +5,9 @@
  * for one `Batch`, several times `JSON.parse` of its text. Listing 100,000 batches spends most of
  * its CPU there. This module compiles the plain part of a schema (structs, records, arrays,
  * unions, literals, strings, numbers, booleans, refinements such as `Int` and brands) into one
- * closure per node that checks and copies a value the way the interpreter would. A value the
- * closure accepts decodes to a structurally equal result; anything else (a value it rejects, a
+ * JavaScript function per struct, array or record, made once with `new Function` (closures where
+ * that is forbidden), that checks and copies a value the way the interpreter would. A value the
+ * check accepts decodes to a structurally equal result; anything else (a value it rejects, a
  * schema node it does not know, such as a transformation) goes to `Schema.decodeUnknownEither`,
  * so every failure is worded by the schema and every edge case is the schema's. Properties
  * checked in `test/FastDecode.test.ts` hold this against the interpreter on generated values.

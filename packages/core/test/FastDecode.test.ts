@@ -2,7 +2,8 @@ import { ApiError, Batch, BatchPage, FastDecode, File, Metadata, ResultLine } fr
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck as fc, type ParseResult, Schema } from "effect"
 import { isDeepStrictEqual } from "node:util"
-import { compile, unsure } from "../src/internal/fastCheck.js"
+import { vi } from "vitest"
+import { type Check, compile, compileClosures, unsure } from "../src/internal/fastCheck.js"
 import * as fixtures from "./fixtures.js"
 
 // The wire schemas the client decodes on its hot paths; each must compile to a fast check.
@@ -72,6 +73,15 @@ const agree = <A, I>(schema: Schema.Schema<A, I>, input: unknown): void => {
   agreeWith(schema, input, FastDecode.decodeUnknownEither(schema)(input))
   // The owned decoder may return parts of its input: give it a copy, then compare.
   agreeWith(schema, input, FastDecode.decodeOwnedEither(schema)(structuredClone(input)))
+  // The closures used where `new Function` is forbidden, in both modes, held to the same.
+  agreeWith(schema, input, judge(schema, compileClosures(schema.ast, "copy"))(input))
+  agreeWith(schema, input, judge(schema, compileClosures(schema.ast, "reuse"))(structuredClone(input)))
+}
+
+// A decoder from a check, as `FastDecode` makes one.
+const judge = <A, I>(schema: Schema.Schema<A, I>, check: Check | null) => (input: unknown) => {
+  const value = check === null ? unsure : check(input)
+  return value === unsure ? Schema.decodeUnknownEither(schema)(input) : Either.right(value as A)
 }
 
 const agreeWith = <A, I>(
@@ -99,10 +109,17 @@ describe("FastDecode", () => {
     })
 
     it(`${name}: every valid wire value passes the fast check and decodes as the schema decodes it`, () => {
-      const check = compile(s.ast)!
+      const checks = [
+        compile(s.ast)!,
+        compile(s.ast, "reuse")!,
+        compileClosures(s.ast)!,
+        compileClosures(s.ast, "reuse")!
+      ]
       fc.assert(
         fc.property(valid, (value) => {
-          assert.notStrictEqual(check(value), unsure, `the fast check fell back on ${JSON.stringify(value)}`)
+          for (const check of checks) {
+            assert.notStrictEqual(check(value), unsure, `the fast check fell back on ${JSON.stringify(value)}`)
+          }
           agree(s, value)
         }),
         { numRuns: 200 }
@@ -147,5 +164,88 @@ describe("FastDecode", () => {
     assert.isTrue(FastDecode.isCompiled(Schema.Union(Schema.Literal("a"), Schema.String, Schema.Null, A)))
     const strict = FastDecode.decodeUnknownEither(Batch.Batch, { onExcessProperty: "error" })
     assert.isTrue(Either.isLeft(strict({ ...fixtures.completedBatch, surprise: 1 })))
+  })
+
+  // Nodes the wire schemas do not all exercise: open enums and other unions of leaves, refinements
+  // of `Int` and of other filters, records of structs, arrays of leaves, a struct too wide for the
+  // reuse check, fields named like `Object.prototype`'s members, a required `Unknown` field.
+  const Inner = Schema.Struct({ a: Schema.Int, b: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }) })
+  const wide = Object.fromEntries(
+    Array.from({ length: 33 }, (_, i) => [`k${i}`, Schema.optionalWith(Schema.Number, { exact: true })])
+  )
+  const more = {
+    OpenUnion: Schema.Union(
+      Schema.Literal("a", "b", 1, true),
+      Schema.String.pipe(Schema.minLength(2)),
+      Schema.String.pipe(Schema.brand("Open")),
+      Schema.Null
+    ),
+    Numbers: Schema.Struct({
+      int: Schema.Int.pipe(Schema.brand("Id")),
+      between: Schema.Int.pipe(Schema.between(1, 5)),
+      positive: Schema.Number.pipe(Schema.positive()),
+      either: Schema.Union(Schema.Literal(0), Schema.Int, Schema.Boolean)
+    }),
+    RecordOfStructs: Schema.Record({ key: Schema.String, value: Schema.NullOr(Inner) }),
+    Leaves: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+    Wide: Schema.Struct(wide),
+    Prototype: Schema.Struct({
+      constructor: Schema.optionalWith(Schema.Unknown, { exact: true }),
+      toString: Schema.optional(Schema.String),
+      any: Schema.Unknown,
+      inner: Schema.optionalWith(Inner, { exact: true })
+    }),
+    Filtered: Schema.Struct({ inner: Inner }).pipe(Schema.filter((v) => v.inner.a !== 3))
+  } as const
+
+  for (const [name, schema] of Object.entries(more)) {
+    const s = schema as unknown as Schema.Schema<unknown, Json>
+    const encode = Schema.encodeSync(s)
+    const valid = Arbitrary.make(s).map((v) => JSON.parse(JSON.stringify(encode(v))) as Json)
+
+    it(`${name}: compiles, and decodes valid and mutated values as the schema decodes them`, () => {
+      assert.isTrue(FastDecode.isCompiled(s))
+      fc.assert(fc.property(valid, (value) => agree(s, value)), { numRuns: 100 })
+      fc.assert(fc.property(valid, mutation, (value, m) => agree(s, mutate(value, m))), { numRuns: 300 })
+      fc.assert(fc.property(fc.jsonValue({ maxDepth: 2 }), (value) => agree(s, value)), { numRuns: 100 })
+    })
+  }
+
+  it("objects that are not their own copy are copied, in both compilers", () => {
+    const reused = [compile(Inner.ast, "reuse")!, compileClosures(Inner.ast, "reuse")!]
+    const inOrder = { a: 1, b: null }
+    const outOfOrder = { b: null, a: 1 }
+    const inherited = Object.assign(Object.create({ b: "x" }), { a: 1 })
+    const hidden = Object.defineProperty({ a: 1 }, "b", { value: "x", enumerable: false })
+    for (const check of reused) {
+      assert.strictEqual(check(inOrder), inOrder)
+      for (const input of [outOfOrder, inherited, hidden, { a: 1, b: null, c: 2 }]) {
+        const output = check(input)
+        assert.notStrictEqual(output, input)
+        assert.deepStrictEqual(output, Either.getOrThrow(Schema.decodeUnknownEither(Inner)(input)))
+      }
+    }
+  })
+
+  it("falls back to closures where `new Function` throws, as under a CSP", () => {
+    const calls: Array<unknown> = []
+    vi.stubGlobal("Function", function(...args: Array<unknown>) {
+      calls.push(args)
+      throw new EvalError("Code generation from strings disallowed for this context")
+    })
+    try {
+      // A new AST, so that nothing compiled before is reused.
+      const schema = Schema.Struct(Batch.Batch.fields)
+      const check = compile(schema.ast, "reuse")
+      assert.isNotNull(check)
+      assert.isAbove(calls.length, 0)
+      for (const batch of [fixtures.createdBatch, fixtures.completedBatch, fixtures.failedBatch]) {
+        const input = structuredClone(batch)
+        assert.strictEqual(check!(input), input)
+      }
+      assert.strictEqual(check!({ ...fixtures.completedBatch, created_at: 1.5 }), unsure)
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 })

@@ -1,14 +1,23 @@
 /**
- * The compiler behind `FastDecode`: one closure per schema node that checks and copies a value the
- * way `effect/ParseResult` decodes it, or answers `unsure` and leaves the value to the
- * interpreter.
+ * The compiler behind `FastDecode`: a check that validates and copies a value the way
+ * `effect/ParseResult` decodes it, or answers `unsure` and leaves the value to the interpreter.
+ *
+ * A schema is first read into a plan (`Node`): leaves that accept a value and return it as it is
+ * are `Test`s, the rest (structs, records, arrays, unions holding one of them, refinements of
+ * them) are containers. The plan is then turned into JavaScript source, one function per
+ * container with the tests written inline, and compiled once with `new Function`: V8 then runs
+ * straight-line code with monomorphic property reads, which matters most before it has optimized
+ * anything (a CLI listing 100,000 batches). Where `new Function` is forbidden (a CSP, Cloudflare
+ * Workers) the same plan is turned into closures instead.
  */
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 
 /** The result of a compiled check when the value is not plainly valid: ask the schema. */
 export const unsure: unique symbol = Symbol.for("@batchfx/core/FastDecode/unsure")
 
+/** A compiled check: the decoded value, or `unsure`. */
 export type Check = (input: unknown) => unknown
 
 const hasOwn = Object.prototype.hasOwnProperty
@@ -24,166 +33,605 @@ const isRecord = (input: unknown): input is { readonly [key: string]: unknown } 
  */
 export type Mode = "copy" | "reuse"
 
-// Compiled checks per mode and AST node; `null` marks a node that cannot be compiled.
-const compiled = { copy: new WeakMap<AST.AST, Check | null>(), reuse: new WeakMap<AST.AST, Check | null>() }
+// ---------------------------------------------------------------------------------------------
+// Plans
 
-export const compile = (ast: AST.AST, mode: Mode = "copy"): Check | null => {
-  const cache = compiled[mode]
-  const known = cache.get(ast)
-  if (known !== undefined) return known
-  const check = build(ast, mode)
-  cache.set(ast, check)
-  return check
+// A leaf that returns its input unchanged when it accepts it.
+type Test =
+  | { readonly _tag: "Typeof"; readonly type: "string" | "number" | "boolean" }
+  | { readonly _tag: "Literal"; readonly literal: AST.LiteralValue }
+  | { readonly _tag: "Undefined" }
+  | { readonly _tag: "Anything" }
+  | { readonly _tag: "Refine"; readonly from: Test; readonly ast: AST.Refinement; readonly int: boolean }
+  | { readonly _tag: "Or"; readonly tests: ReadonlyArray<Test> }
+
+interface Field {
+  readonly name: string
+  readonly optional: boolean
+  readonly node: Node
 }
 
-const build = (ast: AST.AST, mode: Mode): Check | null => {
+type Node =
+  | { readonly _tag: "Test"; readonly test: Test }
+  | { readonly _tag: "Struct"; readonly fields: ReadonlyArray<Field> }
+  | { readonly _tag: "Record"; readonly value: Node }
+  | { readonly _tag: "Array"; readonly item: Node }
+  // The test first: it takes only primitives, the container only objects or arrays.
+  | { readonly _tag: "Union"; readonly test: Test | null; readonly container: Node }
+  | { readonly _tag: "Refine"; readonly from: Node; readonly ast: AST.Refinement }
+
+// `Schema.Int` and everything made from it by annotating or branding share this filter, which is
+// `Number.isSafeInteger` and nothing else: calling it through the filter costs five calls.
+const intFilter = (Schema.Int.ast as AST.Refinement).filter
+
+const plans = new WeakMap<AST.AST, Node | null>()
+
+const planOf = (ast: AST.AST): Node | null => {
+  const known = plans.get(ast)
+  if (known !== undefined) return known
+  const node = plan(ast)
+  plans.set(ast, node)
+  return node
+}
+
+const test = (test: Test): Node => ({ _tag: "Test", test })
+
+const plan = (ast: AST.AST): Node | null => {
   switch (ast._tag) {
     case "StringKeyword":
-      return (input) => typeof input === "string" ? input : unsure
+      return test({ _tag: "Typeof", type: "string" })
     case "NumberKeyword":
-      return (input) => typeof input === "number" ? input : unsure
+      return test({ _tag: "Typeof", type: "number" })
     case "BooleanKeyword":
-      return (input) => typeof input === "boolean" ? input : unsure
+      return test({ _tag: "Typeof", type: "boolean" })
     case "UndefinedKeyword":
-      return (input) => input === undefined ? input : unsure
+      return test({ _tag: "Undefined" })
     case "UnknownKeyword":
     case "AnyKeyword":
-      return (input) => input
-    case "Literal": {
-      const literal = ast.literal
-      return (input) => input === literal ? input : unsure
-    }
+      return test({ _tag: "Anything" })
+    case "Literal":
+      return test({ _tag: "Literal", literal: ast.literal })
     case "Refinement": {
-      const from = compile(ast.from, mode)
+      const from = planOf(ast.from)
       if (from === null) return null
-      return (input) => {
-        const value = from(input)
-        if (value === unsure) return unsure
-        return Option.isNone(ast.filter(value, AST.defaultParseOption, ast)) ? value : unsure
+      if (from._tag === "Test") {
+        return test({ _tag: "Refine", from: from.test, ast, int: ast.filter === intFilter })
       }
+      return { _tag: "Refine", from, ast }
     }
-    case "Union": {
-      // The interpreter tries members keyed by a literal field first, so with two object members
-      // its order can differ from the declaration's. With at most one member that takes objects
-      // or arrays, and none that takes anything, every member that accepts a value returns the
-      // value itself, and the order does not matter.
-      if (ast.types.filter(isContainer).length > 1 || ast.types.some(isAnything)) return null
-      const members = ast.types.map((member) => compile(member, mode))
-      if (members.some((member) => member === null)) return null
-      const checks = members as ReadonlyArray<Check>
-      return (input) => {
-        for (let i = 0; i < checks.length; i++) {
-          const value = checks[i](input)
-          if (value !== unsure) return value
-        }
-        return unsure
-      }
+    case "Union":
+      return planUnion(ast)
+    case "TupleType": {
+      // `Array(X)` only (no fixed elements): what the wire schemas use.
+      if (ast.elements.length !== 0 || ast.rest.length !== 1) return null
+      const item = planOf(ast.rest[0].type)
+      return item === null ? null : { _tag: "Array", item }
     }
-    case "TupleType":
-      return buildArray(ast, mode)
     case "TypeLiteral":
-      return buildStruct(ast, mode)
+      return planStruct(ast)
     default:
       // Transformations, declarations, suspensions and the rest: the interpreter's job.
       return null
   }
 }
 
-const unrefined = (ast: AST.AST): AST.AST => ast._tag === "Refinement" ? unrefined(ast.from) : ast
-
-const isContainer = (ast: AST.AST): boolean => {
-  const tag = unrefined(ast)._tag
-  return tag === "TypeLiteral" || tag === "TupleType"
+const planUnion = (ast: AST.Union): Node | null => {
+  // The interpreter tries members keyed by a literal field first, so with two object members
+  // its order can differ from the declaration's. With at most one member that takes objects
+  // or arrays, and none that takes anything, every member that accepts a value returns the
+  // value itself, and the order does not matter.
+  const tests: Array<Test> = []
+  let container: Node | null = null
+  for (const member of ast.types) {
+    const node = planOf(member)
+    if (node === null) return null
+    if (node._tag === "Test") {
+      if (takesAnything(node.test)) return null
+      tests.push(node.test)
+      continue
+    }
+    if (node._tag === "Union" && node.test !== null) tests.push(node.test)
+    if (container !== null) return null
+    container = node._tag === "Union" ? node.container : node
+  }
+  const merged = tests.length === 0 ? null : or(tests)
+  return container === null ? test(merged!) : { _tag: "Union", test: merged, container }
 }
 
-const isAnything = (ast: AST.AST): boolean => {
-  const tag = unrefined(ast)._tag
-  return tag === "UnknownKeyword" || tag === "AnyKeyword"
+const takesAnything = (test: Test): boolean =>
+  test._tag === "Anything" || (test._tag === "Refine" && takesAnything(test.from))
+
+// One test for a union's leaves. A `typeof` test makes every leaf that only takes values of that
+// type redundant: an open enum (known literals or any branded string) is `typeof v === "string"`.
+const or = (tests: ReadonlyArray<Test>): Test => {
+  const flat = tests.flatMap((test) => test._tag === "Or" ? test.tests : [test])
+  const types = new Set<string>(flat.flatMap((test) => test._tag === "Typeof" ? [test.type] : []))
+  const kept = flat.filter((test) => {
+    if (test._tag === "Typeof") return true
+    const type = typeOf(test)
+    return type === undefined || !types.has(type)
+  })
+  return kept.length === 1 ? kept[0] : { _tag: "Or", tests: kept }
 }
 
-// `Array(X)` only (no fixed elements): what the wire schemas use.
-const buildArray = (ast: AST.TupleType, mode: Mode): Check | null => {
-  if (ast.elements.length !== 0 || ast.rest.length !== 1) return null
-  const item = compile(ast.rest[0].type, mode)
-  if (item === null) return null
-  return (input) => {
-    if (!Array.isArray(input)) return unsure
-    if (mode === "reuse") {
-      let same = true
-      for (let i = 0; i < input.length; i++) {
-        const value = item(input[i])
-        if (value === unsure) return unsure
-        if (value !== input[i]) same = false
-      }
-      if (same) return input
-    }
-    const out = new Array(input.length)
-    for (let i = 0; i < input.length; i++) {
-      const value = item(input[i])
-      if (value === unsure) return unsure
-      out[i] = value
-    }
-    return out
+// The one `typeof` of every value the test takes, if there is one.
+const typeOf = (test: Test): string | undefined => {
+  switch (test._tag) {
+    case "Typeof":
+      return test.type
+    case "Literal":
+      return test.literal === null ? undefined : typeof test.literal
+    case "Refine":
+      return typeOf(test.from)
+    default:
+      return undefined
   }
 }
 
 // A struct of property signatures with string names, or a record with string keys; not both.
-const buildStruct = (ast: AST.TypeLiteral, mode: Mode): Check | null => {
+const planStruct = (ast: AST.TypeLiteral): Node | null => {
   const { indexSignatures, propertySignatures } = ast
   if (propertySignatures.length === 0 && indexSignatures.length === 0) return null
   if (propertySignatures.length > 0 && indexSignatures.length > 0) return null
   if (indexSignatures.length > 0) {
     if (indexSignatures.length !== 1 || indexSignatures[0].parameter._tag !== "StringKeyword") return null
-    const value = compile(indexSignatures[0].type, mode)
-    if (value === null) return null
-    return (input) => {
-      if (!isRecord(input)) return unsure
-      if (mode === "reuse") {
-        let same = true
-        for (const key of Object.keys(input)) {
-          const decoded = value(input[key])
-          if (decoded === unsure) return unsure
-          if (decoded !== input[key]) same = false
-        }
-        if (same) return input
-      }
-      const out: Record<string, unknown> = {}
-      for (const key of Object.keys(input)) {
-        const decoded = value(input[key])
-        if (decoded === unsure) return unsure
-        out[key] = decoded
-      }
-      return out
-    }
+    const value = planOf(indexSignatures[0].type)
+    return value === null ? null : { _tag: "Record", value }
   }
-  const names: Array<string> = []
-  const optional: Array<boolean> = []
-  const checks: Array<Check> = []
+  const fields: Array<Field> = []
   for (const ps of propertySignatures) {
     if (typeof ps.name !== "string") return null
-    const check = compile(ps.type, mode)
-    if (check === null) return null
-    names.push(ps.name)
-    optional.push(ps.isOptional)
-    checks.push(check)
+    const node = planOf(ps.type)
+    if (node === null) return null
+    fields.push({ name: ps.name, optional: ps.isOptional, node })
   }
-  const count = names.length
-  // Whether the input already is the copy: every value kept as it is, every key present once a
-  // name and in the schema's order, no key the copy would drop, no required key missing.
+  return { _tag: "Struct", fields }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiling
+
+// Compiled checks per mode and AST node; `null` marks a node that cannot be compiled.
+const compiled = { copy: new WeakMap<AST.AST, Check | null>(), reuse: new WeakMap<AST.AST, Check | null>() }
+const closured = { copy: new WeakMap<AST.AST, Check | null>(), reuse: new WeakMap<AST.AST, Check | null>() }
+
+/**
+ * The check for a schema's AST, or `null` if it has a node only the interpreter decodes: generated
+ * code where `new Function` is allowed, closures where it throws.
+ */
+export const compile = (ast: AST.AST, mode: Mode = "copy"): Check | null => {
+  const cache = compiled[mode]
+  const known = cache.get(ast)
+  if (known !== undefined) return known
+  const node = planOf(ast)
+  let check: Check | null = null
+  if (node !== null) {
+    try {
+      check = generate(node, mode)
+    } catch {
+      check = closures(node, mode)
+    }
+  }
+  cache.set(ast, check)
+  return check
+}
+
+/** Like `compile`, but always closures: the path of environments that forbid `new Function`. */
+export const compileClosures = (ast: AST.AST, mode: Mode = "copy"): Check | null => {
+  const cache = closured[mode]
+  const known = cache.get(ast)
+  if (known !== undefined) return known
+  const node = planOf(ast)
+  const check = node === null ? null : closures(node, mode)
+  cache.set(ast, check)
+  return check
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated code
+
+const generate = (node: Node, mode: Mode): Check => {
+  const constants: Array<unknown> = [unsure, Array.isArray, Object.keys, hasOwn, Option.isNone, AST.defaultParseOption]
+  const preamble = ["unsure", "isArray", "objectKeys", "hasOwn", "isNone", "parseOptions"].map((name, i) =>
+    `const ${name} = c[${i}];`
+  )
+  const constant = (value: unknown): string => {
+    let i = constants.indexOf(value)
+    if (i === -1) {
+      i = constants.push(value) - 1
+      preamble.push(`const k${i} = c[${i}];`)
+    }
+    return `k${i}`
+  }
+  const functions: Array<string> = []
+  const names = new Map<Node, string>()
+
+  // A JavaScript expression that is true when the test accepts `v` (an identifier).
+  const testCode = (test: Test, v: string): string => {
+    switch (test._tag) {
+      case "Typeof":
+        return `typeof ${v} === "${test.type}"`
+      case "Literal": {
+        const literal = test.literal
+        const inline = typeof literal === "string" || typeof literal === "boolean" || literal === null ||
+          (typeof literal === "number" && Number.isFinite(literal))
+        return `${v} === ${inline ? JSON.stringify(literal) : constant(literal)}`
+      }
+      case "Undefined":
+        return `${v} === undefined`
+      case "Anything":
+        return "true"
+      case "Refine": {
+        if (test.int) {
+          const isInt = `Number.isSafeInteger(${v})`
+          return test.from._tag === "Typeof" && test.from.type === "number" ?
+            isInt :
+            `(${testCode(test.from, v)} && ${isInt})`
+        }
+        const ast = constant(test.ast)
+        return `(${testCode(test.from, v)} && isNone(${ast}.filter(${v}, parseOptions, ${ast})))`
+      }
+      case "Or":
+        return `(${test.tests.map((t) => testCode(t, v)).join(" || ")})`
+    }
+  }
+
+  // An expression for the decoded value of a container `v` (an identifier), or `unsure`.
+  const callCode = (node: Node, v: string): string =>
+    node._tag === "Union" && node.test !== null ?
+      `(${testCode(node.test, v)} ? ${v} : ${callCode(node.container, v)})` :
+      `${fn(node)}(${v})`
+
+  // The name of the function of a container, written on first need.
+  const fn = (node: Node): string => {
+    const known = names.get(node)
+    if (known !== undefined) return known
+    const name = `f${names.size}`
+    names.set(node, name)
+    functions.push(`function ${name}(input) {\n${body(node)}\n}`)
+    return name
+  }
+
+  const body = (node: Node): string => {
+    switch (node._tag) {
+      case "Test":
+        return `return ${testCode(node.test, "input")} ? input : unsure;`
+      case "Union":
+        return `return ${callCode(node, "input")};`
+      case "Refine": {
+        const ast = constant(node.ast)
+        return [
+          `const value = ${callCode(node.from, "input")};`,
+          `if (value === unsure) return unsure;`,
+          `return isNone(${ast}.filter(value, parseOptions, ${ast})) ? value : unsure;`
+        ].join("\n")
+      }
+      case "Array":
+        return arrayBody(node.item)
+      case "Record":
+        return recordBody(node.value)
+      case "Struct":
+        return structBody(node.fields)
+    }
+  }
+
+  const arrayBody = (item: Node): string => {
+    const lines = ["if (!isArray(input)) return unsure;", "const n = input.length;"]
+    if (item._tag === "Test") {
+      lines.push(
+        `for (let i = 0; i < n; i++) { const u = input[i]; if (!(${testCode(item.test, "u")})) return unsure; }`
+      )
+      if (mode === "reuse") lines.push("return input;")
+      else lines.push("const out = new Array(n);", "for (let i = 0; i < n; i++) out[i] = input[i];", "return out;")
+      return lines.join("\n")
+    }
+    lines.push("let i = 0;")
+    if (mode === "reuse") {
+      // Items kept as they are up to the first one copied; from there on, a new array.
+      lines.push(
+        "for (; i < n; i++) {",
+        "const u = input[i];",
+        `const v = ${callCode(item, "u")};`,
+        "if (v === unsure) return unsure;",
+        "if (v !== u) break;",
+        "}",
+        "if (i === n) return input;"
+      )
+    }
+    lines.push(
+      "const out = new Array(n);",
+      "for (let j = 0; j < i; j++) out[j] = input[j];",
+      "for (; i < n; i++) {",
+      "const u = input[i];",
+      `const v = ${callCode(item, "u")};`,
+      "if (v === unsure) return unsure;",
+      "out[i] = v;",
+      "}",
+      "return out;"
+    )
+    return lines.join("\n")
+  }
+
+  // Reuse mode walks the keys with `for...in`, which allocates nothing (`Object.keys` allocates an
+  // array per object); a key that is not an own key (an enumerable one inherited) sends the object
+  // to the copy, which walks `Object.keys` as the interpreter does.
+  const recordBody = (value: Node): string => {
+    const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
+    if (mode === "reuse") {
+      lines.push(
+        "let same = true;",
+        "for (const key in input) {",
+        "if (!hasOwn.call(input, key)) { same = false; break; }"
+      )
+      if (value._tag === "Test") {
+        lines.push(`const u = input[key];`, `if (!(${testCode(value.test, "u")})) return unsure;`)
+      } else {
+        lines.push(
+          "const u = input[key];",
+          `const v = ${callCode(value, "u")};`,
+          "if (v === unsure) return unsure;",
+          "if (v !== u) { same = false; break; }"
+        )
+      }
+      lines.push("}", "if (same) return input;")
+    }
+    lines.push(
+      "const keys = objectKeys(input);",
+      "const n = keys.length;",
+      "const out = {};",
+      "for (let i = 0; i < n; i++) {",
+      "const u = input[keys[i]];"
+    )
+    if (value._tag === "Test") lines.push(`if (!(${testCode(value.test, "u")})) return unsure;`, "out[keys[i]] = u;")
+    else lines.push(`const v = ${callCode(value, "u")};`, "if (v === unsure) return unsure;", "out[keys[i]] = v;")
+    lines.push("}", "return out;")
+    return lines.join("\n")
+  }
+
+  // In reuse mode the own keys are first matched, in one pass and without allocating, against the
+  // names in the schema's order (`seen` has a bit per name met); the input is its own copy when
+  // every key is an own key and the next name it holds, every present field was met, and no value
+  // was copied. Above 31 fields (no wire schema) the bits run out: such structs are copied.
+  const structBody = (fields: ReadonlyArray<Field>): string => {
+    const reuse = mode === "reuse" && fields.length <= 31
+    const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
+    if (mode === "reuse") lines.push(`let same = ${reuse};`)
+    if (reuse) {
+      const names = constant(fields.map((field) => field.name))
+      lines.push(
+        "let seen = 0;",
+        "let j = 0;",
+        "for (const key in input) {",
+        "if (!hasOwn.call(input, key)) { same = false; break; }",
+        `while (j < ${fields.length} && ${names}[j] !== key) j++;`,
+        `if (j === ${fields.length}) { same = false; break; }`,
+        "seen |= 1 << j;",
+        "j++;",
+        "}"
+      )
+    }
+    fields.forEach((field, i) => {
+      const key = JSON.stringify(field.name)
+      const read = `input[${key}]`
+      const v = `v${i}`
+      const check = (u: string): Array<string> =>
+        field.node._tag === "Test" ?
+          [`if (!(${testCode(field.node.test, u)})) return unsure;`] :
+          [
+            `${v} = ${callCode(field.node, u)};`,
+            `if (${v} === unsure) return unsure;`,
+            ...(mode === "reuse" ? [`if (${v} !== ${u}) same = false;`] : [])
+          ]
+      const met = `(seen & ${1 << i}) !== 0`
+      if (field.optional) {
+        // Absent (not an own key) means skipped, as the interpreter skips it.
+        lines.push(`let p${i} = false;`, `let ${v};`)
+        if (reuse) {
+          lines.push(`if (${met}) p${i} = true; else if (hasOwn.call(input, ${key})) { p${i} = true; same = false; }`)
+        } else lines.push(`p${i} = hasOwn.call(input, ${key});`)
+        lines.push(`if (p${i}) {`, `const u = ${read};`)
+        if (field.node._tag === "Test") lines.push(`${v} = u;`)
+        lines.push(...check("u"), "}")
+      } else {
+        // A missing required key is checked as what reading it gives (an `Unknown` field accepts it).
+        lines.push(`let ${v} = ${read};`)
+        if (field.node._tag !== "Test") lines.push(`const u${i} = ${v};`)
+        lines.push(...check(field.node._tag === "Test" ? v : `u${i}`))
+        if (reuse) lines.push(`if (!(${met})) same = false;`)
+      }
+    })
+    if (mode === "reuse") lines.push("if (same) return input;")
+    // Keys are written in the schema's order, as the interpreter writes them; extra keys dropped.
+    lines.push("const out = {};")
+    fields.forEach((field, i) => {
+      const write = `out[${JSON.stringify(field.name)}] = v${i};`
+      lines.push(field.optional ? `if (p${i}) ${write}` : write)
+    })
+    lines.push("return out;")
+    return lines.join("\n")
+  }
+
+  const root = fn(node)
+  const source = [...preamble, ...functions, `return ${root};`].join("\n")
+  // The source is built from the schema alone (names through JSON.stringify, other values passed
+  // in as constants), never from input. Throws where a CSP forbids it: `compile` then uses closures.
+  return new Function("c", source)(constants) as Check
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closures
+
+type Predicate = (input: unknown) => boolean
+
+const isString: Predicate = (input) => typeof input === "string"
+const isNumber: Predicate = (input) => typeof input === "number"
+const isBoolean: Predicate = (input) => typeof input === "boolean"
+const isUndefined: Predicate = (input) => input === undefined
+const isAnything: Predicate = () => true
+const isInt: Predicate = (input) => Number.isSafeInteger(input)
+
+const predicate = (test: Test): Predicate => {
+  switch (test._tag) {
+    case "Typeof":
+      return test.type === "string" ? isString : test.type === "number" ? isNumber : isBoolean
+    case "Literal": {
+      const literal = test.literal
+      return (input) => input === literal
+    }
+    case "Undefined":
+      return isUndefined
+    case "Anything":
+      return isAnything
+    case "Refine": {
+      if (test.int && test.from._tag === "Typeof" && test.from.type === "number") return isInt
+      const from = predicate(test.from)
+      if (test.int) return (input) => from(input) && Number.isSafeInteger(input)
+      const ast = test.ast
+      return (input) => from(input) && Option.isNone(ast.filter(input, AST.defaultParseOption, ast))
+    }
+    case "Or": {
+      const tests = test.tests
+      if (tests.length === 2) {
+        // `NullOr(X)`, the most common union of the wire schemas, without a loop.
+        const [a, b] = tests
+        if (a._tag === "Literal" && a.literal === null) {
+          const other = predicate(b)
+          return (input) => input === null || other(input)
+        }
+        if (b._tag === "Literal" && b.literal === null) {
+          const other = predicate(a)
+          return (input) => input === null || other(input)
+        }
+        const first = predicate(a)
+        const second = predicate(b)
+        return (input) => first(input) || second(input)
+      }
+      const predicates = tests.map(predicate)
+      return (input) => {
+        for (let i = 0; i < predicates.length; i++) if (predicates[i](input)) return true
+        return false
+      }
+    }
+  }
+}
+
+const closures = (node: Node, mode: Mode): Check => {
+  switch (node._tag) {
+    case "Test": {
+      const accepts = predicate(node.test)
+      return (input) => accepts(input) ? input : unsure
+    }
+    case "Union": {
+      const accepts = node.test === null ? null : predicate(node.test)
+      const container = closures(node.container, mode)
+      return accepts === null ? container : (input) => accepts(input) ? input : container(input)
+    }
+    case "Refine": {
+      const from = closures(node.from, mode)
+      const ast = node.ast
+      return (input) => {
+        const value = from(input)
+        if (value === unsure) return unsure
+        return Option.isNone(ast.filter(value, AST.defaultParseOption, ast)) ? value : unsure
+      }
+    }
+    case "Array":
+      return closureArray(closures(node.item, mode), mode)
+    case "Record":
+      return closureRecord(closures(node.value, mode), mode)
+    case "Struct":
+      return closureStruct(node.fields, mode)
+  }
+}
+
+const closureArray = (item: Check, mode: Mode): Check => (input) => {
+  if (!Array.isArray(input)) return unsure
+  const n = input.length
+  let i = 0
+  if (mode === "reuse") {
+    // Items kept as they are up to the first one copied; from there on, a new array.
+    for (; i < n; i++) {
+      const value = item(input[i])
+      if (value === unsure) return unsure
+      if (value !== input[i]) break
+    }
+    if (i === n) return input
+  }
+  const out = new Array(n)
+  for (let j = 0; j < i; j++) out[j] = input[j]
+  for (; i < n; i++) {
+    const value = item(input[i])
+    if (value === unsure) return unsure
+    out[i] = value
+  }
+  return out
+}
+
+// As the generated record: `for...in` where it can reuse, `Object.keys` for the copy.
+const closureRecord = (value: Check, mode: Mode): Check => (input) => {
+  if (!isRecord(input)) return unsure
+  if (mode === "reuse") {
+    let same = true
+    for (const key in input) {
+      if (!hasOwn.call(input, key)) {
+        same = false
+        break
+      }
+      const decoded = value(input[key])
+      if (decoded === unsure) return unsure
+      if (decoded !== input[key]) {
+        same = false
+        break
+      }
+    }
+    if (same) return input
+  }
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(input)) {
+    const decoded = value(input[key])
+    if (decoded === unsure) return unsure
+    out[key] = decoded
+  }
+  return out
+}
+
+const closureStruct = (fields: ReadonlyArray<Field>, mode: Mode): Check => {
+  const count = fields.length
+  const names = fields.map((field) => field.name)
+  const optional = fields.map((field) => field.optional)
+  // A test where the field has one (it returns the value itself), else the container's check.
+  const tests = fields.map((field) => field.node._tag === "Test" ? predicate(field.node.test) : undefined)
+  const checks = fields.map((field) => field.node._tag === "Test" ? undefined : closures(field.node, mode))
+  // Whether the input already is the copy: its own keys are, in order, names it holds (`seen` has
+  // a bit per name met), every present field among them, and every value kept as it is. Stops at
+  // the first difference: the copy then checks every field. Above 31 fields, always the copy.
   const isOwnCopy = (input: { readonly [key: string]: unknown }): boolean | typeof unsure => {
+    if (count > 31) return false
+    let seen = 0
+    let j = 0
+    for (const key in input) {
+      if (!hasOwn.call(input, key)) return false
+      while (j < count && names[j] !== key) j++
+      if (j === count) return false
+      seen |= 1 << j
+      j++
+    }
     for (let i = 0; i < count; i++) {
       const name = names[i]
-      const present = hasOwn.call(input, name)
-      if (!present && optional[i]) continue
-      const value = checks[i](input[name])
-      if (value === unsure) return unsure
-      if (!present || value !== input[name]) return false
-    }
-    let next = 0
-    for (const key in input) {
-      while (next < count && names[next] !== key) next++
-      if (next === count) return false
-      next++
+      if ((seen & (1 << i)) === 0) {
+        // Not met: absent, which is the copy only for a required field, or not enumerable.
+        if (!optional[i] || hasOwn.call(input, name)) return false
+        continue
+      }
+      const value = input[name]
+      const test = tests[i]
+      if (test !== undefined) {
+        if (!test(value)) return unsure
+      } else {
+        const decoded = checks[i]!(value)
+        if (decoded === unsure) return unsure
+        if (decoded !== value) return false
+      }
     }
     return true
   }
@@ -198,11 +646,18 @@ const buildStruct = (ast: AST.TypeLiteral, mode: Mode): Check | null => {
     const out: Record<string, unknown> = {}
     for (let i = 0; i < count; i++) {
       const name = names[i]
-      if (!hasOwn.call(input, name) && optional[i]) continue
+      if (optional[i] && !hasOwn.call(input, name)) continue
       // A missing required key is checked as `undefined` (an `Unknown` field accepts it).
-      const value = checks[i](input[name])
-      if (value === unsure) return unsure
-      out[name] = value
+      const value = input[name]
+      const test = tests[i]
+      if (test !== undefined) {
+        if (!test(value)) return unsure
+        out[name] = value
+      } else {
+        const decoded = checks[i]!(value)
+        if (decoded === unsure) return unsure
+        out[name] = decoded
+      }
     }
     return out
   }
