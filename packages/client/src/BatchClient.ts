@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import { Batch, BatchPage, CreateBatchParams, ParseMessage } from "@batchfx/core"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Config from "effect/Config"
@@ -22,6 +21,7 @@ import { type BatchClientError, InvalidParams, isAmbiguous, PaginationError } fr
 import * as ClientConfig from "./ClientConfig.js"
 import * as InternalPagination from "./internal/pagination.js"
 import * as Transport from "./Transport.js"
+import * as UndiciHttpClient from "./UndiciHttpClient.js"
 
 /**
  * The `metadata` key under which `create` stores its client token. It counts as one of the 16
@@ -311,16 +311,16 @@ export const layerConfig = (
   Layer.unwrapEffect(Effect.map(config, layer))
 
 /**
- * The client from explicit options with Node's HTTP client (undici) included.
+ * The client from explicit options with `UndiciHttpClient` included.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerNode = (options: ClientConfig.Options): Layer.Layer<BatchClient | Transport.Transport> =>
-  layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  layer(options).pipe(Layer.provide(UndiciHttpClient.layer))
 
 /**
- * The client from `Config` with Node's HTTP client (undici) included.
+ * The client from `Config` with `UndiciHttpClient` included.
  *
  * @since 0.1.0
  * @category layers
@@ -328,7 +328,7 @@ export const layerNode = (options: ClientConfig.Options): Layer.Layer<BatchClien
 export const layerConfigNode = (
   config: Config.Config<ClientConfig.Options> = ClientConfig.config
 ): Layer.Layer<BatchClient | Transport.Transport, ConfigError.ConfigError> =>
-  layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  layerConfig(config).pipe(Layer.provide(UndiciHttpClient.layer))
 
 /**
  * Every batch, as a stream that needs the client.

@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { type Batch, CreateBatchParams, ParseMessage, RequestLine } from "@batchfx/core"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -22,6 +21,7 @@ import * as Files from "./Files.js"
 import * as InternalInput from "./internal/input.js"
 import * as Results from "./Results.js"
 import type * as Transport from "./Transport.js"
+import * as UndiciHttpClient from "./UndiciHttpClient.js"
 import * as Watch from "./Watch.js"
 
 /**
@@ -327,7 +327,7 @@ export const layerConfig = (
 > => Files.layer.pipe(Layer.provideMerge(BatchClient.layerConfig(config)))
 
 /**
- * `layer` with Node's HTTP client (undici) included.
+ * `layer` with `UndiciHttpClient` included.
  *
  * @since 0.1.0
  * @category layers
@@ -335,10 +335,10 @@ export const layerConfig = (
 export const layerNode = (
   options: ClientConfig.Options
 ): Layer.Layer<BatchClient.BatchClient | Files.Files | Transport.Transport> =>
-  layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  layer(options).pipe(Layer.provide(UndiciHttpClient.layer))
 
 /**
- * `layerConfig` with Node's HTTP client (undici) included.
+ * `layerConfig` with `UndiciHttpClient` included.
  *
  * @since 0.1.0
  * @category layers
@@ -346,4 +346,4 @@ export const layerNode = (
 export const layerConfigNode = (
   config?: Config.Config<ClientConfig.Options>
 ): Layer.Layer<BatchClient.BatchClient | Files.Files | Transport.Transport, ConfigError.ConfigError> =>
-  layerConfig(config).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  layerConfig(config).pipe(Layer.provide(UndiciHttpClient.layer))

@@ -80,3 +80,10 @@ export * as Bulk from "./Bulk.js"
  * @since 0.1.0
  */
 export * as Submit from "./Submit.js"
+
+/**
+ * An `HttpClient` over undici with the least work per request; `layerNode` uses it.
+ *
+ * @since 0.1.0
+ */
+export * as UndiciHttpClient from "./UndiciHttpClient.js"

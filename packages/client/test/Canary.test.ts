@@ -12,6 +12,7 @@ import * as Watch from "@batchfx/client/Watch"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { NodeFileSystem } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Cause,
@@ -234,7 +235,12 @@ describe("the key never shows: every service, every error path, every span and l
         Effect.provide(
           Files.layer.pipe(
             Layer.provideMerge(
-              wire({ apiKey: Redacted.make(canary), retry: quickRetry(8) }, { apiKey: canary, durations: fast })
+              // Over the platform's undici client, whose own span per request records the headers.
+              wire(
+                { apiKey: Redacted.make(canary), retry: quickRetry(8) },
+                { apiKey: canary, durations: fast },
+                NodeHttpClient.layerUndici
+              )
             ),
             Layer.provideMerge(NodeFileSystem.layer)
           )

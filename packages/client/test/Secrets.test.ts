@@ -1,5 +1,6 @@
 import { BatchClient, Retry } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Inspectable, Logger, LogLevel, Redacted, Stream, Tracer } from "effect"
 import { quickRetry, wire } from "./utils.js"
@@ -124,5 +125,10 @@ describe("the API key stays secret", () => {
 
       // Debug lines name method, path and status.
       assert.isTrue(lines.some((l) => l.includes("GET /v1/batches answered 200")))
-    }).pipe(Effect.provide(wire({ apiKey: Redacted.make(secret), retry: quickRetry(3) }, { apiKey: secret }))), 30_000)
+    }).pipe(
+      // Over the platform's undici client, whose own span per request records the headers.
+      Effect.provide(
+        wire({ apiKey: Redacted.make(secret), retry: quickRetry(3) }, { apiKey: secret }, NodeHttpClient.layerUndici)
+      )
+    ), 30_000)
 })

@@ -1,7 +1,6 @@
-import { BatchClient, type ClientConfig, Retry } from "@batchfx/client"
+import { BatchClient, type ClientConfig, Retry, UndiciHttpClient } from "@batchfx/client"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { HttpClient, type HttpServerResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 
 /** A quick retry schedule for wire tests: the client's rules, waits of a few milliseconds. */
@@ -17,11 +16,19 @@ export const clientOfFake = (options: Partial<ClientConfig.Options> = {}) =>
       ...options
     })))
 
-/** The emulator on a real socket on 127.0.0.1 and a client that reaches it with undici. */
-export const wire = (options: Partial<ClientConfig.Options> = {}, fake: FakeOpenAi.ServerOptions = {}) =>
+/**
+ * The emulator on a real socket on 127.0.0.1 and a client that reaches it with undici: by default
+ * through the client's own `UndiciHttpClient` (what `layerNode` uses), or through the `HttpClient`
+ * layer given.
+ */
+export const wire = (
+  options: Partial<ClientConfig.Options> = {},
+  fake: FakeOpenAi.ServerOptions = {},
+  http: Layer.Layer<HttpClient.HttpClient> = UndiciHttpClient.layer
+) =>
   clientOfFake(options).pipe(
     Layer.provideMerge(FakeOpenAi.layer(fake)),
-    Layer.provide(NodeHttpClient.layerUndici),
+    Layer.provide(http),
     Layer.orDie
   )
 
