@@ -22,9 +22,11 @@ import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
 import * as Governor from "./Governor.js"
+import * as Deadlines from "./internal/deadlines.js"
 import * as InternalErrors from "./internal/errors.js"
 import * as Retry from "./Retry.js"
 
@@ -186,7 +188,9 @@ const pathOf = (url: string): string => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: ClientConfig.Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+export const make = (
+  options: ClientConfig.Options
+): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const settings = ClientConfig.settings(options)
     const http = yield* HttpClient.HttpClient
@@ -228,6 +232,7 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
       )
 
     const governor = yield* Governor.make(settings.governor)
+    const deadlines = yield* Deadlines.make
 
     // Sends once under the governor, then runs `after` on a 2xx answer. The timeout, when given,
     // starts once the governor has admitted the request: waiting for the governor (after a 429, for
@@ -267,11 +272,12 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
         if (Option.isNone(timeout)) return once
         const info = exchangeOf(request, attempt)
         return outOfBand(once, (timed) =>
-          Effect.timeoutFail(timed, {
-            duration: timeout.value,
-            onTimeout: () =>
+          deadlines.timeout(
+            timed,
+            timeout.value,
+            () =>
               new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout: timeout.value })
-          }))
+          ))
       })
 
     const send: Service["send"] = (request, attempt) => sendThen(request, attempt, Effect.succeed, Option.none())
@@ -394,4 +400,4 @@ export const make = (options: ClientConfig.Options): Effect.Effect<Service, neve
  * @category layers
  */
 export const layer = (options: ClientConfig.Options): Layer.Layer<Transport, never, HttpClient.HttpClient> =>
-  Layer.effect(Transport, make(options))
+  Layer.scoped(Transport, make(options))

@@ -201,6 +201,52 @@ describe("retry waits and timeouts under TestClock", () => {
       assert.strictEqual(yield* requests(429), 1)
     }).pipe(Effect.provide(inMemory({ serverWaitCap: "5 minutes" }))))
 
+  it.effect("a shorter timeout given while a longer one runs fires at its own deadline", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.configure({ latency: "5 minutes" })
+      const long = yield* Effect.fork(Effect.flip(client.retrieve("batch_a", { retry: Retry.never })))
+      yield* settle
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      const short = yield* Effect.fork(
+        Effect.flip(client.retrieve("batch_b", { retry: Retry.never, timeout: "5 seconds" }))
+      )
+      yield* settle
+      yield* TestClock.adjust("4 seconds")
+      yield* settle
+      assert.isTrue(Option.isNone(yield* Fiber.poll(short)), "not before its 5 seconds")
+      yield* TestClock.adjust("1 second")
+      const shortError = yield* Fiber.join(short)
+      assert.strictEqual(shortError._tag, "TimeoutError")
+      if (shortError._tag !== "TimeoutError") return
+      assert.deepStrictEqual(shortError.timeout, Duration.seconds(5))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(long)), "the default 60 s one still waits, at 15 s")
+      yield* TestClock.adjust("45 seconds")
+      const longError = yield* Fiber.join(long)
+      assert.strictEqual(longError._tag, "TimeoutError")
+      if (longError._tag !== "TimeoutError") return
+      assert.deepStrictEqual(longError.timeout, Duration.seconds(60))
+    }).pipe(Effect.provide(inMemory())))
+
+  it.effect("an attempt interrupted from outside is not reported as a timeout, and the next one still times out", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.configure({ latency: "5 minutes" })
+      const first = yield* Effect.fork(client.retrieve("batch_a", { retry: Retry.never }))
+      yield* settle
+      const exit = yield* Fiber.interrupt(first)
+      assert.isTrue(Exit.isInterrupted(exit))
+      const second = yield* Effect.fork(
+        Effect.flip(client.retrieve("batch_b", { retry: Retry.never, timeout: "2 seconds" }))
+      )
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* Fiber.join(second))._tag, "TimeoutError")
+    }).pipe(Effect.provide(inMemory())))
+
   it.effect("a slow body counts against the timeout too", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
