@@ -183,7 +183,7 @@ const pathOf = (url: string): string => {
 }
 
 /**
- * Builds a transport over the `HttpClient` in context.
+ * Builds a transport over the `HttpClient` in context; its deadline watchdog lives in the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -394,7 +394,9 @@ export const make = (
   })
 
 /**
- * The transport as a layer, from explicit options.
+ * The transport as a layer, from explicit options. It keeps one fiber that watches the attempts'
+ * deadlines for as long as the layer is open: close it (or dispose a `ManagedRuntime` built on it)
+ * when done, or a sleeping watchdog may hold the process for up to one timeout.
  *
  * @since 0.1.0
  * @category layers
