@@ -58,7 +58,7 @@ interface Outgoing {
   readonly headers: Headers.Headers
 }
 
-// Form data is encoded by the platform's `Response` (boundary and all): undici's own encoder
+// Form data is encoded by the global `Response` (boundary and all): undici's own encoder
 // expects its own `FormData` class, not the global one a caller builds.
 const outgoing = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Outgoing> => {
   const body = request.body
@@ -69,7 +69,7 @@ const outgoing = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<O
     case "Raw":
       return Effect.succeed({ body: body.body as RequestBody, headers: request.headers })
     case "FormData": {
-      const encoded = new globalThis.Response(body.formData)
+      const encoded = new Response(body.formData)
       return Effect.succeed({
         body: encoded.body as unknown as RequestBody,
         headers: Headers.set(request.headers, "content-type", encoded.headers.get("content-type") ?? "")
@@ -83,7 +83,7 @@ const outgoing = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<O
   }
 }
 
-class Response extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+class UndiciResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly request: HttpClientRequest.HttpClientRequest
@@ -223,7 +223,7 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
                   source.body.destroy()
                   return
                 }
-                const response = new Response(request, source)
+                const response = new UndiciResponse(request, source)
                 unread.register(response, response.unread)
                 resume(Effect.succeed(response))
               },
