@@ -368,8 +368,9 @@ export const make = (
       const decode = FastDecode.decodeOwnedEither(schema)
       return (response, n) => {
         const exchange = exchangeOf(response.request, n)
-        // The body is read as bytes and made text here, not with `response.text`: the response
-        // object (made when the headers came) caches the text it reads, and an object made before
+        // The body is read as bytes and made text here, not with `response.text`: a platform
+        // client's response (made when the headers came) caches the text it reads (`UndiciHttpClient`
+        // makes its text from these same bytes, so either way is one read), and an object made before
         // an asynchronous wait that points at data made after it keeps that data alive through
         // young-generation collections, so every body's text went to the old generation. Per
         // 100,000 batches: 100 MB promoted instead of 30, scavenges 300 ms instead of 150. The
