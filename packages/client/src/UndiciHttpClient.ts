@@ -12,6 +12,13 @@
  * Interruption aborts the request, or the body being read. Bodies are read once: `text`,
  * `arrayBuffer` and `json` share one read, so any of them may be asked for more than once.
  *
+ * A JSON answer (`application/json` or `…+json`) is read whole before the response is handed over,
+ * unless its `Content-Length` says more than 16 MiB: every JSON answer of the API is read whole
+ * anyway, and handing over the response first and its bytes in a second asynchronous step cost
+ * more than a third more CPU per request in a listing (young-generation collections kept every
+ * body that arrived in that second step: the bench README, "Listing speed (1)"). Other answers
+ * (file contents, event streams) are handed over at their headers and read as they are asked for.
+ *
  * @since 0.1.0
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
@@ -28,7 +35,7 @@ import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 
 /** What the client needs of a dispatcher: its promise-returning `request`. */
 interface Dispatcher {
@@ -41,6 +48,25 @@ type RequestBody = Exclude<Undici.Dispatcher.RequestOptions<null>["body"], undef
 const headersTimeout = 60 * 60 * 1000
 
 const utf8 = new TextDecoder()
+
+// The largest JSON answer read whole before the response is handed over.
+const wholeBodyLimit = 16 * 1024 * 1024
+
+/** Whether an answer is JSON of a size to read whole with its headers. */
+const readsWhole = (headers: Source["headers"]): boolean => {
+  const type = headers["content-type"]
+  if (typeof type !== "string") return false
+  const semicolon = type.indexOf(";")
+  const media = (semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase()
+  if (media !== "application/json" && !media.endsWith("+json")) return false
+  const length = headers["content-length"]
+  return typeof length !== "string" || Number(length) <= wholeBodyLimit
+}
+
+/** A body read whole before the response was handed over: its bytes, or why the read failed. */
+type Whole =
+  | { readonly _tag: "Read"; readonly bytes: ArrayBuffer }
+  | { readonly _tag: "Failed"; readonly cause: unknown }
 
 const ignoreError = (_: unknown) => {}
 
@@ -96,11 +122,16 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   // What the registry destroys if this response is collected unread.
   readonly unread: Unread
 
-  constructor(request: HttpClientRequest.HttpClientRequest, source: Source) {
+  constructor(
+    request: HttpClientRequest.HttpClientRequest,
+    source: Source,
+    // The body, when it was read whole before the response was made.
+    private readonly whole: Whole | undefined
+  ) {
     super()
     this.request = request
     this.source = source
-    this.unread = { body: source.body }
+    this.unread = { body: whole === undefined ? source.body : undefined }
     this.status = source.statusCode
     // An error after the body was handed over is reported to whoever reads it.
     source.body.on("error", ignoreError)
@@ -146,6 +177,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    const whole = this.whole
+    if (whole !== undefined) {
+      return whole._tag === "Read" ? Effect.succeed(whole.bytes) : Effect.fail(this.decodeError(whole.cause))
+    }
     return this.read(() => this.bytes ??= this.source.body.arrayBuffer())
   }
 
@@ -170,10 +205,18 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    if (this.whole !== undefined) {
+      return Effect.flatMap(this.arrayBuffer, (bytes) =>
+        Effect.tryPromise({
+          try: () => new Response(bytes, { headers: { "content-type": this.headers["content-type"] ?? "" } }).formData(),
+          catch: (cause) => this.decodeError(cause)
+        }))
+    }
     return this.read(() => this.source.body.formData() as Promise<FormData>)
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    if (this.whole !== undefined) return Stream.map(Stream.fromEffect(this.arrayBuffer), (bytes) => new Uint8Array(bytes))
     // The stream destroys the body when it ends or is interrupted.
     this.unread.body = undefined
     return NodeStream.fromReadable<HttpClientError.ResponseError, Uint8Array>(
@@ -223,9 +266,23 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
                   source.body.destroy()
                   return
                 }
-                const response = new UndiciResponse(request, source)
-                unread.register(response, response.unread)
-                resume(Effect.succeed(response))
+                if (!readsWhole(source.headers)) {
+                  const response = new UndiciResponse(request, source, undefined)
+                  unread.register(response, response.unread)
+                  resume(Effect.succeed(response))
+                  return
+                }
+                // An abort now (the signal is undici's) destroys the body and fails this read.
+                source.body.arrayBuffer().then(
+                  (bytes) => {
+                    if (!signal.aborted) resume(Effect.succeed(new UndiciResponse(request, source, { _tag: "Read", bytes })))
+                  },
+                  (cause) => {
+                    if (!signal.aborted) {
+                      resume(Effect.succeed(new UndiciResponse(request, source, { _tag: "Failed", cause })))
+                    }
+                  }
+                )
               },
               (cause) =>
                 resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))

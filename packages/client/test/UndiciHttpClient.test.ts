@@ -1,7 +1,7 @@
 import { UndiciHttpClient } from "@batchfx/client"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Stream } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Option, Stream } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 
@@ -161,6 +161,58 @@ describe("UndiciHttpClient", () => {
       yield* Effect.sleep("20 millis")
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* aborted, "/slow-body")
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.scopedLive("a JSON answer comes with its body read; one still arriving when interrupted is aborted", () =>
+    Effect.gen(function*() {
+      const { aborted, url } = yield* server((request, response) => {
+        response.writeHead(200, { "content-type": "application/json; charset=utf-8" })
+        if (request.url === "/json-hang") {
+          response.write("{\"data\":[")
+          return
+        }
+        response.write("{\"data\":[")
+        setTimeout(() => response.end("1,2]}"), 20)
+      })
+      const http = yield* client
+      const whole = yield* http.execute(HttpClientRequest.get(`${url}/json`))
+      // The body arrived before the response was handed over: reading it needs no more bytes.
+      assert.deepStrictEqual(yield* whole.json, { data: [1, 2] })
+      const bytes = yield* Stream.runCollect(whole.stream)
+      assert.strictEqual(new TextDecoder().decode(Chunk.unsafeHead(bytes)), "{\"data\":[1,2]}")
+      const fiber = yield* Effect.fork(http.execute(HttpClientRequest.get(`${url}/json-hang`)))
+      yield* Effect.sleep("20 millis")
+      assert.isTrue(fiber.unsafePoll() === null, "a JSON answer is not handed over before its body ends")
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(yield* aborted, "/json-hang")
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.scoped("a JSON body cut short fails its read with a ResponseError, the status still known", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server((_request, response) => {
+        response.writeHead(500, { "content-type": "application/json", "content-length": "100" })
+        response.write("{\"error\":")
+        setTimeout(() => response.destroy(), 5)
+      })
+      const http = yield* client
+      const response = yield* http.execute(HttpClientRequest.get(`${url}/cut`))
+      assert.strictEqual(response.status, 500)
+      const error = yield* Effect.flip(response.text)
+      assert.strictEqual(error._tag, "ResponseError")
+      assert.strictEqual(error.reason, "Decode")
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.scoped("a JSON answer longer than 16 MiB is handed over at its headers and streamed", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server((_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-length": String(17 * 1024 * 1024) })
+        // The rest never comes: only a response handed over at its headers can be read at all.
+        response.write("[1,2,3")
+      })
+      const http = yield* client
+      const response = yield* http.execute(HttpClientRequest.get(`${url}/huge`))
+      const first = yield* Stream.runHead(response.stream)
+      assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(first)), "[1,2,3")
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
   it.scoped("a refused connection and a bad URL are RequestErrors", () =>
