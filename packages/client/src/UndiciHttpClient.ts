@@ -208,7 +208,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     if (this.whole !== undefined) {
       return Effect.flatMap(this.arrayBuffer, (bytes) =>
         Effect.tryPromise({
-          try: () => new Response(bytes, { headers: { "content-type": this.headers["content-type"] ?? "" } }).formData(),
+          try: () =>
+            new Response(bytes, { headers: { "content-type": this.headers["content-type"] ?? "" } }).formData(),
           catch: (cause) => this.decodeError(cause)
         }))
     }
@@ -216,7 +217,9 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    if (this.whole !== undefined) return Stream.map(Stream.fromEffect(this.arrayBuffer), (bytes) => new Uint8Array(bytes))
+    if (this.whole !== undefined) {
+      return Stream.map(Stream.fromEffect(this.arrayBuffer), (bytes) => new Uint8Array(bytes))
+    }
     // The stream destroys the body when it ends or is interrupted.
     this.unread.body = undefined
     return NodeStream.fromReadable<HttpClientError.ResponseError, Uint8Array>(
@@ -275,7 +278,9 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
                 // An abort now (the signal is undici's) destroys the body and fails this read.
                 source.body.arrayBuffer().then(
                   (bytes) => {
-                    if (!signal.aborted) resume(Effect.succeed(new UndiciResponse(request, source, { _tag: "Read", bytes })))
+                    if (!signal.aborted) {
+                      resume(Effect.succeed(new UndiciResponse(request, source, { _tag: "Read", bytes })))
+                    }
                   },
                   (cause) => {
                     if (!signal.aborted) {
