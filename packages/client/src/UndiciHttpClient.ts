@@ -12,12 +12,14 @@
  * Interruption aborts the request, or the body being read. Bodies are read once: `text`,
  * `arrayBuffer` and `json` share one read, so any of them may be asked for more than once.
  *
- * A JSON answer (`application/json` or `…+json`) is read whole before the response is handed over,
- * unless its `Content-Length` says more than 16 MiB: every JSON answer of the API is read whole
- * anyway, and handing over the response first and its bytes in a second asynchronous step cost
- * more than a third more CPU per request in a listing (young-generation collections kept every
- * body that arrived in that second step: the bench README, "Listing speed (1)"). Other answers
- * (file contents, event streams) are handed over at their headers and read as they are asked for.
+ * A JSON answer (`application/json` or `…+json`) to a request that accepts JSON is read whole
+ * before the response is handed over, unless its `Content-Length` says more than 16 MiB: such an
+ * answer is read whole anyway, and handing over the response first and its bytes in a second
+ * asynchronous step cost more than a third more CPU per request in a listing (young-generation
+ * collections kept every body that arrived in that second step: the bench README, "Listing speed
+ * (1)"). Other answers are handed over at their headers and read as they are asked for; so is any
+ * answer to a request that does not accept JSON, such as a file's content (the API's description
+ * calls that JSON too).
  *
  * @since 0.1.0
  */
@@ -52,13 +54,21 @@ const utf8 = new TextDecoder()
 // The largest JSON answer read whole before the response is handed over.
 const wholeBodyLimit = 16 * 1024 * 1024
 
-/** Whether an answer is JSON of a size to read whole with its headers. */
-const readsWhole = (headers: Source["headers"]): boolean => {
-  const type = headers["content-type"]
-  if (typeof type !== "string") return false
+const isJsonMedia = (type: string): boolean => {
   const semicolon = type.indexOf(";")
   const media = (semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase()
-  if (media !== "application/json" && !media.endsWith("+json")) return false
+  return media === "application/json" || media.endsWith("+json")
+}
+
+/**
+ * Whether an answer is read whole with its headers: the request accepts JSON, and the answer is
+ * JSON of at most `wholeBodyLimit` bytes (or of no declared length).
+ */
+const readsWhole = (request: HttpClientRequest.HttpClientRequest, headers: Source["headers"]): boolean => {
+  const accept = request.headers["accept"]
+  if (accept === undefined || !accept.split(",").some(isJsonMedia)) return false
+  const type = headers["content-type"]
+  if (typeof type !== "string" || !isJsonMedia(type)) return false
   const length = headers["content-length"]
   return typeof length !== "string" || Number(length) <= wholeBodyLimit
 }
@@ -269,7 +279,7 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
                   source.body.destroy()
                   return
                 }
-                if (!readsWhole(source.headers)) {
+                if (!readsWhole(request, source.headers)) {
                   const response = new UndiciResponse(request, source, undefined)
                   unread.register(response, response.unread)
                   resume(Effect.succeed(response))

@@ -163,7 +163,7 @@ describe("UndiciHttpClient", () => {
       assert.strictEqual(yield* aborted, "/slow-body")
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
-  it.scopedLive("a JSON answer comes with its body read; one still arriving when interrupted is aborted", () =>
+  it.scopedLive("a JSON answer to a request for JSON comes with its body read; one still arriving when interrupted is aborted", () =>
     Effect.gen(function*() {
       const { aborted, url } = yield* server((request, response) => {
         response.writeHead(200, { "content-type": "application/json; charset=utf-8" })
@@ -175,16 +175,24 @@ describe("UndiciHttpClient", () => {
         setTimeout(() => response.end("1,2]}"), 20)
       })
       const http = yield* client
-      const whole = yield* http.execute(HttpClientRequest.get(`${url}/json`))
+      const whole = yield* http.execute(HttpClientRequest.get(`${url}/json`).pipe(HttpClientRequest.acceptJson))
       // The body arrived before the response was handed over: reading it needs no more bytes.
       assert.deepStrictEqual(yield* whole.json, { data: [1, 2] })
       const bytes = yield* Stream.runCollect(whole.stream)
       assert.strictEqual(new TextDecoder().decode(Chunk.unsafeHead(bytes)), "{\"data\":[1,2]}")
-      const fiber = yield* Effect.fork(http.execute(HttpClientRequest.get(`${url}/json-hang`)))
+      const fiber = yield* Effect.fork(
+        http.execute(HttpClientRequest.get(`${url}/json-hang`).pipe(HttpClientRequest.acceptJson))
+      )
       yield* Effect.sleep("20 millis")
       assert.isTrue(fiber.unsafePoll() === null, "a JSON answer is not handed over before its body ends")
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* aborted, "/json-hang")
+      // A request that does not ask for JSON (a file's content) gets its answer at the headers.
+      const streamed = yield* http.execute(
+        HttpClientRequest.get(`${url}/json-hang`).pipe(HttpClientRequest.setHeader("accept", "application/binary"))
+      )
+      const first = yield* Stream.runHead(streamed.stream)
+      assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(first)), "{\"data\":[")
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
   it.scoped("a JSON body cut short fails its read with a ResponseError, the status still known", () =>
@@ -195,7 +203,7 @@ describe("UndiciHttpClient", () => {
         setTimeout(() => response.destroy(), 5)
       })
       const http = yield* client
-      const response = yield* http.execute(HttpClientRequest.get(`${url}/cut`))
+      const response = yield* http.execute(HttpClientRequest.get(`${url}/cut`).pipe(HttpClientRequest.acceptJson))
       assert.strictEqual(response.status, 500)
       const error = yield* Effect.flip(response.text)
       assert.strictEqual(error._tag, "ResponseError")
@@ -210,7 +218,7 @@ describe("UndiciHttpClient", () => {
         response.write("[1,2,3")
       })
       const http = yield* client
-      const response = yield* http.execute(HttpClientRequest.get(`${url}/huge`))
+      const response = yield* http.execute(HttpClientRequest.get(`${url}/huge`).pipe(HttpClientRequest.acceptJson))
       const first = yield* Stream.runHead(response.stream)
       assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(first)), "[1,2,3")
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
