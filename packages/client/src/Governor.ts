@@ -10,18 +10,16 @@
  *   allow, backs off by 30 % on each further 429 and creeps up by 5 % a second without one (AIMD),
  *   so that the requests after a gate are let go gradually;
  * - the static budget: an optional `requestsPerMinute` as a token bucket;
- * - the bound on requests in flight.
+ * - the bound on requests in flight, a place handed to the longest waiter when a request ends.
  *
  * All time is `Clock` time, so `TestClock` drives it.
  *
  * @since 0.1.0
  */
 import { ResetDuration } from "@batchfx/core"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 
 /**
  * Settings of a governor.
@@ -169,11 +167,13 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const defaultPause = Duration.toMillis(options.defaultPause ?? "1 second")
     const rpm = options.requestsPerMinute
     const bucketSize = rpm === undefined ? 0 : Math.max(1, rpm / 60)
-    const permits = yield* Effect.makeSemaphore(maxInFlight)
-    const now0 = yield* Clock.currentTimeMillis
-    // Every update is a pure function of the state, so a plain Ref is atomic enough; a
-    // SynchronizedRef would take a semaphore on each of the three updates of every request.
-    const ref = yield* Ref.make<Internal>({
+    // The governor's time is the clock of the fiber that made it (`TestClock` in tests), read
+    // synchronously so that deciding, observing and releasing are one step each.
+    const clock = yield* Effect.clock
+    const now0 = clock.unsafeCurrentTimeMillis()
+    // The state is a variable changed only inside synchronous steps, so each change is atomic (a
+    // `Ref` costs an effect per read and per update, three updates per request).
+    let state: Internal = {
       inFlight: 0,
       gateUntil: 0,
       remaining: Option.none(),
@@ -186,11 +186,36 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       consecutive429: 0,
       rateLimited: 0,
       quotaExhausted: false
+    }
+
+    // The bound on requests in flight, as permits handed from one request to the next: a request
+    // ending gives its permit to the longest waiter, if any, so a newcomer cannot take it first.
+    let permitsInUse = 0
+    const permitWaiters: Array<(effect: Effect.Effect<void>) => void> = []
+    const waitForPermit = Effect.async<void>((resume) => {
+      permitWaiters.push(resume)
+      return Effect.sync(() => {
+        const at = permitWaiters.indexOf(resume)
+        if (at !== -1) permitWaiters.splice(at, 1)
+      })
     })
+    // Takes a permit at once if one is free and no one waits, else waits to be handed one.
+    const takePermit = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+      Effect.suspend(() => {
+        if (permitsInUse < maxInFlight && permitWaiters.length === 0) {
+          permitsInUse++
+          return Effect.void
+        }
+        return restore(waitForPermit)
+      })
+    const givePermit = (): void => {
+      const next = permitWaiters.shift()
+      if (next === undefined) permitsInUse--
+      else next(Effect.void)
+    }
 
     // The times of the last minute's successes, oldest first, kept outside the immutable state so a
-    // success costs an append rather than a copy of the whole window; only the serialized updates
-    // of `ref` touch them.
+    // success costs an append rather than a copy of the whole window.
     const successes: Array<number> = []
     let oldest = 0
     const recordSuccess = (now: number): void => {
@@ -240,7 +265,15 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return [{ _tag: "Go", at }, next]
     }
 
-    const release = Ref.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))
+    const releaseNow = (): void => {
+      state = { ...state, inFlight: state.inFlight - 1 }
+    }
+    const release = Effect.sync(releaseNow)
+    // What a request gives back when it ends: its admission and its permit.
+    const releaseAll = Effect.sync(() => {
+      releaseNow()
+      givePermit()
+    })
 
     const sleepUntil = (until: number, now: number) => Effect.sleep(Duration.millis(Math.max(1, until - now)))
 
@@ -249,125 +282,146 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const admit = (
       restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     ): Effect.Effect<number> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(
-          Ref.modify(ref, (s) => decide(s, now)),
-          (decision) => {
-            if (decision._tag === "Wait") {
-              return Effect.zipRight(restore(sleepUntil(decision.until, now)), admit(restore))
-            }
-            if (decision.at <= now) return Effect.succeed(now)
-            return restore(sleepUntil(decision.at, now)).pipe(
-              Effect.onInterrupt(() => release),
-              Effect.zipRight(Effect.zip(Clock.currentTimeMillis, Ref.get(ref))),
-              // A 429 that closed the gate while this request waited for its slot: decide again.
-              Effect.flatMap(([later, s]) =>
-                later < s.gateUntil ? Effect.zipRight(release, admit(restore)) : Effect.succeed(later)
-              )
-            )
-          }
-        ))
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const [decision, next] = decide(state, now)
+        state = next
+        if (decision._tag === "Wait") {
+          return Effect.zipRight(restore(sleepUntil(decision.until, now)), admit(restore))
+        }
+        if (decision.at <= now) return Effect.succeed(now)
+        return restore(sleepUntil(decision.at, now)).pipe(
+          Effect.onInterrupt(() => release),
+          // A 429 that closed the gate while this request waited for its slot: decide again.
+          Effect.flatMap(() => {
+            const later = clock.unsafeCurrentTimeMillis()
+            return later < state.gateUntil ? Effect.zipRight(release, admit(restore)) : Effect.succeed(later)
+          })
+        )
+      })
+
+    // What an answer tells: the server's budget and resets, a 429's wait and the pace it teaches.
+    const observed = (s: Internal, now: number, admittedAt: number, observation: Observation): Internal => {
+      const { headers, status } = observation
+      let next: Internal = s
+      const remainingRequests = parseNumber(header(headers, "x-ratelimit-remaining-requests"))
+      const remainingTokens = parseNumber(header(headers, "x-ratelimit-remaining-tokens"))
+      const resetRequests = resetMillis(headers, "x-ratelimit-reset-requests")
+      const resetTokens = resetMillis(headers, "x-ratelimit-reset-tokens")
+      if (Option.isSome(remainingRequests) && Option.isSome(resetRequests)) {
+        next = {
+          ...next,
+          remaining: Option.some({
+            requests: remainingRequests.value,
+            until: now + resetRequests.value,
+            kind: "budget-exhausted"
+          })
+        }
+      }
+      if (
+        Option.isSome(remainingTokens) && Option.isSome(resetTokens) && remainingTokens.value <= 0
+      ) {
+        next = { ...next, gateUntil: Math.max(next.gateUntil, now + resetTokens.value) }
+      }
+      if (observation.quotaExhausted === true) return { ...next, quotaExhausted: true }
+      if (status === 429) {
+        const pause = Option.getOrElse(
+          Option.orElse(serverWait(headers, now), () => resetRequests),
+          () => defaultPause * 2 ** Math.min(next.consecutive429, 5)
+        )
+        next = {
+          ...next,
+          gateUntil: Math.max(next.gateUntil, now + pause),
+          consecutive429: next.consecutive429 + 1,
+          rateLimited: next.rateLimited + 1
+        }
+        // One decrease per storm: answers to requests admitted before the last decrease are
+        // the same storm.
+        if (admittedAt >= next.lastDecrease) {
+          const window = Math.max(pause, 1000)
+          const recent = successesSince(now - window)
+          const pace = Option.match(next.pace, {
+            // With nothing to learn from, start at one request a second.
+            onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.95) / window),
+            onSome: (pace) => Math.max(minPace, pace * decrease)
+          })
+          next = { ...next, pace: Option.some(pace), lastDecrease: now, lastIncrease: now }
+        }
+        return next
+      }
+      if (status >= 200 && status < 300) {
+        recordSuccess(now)
+        next = { ...next, consecutive429: 0 }
+        if (Option.isSome(next.pace) && now - next.lastIncrease >= 1000) {
+          next = { ...next, pace: Option.some(next.pace.value * increase), lastIncrease: now }
+        }
+      }
+      return next
+    }
 
     const observe = (admittedAt: number, observation: Observation): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(ref, (s): Internal => {
-          const { headers, status } = observation
-          let next: Internal = s
-          const remainingRequests = parseNumber(header(headers, "x-ratelimit-remaining-requests"))
-          const remainingTokens = parseNumber(header(headers, "x-ratelimit-remaining-tokens"))
-          const resetRequests = resetMillis(headers, "x-ratelimit-reset-requests")
-          const resetTokens = resetMillis(headers, "x-ratelimit-reset-tokens")
-          if (Option.isSome(remainingRequests) && Option.isSome(resetRequests)) {
-            next = {
-              ...next,
-              remaining: Option.some({
-                requests: remainingRequests.value,
-                until: now + resetRequests.value,
-                kind: "budget-exhausted"
-              })
-            }
-          }
-          if (
-            Option.isSome(remainingTokens) && Option.isSome(resetTokens) && remainingTokens.value <= 0
-          ) {
-            next = { ...next, gateUntil: Math.max(next.gateUntil, now + resetTokens.value) }
-          }
-          if (observation.quotaExhausted === true) return { ...next, quotaExhausted: true }
-          if (status === 429) {
-            const pause = Option.getOrElse(
-              Option.orElse(serverWait(headers, now), () => resetRequests),
-              () => defaultPause * 2 ** Math.min(next.consecutive429, 5)
-            )
-            next = {
-              ...next,
-              gateUntil: Math.max(next.gateUntil, now + pause),
-              consecutive429: next.consecutive429 + 1,
-              rateLimited: next.rateLimited + 1
-            }
-            // One decrease per storm: answers to requests admitted before the last decrease are
-            // the same storm.
-            if (admittedAt >= next.lastDecrease) {
-              const window = Math.max(pause, 1000)
-              const recent = successesSince(now - window)
-              const pace = Option.match(next.pace, {
-                // With nothing to learn from, start at one request a second.
-                onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.95) / window),
-                onSome: (pace) => Math.max(minPace, pace * decrease)
-              })
-              next = { ...next, pace: Option.some(pace), lastDecrease: now, lastIncrease: now }
-            }
-            return next
-          }
-          if (status >= 200 && status < 300) {
-            recordSuccess(now)
-            next = { ...next, consecutive429: 0 }
-            if (Option.isSome(next.pace) && now - next.lastIncrease >= 1000) {
-              next = { ...next, pace: Option.some(next.pace.value * increase), lastIncrease: now }
-            }
-          }
-          return next
-        }))
+      Effect.sync(() => {
+        state = observed(state, clock.unsafeCurrentTimeMillis(), admittedAt, observation)
+      })
 
+    // Taking a permit and an admission are atomic with the decisions; only the waits and the
+    // request are interruptible, and whatever was taken is given back however the request ends.
     const run: Governor["run"] = (request) =>
-      permits.withPermits(1)(
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(
-            admit(restore),
-            (admittedAt) =>
-              restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          // The common case in one step: a permit free, no one waiting, and nothing to wait for.
+          if (permitsInUse < maxInFlight && permitWaiters.length === 0) {
+            const now = clock.unsafeCurrentTimeMillis()
+            const [decision, next] = decide(state, now)
+            if (decision._tag === "Go" && decision.at <= now) {
+              permitsInUse++
+              state = next
+              return Effect.ensuring(restore(request((observation) => observe(now, observation))), releaseAll)
+            }
+          }
+          return Effect.zipRight(
+            takePermit(restore),
+            Effect.ensuring(
+              Effect.flatMap(
+                admit(restore),
+                (admittedAt) =>
+                  restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
+              ),
+              Effect.sync(givePermit)
+            )
           )
-        )
+        })
       )
 
-    const state: Effect.Effect<State> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(Ref.get(ref), (s): State => {
-        const [decision] = decide(s, now)
-        const until = decision._tag === "Wait" ? decision.until : decision.at
-        const reason: Option.Option<Reason> = until > now
-          ? Option.some(
-            now < s.gateUntil
-              ? "rate-limited"
-              : decision._tag === "Wait"
-              ? "budget-exhausted"
-              : Option.isSome(s.pace) && s.nextSlot > now
-              ? "paced"
-              : "requests-per-minute"
-          )
-          : s.inFlight >= maxInFlight
-          ? Option.some("in-flight")
-          : Option.none()
-        return {
-          status: Option.isNone(reason) ? "open" : "waiting",
-          until: until > now ? Option.some(until) : Option.none(),
-          reason,
-          inFlight: s.inFlight,
-          pace: s.pace,
-          remainingRequests: Option.map(s.remaining, (b) =>
-            b.requests),
-          quotaExhausted: s.quotaExhausted,
-          rateLimited: s.rateLimited
-        }
-      }))
+    const current: Effect.Effect<State> = Effect.sync((): State => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const s = state
+      const [decision] = decide(s, now)
+      const until = decision._tag === "Wait" ? decision.until : decision.at
+      const reason: Option.Option<Reason> = until > now
+        ? Option.some(
+          now < s.gateUntil
+            ? "rate-limited"
+            : decision._tag === "Wait"
+            ? "budget-exhausted"
+            : Option.isSome(s.pace) && s.nextSlot > now
+            ? "paced"
+            : "requests-per-minute"
+        )
+        : s.inFlight >= maxInFlight
+        ? Option.some("in-flight")
+        : Option.none()
+      return {
+        status: Option.isNone(reason) ? "open" : "waiting",
+        until: until > now ? Option.some(until) : Option.none(),
+        reason,
+        inFlight: s.inFlight,
+        pace: s.pace,
+        remainingRequests: Option.map(s.remaining, (b) => b.requests),
+        quotaExhausted: s.quotaExhausted,
+        rateLimited: s.rateLimited
+      }
+    })
 
-    return { run, state }
+    return { run, state: current }
   })

@@ -119,6 +119,49 @@ describe("Governor", () => {
       assert.strictEqual((yield* governor.state).inFlight, 0)
     }))
 
+  it.effect("hands a finished request's place to the longest waiter, ahead of a newcomer", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 1 })
+      const order: Array<string> = []
+      const first = yield* Deferred.make<void>()
+      const named = (name: string, hold: Effect.Effect<void> = Effect.void) =>
+        governor.run((observe) =>
+          Effect.zipRight(
+            Effect.sync(() => order.push(name)),
+            Effect.zipRight(hold, observe({ status: 200, headers: {} }))
+          )
+        )
+      const a = yield* Effect.fork(named("a", Deferred.await(first)))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      const waiters = yield* Effect.fork(Effect.all([named("b"), named("c")], { concurrency: "unbounded" }))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      assert.deepStrictEqual(order, ["a"])
+      yield* Deferred.succeed(first, undefined)
+      yield* Fiber.join(a)
+      // Started the moment `a` ended, before the waiters had run again.
+      yield* named("d")
+      yield* Fiber.join(waiters)
+      assert.deepStrictEqual(order, ["a", "b", "c", "d"])
+      assert.strictEqual((yield* governor.state).inFlight, 0)
+    }))
+
+  it.effect("an interrupted wait for a place leaves none taken", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 1 })
+      const release = yield* Deferred.make<void>()
+      const starts = yield* Ref.make<Array<number>>([])
+      const holder = yield* Effect.fork(governor.run(() => Deferred.await(release)))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      const waiting = yield* Effect.fork(request(governor, starts))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      yield* Fiber.interrupt(waiting)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      yield* request(governor, starts)
+      assert.strictEqual((yield* Ref.get(starts)).length, 1)
+      assert.strictEqual((yield* governor.state).inFlight, 0)
+    }))
+
   it.effect("an interrupted wait leaves no admission taken", () =>
     Effect.gen(function*() {
       const governor = yield* Governor.make({ maxInFlight: 2 })
