@@ -23,6 +23,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
 import * as Governor from "./Governor.js"
@@ -56,6 +57,8 @@ export interface AttemptOptions {
   readonly attempt: number
   /** The timeout of this attempt; default the client's. */
   readonly timeout?: Duration.DurationInput | undefined
+  /** The span to put the attempt's span under, instead of the current one (a listing's). */
+  readonly parentSpan?: Tracer.AnySpan | undefined
 }
 
 /**
@@ -69,6 +72,8 @@ export interface ExecuteOptions extends CallOptions {
   readonly operation: string
   /** Whether failures after which the server may have acted are retried; default true. */
   readonly retryAmbiguous?: boolean | undefined
+  /** The span to put each attempt's span under, instead of the current one. */
+  readonly parentSpan?: Tracer.AnySpan | undefined
 }
 
 /**
@@ -328,6 +333,7 @@ export const make = (
               // A stack trace per request costs more than the rest of the span; the span's name and
               // attributes already say where it comes from.
               captureStackTrace: false,
+              ...(attemptOptions.parentSpan === undefined ? {} : { parent: attemptOptions.parentSpan }),
               attributes: {
                 "http.request.method": info.method,
                 "url.path": path,
@@ -357,7 +363,8 @@ export const make = (
           attempt(request, handle, {
             operation: executeOptions.operation,
             attempt: n,
-            timeout: executeOptions.timeout
+            timeout: executeOptions.timeout,
+            parentSpan: executeOptions.parentSpan
           }),
         executeOptions
       )

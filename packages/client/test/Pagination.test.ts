@@ -1,7 +1,7 @@
 import { BatchClient } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Exit, Option, Stream, Tracer } from "effect"
 import { quickRetry, wire } from "./utils.js"
 
 const ids = <E, R>(stream: Stream.Stream<{ readonly id: string }, E, R>) =>
@@ -19,6 +19,34 @@ describe("BatchClient.list over HTTP", () => {
       const requests = yield* fake.requestCount("GET /v1/batches")
       assert.isAtMost(requests, 4)
       assert.isAtLeast(requests, 3)
+    }).pipe(Effect.provide(wire())), 30_000)
+
+  it.live("spans the listing once, with each page's request under it", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.seedBatches(250)
+      const base = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: base.context
+      })
+      const all = yield* ids(client.list({ limit: 100 })).pipe(Effect.withTracer(tracer))
+      assert.strictEqual(all.length, 250)
+      const listing = spans.filter((span) => span.name === "BatchClient.listPages")
+      assert.strictEqual(listing.length, 1)
+      const [span] = listing
+      assert.isTrue(span!.status._tag === "Ended" && Exit.isSuccess(span!.status.exit), "the listing's span ended well")
+      const pages = spans.filter((s) => s.name === "batchfx.batches.list")
+      assert.strictEqual(pages.length, 3)
+      for (const page of pages) {
+        assert.strictEqual(Option.getOrUndefined(page.parent)?.spanId, span!.spanId)
+      }
     }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("with look-ahead 0 fetches only the pages it needs", () =>
