@@ -155,7 +155,8 @@ const decrease = 0.85
 const increase = 1.1
 
 /**
- * Makes a governor.
+ * Makes a governor. Its time is the `Clock` of the fiber that makes it (a client's, when its
+ * layer is built), for every request it governs.
  *
  * @since 0.1.0
  * @category constructors
@@ -275,7 +276,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       givePermit()
     })
 
-    const sleepUntil = (until: number, now: number) => Effect.sleep(Duration.millis(Math.max(1, until - now)))
+    const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
 
     // Taking an admission is atomic with the decision; only the waits are interruptible, and an
     // admission interrupted while it waits for its slot is given back, so none is ever leaked.
