@@ -33,6 +33,7 @@ interface Pending {
  * sleeps for wakes it.
  */
 export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
+  const clock = yield* Effect.clock
   const pending = new Set<Pending>()
   let sleepingUntil = Number.POSITIVE_INFINITY
   let wake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
@@ -82,27 +83,33 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
     }
   }
 
+  // The deadline is read from the watchdog's clock at once, and the wait is one match: the
+  // attempt's fiber ends (its exit, or a timeout if the watchdog interrupted it), or the caller is
+  // interrupted and takes the attempt's fiber down with it.
   const timeout: Deadlines["timeout"] = <A, E, R, E2>(
     effect: Effect.Effect<A, E, R>,
     duration: Duration.Duration,
     onTimeout: () => E2
   ) =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(Effect.forkDaemon(restore(effect)), (fiber) => {
-          const entry: Pending = { deadline: now + Duration.toMillis(duration), fiber, expired: false }
-          register(entry)
-          return Effect.flatMap(
-            Effect.onInterrupt(restore(fiber.await), () => {
-              pending.delete(entry)
-              return Fiber.interrupt(fiber)
-            }),
-            (exit): Effect.Effect<A, E | E2> => {
-              pending.delete(entry)
-              return entry.expired && Exit.isInterrupted(exit) ? Effect.fail(onTimeout()) : exit
-            }
-          )
-        }))
+      Effect.flatMap(Effect.forkDaemon(restore(effect)), (fiber) => {
+        const entry: Pending = {
+          deadline: clock.unsafeCurrentTimeMillis() + Duration.toMillis(duration),
+          fiber,
+          expired: false
+        }
+        register(entry)
+        return Effect.matchCauseEffect(restore(fiber.await), {
+          onFailure: (cause): Effect.Effect<A, E | E2> => {
+            pending.delete(entry)
+            return Effect.zipRight(Fiber.interrupt(fiber), Effect.failCause(cause))
+          },
+          onSuccess: (exit): Effect.Effect<A, E | E2> => {
+            pending.delete(entry)
+            return entry.expired && Exit.isInterrupted(exit) ? Effect.fail(onTimeout()) : exit
+          }
+        })
+      })
     )
 
   return { timeout }
