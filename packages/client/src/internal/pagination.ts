@@ -2,7 +2,6 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 
 /**
@@ -33,23 +32,33 @@ export const paginate = <S, A, E>(
   lookAhead: number
 ): Stream.Stream<A, E> => {
   if (lookAhead <= 0) return Stream.paginateEffect(initial, step)
-  return Stream.unwrapScoped(Effect.gen(function*() {
-    // One token per page the producer may fetch: `lookAhead` up front, one more per pull.
-    const demand = yield* Queue.unbounded<void>()
-    yield* Queue.offerAll(demand, Array.from({ length: lookAhead }, () => undefined))
+  return Stream.unwrapScoped(Effect.suspend(() => {
+    // Pages the producer may fetch: `lookAhead` up front, one more per pull; with a waker for a
+    // producer that has used them all.
+    let demand = lookAhead
+    let producer: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+    const awaitDemand = Effect.async<void>((resume) => {
+      if (demand > 0) {
+        resume(Effect.void)
+        return undefined
+      }
+      producer = resume
+      return Effect.sync(() => {
+        if (producer === resume) producer = undefined
+      })
+    })
     // Pages wait here for the consumer, and the fibers wake each other with constant effects: a
     // page handed through an async callback (a Queue of pages does that) outlives young-generation
     // collections, so every page of a long listing went to the old generation and the peak memory
     // grew with the listing's length.
     const ready: Array<Exit.Exit<A, Option.Option<E>>> = []
     let taker: ((wake: Effect.Effect<void>) => void) | undefined = undefined
-    const deliver = (exit: Exit.Exit<A, Option.Option<E>>) =>
-      Effect.sync(() => {
-        ready.push(exit)
-        const wake = taker
-        taker = undefined
-        wake?.(Effect.void)
-      })
+    const deliver = (exit: Exit.Exit<A, Option.Option<E>>): void => {
+      ready.push(exit)
+      const wake = taker
+      taker = undefined
+      wake?.(Effect.void)
+    }
     const awaitReady = Effect.async<void>((resume) => {
       if (ready.length > 0) {
         resume(Effect.void)
@@ -61,32 +70,34 @@ export const paginate = <S, A, E>(
       })
     })
     const takeReady: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() => ready.shift()!)
-    const pull: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() =>
-      ready.length > 0 ? ready.shift()! : Effect.zipRight(awaitReady, takeReady)
-    )
-    const produce = Effect.gen(function*() {
-      let state = initial
-      while (true) {
-        yield* Queue.take(demand)
-        const exit = yield* Effect.exit(step(state))
-        if (Exit.isFailure(exit)) {
-          yield* deliver(Exit.failCause(Cause.map(exit.cause, Option.some)))
-          return
-        }
-        const [page, next] = exit.value
-        yield* deliver(Exit.succeed(page))
-        if (Option.isNone(next)) {
-          yield* deliver(Exit.fail(Option.none()))
-          return
-        }
-        state = next.value
-      }
+    // A pull gives the producer one more page to fetch, then takes the next page.
+    const pull: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() => {
+      demand++
+      const wake = producer
+      producer = undefined
+      wake?.(Effect.void)
+      return ready.length > 0 ? ready.shift()! : Effect.zipRight(awaitReady, takeReady)
     })
-    yield* Effect.forkScoped(produce)
-    return Stream.repeatEffectOption(
-      Effect.zipRight(Queue.offer(demand, undefined), pull).pipe(
-        Effect.zipLeft(letProducerSend)
-      )
+    // One page per step, written as plain effects (an `Effect.gen` loop cost a fifth more steps).
+    const produce = (state: S): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (demand === 0) return Effect.zipRight(awaitDemand, produce(state))
+        demand--
+        return Effect.matchCauseEffect(step(state), {
+          onFailure: (cause) => Effect.sync(() => deliver(Exit.failCause(Cause.map(cause, Option.some)))),
+          onSuccess: ([page, next]) => {
+            deliver(Exit.succeed(page))
+            if (Option.isNone(next)) {
+              deliver(Exit.fail(Option.none()))
+              return Effect.void
+            }
+            return produce(next.value)
+          }
+        })
+      })
+    return Effect.as(
+      Effect.forkScoped(produce(initial)),
+      Stream.repeatEffectOption(Effect.zipLeft(pull, letProducerSend))
     )
   }))
 }
