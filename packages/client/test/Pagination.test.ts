@@ -1,8 +1,9 @@
 import { BatchClient } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Option, Stream, Tracer } from "effect"
-import { quickRetry, wire } from "./utils.js"
+import type { Tracer } from "effect"
+import { Chunk, Effect, Exit, Option, Stream } from "effect"
+import { quickRetry, recordSpans, wire } from "./utils.js"
 
 const ids = <E, R>(stream: Stream.Stream<{ readonly id: string }, E, R>) =>
   Effect.map(Stream.runCollect(Stream.map(stream, (b) => b.id)), Chunk.toReadonlyArray)
@@ -28,14 +29,7 @@ describe("BatchClient.list over HTTP", () => {
       yield* fake.seedBatches(250)
       const base = yield* Effect.tracer
       const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = base.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: base.context
-      })
+      const tracer = recordSpans(base, spans)
       const all = yield* ids(client.list({ limit: 100 })).pipe(Effect.withTracer(tracer))
       assert.strictEqual(all.length, 250)
       const listing = spans.filter((span) => span.name === "BatchClient.listPages")

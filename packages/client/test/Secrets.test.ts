@@ -2,8 +2,9 @@ import { BatchClient, Retry } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Inspectable, Logger, LogLevel, Redacted, Stream, Tracer } from "effect"
-import { quickRetry, wire } from "./utils.js"
+import type { Tracer } from "effect"
+import { Cause, Effect, Exit, Inspectable, Logger, LogLevel, Redacted, Stream } from "effect"
+import { quickRetry, recordSpans, wire } from "./utils.js"
 
 const secret = "sk-batchfx-secret-KEY-0123456789abcdef"
 const wrongSecret = "sk-batchfx-wrong-KEY-9876543210fedcba"
@@ -19,14 +20,7 @@ const recorded = <A, E, R>(program: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const base = yield* Effect.tracer
     const spans: Array<Tracer.Span> = []
-    const tracer = Tracer.make({
-      span: (...args) => {
-        const span = base.span(...args)
-        spans.push(span)
-        return span
-      },
-      context: base.context
-    })
+    const tracer = recordSpans(base, spans)
     const lines: Array<string> = []
     const capture = Logger.make<unknown, void>((options) => {
       lines.push(Logger.logfmtLogger.log(options), Logger.jsonLogger.log(options), Logger.stringLogger.log(options))

@@ -1,7 +1,7 @@
 import { BatchClient, type ClientConfig, Retry, UndiciHttpClient } from "@batchfx/client"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { HttpClient, type HttpServerResponse } from "@effect/platform"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Tracer } from "effect"
 
 /** A quick retry schedule for wire tests: the client's rules, waits of a few milliseconds. */
 export const quickRetry = (maxRetries = 2) =>
@@ -53,3 +53,14 @@ export const inMemoryEdited = (
     )),
     Layer.provideMerge(FakeOpenAi.layerInMemory(fake))
   )
+
+/** A tracer that makes its spans with `base` and keeps each one in `spans`, for tests to read. */
+export const recordSpans = (base: Tracer.Tracer, spans: Array<Tracer.Span>): Tracer.Tracer =>
+  Tracer.make({
+    span: (...args) => {
+      const span = base.span(...args)
+      spans.push(span)
+      return span
+    },
+    context: base.context
+  })
