@@ -15,11 +15,11 @@
  * A JSON answer (`application/json` or `…+json`) to a request that accepts JSON is read whole
  * before the response is handed over, unless its `Content-Length` says more than 16 MiB: such an
  * answer is read whole anyway, and handing over the response first and its bytes in a second
- * asynchronous step cost more than a third more CPU per request in a listing (young-generation
- * collections kept every body that arrived in that second step: the bench README, "Listing speed
- * (1)"). Other answers are handed over at their headers and read as they are asked for; so is any
- * answer to a request that does not accept JSON, such as a file's content (the API's description
- * calls that JSON too).
+ * asynchronous step cost more than a third more CPU per request in a bare listing loop
+ * (young-generation collections kept every body that arrived in that second step: the bench
+ * README, "Listing speed (1)"). Other answers are handed over at their headers and read as they
+ * are asked for; so is any answer to a request that does not accept JSON, such as a file's content
+ * (the API's description calls that JSON too).
  *
  * @since 0.1.0
  */

@@ -78,7 +78,8 @@ export const paginate = <S, A, E>(
       wake?.(Effect.void)
       return ready.length > 0 ? ready.shift()! : Effect.zipRight(awaitReady, takeReady)
     })
-    // One page per step, written as plain effects (an `Effect.gen` loop cost a fifth more steps).
+    // One page per step, in plain effects: 8 fewer effect steps per page than an `Effect.gen` loop
+    // over a `Queue` of tokens. Its callbacks run once each, in the producer's fiber.
     const produce = (state: S): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (demand === 0) return Effect.zipRight(awaitDemand, produce(state))
