@@ -1,4 +1,3 @@
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,7 +28,7 @@ interface Pending {
  * Deadlines kept by one watchdog fiber for the life of the scope, so that an effect under a
  * deadline costs one fork, not the two fibers and the timer of `Effect.timeoutFail` (which, on a
  * cold process listing 100,000 batches, cost about a tenth of the CPU). The watchdog sleeps on the
- * `Clock` until the earliest deadline, so `TestClock` drives it; a deadline earlier than the one it
+ * `Clock` of the scope's fiber until the earliest deadline, so `TestClock` drives it; a deadline earlier than the one it
  * sleeps for wakes it.
  */
 export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
@@ -52,7 +51,8 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
   })
   const watchdogId = FiberId.make(-1, 0)
 
-  const watch: Effect.Effect<never> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  const watch: Effect.Effect<never> = Effect.suspend(() => {
+    const now = clock.unsafeCurrentTimeMillis()
     missed = false
     let earliest = Number.POSITIVE_INFINITY
     for (const entry of pending) {
@@ -67,7 +67,7 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
     sleepingUntil = earliest
     const wait = earliest === Number.POSITIVE_INFINITY
       ? woken
-      : Effect.raceFirst(Clock.sleep(Duration.millis(earliest - now)), woken)
+      : Effect.raceFirst(clock.sleep(Duration.millis(earliest - now)), woken)
     return Effect.zipRight(wait, watch)
   })
   yield* Effect.forkScoped(watch)
