@@ -28,8 +28,8 @@ interface Pending {
  * Deadlines kept by one watchdog fiber for the life of the scope, so that an effect under a
  * deadline costs one fork, not the two fibers and the timer of `Effect.timeoutFail` (which, on a
  * cold process listing 100,000 batches, cost about a tenth of the CPU). The watchdog sleeps on the
- * `Clock` of the scope's fiber until the earliest deadline, so `TestClock` drives it; a deadline earlier than the one it
- * sleeps for wakes it.
+ * `Clock` of the fiber that made it until the earliest deadline, so `TestClock` drives it; a
+ * deadline earlier than the one it sleeps for wakes it.
  */
 export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
   const clock = yield* Effect.clock
