@@ -20,6 +20,11 @@ export interface Args {
   readonly concurrency: number
   /** The file to read (results). */
   readonly fileId: string
+  /**
+   * How batchfx consumes the listing (list): `forEach`, one `Effect.sync` per batch (the default and
+   * the figure judged), or `fold`, a synchronous fold like the SDK's loop body (a diagnostic row).
+   */
+  readonly consumer: "forEach" | "fold"
 }
 
 const scenarios: ReadonlyArray<Scenario> = ["list", "results", "retrieve", "cold"]
@@ -45,7 +50,8 @@ export const parseArgs = (argv: ReadonlyArray<string> = process.argv.slice(2)): 
     workMicros: num("work", 0),
     count: num("count", 0),
     concurrency: num("concurrency", 32),
-    fileId: kv.get("file") ?? ""
+    fileId: kv.get("file") ?? "",
+    consumer: kv.get("consumer") === "fold" ? "fold" : "forEach"
   }
 }
 

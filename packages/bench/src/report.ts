@@ -18,6 +18,12 @@ export interface Raw {
   readonly partial?: ReadonlyArray<number> | undefined
 }
 
+/**
+ * The records' name for batchfx consuming the listing with a synchronous `Stream.runFold` (scenario
+ * 1): a diagnostic row beside the judged `Stream.runForEach`, whose difference is Effect's sink.
+ */
+export const batchfxFold = "batchfx-fold"
+
 /** One line of the table. */
 export interface Row {
   readonly scenario: number
@@ -120,6 +126,25 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
       target: "",
       met: undefined
     }), 1))
+    if (pick(raw, 1, name, batchfxFold).length > 0) {
+      // The same table columns, with batchfx's figure taken from its `runFold` runs; no target.
+      const folded = (metric: string, figure: (r: RunRecord) => number | undefined, digits = 0): Row => {
+        const [floor, sdk, bfx] = (["floor", "sdk", batchfxFold] as const).map((c) => stat(raw, 1, name, c, figure))
+        return {
+          ...base(1, name),
+          case: `${name}, batchfx consumed by \`Stream.runFold\``,
+          runs: pick(raw, 1, name, batchfxFold).length,
+          metric,
+          floor: fmt(floor!, digits),
+          sdk: fmt(sdk!, digits),
+          batchfx: fmt(bfx!, digits),
+          ratio: `${times(bfx! / sdk!)} SDK, ${times(bfx! / floor!)} floor`,
+          target: "",
+          met: undefined
+        }
+      }
+      rows.push(folded("items/s (median)", perSecond), folded("CPU ms per 1,000 items (median)", cpuPerThousand, 1))
+    }
   }
 
   for (const name of cases(raw, 2)) {

@@ -175,23 +175,38 @@ const describe = (record: RunRecord) => {
   } MB`
 }
 
+/** A contender run another way: its records carry `name`, and its script gets `extraArgs`. */
+interface Variant {
+  readonly name: string
+  readonly contender: Contender
+  readonly extraArgs: ReadonlyArray<string>
+}
+
 const repeat = async (
   ctx: Context,
   scenario: number,
   name: string,
-  who: ReadonlyArray<Contender>,
+  who: ReadonlyArray<Contender | Variant>,
   configure: () => void,
   args: (contender: Contender) => ReadonlyArray<string>
 ) => {
   for (let run = 1; run <= ctx.options.runs; run++) {
     // Interleaved, so that a slow minute on a shared machine hurts every contender alike.
-    for (const contender of who) {
+    for (const entrant of who) {
+      const { contender, extraArgs, name: label } = typeof entrant === "string"
+        ? { contender: entrant, extraArgs: [], name: entrant }
+        : entrant
       configure()
       ctx.server.resetStats()
-      const result = await runContender(ctx.options, contender, args(contender), `s${scenario}-${name}-${contender}`)
-      const record: RunRecord = { scenario, case: name, run, ...result, server: ctx.server.stats() }
+      const result = await runContender(
+        ctx.options,
+        contender,
+        [...args(contender), ...extraArgs],
+        `s${scenario}-${name}-${label}`
+      )
+      const record: RunRecord = { scenario, case: name, run, ...result, contender: label, server: ctx.server.stats() }
       ctx.records.push(record)
-      log(`  [${scenario}] ${name} ${contender} run ${run}: ${describe(record)}`)
+      log(`  [${scenario}] ${name} ${label} run ${run}: ${describe(record)}`)
     }
   }
 }
@@ -203,7 +218,7 @@ const scenarioList = (ctx: Context) =>
     ctx,
     1,
     `list ${ctx.sizes.list}`,
-    contenders,
+    [...contenders, { name: Markdown.batchfxFold, contender: "batchfx", extraArgs: ["consumer=fold"] }],
     () => ctx.server.configure({ total: ctx.sizes.list, latencyMs: 0, rateLimit: undefined }),
     () => ["list", ctx.server.baseUrl, key]
   )
