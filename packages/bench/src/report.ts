@@ -19,8 +19,8 @@ export interface Raw {
 }
 
 /**
- * The records' name for batchfx consuming the listing with a synchronous `Stream.runFold` (scenario
- * 1): a diagnostic row beside the judged `Stream.runForEach`, whose difference is Effect's sink.
+ * The records' name for batchfx consuming the listing with a synchronous `Stream.runFold` (scenarios
+ * 1 and 3): unjudged rows beside the judged `Stream.runForEach`; they differ only in Effect's sink.
  */
 export const batchfxFold = "batchfx-fold"
 
@@ -185,6 +185,24 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
       target: "batchfx ≤ 1.25×",
       met: checked(bfx!) ? bfx! <= 1.25 : undefined
     })
+    const folded = [first, last].map((c) => stat(raw, 3, c, batchfxFold, rss))
+    if (checked(...folded)) {
+      const [from, to] = folded
+      rows.push({
+        scenario: 3,
+        case: `${last.replace("memory ", "")} vs ${
+          first.replace("memory ", "")
+        }, batchfx consumed by \`Stream.runFold\``,
+        runs: Math.min(pick(raw, 3, first, batchfxFold).length, pick(raw, 3, last, batchfxFold).length),
+        metric: "peak RSS growth",
+        floor: times(floor!),
+        sdk: times(sdk!),
+        batchfx: `${times(to! / from!)} (${fmt(from!)} → ${fmt(to!)} MB)`,
+        ratio: "",
+        target: "",
+        met: undefined
+      })
+    }
   }
 
   for (const name of cases(raw, 4)) {
@@ -298,7 +316,9 @@ ${table(raw, rows)}
 ${(raw.notes ?? []).length > 0 ? `\n${(raw.notes ?? []).map((n) => `- ${n}`).join("\n")}\n` : ""}
 Scenarios (see [the bench's README](README.md) for how each is measured):
 
-1. List every batch, page size 100, no latency; batchfx decodes every batch with its Schema.
+1. List every batch, page size 100, no latency; batchfx decodes every batch with its Schema and is
+   judged consumed by \`Stream.runForEach\` with an \`Effect.sync\` per batch; the unjudged rows
+   "consumed by \`Stream.runFold\`" (here and in 3) show what that sink of Effect's costs.
 2. The same with 20 ms of server latency per page and 0.2 ms of consumer work (busy CPU) per batch.
 3. Peak resident memory (\`VmHWM\` of the contender's process) listing ${raw.sizes.memory.join(", ")} batches.
 4. Download an output file of chat-completion result lines and parse every line: MB/s and peak

@@ -213,12 +213,18 @@ const repeat = async (
 
 const key = `key=${Wire.apiKey}`
 
+// The listings (1, 3) also run batchfx consumed by a synchronous `Stream.runFold`: unjudged rows.
+const listers: ReadonlyArray<Contender | Variant> = [
+  ...contenders,
+  { name: Markdown.batchfxFold, contender: "batchfx", extraArgs: ["consumer=fold"] }
+]
+
 const scenarioList = (ctx: Context) =>
   repeat(
     ctx,
     1,
     `list ${ctx.sizes.list}`,
-    [...contenders, { name: Markdown.batchfxFold, contender: "batchfx", extraArgs: ["consumer=fold"] }],
+    listers,
     () => ctx.server.configure({ total: ctx.sizes.list, latencyMs: 0, rateLimit: undefined }),
     () => ["list", ctx.server.baseUrl, key]
   )
@@ -251,7 +257,7 @@ const scenarioMemory = async (ctx: Context) => {
       { ...ctx, options: { ...ctx.options, runs: size === largest && !ctx.options.smoke ? 1 : ctx.options.runs } },
       3,
       name,
-      contenders,
+      listers,
       () => ctx.server.configure({ total: size, latencyMs: 0, rateLimit: undefined }),
       () => ["list", ctx.server.baseUrl, key]
     )

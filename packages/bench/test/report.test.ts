@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Report from "../src/report.js"
 import type { RunRecord } from "../src/run.js"
 
-// A run of scenario 1 that listed `items` in `ms` of wall time and `cpuMs` of CPU.
+// A run of scenario 1 that listed 1,000 batches in `ms` of wall time and `cpuMs` of CPU.
 const listed = (contender: string, run: number, ms: number, cpuMs: number): RunRecord => ({
   scenario: 1,
   case: "list 1000",
@@ -10,6 +10,17 @@ const listed = (contender: string, run: number, ms: number, cpuMs: number): RunR
   run,
   report: { items: 1000, ms, cpuMs, maxRssMB: 100, heapUsedMB: 10 },
   wallMs: ms + 50,
+  exitCode: 0
+})
+
+// A run of scenario 3 that peaked at `maxRssMB`.
+const peaked = (size: number, contender: string, maxRssMB: number): RunRecord => ({
+  scenario: 3,
+  case: `memory ${size}`,
+  contender,
+  run: 1,
+  report: { items: size, ms: 100, cpuMs: 100, maxRssMB, heapUsedMB: 10 },
+  wallMs: 150,
   exitCode: 0
 })
 
@@ -54,5 +65,27 @@ describe("the table of scenario 1", () => {
   it("has no runFold rows when those runs are missing", () => {
     const rows = Report.summarize(raw(judged))
     assert.deepStrictEqual(rows.map((r) => r.case), ["list 1000", "list 1000"])
+  })
+})
+
+describe("the table of scenario 3", () => {
+  const judged = [10, 1000].flatMap((size) =>
+    (["floor", "sdk", "batchfx"] as const).map((c) => peaked(size, c, size === 10 ? 100 : 140))
+  )
+
+  it("judges batchfx's growth and shows its runFold growth beside it, unjudged", () => {
+    const rows = Report.summarize(
+      raw([...judged, peaked(10, Report.batchfxFold, 100), peaked(1000, Report.batchfxFold, 110)])
+    )
+    const growth = rows.filter((r) => r.metric === "peak RSS growth")
+    assert.deepStrictEqual(growth.map((r) => [r.case, r.batchfx, r.target, r.met]), [
+      ["1000 vs 10", "1.40×", "batchfx ≤ 1.25×", false],
+      ["1000 vs 10, batchfx consumed by `Stream.runFold`", "1.10× (100 → 110 MB)", "", undefined]
+    ])
+  })
+
+  it("has no runFold growth row when those runs are missing", () => {
+    const rows = Report.summarize(raw(judged))
+    assert.deepStrictEqual(rows.filter((r) => r.metric === "peak RSS growth").map((r) => r.case), ["1000 vs 10"])
   })
 })
