@@ -96,15 +96,17 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
   const rows: Array<Row> = []
   const base = (scenario: number, name: string) => ({ scenario, case: name, runs: runsOf(raw, scenario, name) })
   // A row comparing the three contenders on one figure: their medians, and what `judge` says of them.
+  // `batchfxAs` names the records that stand for batchfx (its `runFold` runs for the unjudged rows).
   const compared = (
     scenario: number,
     name: string,
     metric: string,
     figure: (r: RunRecord) => number | undefined,
     judge: (medians: { floor: number; sdk: number; bfx: number }) => Pick<Row, "ratio" | "target" | "met">,
-    digits = 0
+    digits = 0,
+    batchfxAs = "batchfx"
   ): Row => {
-    const [floor, sdk, bfx] = (["floor", "sdk", "batchfx"] as const).map((c) => stat(raw, scenario, name, c, figure))
+    const [floor, sdk, bfx] = ["floor", "sdk", batchfxAs].map((c) => stat(raw, scenario, name, c, figure))
     return {
       ...base(scenario, name),
       metric,
@@ -115,35 +117,29 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
     }
   }
 
+  // Ratios to the SDK and the floor, with no target.
+  const unjudged = ({ bfx, floor, sdk }: { floor: number; sdk: number; bfx: number }) => ({
+    ratio: `${times(bfx / sdk)} SDK, ${times(bfx / floor)} floor`,
+    target: "",
+    met: undefined
+  })
+
   for (const name of cases(raw, 1)) {
     rows.push(compared(1, name, "items/s (median)", perSecond, ({ bfx, floor, sdk }) => ({
       ratio: `${times(bfx / sdk)} SDK, ${times(bfx / floor)} floor`,
       target: "≥ 1.0× SDK and ≥ 0.7× floor",
       met: checked(floor, sdk, bfx) ? bfx >= sdk && bfx >= 0.7 * floor : undefined
     })))
-    rows.push(compared(1, name, "CPU ms per 1,000 items (median)", cpuPerThousand, ({ bfx, floor, sdk }) => ({
-      ratio: `${times(bfx / sdk)} SDK, ${times(bfx / floor)} floor`,
-      target: "",
-      met: undefined
-    }), 1))
+    rows.push(compared(1, name, "CPU ms per 1,000 items (median)", cpuPerThousand, unjudged, 1))
     if (pick(raw, 1, name, batchfxFold).length > 0) {
-      // The same table columns, with batchfx's figure taken from its `runFold` runs; no target.
-      const folded = (metric: string, figure: (r: RunRecord) => number | undefined, digits = 0): Row => {
-        const [floor, sdk, bfx] = (["floor", "sdk", batchfxFold] as const).map((c) => stat(raw, 1, name, c, figure))
-        return {
-          ...base(1, name),
-          case: `${name}, batchfx consumed by \`Stream.runFold\``,
-          runs: pick(raw, 1, name, batchfxFold).length,
-          metric,
-          floor: fmt(floor!, digits),
-          sdk: fmt(sdk!, digits),
-          batchfx: fmt(bfx!, digits),
-          ratio: `${times(bfx! / sdk!)} SDK, ${times(bfx! / floor!)} floor`,
-          target: "",
-          met: undefined
-        }
+      const folded = {
+        case: `${name}, batchfx consumed by \`Stream.runFold\``,
+        runs: pick(raw, 1, name, batchfxFold).length
       }
-      rows.push(folded("items/s (median)", perSecond), folded("CPU ms per 1,000 items (median)", cpuPerThousand, 1))
+      rows.push(
+        { ...compared(1, name, "items/s (median)", perSecond, unjudged, 0, batchfxFold), ...folded },
+        { ...compared(1, name, "CPU ms per 1,000 items (median)", cpuPerThousand, unjudged, 1, batchfxFold), ...folded }
+      )
     }
   }
 
