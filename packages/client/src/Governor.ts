@@ -200,10 +200,12 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         if (at !== -1) permitWaiters.splice(at, 1)
       })
     })
-    // Takes a permit at once if one is free and no one waits, else waits to be handed one.
+    // A permit can be taken at once: one is free and no one waits for it.
+    const permitFree = (): boolean => permitsInUse < maxInFlight && permitWaiters.length === 0
+    // Takes a permit at once if it can, else waits to be handed one.
     const takePermit = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
       Effect.suspend(() => {
-        if (permitsInUse < maxInFlight && permitWaiters.length === 0) {
+        if (permitFree()) {
           permitsInUse++
           return Effect.void
         }
@@ -371,7 +373,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() => {
           // The common case in one step: a permit free, no one waiting, and nothing to wait for.
-          if (permitsInUse < maxInFlight && permitWaiters.length === 0) {
+          if (permitFree()) {
             const now = clock.unsafeCurrentTimeMillis()
             const [decision, next] = decide(state, now)
             if (decision._tag === "Go" && decision.at <= now) {

@@ -286,21 +286,18 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
                   return
                 }
                 // An abort now (the signal is undici's) destroys the body and fails this read.
-                source.body.arrayBuffer().then(
-                  (bytes) => {
-                    if (!signal.aborted) {
-                      resume(Effect.succeed(new UndiciResponse(request, source, { _tag: "Read", bytes })))
-                    }
-                  },
-                  (cause) => {
-                    if (!signal.aborted) {
-                      resume(Effect.succeed(new UndiciResponse(request, source, { _tag: "Failed", cause })))
-                    }
+                const handOver = (whole: Whole): void => {
+                  if (!signal.aborted) {
+                    resume(Effect.succeed(new UndiciResponse(request, source, whole)))
                   }
+                }
+                source.body.arrayBuffer().then(
+                  (bytes) =>
+                    handOver({ _tag: "Read", bytes }),
+                  (cause) => handOver({ _tag: "Failed", cause })
                 )
               },
-              (cause) =>
-                resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+              (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
             )
           }))
       }),

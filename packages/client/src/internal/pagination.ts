@@ -21,6 +21,30 @@ const letProducerSend: Effect.Effect<void> = Effect.async<void>((resume) => {
 })
 
 /**
+ * One fiber waiting until `isReady` holds, woken by whoever makes it hold: `wait` ends at once if it
+ * already does, and an interrupted wait leaves nothing behind.
+ */
+const waiter = (isReady: () => boolean) => {
+  let waiting: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+  const wait = Effect.async<void>((resume) => {
+    if (isReady()) {
+      resume(Effect.void)
+      return undefined
+    }
+    waiting = resume
+    return Effect.sync(() => {
+      if (waiting === resume) waiting = undefined
+    })
+  })
+  const wake = (): void => {
+    const resume = waiting
+    waiting = undefined
+    resume?.(Effect.void)
+  }
+  return { wait, wake }
+}
+
+/**
  * A lazy stream of pages: `step` fetches the page of a state and says where to go next. At most
  * `lookAhead` pages are fetched beyond what the consumer has asked for, so with a look-ahead of 1
  * the next page is on its way while the consumer works on the current one. Pages are fetched one
@@ -33,56 +57,31 @@ export const paginate = <S, A, E>(
 ): Stream.Stream<A, E> => {
   if (lookAhead <= 0) return Stream.paginateEffect(initial, step)
   return Stream.unwrapScoped(Effect.suspend(() => {
-    // Pages the producer may fetch: `lookAhead` up front, one more per pull; with a waker for a
-    // producer that has used them all.
+    // Pages the producer may fetch: `lookAhead` up front, one more per pull.
     let demand = lookAhead
-    let producer: ((wake: Effect.Effect<void>) => void) | undefined = undefined
-    const awaitDemand = Effect.async<void>((resume) => {
-      if (demand > 0) {
-        resume(Effect.void)
-        return undefined
-      }
-      producer = resume
-      return Effect.sync(() => {
-        if (producer === resume) producer = undefined
-      })
-    })
+    const producer = waiter(() => demand > 0)
     // Pages wait here for the consumer, and the fibers wake each other with constant effects: a
     // page handed through an async callback (a Queue of pages does that) outlives young-generation
     // collections, so every page of a long listing went to the old generation and the peak memory
     // grew with the listing's length.
     const ready: Array<Exit.Exit<A, Option.Option<E>>> = []
-    let taker: ((wake: Effect.Effect<void>) => void) | undefined = undefined
+    const taker = waiter(() => ready.length > 0)
     const deliver = (exit: Exit.Exit<A, Option.Option<E>>): void => {
       ready.push(exit)
-      const wake = taker
-      taker = undefined
-      wake?.(Effect.void)
+      taker.wake()
     }
-    const awaitReady = Effect.async<void>((resume) => {
-      if (ready.length > 0) {
-        resume(Effect.void)
-        return undefined
-      }
-      taker = resume
-      return Effect.sync(() => {
-        if (taker === resume) taker = undefined
-      })
-    })
     const takeReady: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() => ready.shift()!)
     // A pull gives the producer one more page to fetch, then takes the next page.
     const pull: Effect.Effect<A, Option.Option<E>> = Effect.suspend(() => {
       demand++
-      const wake = producer
-      producer = undefined
-      wake?.(Effect.void)
-      return ready.length > 0 ? ready.shift()! : Effect.zipRight(awaitReady, takeReady)
+      producer.wake()
+      return ready.length > 0 ? ready.shift()! : Effect.zipRight(taker.wait, takeReady)
     })
     // One page per step, in plain effects: 8 fewer effect steps per page than an `Effect.gen` loop
     // over a `Queue` of tokens. Its callbacks run once each, in the producer's fiber.
     const produce = (state: S): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (demand === 0) return Effect.zipRight(awaitDemand, produce(state))
+        if (demand === 0) return Effect.zipRight(producer.wait, produce(state))
         demand--
         return Effect.matchCauseEffect(step(state), {
           onFailure: (cause) => Effect.sync(() => deliver(Exit.failCause(Cause.map(cause, Option.some)))),
