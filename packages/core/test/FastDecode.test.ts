@@ -64,24 +64,40 @@ const mutate = (value: Json, m: Mutation): unknown => {
     else delete parent[last]
   } else {
     const target = parent[last]
-    if (target !== null && typeof target === "object" && !Array.isArray(target)) target[m.key] = m.value
+    // An own key, as `JSON.parse` makes one, even for `__proto__` (which `=` would make the prototype).
+    if (target !== null && typeof target === "object" && !Array.isArray(target)) {
+      Object.defineProperty(target, m.key, { value: m.value, enumerable: true, writable: true, configurable: true })
+    }
   }
   return copy
 }
 
 const agree = <A, I>(schema: Schema.Schema<A, I>, input: unknown): void => {
   agreeWith(schema, input, FastDecode.decodeUnknownEither(schema)(input))
-  // The owned decoder may return parts of its input: give it a copy, then compare.
-  agreeWith(schema, input, FastDecode.decodeOwnedEither(schema)(structuredClone(input)))
   // The closures used where `new Function` is forbidden, in both modes, held to the same.
   agreeWith(schema, input, judge(schema, compileClosures(schema.ast, "copy"))(input))
-  agreeWith(schema, input, judge(schema, compileClosures(schema.ast, "reuse"))(structuredClone(input)))
+  // The owned decoders may return parts of their input: each gets its own copy, and is compared
+  // with the schema's decoding of a copy (`structuredClone` makes any object a plain one).
+  const owned = structuredClone(input)
+  agreeWith(schema, owned, FastDecode.decodeOwnedEither(schema)(structuredClone(owned)))
+  agreeWith(schema, owned, judge(schema, compileClosures(schema.ast, "reuse"))(structuredClone(owned)))
 }
 
 // A decoder from a check, as `FastDecode` makes one.
 const judge = <A, I>(schema: Schema.Schema<A, I>, check: Check | null) => (input: unknown) => {
   const value = check === null ? unsure : check(input)
   return value === unsure ? Schema.decodeUnknownEither(schema)(input) : Either.right(value as A)
+}
+
+// A decoded value as data, its prototypes included: the schema's copy of a record with an own
+// `__proto__` key has that key's value as its prototype, a new object at each decoding.
+const shape = (value: unknown): unknown => {
+  if (value === null || typeof value !== "object") return value
+  const proto = Object.getPrototypeOf(value)
+  return {
+    proto: proto === null || proto === Object.prototype || proto === Array.prototype ? proto : shape(proto),
+    own: Array.isArray(value) ? value.map(shape) : Object.entries(value).map(([key, item]) => [key, shape(item)])
+  }
 }
 
 const agreeWith = <A, I>(
@@ -92,7 +108,10 @@ const agreeWith = <A, I>(
   const expected = Schema.decodeUnknownEither(schema)(input)
   assert.strictEqual(actual._tag, expected._tag, `fast and schema disagree on ${JSON.stringify(input)}`)
   if (Either.isRight(actual) && Either.isRight(expected)) {
-    assert.isTrue(isDeepStrictEqual(actual.right, expected.right), `different values for ${JSON.stringify(input)}`)
+    assert.isTrue(
+      isDeepStrictEqual(shape(actual.right), shape(expected.right)),
+      `different values for ${JSON.stringify(input)}`
+    )
     // Same keys in the same order, so that printing a decoded value gives the same text.
     assert.strictEqual(JSON.stringify(actual.right), JSON.stringify(expected.right))
   }
@@ -217,12 +236,48 @@ describe("FastDecode", () => {
     const outOfOrder = { b: null, a: 1 }
     const inherited = Object.assign(Object.create({ b: "x" }), { a: 1 })
     const hidden = Object.defineProperty({ a: 1 }, "b", { value: "x", enumerable: false })
+    // The copy is a plain object: one with another prototype is not its own copy.
+    const bare = Object.assign(Object.create(null), { a: 1, b: null })
+    const arrayLike = Object.setPrototypeOf({ a: 1, b: null }, [])
     for (const check of reused) {
       assert.strictEqual(check(inOrder), inOrder)
-      for (const input of [outOfOrder, inherited, hidden, { a: 1, b: null, c: 2 }]) {
+      for (const input of [outOfOrder, inherited, hidden, { a: 1, b: null, c: 2 }, bare, arrayLike]) {
         const output = check(input)
         assert.notStrictEqual(output, input)
         assert.deepStrictEqual(output, Either.getOrThrow(Schema.decodeUnknownEither(Inner)(input)))
+      }
+    }
+  })
+
+  it("records copy only plain objects, and leave an own `__proto__` key to the schema", () => {
+    const Record = Schema.Record({ key: Schema.String, value: Schema.NullOr(Inner) })
+    const decoders = [
+      FastDecode.decodeUnknownEither(Record),
+      FastDecode.decodeOwnedEither(Record),
+      judge(Record, compileClosures(Record.ast, "copy")),
+      judge(Record, compileClosures(Record.ast, "reuse"))
+    ]
+    const plain = { x: null, y: { a: 1, b: "z" } }
+    assert.strictEqual(Either.getOrThrow(decoders[1](plain)), plain)
+    const inputs = [
+      Object.assign(Object.create(null), plain),
+      // `JSON.parse` makes `__proto__` an own key; the schema's copy assigns it, setting the
+      // copy's prototype, and the fast checks must decode as the schema does.
+      () => JSON.parse(`{"x":null,"__proto__":{"a":1,"b":null}}`),
+      () => JSON.parse(`{"__proto__":"not an object","x":null}`),
+      () => JSON.parse(`{"__proto__":{"a":"not a number","b":null}}`)
+    ]
+    for (const make of inputs) {
+      for (const decode of decoders) {
+        const input = typeof make === "function" ? make() : make
+        const actual = decode(input)
+        const expected = Schema.decodeUnknownEither(Record)(typeof make === "function" ? make() : input)
+        assert.strictEqual(actual._tag, expected._tag)
+        if (Either.isRight(actual) && Either.isRight(expected)) {
+          assert.notStrictEqual(actual.right, input)
+          assert.isTrue(isDeepStrictEqual(shape(actual.right), shape(expected.right)))
+          assert.deepStrictEqual(Object.keys(actual.right), Object.keys(expected.right))
+        }
       }
     }
   })

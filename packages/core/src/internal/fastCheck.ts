@@ -21,15 +21,17 @@ export const unsure: unique symbol = Symbol.for("@batchfx/core/FastDecode/unsure
 export type Check = (input: unknown) => unknown
 
 const hasOwn = Object.prototype.hasOwnProperty
+const getPrototypeOf = Object.getPrototypeOf
+const objectPrototype = Object.prototype
 
 const isRecord = (input: unknown): input is { readonly [key: string]: unknown } =>
   typeof input === "object" && input !== null && !Array.isArray(input)
 
 /**
  * How a check treats a valid value: `copy` builds new objects and arrays as the interpreter does;
- * `reuse` returns the input itself wherever it already equals that copy (the same keys in the
- * schema's order, nothing dropped), for values nobody else holds, such as fresh `JSON.parse`
- * output. A copy doubles the allocations of decoding a page.
+ * `reuse` returns the input itself wherever it already equals that copy (a plain object with the
+ * same keys in the schema's order, nothing dropped), for values nobody else holds, such as fresh
+ * `JSON.parse` output. A copy doubles the allocations of decoding a page.
  */
 export type Mode = "copy" | "reuse"
 
@@ -231,8 +233,27 @@ export const compileClosures = (ast: AST.AST, mode: Mode = "copy"): Check | null
 // Generated code
 
 const generate = (node: Node, mode: Mode): Check => {
-  const constants: Array<unknown> = [unsure, Array.isArray, Object.keys, hasOwn, Option.isNone, AST.defaultParseOption]
-  const preamble = ["unsure", "isArray", "objectKeys", "hasOwn", "isNone", "parseOptions"].map((name, i) =>
+  const constants: Array<unknown> = [
+    unsure,
+    Array.isArray,
+    Object.keys,
+    hasOwn,
+    getPrototypeOf,
+    objectPrototype,
+    Option.isNone,
+    AST.defaultParseOption
+  ]
+  const constantNames = [
+    "unsure",
+    "isArray",
+    "objectKeys",
+    "hasOwn",
+    "getPrototypeOf",
+    "objectPrototype",
+    "isNone",
+    "parseOptions"
+  ]
+  const preamble = constantNames.map((name, i) =>
     `const ${name} = c[${i}];`
   )
   const constant = (value: unknown): string => {
@@ -354,13 +375,16 @@ const generate = (node: Node, mode: Mode): Check => {
 
   // Reuse mode walks the keys with `for...in`, which allocates nothing (`Object.keys` allocates an
   // array per object); a key that is not an own key (an enumerable one inherited) sends the object
-  // to the copy, which walks `Object.keys` as the interpreter does.
+  // to the copy, which walks `Object.keys` as the interpreter does. An own `__proto__` key (as
+  // `JSON.parse` makes one) is left to the interpreter, whose `out[key] = value` sets the copy's
+  // prototype instead of a key: a check that kept the key would not decode as the schema does.
   const recordBody = (value: Node): string => {
     const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
     if (mode === "reuse") {
       lines.push(
-        "let same = true;",
+        "let same = getPrototypeOf(input) === objectPrototype;",
         "for (const key in input) {",
+        "if (key === \"__proto__\") return unsure;",
         "if (!hasOwn.call(input, key)) { same = false; break; }"
       )
       if (value._tag === "Test") {
@@ -380,6 +404,7 @@ const generate = (node: Node, mode: Mode): Check => {
       "const n = keys.length;",
       "const out = {};",
       "for (let i = 0; i < n; i++) {",
+      "if (keys[i] === \"__proto__\") return unsure;",
       "const u = input[keys[i]];"
     )
     if (value._tag === "Test") lines.push(`if (!(${testCode(value.test, "u")})) return unsure;`, "out[keys[i]] = u;")
@@ -390,12 +415,12 @@ const generate = (node: Node, mode: Mode): Check => {
 
   // In reuse mode the own keys are first matched, in one pass and without allocating, against the
   // names in the schema's order (`seen` has a bit per name met); the input is its own copy when
-  // every key is an own key and the next name it holds, every present field was met, and no value
-  // was copied. Above 31 fields (no wire schema) the bits run out: such structs are copied.
+  // it is a plain object (the copy's prototype is `Object.prototype`), every key is an own key and
+  // the next name it holds, every present field was met, and no value was copied. Above 31 fields (no wire schema) the bits run out: such structs are copied.
   const structBody = (fields: ReadonlyArray<Field>): string => {
     const reuse = mode === "reuse" && fields.length <= 31
     const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
-    if (mode === "reuse") lines.push(`let same = ${reuse};`)
+    if (mode === "reuse") lines.push(`let same = ${reuse} && getPrototypeOf(input) === objectPrototype;`)
     if (reuse) {
       const names = constant(fields.map((field) => field.name))
       lines.push(
@@ -567,12 +592,14 @@ const closureArray = (item: Check, mode: Mode): Check => (input) => {
   return out
 }
 
-// As the generated record: `for...in` where it can reuse, `Object.keys` for the copy.
+// As the generated record: `for...in` where it can reuse, `Object.keys` for the copy, and an own
+// `__proto__` key left to the interpreter.
 const closureRecord = (value: Check, mode: Mode): Check => (input) => {
   if (!isRecord(input)) return unsure
   if (mode === "reuse") {
-    let same = true
+    let same = getPrototypeOf(input) === objectPrototype
     for (const key in input) {
+      if (key === "__proto__") return unsure
       if (!hasOwn.call(input, key)) {
         same = false
         break
@@ -588,6 +615,7 @@ const closureRecord = (value: Check, mode: Mode): Check => (input) => {
   }
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(input)) {
+    if (key === "__proto__") return unsure
     const decoded = value(input[key])
     if (decoded === unsure) return unsure
     out[key] = decoded
@@ -606,7 +634,7 @@ const closureStruct = (fields: ReadonlyArray<Field>, mode: Mode): Check => {
   // a bit per name met), every present field among them, and every value kept as it is. Stops at
   // the first difference: the copy then checks every field. Above 31 fields, always the copy.
   const isOwnCopy = (input: { readonly [key: string]: unknown }): boolean | typeof unsure => {
-    if (count > 31) return false
+    if (count > 31 || getPrototypeOf(input) !== objectPrototype) return false
     let seen = 0
     let j = 0
     for (const key in input) {
