@@ -253,9 +253,7 @@ const generate = (node: Node, mode: Mode): Check => {
     "isNone",
     "parseOptions"
   ]
-  const preamble = constantNames.map((name, i) =>
-    `const ${name} = c[${i}];`
-  )
+  const preamble = constantNames.map((name, i) => `const ${name} = c[${i}];`)
   const constant = (value: unknown): string => {
     let i = constants.indexOf(value)
     if (i === -1) {
