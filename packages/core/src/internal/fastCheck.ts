@@ -233,27 +233,19 @@ export const compileClosures = (ast: AST.AST, mode: Mode = "copy"): Check | null
 // Generated code
 
 const generate = (node: Node, mode: Mode): Check => {
-  const constants: Array<unknown> = [
-    unsure,
-    Array.isArray,
-    Object.keys,
-    hasOwn,
-    getPrototypeOf,
-    objectPrototype,
-    Option.isNone,
-    AST.defaultParseOption
+  // The values every generated function may use, by the names it uses them under.
+  const builtins: ReadonlyArray<readonly [string, unknown]> = [
+    ["unsure", unsure],
+    ["isArray", Array.isArray],
+    ["objectKeys", Object.keys],
+    ["hasOwn", hasOwn],
+    ["getPrototypeOf", getPrototypeOf],
+    ["objectPrototype", objectPrototype],
+    ["isNone", Option.isNone],
+    ["parseOptions", AST.defaultParseOption]
   ]
-  const constantNames = [
-    "unsure",
-    "isArray",
-    "objectKeys",
-    "hasOwn",
-    "getPrototypeOf",
-    "objectPrototype",
-    "isNone",
-    "parseOptions"
-  ]
-  const preamble = constantNames.map((name, i) => `const ${name} = c[${i}];`)
+  const constants: Array<unknown> = builtins.map(([, value]) => value)
+  const preamble = builtins.map(([name], i) => `const ${name} = c[${i}];`)
   const constant = (value: unknown): string => {
     let i = constants.indexOf(value)
     if (i === -1) {
@@ -414,7 +406,8 @@ const generate = (node: Node, mode: Mode): Check => {
   // In reuse mode the own keys are first matched, in one pass and without allocating, against the
   // names in the schema's order (`seen` has a bit per name met); the input is its own copy when
   // it is a plain object (the copy's prototype is `Object.prototype`), every key is an own key and
-  // the next name it holds, every present field was met, and no value was copied. Above 31 fields (no wire schema) the bits run out: such structs are copied.
+  // the next name it holds, every present field was met, and no value was copied. Above 31 fields
+  // (no wire schema) the bits run out: such structs are copied.
   const structBody = (fields: ReadonlyArray<Field>): string => {
     const reuse = mode === "reuse" && fields.length <= 31
     const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
