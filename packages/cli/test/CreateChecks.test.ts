@@ -26,7 +26,12 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         name: "create --input with a 513-character metadata value",
         args: ["create", "--input", input, "-e", chat, "--metadata", longValue]
       },
-      { name: "submit with an endpoint that is not an API path", args: ["submit", input, "-e", "chat"] }
+      { name: "submit with an endpoint that is not an API path", args: ["submit", input, "-e", "chat"] },
+      {
+        name: "create --input with a __proto__ metadata key",
+        args: ["create", "--input", input, "-e", chat, "--metadata", "team=search", "--metadata", "__proto__=x"],
+        says: `metadata key "__proto__" cannot be sent`
+      }
     ]
     for (const c of cases) {
       it.effect(`${c.name}: exit 1, nothing uploaded or created`, () =>
@@ -37,6 +42,7 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
           const r = yield* cli(c.args)
           assert.strictEqual(r.code, 1, r.stderr)
           assert.match(r.stderr, /^batchfx: Invalid parameters for create: .*\(nothing was sent\)\n$/)
+          if ("says" in c) assert.include(r.stderr, c.says)
           assert.notInclude(r.stderr, "Uploaded")
           assert.strictEqual(yield* fake.requestCount("POST /v1/files"), uploads)
           assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), creates)

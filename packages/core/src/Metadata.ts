@@ -3,7 +3,10 @@
  *
  * @since 0.1.0
  */
+import type * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
 
 /**
  * The limits the server enforces on metadata sent in a request.
@@ -59,21 +62,46 @@ export const problem = (metadata: { readonly [key: string]: unknown }): string |
   return undefined
 }
 
+const withinLimits = Metadata.pipe(Schema.filter((metadata) => problem(metadata) ?? true))
+
+// A record's decoding and encoding write each key with `out[key] = value`, which for an own
+// `__proto__` key (as `JSON.parse` or `Object.fromEntries` make one) sets the prototype or does
+// nothing: the pair would vanish from the request. Such a key is refused before that.
+const protoKey = (input: unknown): boolean =>
+  typeof input === "object" && input !== null && Object.prototype.hasOwnProperty.call(input, "__proto__")
+
+const protoKeyProblem =
+  `metadata key "__proto__" cannot be sent: JavaScript objects read it as their prototype, so the pair would be lost`
+
+const unlessProtoKey = <A>(
+  input: unknown,
+  ast: AST.AST,
+  run: () => Effect.Effect<A, ParseResult.ParseIssue>
+): Effect.Effect<A, ParseResult.ParseIssue> =>
+  protoKey(input) ? ParseResult.fail(new ParseResult.Type(ast, input, protoKeyProblem)) : run()
+
 /**
  * Metadata for a request: at most 16 pairs, keys of at most 64 characters, string values of at
- * most 512 characters. Each violation fails with a sentence that names it.
+ * most 512 characters, and no `__proto__` key. Each violation fails with a sentence that names it.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const MetadataInput = Metadata.pipe(
-  Schema.filter((metadata) => problem(metadata) ?? true)
-).annotations({
-  identifier: "MetadataInput",
-  arbitrary: () => (fc) =>
-    fc.dictionary(
-      fc.string({ maxLength: limits.maxKeyLength }),
-      fc.string({ maxLength: limits.maxValueLength }),
-      { maxKeys: limits.maxPairs }
-    )
-})
+export const MetadataInput: Schema.Schema<Metadata, Metadata> = Schema.declare(
+  [withinLimits],
+  {
+    decode: (metadata) => (input, options, ast) =>
+      unlessProtoKey(input, ast, () => ParseResult.decodeUnknown(metadata)(input, options)),
+    encode: (metadata) => (input, options, ast) =>
+      unlessProtoKey(input, ast, () => ParseResult.encodeUnknown(metadata)(input, options))
+  },
+  {
+    identifier: "MetadataInput",
+    arbitrary: () => (fc) =>
+      fc.dictionary(
+        fc.string({ maxLength: limits.maxKeyLength }).filter((key) => key !== "__proto__"),
+        fc.string({ maxLength: limits.maxValueLength }),
+        { maxKeys: limits.maxPairs }
+      )
+  }
+)

@@ -39,6 +39,18 @@ describe("create params", () => {
     assert.include(text, `metadata value of "note" has 513 characters; at most 512`)
   })
 
+  it("rejects a __proto__ metadata key, which a record would drop, in both directions", () => {
+    const metadata = JSON.parse(`{"note":"kept","__proto__":"lost"}`)
+    const sentence = `metadata key "__proto__" cannot be sent`
+    assert.include(message(decodeParams({ ...base, metadata })), sentence)
+    assert.include(
+      message(Schema.encodeUnknownEither(CreateBatchParams.CreateBatchParams)({ ...base, metadata })),
+      sentence
+    )
+    const params = Either.getOrThrow(decodeParams({ ...base, metadata: { note: "kept", constructor: "kept" } }))
+    assert.deepStrictEqual(params.metadata, { note: "kept", constructor: "kept" })
+  })
+
   it("rejects a non-string metadata value", () => {
     assert.include(message(decodeParams({ ...base, metadata: { tags: ["a"] } })), "metadata.tags: Expected string")
   })

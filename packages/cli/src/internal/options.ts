@@ -59,7 +59,7 @@ export const metadata = (description: string): Options.Options<Record<string, st
     Options.withDescription(description),
     Options.repeated,
     Options.mapEffect((pairs) => {
-      const record: Record<string, string> = {}
+      const entries: Array<[string, string]> = []
       for (const pair of pairs) {
         const at = pair.indexOf("=")
         if (at <= 0) {
@@ -67,9 +67,11 @@ export const metadata = (description: string): Options.Options<Record<string, st
             ValidationError.invalidValue(HelpDoc.p(`--metadata takes KEY=VALUE, got "${pair}"`))
           )
         }
-        record[pair.slice(0, at)] = pair.slice(at + 1)
+        entries.push([pair.slice(0, at), pair.slice(at + 1)])
       }
-      return Effect.succeed(record)
+      // Own keys, as `JSON.parse` makes them: `record[key] = value` would drop a `__proto__`
+      // key unseen, where the client's check names it.
+      return Effect.succeed(Object.fromEntries(entries))
     })
   )
 
