@@ -3,10 +3,13 @@
  *
  * @since 0.1.0
  */
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { BatchStatus } from "./BatchStatus.js"
 import { CompletionWindow, Endpoint } from "./Endpoint.js"
+import { decodeOwned } from "./internal/fastDecode.js"
 import { openEnum, optionalNullable } from "./internal/openEnum.js"
 import { Metadata } from "./Metadata.js"
 
@@ -171,6 +174,15 @@ export interface Batch extends Schema.Schema.Type<typeof Batch> {}
  * @category models
  */
 export interface BatchEncoded extends Schema.Schema.Encoded<typeof Batch> {}
+
+/**
+ * Decodes a batch freshly parsed from JSON that nothing else holds; the result may reuse its
+ * objects.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeBatch: (json: unknown) => Either.Either<Batch, ParseResult.ParseError> = decodeOwned(Batch)
 
 const fileId = (id: string | null | undefined): Option.Option<string> =>
   id === undefined || id === null || id === "" ? Option.none() : Option.some(id)

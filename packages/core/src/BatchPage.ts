@@ -3,8 +3,11 @@
  *
  * @since 0.1.0
  */
+import type * as Either from "effect/Either"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Batch } from "./Batch.js"
+import { decodeOwned } from "./internal/fastDecode.js"
 import { optionalNullable } from "./internal/openEnum.js"
 
 /**
@@ -17,7 +20,7 @@ import { optionalNullable } from "./internal/openEnum.js"
 export const BatchPage = Schema.Struct({
   object: Schema.Literal("list"),
   data: Schema.Array(Batch),
-  // In the order the API sends them, so that a decoded page keeps the parsed object (FastDecode).
+  // In the order the API sends them, so that `decodeBatchPage` keeps the parsed object.
   first_id: optionalNullable(Schema.String),
   last_id: optionalNullable(Schema.String),
   has_more: Schema.optionalWith(Schema.Boolean, { exact: true })
@@ -30,6 +33,17 @@ export const BatchPage = Schema.Struct({
  * @category models
  */
 export interface BatchPage extends Schema.Schema.Type<typeof BatchPage> {}
+
+/**
+ * Decodes a page freshly parsed from JSON that nothing else holds; the result may reuse its
+ * objects, down to the page itself when it is already in shape.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeBatchPage: (json: unknown) => Either.Either<BatchPage, ParseResult.ParseError> = decodeOwned(
+  BatchPage
+)
 
 /**
  * The largest page the API serves.

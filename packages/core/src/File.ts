@@ -3,8 +3,11 @@
  *
  * @since 0.1.0
  */
+import type * as Either from "effect/Either"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { UnixSeconds } from "./Batch.js"
+import { decodeOwned } from "./internal/fastDecode.js"
 import { openEnum, optionalNullable } from "./internal/openEnum.js"
 
 /**
@@ -86,6 +89,17 @@ export const OpenAiFile = Schema.Struct({
 export interface OpenAiFile extends Schema.Schema.Type<typeof OpenAiFile> {}
 
 /**
+ * Decodes a file freshly parsed from JSON that nothing else holds; the result may reuse its
+ * objects.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeOpenAiFile: (json: unknown) => Either.Either<OpenAiFile, ParseResult.ParseError> = decodeOwned(
+  OpenAiFile
+)
+
+/**
  * The answer to `DELETE /v1/files/{id}`.
  *
  * @since 0.1.0
@@ -104,6 +118,17 @@ export const FileDeleted = Schema.Struct({
  * @category models
  */
 export interface FileDeleted extends Schema.Schema.Type<typeof FileDeleted> {}
+
+/**
+ * Decodes a deletion freshly parsed from JSON that nothing else holds; the result may reuse its
+ * objects.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeFileDeleted: (json: unknown) => Either.Either<FileDeleted, ParseResult.ParseError> = decodeOwned(
+  FileDeleted
+)
 
 /**
  * A page of `GET /v1/files`.

@@ -12,13 +12,6 @@
 export * as ApiError from "./ApiError.js"
 
 /**
- * Decoding at the speed of a hand-written check, with the schema as the judge.
- *
- * @since 0.1.0
- */
-export * as FastDecode from "./FastDecode.js"
-
-/**
  * The Batch object and its parts.
  *
  * @since 0.1.0

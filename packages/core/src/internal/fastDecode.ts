@@ -1,21 +1,27 @@
 /**
- * The compiler behind `FastDecode`: a check that validates and copies a value the way
- * `effect/ParseResult` decodes it, or answers `unsure` and leaves the value to the interpreter.
+ * Decoding of values freshly parsed from JSON: a check compiled from the schema where the value
+ * passes it, `Schema.decodeUnknownEither` (the schema is the judge) where it does not.
  *
  * A schema is first read into a plan (`Node`): leaves that accept a value and return it as it is
  * are `Test`s, the rest (structs, records, arrays, unions holding one of them, refinements of
  * them) are containers. The plan is then turned into JavaScript source, one function per
- * container with the tests written inline, and compiled once with `new Function`: V8 then runs
- * straight-line code with monomorphic property reads, which matters most before it has optimized
- * anything (a CLI listing 100,000 batches). Where `new Function` is forbidden (a CSP, Cloudflare
- * Workers) the same plan is turned into closures instead.
+ * container with the tests written inline, and compiled once with `new Function`, so that V8 runs
+ * straight-line code with monomorphic property reads even before it has optimized anything.
+ * Where `new Function` is forbidden (a CSP, Cloudflare Workers) there is no check and the schema
+ * decodes everything: slower, never wrong.
+ *
+ * A value that passes decodes to a structurally equal result; a value the check rejects, or a
+ * schema node it does not know (such as a transformation), goes to the schema, so every failure is
+ * worded by the schema. `test/FastDecode.test.ts` holds this against the schema on generated values.
  */
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 
 /** The result of a compiled check when the value is not plainly valid: ask the schema. */
-export const unsure: unique symbol = Symbol.for("@batchfx/core/FastDecode/unsure")
+export const unsure: unique symbol = Symbol.for("@batchfx/core/fastDecode/unsure")
 
 /** A compiled check: the decoded value, or `unsure`. */
 export type Check = (input: unknown) => unknown
@@ -23,17 +29,6 @@ export type Check = (input: unknown) => unknown
 const hasOwn = Object.prototype.hasOwnProperty
 const getPrototypeOf = Object.getPrototypeOf
 const objectPrototype = Object.prototype
-
-const isRecord = (input: unknown): input is { readonly [key: string]: unknown } =>
-  typeof input === "object" && input !== null && !Array.isArray(input)
-
-/**
- * How a check treats a valid value: `copy` builds new objects and arrays as the interpreter does;
- * `reuse` returns the input itself wherever it already equals that copy (a plain object with the
- * same keys in the schema's order, nothing dropped), for values nobody else holds, such as fresh
- * `JSON.parse` output. A copy doubles the allocations of decoding a page.
- */
-export type Mode = "copy" | "reuse"
 
 // ---------------------------------------------------------------------------------------------
 // Plans
@@ -63,7 +58,7 @@ type Node =
   | { readonly _tag: "Refine"; readonly from: Node; readonly ast: AST.Refinement }
 
 // `Schema.Int` and everything made from it by annotating or branding share this filter, which is
-// `Number.isSafeInteger` and nothing else: calling it through the filter costs five calls.
+// `Number.isSafeInteger` and nothing else, so the check calls that directly.
 const intFilter = (Schema.Int.ast as AST.Refinement).filter
 
 const plans = new WeakMap<AST.AST, Node | null>()
@@ -193,46 +188,57 @@ const planStruct = (ast: AST.TypeLiteral): Node | null => {
 // ---------------------------------------------------------------------------------------------
 // Compiling
 
-// Compiled checks per mode and AST node; `null` marks a node that cannot be compiled.
-const compiled = { copy: new WeakMap<AST.AST, Check | null>(), reuse: new WeakMap<AST.AST, Check | null>() }
-const closured = { copy: new WeakMap<AST.AST, Check | null>(), reuse: new WeakMap<AST.AST, Check | null>() }
+// Compiled checks per AST node; `null` marks a node that cannot be compiled.
+const compiled = new WeakMap<AST.AST, Check | null>()
 
 /**
- * The check for a schema's AST, or `null` if it has a node only the interpreter decodes: generated
- * code where `new Function` is allowed, closures where it throws.
+ * The check for a schema's AST, or `null` if it has a node only the interpreter decodes or
+ * `new Function` is forbidden here. A valid value is returned as it is wherever it already equals
+ * what the schema would build (a plain object with its keys in the schema's order and none to
+ * drop), else as a copy: the result may share objects with the input.
  */
-export const compile = (ast: AST.AST, mode: Mode = "copy"): Check | null => {
-  const cache = compiled[mode]
-  const known = cache.get(ast)
+export const compile = (ast: AST.AST): Check | null => {
+  const known = compiled.get(ast)
   if (known !== undefined) return known
   const node = planOf(ast)
   let check: Check | null = null
   if (node !== null) {
     try {
-      check = generate(node, mode)
+      check = generate(node)
     } catch {
-      check = closures(node, mode)
+      check = null
     }
   }
-  cache.set(ast, check)
+  compiled.set(ast, check)
   return check
 }
 
-/** Like `compile`, but always closures: the path of environments that forbid `new Function`. */
-export const compileClosures = (ast: AST.AST, mode: Mode = "copy"): Check | null => {
-  const cache = closured[mode]
-  const known = cache.get(ast)
-  if (known !== undefined) return known
-  const node = planOf(ast)
-  const check = node === null ? null : closures(node, mode)
-  cache.set(ast, check)
-  return check
+/**
+ * A decoder for values nobody else holds, such as fresh `JSON.parse` output: the compiled check
+ * where the value passes it, else `Schema.decodeUnknownEither` with `options`, which only word the
+ * failure. The result may share objects with the input. Nothing is compiled before the first call.
+ */
+export const decodeOwned = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  options?: { readonly errors?: "first" | "all" }
+): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
+  let fast: Check | null | undefined
+  let slow: ((input: unknown) => Either.Either<A, ParseResult.ParseError>) | undefined
+  return (input) => {
+    if (fast === undefined) fast = compile(schema.ast)
+    if (fast !== null) {
+      const value = fast(input)
+      if (value !== unsure) return Either.right(value as A)
+    }
+    slow ??= Schema.decodeUnknownEither(schema, options)
+    return slow(input)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Generated code
 
-const generate = (node: Node, mode: Mode): Check => {
+const generate = (node: Node): Check => {
   // The values every generated function may use, by the names it uses them under.
   const builtins: ReadonlyArray<readonly [string, unknown]> = [
     ["unsure", unsure],
@@ -326,30 +332,26 @@ const generate = (node: Node, mode: Mode): Check => {
     }
   }
 
+  // An array of leaves is its own copy; otherwise items are kept as they are up to the first one
+  // copied, and from there on the array is a new one.
   const arrayBody = (item: Node): string => {
     const lines = ["if (!isArray(input)) return unsure;", "const n = input.length;"]
     if (item._tag === "Test") {
       lines.push(
-        `for (let i = 0; i < n; i++) { const u = input[i]; if (!(${testCode(item.test, "u")})) return unsure; }`
+        `for (let i = 0; i < n; i++) { const u = input[i]; if (!(${testCode(item.test, "u")})) return unsure; }`,
+        "return input;"
       )
-      if (mode === "reuse") lines.push("return input;")
-      else lines.push("const out = new Array(n);", "for (let i = 0; i < n; i++) out[i] = input[i];", "return out;")
       return lines.join("\n")
     }
-    lines.push("let i = 0;")
-    if (mode === "reuse") {
-      // Items kept as they are up to the first one copied; from there on, a new array.
-      lines.push(
-        "for (; i < n; i++) {",
-        "const u = input[i];",
-        `const v = ${callCode(item, "u")};`,
-        "if (v === unsure) return unsure;",
-        "if (v !== u) break;",
-        "}",
-        "if (i === n) return input;"
-      )
-    }
     lines.push(
+      "let i = 0;",
+      "for (; i < n; i++) {",
+      "const u = input[i];",
+      `const v = ${callCode(item, "u")};`,
+      "if (v === unsure) return unsure;",
+      "if (v !== u) break;",
+      "}",
+      "if (i === n) return input;",
       "const out = new Array(n);",
       "for (let j = 0; j < i; j++) out[j] = input[j];",
       "for (; i < n; i++) {",
@@ -363,33 +365,31 @@ const generate = (node: Node, mode: Mode): Check => {
     return lines.join("\n")
   }
 
-  // Reuse mode walks the keys with `for...in`, which allocates nothing (`Object.keys` allocates an
+  // The keys are first walked with `for...in`, which allocates nothing (`Object.keys` allocates an
   // array per object); a key that is not an own key (an enumerable one inherited) sends the object
   // to the copy, which walks `Object.keys` as the interpreter does. An own `__proto__` key (as
   // `JSON.parse` makes one) is left to the interpreter, whose `out[key] = value` sets the copy's
   // prototype instead of a key: a check that kept the key would not decode as the schema does.
   const recordBody = (value: Node): string => {
-    const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
-    if (mode === "reuse") {
+    const lines = [
+      `if (typeof input !== "object" || input === null || isArray(input)) return unsure;`,
+      "let same = getPrototypeOf(input) === objectPrototype;",
+      "for (const key in input) {",
+      "if (key === \"__proto__\") return unsure;",
+      "if (!hasOwn.call(input, key)) { same = false; break; }",
+      "const u = input[key];"
+    ]
+    if (value._tag === "Test") lines.push(`if (!(${testCode(value.test, "u")})) return unsure;`)
+    else {
       lines.push(
-        "let same = getPrototypeOf(input) === objectPrototype;",
-        "for (const key in input) {",
-        "if (key === \"__proto__\") return unsure;",
-        "if (!hasOwn.call(input, key)) { same = false; break; }"
+        `const v = ${callCode(value, "u")};`,
+        "if (v === unsure) return unsure;",
+        "if (v !== u) { same = false; break; }"
       )
-      if (value._tag === "Test") {
-        lines.push(`const u = input[key];`, `if (!(${testCode(value.test, "u")})) return unsure;`)
-      } else {
-        lines.push(
-          "const u = input[key];",
-          `const v = ${callCode(value, "u")};`,
-          "if (v === unsure) return unsure;",
-          "if (v !== u) { same = false; break; }"
-        )
-      }
-      lines.push("}", "if (same) return input;")
     }
     lines.push(
+      "}",
+      "if (same) return input;",
       "const keys = objectKeys(input);",
       "const n = keys.length;",
       "const out = {};",
@@ -403,15 +403,17 @@ const generate = (node: Node, mode: Mode): Check => {
     return lines.join("\n")
   }
 
-  // In reuse mode the own keys are first matched, in one pass and without allocating, against the
-  // names in the schema's order (`seen` has a bit per name met); the input is its own copy when
-  // it is a plain object (the copy's prototype is `Object.prototype`), every key is an own key and
-  // the next name it holds, every present field was met, and no value was copied. Above 31 fields
-  // (no wire schema) the bits run out: such structs are copied.
+  // The own keys are first matched, in one pass and without allocating, against the names in the
+  // schema's order (`seen` has a bit per name met); the input is its own copy when it is a plain
+  // object (the copy's prototype is `Object.prototype`), every key is an own key and the next name
+  // it holds, every present field was met, and no value was copied. Above 31 fields (no wire
+  // schema) the bits run out: such structs are always copied.
   const structBody = (fields: ReadonlyArray<Field>): string => {
-    const reuse = mode === "reuse" && fields.length <= 31
-    const lines = [`if (typeof input !== "object" || input === null || isArray(input)) return unsure;`]
-    if (mode === "reuse") lines.push(`let same = ${reuse} && getPrototypeOf(input) === objectPrototype;`)
+    const reuse = fields.length <= 31
+    const lines = [
+      `if (typeof input !== "object" || input === null || isArray(input)) return unsure;`,
+      `let same = ${reuse} && getPrototypeOf(input) === objectPrototype;`
+    ]
     if (reuse) {
       const names = constant(fields.map((field) => field.name))
       lines.push(
@@ -436,7 +438,7 @@ const generate = (node: Node, mode: Mode): Check => {
           [
             `${v} = ${callCode(field.node, u)};`,
             `if (${v} === unsure) return unsure;`,
-            ...(mode === "reuse" ? [`if (${v} !== ${u}) same = false;`] : [])
+            `if (${v} !== ${u}) same = false;`
           ]
       const met = `(seen & ${1 << i}) !== 0`
       if (field.optional) {
@@ -456,9 +458,9 @@ const generate = (node: Node, mode: Mode): Check => {
         if (reuse) lines.push(`if (!(${met})) same = false;`)
       }
     })
-    if (mode === "reuse") lines.push("if (same) return input;")
-    // Keys are written in the schema's order, as the interpreter writes them; extra keys dropped.
-    lines.push("const out = {};")
+    // Otherwise keys are written in the schema's order, as the interpreter writes them, and extra
+    // keys are dropped.
+    lines.push("if (same) return input;", "const out = {};")
     fields.forEach((field, i) => {
       const write = `out[${JSON.stringify(field.name)}] = v${i};`
       lines.push(field.optional ? `if (p${i}) ${write}` : write)
@@ -470,214 +472,6 @@ const generate = (node: Node, mode: Mode): Check => {
   const root = fn(node)
   const source = [...preamble, ...functions, `return ${root};`].join("\n")
   // The source is built from the schema alone (names through JSON.stringify, other values passed
-  // in as constants), never from input. Throws where a CSP forbids it: `compile` then uses closures.
+  // in as constants), never from input. Throws where a CSP forbids it: `compile` then gives none.
   return new Function("c", source)(constants) as Check
-}
-
-// ---------------------------------------------------------------------------------------------
-// Closures
-
-type Predicate = (input: unknown) => boolean
-
-const isString: Predicate = (input) => typeof input === "string"
-const isNumber: Predicate = (input) => typeof input === "number"
-const isBoolean: Predicate = (input) => typeof input === "boolean"
-const isUndefined: Predicate = (input) => input === undefined
-const isAnything: Predicate = () => true
-const isInt: Predicate = (input) => Number.isSafeInteger(input)
-
-const predicate = (test: Test): Predicate => {
-  switch (test._tag) {
-    case "Typeof":
-      return test.type === "string" ? isString : test.type === "number" ? isNumber : isBoolean
-    case "Literal": {
-      const literal = test.literal
-      return (input) => input === literal
-    }
-    case "Undefined":
-      return isUndefined
-    case "Anything":
-      return isAnything
-    case "Refine": {
-      if (test.int && test.from._tag === "Typeof" && test.from.type === "number") return isInt
-      const from = predicate(test.from)
-      if (test.int) return (input) => from(input) && Number.isSafeInteger(input)
-      const ast = test.ast
-      return (input) => from(input) && Option.isNone(ast.filter(input, AST.defaultParseOption, ast))
-    }
-    case "Or": {
-      const tests = test.tests
-      if (tests.length === 2) {
-        // `NullOr(X)`, the most common union of the wire schemas, without a loop.
-        const [a, b] = tests
-        if (a._tag === "Literal" && a.literal === null) {
-          const other = predicate(b)
-          return (input) => input === null || other(input)
-        }
-        if (b._tag === "Literal" && b.literal === null) {
-          const other = predicate(a)
-          return (input) => input === null || other(input)
-        }
-        const first = predicate(a)
-        const second = predicate(b)
-        return (input) => first(input) || second(input)
-      }
-      const predicates = tests.map(predicate)
-      return (input) => {
-        for (let i = 0; i < predicates.length; i++) if (predicates[i](input)) return true
-        return false
-      }
-    }
-  }
-}
-
-const closures = (node: Node, mode: Mode): Check => {
-  switch (node._tag) {
-    case "Test": {
-      const accepts = predicate(node.test)
-      return (input) => accepts(input) ? input : unsure
-    }
-    case "Union": {
-      const accepts = node.test === null ? null : predicate(node.test)
-      const container = closures(node.container, mode)
-      return accepts === null ? container : (input) => accepts(input) ? input : container(input)
-    }
-    case "Refine": {
-      const from = closures(node.from, mode)
-      const ast = node.ast
-      return (input) => {
-        const value = from(input)
-        if (value === unsure) return unsure
-        return Option.isNone(ast.filter(value, AST.defaultParseOption, ast)) ? value : unsure
-      }
-    }
-    case "Array":
-      return closureArray(closures(node.item, mode), mode)
-    case "Record":
-      return closureRecord(closures(node.value, mode), mode)
-    case "Struct":
-      return closureStruct(node.fields, mode)
-  }
-}
-
-const closureArray = (item: Check, mode: Mode): Check => (input) => {
-  if (!Array.isArray(input)) return unsure
-  const n = input.length
-  let i = 0
-  if (mode === "reuse") {
-    // Items kept as they are up to the first one copied; from there on, a new array.
-    for (; i < n; i++) {
-      const value = item(input[i])
-      if (value === unsure) return unsure
-      if (value !== input[i]) break
-    }
-    if (i === n) return input
-  }
-  const out = new Array(n)
-  for (let j = 0; j < i; j++) out[j] = input[j]
-  for (; i < n; i++) {
-    const value = item(input[i])
-    if (value === unsure) return unsure
-    out[i] = value
-  }
-  return out
-}
-
-// As the generated record: `for...in` where it can reuse, `Object.keys` for the copy, and an own
-// `__proto__` key left to the interpreter.
-const closureRecord = (value: Check, mode: Mode): Check => (input) => {
-  if (!isRecord(input)) return unsure
-  if (mode === "reuse") {
-    let same = getPrototypeOf(input) === objectPrototype
-    for (const key in input) {
-      if (key === "__proto__") return unsure
-      if (!hasOwn.call(input, key)) {
-        same = false
-        break
-      }
-      const decoded = value(input[key])
-      if (decoded === unsure) return unsure
-      if (decoded !== input[key]) {
-        same = false
-        break
-      }
-    }
-    if (same) return input
-  }
-  const out: Record<string, unknown> = {}
-  for (const key of Object.keys(input)) {
-    if (key === "__proto__") return unsure
-    const decoded = value(input[key])
-    if (decoded === unsure) return unsure
-    out[key] = decoded
-  }
-  return out
-}
-
-const closureStruct = (fields: ReadonlyArray<Field>, mode: Mode): Check => {
-  const count = fields.length
-  const names = fields.map((field) => field.name)
-  const optional = fields.map((field) => field.optional)
-  // A test where the field has one (it returns the value itself), else the container's check.
-  const tests = fields.map((field) => field.node._tag === "Test" ? predicate(field.node.test) : undefined)
-  const checks = fields.map((field) => field.node._tag === "Test" ? undefined : closures(field.node, mode))
-  // Whether the input already is the copy: its own keys are, in order, names it holds (`seen` has
-  // a bit per name met), every present field among them, and every value kept as it is. Stops at
-  // the first difference: the copy then checks every field. Above 31 fields, always the copy.
-  const isOwnCopy = (input: { readonly [key: string]: unknown }): boolean | typeof unsure => {
-    if (count > 31 || getPrototypeOf(input) !== objectPrototype) return false
-    let seen = 0
-    let j = 0
-    for (const key in input) {
-      if (!hasOwn.call(input, key)) return false
-      while (j < count && names[j] !== key) j++
-      if (j === count) return false
-      seen |= 1 << j
-      j++
-    }
-    for (let i = 0; i < count; i++) {
-      const name = names[i]
-      if ((seen & (1 << i)) === 0) {
-        // Not met: absent, which is the copy only for a required field, or not enumerable.
-        if (!optional[i] || hasOwn.call(input, name)) return false
-        continue
-      }
-      const value = input[name]
-      const test = tests[i]
-      if (test !== undefined) {
-        if (!test(value)) return unsure
-      } else {
-        const decoded = checks[i]!(value)
-        if (decoded === unsure) return unsure
-        if (decoded !== value) return false
-      }
-    }
-    return true
-  }
-  return (input) => {
-    if (!isRecord(input)) return unsure
-    if (mode === "reuse") {
-      const own = isOwnCopy(input)
-      if (own === unsure) return unsure
-      if (own) return input
-    }
-    // Keys are written in the schema's order, as the interpreter writes them; extra keys dropped.
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i < count; i++) {
-      const name = names[i]
-      if (optional[i] && !hasOwn.call(input, name)) continue
-      // A missing required key is checked as `undefined` (an `Unknown` field accepts it).
-      const value = input[name]
-      const test = tests[i]
-      if (test !== undefined) {
-        if (!test(value)) return unsure
-        out[name] = value
-      } else {
-        const decoded = checks[i]!(value)
-        if (decoded === unsure) return unsure
-        out[name] = decoded
-      }
-    }
-    return out
-  }
 }
