@@ -191,7 +191,7 @@ const fileId = (id: string | null | undefined): Option.Option<string> =>
  * The output file of a batch, if it has one (an empty string counts as none).
  *
  * @since 0.1.0
- * @category getters
+ * @category utils
  */
 export const outputFileId = (batch: Batch): Option.Option<string> => fileId(batch.output_file_id)
 
@@ -199,6 +199,6 @@ export const outputFileId = (batch: Batch): Option.Option<string> => fileId(batc
  * The error file of a batch, if it has one (an empty string counts as none).
  *
  * @since 0.1.0
- * @category getters
+ * @category utils
  */
 export const errorFileId = (batch: Batch): Option.Option<string> => fileId(batch.error_file_id)

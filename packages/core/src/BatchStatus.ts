@@ -78,7 +78,7 @@ export const isKnown = (status: BatchStatus | string): status is KnownBatchStatu
  * progress from a stale read.
  *
  * @since 0.1.0
- * @category ordering
+ * @category utils
  */
 export const lifecycleRank = (status: BatchStatus | string): number | undefined => {
   switch (status) {
@@ -103,7 +103,7 @@ export const lifecycleRank = (status: BatchStatus | string): number | undefined 
  * The statuses a batch can move to next from each documented status.
  *
  * @since 0.1.0
- * @category ordering
+ * @category constants
  */
 export const transitions: { readonly [S in KnownBatchStatus]: ReadonlyArray<KnownBatchStatus> } = {
   validating: ["in_progress", "failed", "cancelling"],

@@ -39,7 +39,7 @@ export type Metadata = typeof Metadata.Type
  * The first thing wrong with metadata about to be sent, as one sentence, or undefined.
  *
  * @since 0.1.0
- * @category validation
+ * @category utils
  */
 export const problem = (metadata: { readonly [key: string]: unknown }): string | undefined => {
   const entries = Object.entries(metadata)

@@ -9,7 +9,7 @@ import * as ParseResult from "effect/ParseResult"
  * Renders a path the way a reader writes it: `data[0].object`, `metadata.tags`.
  *
  * @since 0.1.0
- * @category formatting
+ * @category utils
  */
 export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>(
@@ -26,7 +26,7 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
  * One line per problem, each starting with its path: `created_at: Expected number, actual "2024-…"`.
  *
  * @since 0.1.0
- * @category formatting
+ * @category utils
  */
 export const format = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)

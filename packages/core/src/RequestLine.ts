@@ -262,7 +262,7 @@ export const makeInputCheck = (endpoint: string, limits: InputLimits = {}): Inpu
  * Checks a whole input held in memory and returns every problem, in line order.
  *
  * @since 0.1.0
- * @category validation
+ * @category utils
  */
 export const checkLines = (
   endpoint: string,
@@ -280,7 +280,7 @@ export const checkLines = (
  * Renders problems as one sentence each, prefixed with the line number.
  *
  * @since 0.1.0
- * @category formatting
+ * @category utils
  */
 export const formatProblems = (problems: ReadonlyArray<LineProblem>): string =>
   problems.map((p) => (p.line === null ? p.message : `line ${p.line}: ${p.message}`)).join("\n")

@@ -25,7 +25,7 @@ const term = /(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|μs|ns|h|m|s)/y
  * mistake garbage for "reset now".
  *
  * @since 0.1.0
- * @category parsing
+ * @category decoding
  */
 export const parse = (text: string): Option.Option<Duration.Duration> => {
   const input = text.trim()
