@@ -141,12 +141,12 @@ const streaming: TextDecodeOptions = { stream: true }
  * lines.
  *
  * Each line is decoded on its own, newline included, by one streaming `TextDecoder`: a line of
- * ASCII becomes a one-byte string, which `JSON.parse` reads about three times faster than a slice
- * of a whole decoded chunk (one multi-byte character makes the whole chunk's text two-byte, and
- * the output files of chat completions have some in most chunks). Streaming decoding is also the
- * faster path of Node's decoder; the newline ends any unfinished character, so each line decodes
- * exactly as it would alone. The unfinished last line is copied out of the chunk, so the splitter
- * never holds the caller's (often 64 KB) buffer alive.
+ * ASCII becomes a one-byte string, which `JSON.parse` reads faster than a slice of a whole decoded
+ * chunk (one multi-byte character makes the whole chunk's text two-byte, and the output files of
+ * chat completions have some in most chunks). Streaming decoding is also the faster path of Node's
+ * decoder; the newline ends any unfinished character, so each line decodes exactly as it would
+ * alone. The unfinished last line is copied out of the chunk, so the splitter never holds the
+ * caller's buffer alive.
  *
  * @since 0.1.0
  * @category constructors
