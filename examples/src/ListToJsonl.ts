@@ -10,7 +10,7 @@ import { BatchClient } from "@batchfx/client"
 import type { BatchClientError } from "@batchfx/client"
 import { Batch, Jsonl } from "@batchfx/core"
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import type { PlatformError } from "@effect/platform/Error"
 import { Console, Effect, Layer, Ref, Stream } from "effect"
 import type { ParseResult } from "effect"
@@ -45,7 +45,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const path = process.argv[2] ?? "batches.jsonl"
   listToJsonl(path, { limit: 100 }).pipe(
     Effect.flatMap((n) => Console.log(`wrote ${n} batches to ${path}`)),
-    Effect.provide(Layer.mergeAll(BatchClient.layerConfigNode(), NodeContext.layer)),
+    Effect.provide(
+      Layer.mergeAll(BatchClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)), NodeContext.layer)
+    ),
     NodeRuntime.runMain
   )
 }

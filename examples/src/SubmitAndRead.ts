@@ -2,10 +2,12 @@
  * Submits chat requests as a batch and reads the answers as a typed `Stream`: the lines are checked,
  * uploaded, the batch is created and watched to the end, and each outcome arrives joined to its
  * request, its body decoded with a Schema. Runs against the emulator on 127.0.0.1 with a short
- * lifecycle; point `submitAndRead` at the real API with `Submit.layerConfigNode()`.
+ * lifecycle; point `submitAndRead` at the real API with
+ * `BatchClient.layerConfig()` and `NodeHttpClient.layerUndici`.
  *
  * Run: `pnpm build && node examples/dist/SubmitAndRead.js`
  */
+import * as BatchClient from "@batchfx/client/BatchClient"
 import * as Submit from "@batchfx/client/Submit"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Responder } from "@batchfx/testkit"
@@ -114,7 +116,7 @@ export const submitAndRead = (
 export const emulatorAndClient = Layer.unwrapEffect(
   Effect.map(
     FakeOpenAi.FakeOpenAi,
-    (fake) => Submit.layer({ apiKey: Redacted.make(fake.apiKey), baseUrl: fake.baseUrl })
+    (fake) => BatchClient.layer({ apiKey: Redacted.make(fake.apiKey), baseUrl: fake.baseUrl })
   )
 ).pipe(
   Layer.provideMerge(FakeOpenAi.layer({

@@ -20,9 +20,10 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { type BatchClientError, InvalidParams, isAmbiguous, PaginationError } from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
+import * as Files from "./Files.js"
+import type * as Governor from "./Governor.js"
 import * as InternalPagination from "./internal/pagination.js"
-import * as Transport from "./Transport.js"
-import * as UndiciHttpClient from "./UndiciHttpClient.js"
+import * as Transport from "./internal/transport.js"
 
 /**
  * The `metadata` key under which `create` stores its client token. It counts as one of the 16
@@ -49,7 +50,7 @@ export const clientTokenSearchPages = 2
  * @since 0.1.0
  * @category models
  */
-export interface ListOptions extends Transport.CallOptions {
+export interface ListOptions extends ClientConfig.CallOptions {
   /** Pages fetched ahead of the consumer; default the client's (1). 0 fetches only on demand. */
   readonly lookAhead?: number | undefined
 }
@@ -60,7 +61,7 @@ export interface ListOptions extends Transport.CallOptions {
  * @since 0.1.0
  * @category models
  */
-export interface CreateOptions extends Transport.CallOptions {
+export interface CreateOptions extends ClientConfig.CallOptions {
   /** Whether to tag the batch with a client token; default the client's setting (on). */
   readonly clientToken?: boolean | undefined
 }
@@ -101,7 +102,7 @@ export interface Service {
     options?: ListOptions
   ) => Stream.Stream<BatchPage.BatchPage, BatchClientError>
   /** One batch by id. */
-  readonly retrieve: (id: string, options?: Transport.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  readonly retrieve: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
   /**
    * Creates a batch. The parameters are checked first (`InvalidParams`, nothing sent). The batch is
    * tagged with a client token (see `clientTokenKey`); after an ambiguous failure the client looks
@@ -110,7 +111,9 @@ export interface Service {
    */
   readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, BatchClientError>
   /** Asks to cancel a batch; a completed or failed batch answers `Conflict`, never retried. */
-  readonly cancel: (id: string, options?: Transport.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  readonly cancel: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  /** The client's rate-limit governor now (shared with `Files`): open, or waiting until when and why. */
+  readonly governor: Effect.Effect<Governor.State>
 }
 
 /**
@@ -145,19 +148,13 @@ interface PageState {
   readonly page: number
 }
 
-/**
- * Builds the client over a transport.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(function*() {
+const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(function*() {
   const transport = yield* Transport.Transport
   const settings = transport.settings
 
-  const decodeBatch = transport.decodeJson(Batch.Batch)
+  const decodeBatch = transport.decodeJson(Batch.decodeBatch)
 
-  const decodePage = transport.decodeJson(BatchPage.BatchPage)
+  const decodePage = transport.decodeJson(BatchPage.decodeBatchPage)
 
   const fetchPage = (
     after: Option.Option<string>,
@@ -176,9 +173,8 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       { operation: "batches.list", retry: options.retry, timeout: options.timeout, parentSpan }
     )
 
-  // The listing's span is made once and named as the parent of each page's attempt spans: with
-  // `Stream.withSpan` every pull of every stage of the stream ran under a provided context (24 of
-  // the 290 effect steps of a page), and `Effect.withParentSpan` per page cost as much.
+  // The listing's span is made once and named as the parent of each page's attempt spans, which
+  // holds however the consumer runs the stream.
   const listPages: Service["listPages"] = (params = {}, options = {}) =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const span = yield* Effect.makeSpanScoped("BatchClient.listPages")
@@ -231,9 +227,9 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     listPages(params, options).pipe(Stream.mapConcat((page) => page.data))
 
   const retrieve: Service["retrieve"] = Effect.fn("BatchClient.retrieve")(
-    function*(id: string, options: Transport.CallOptions = {}) {
+    function*(id: string, options: ClientConfig.CallOptions = {}) {
       const valid = yield* validateId(id, "retrieve")
-      return yield* transport.json(HttpClientRequest.get(`/batches/${encodeURIComponent(valid)}`), Batch.Batch, {
+      return yield* transport.json(HttpClientRequest.get(`/batches/${encodeURIComponent(valid)}`), Batch.decodeBatch, {
         operation: "batches.retrieve",
         retry: options.retry,
         timeout: options.timeout
@@ -242,11 +238,11 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
   )
 
   const cancel: Service["cancel"] = Effect.fn("BatchClient.cancel")(
-    function*(id: string, options: Transport.CallOptions = {}) {
+    function*(id: string, options: ClientConfig.CallOptions = {}) {
       const valid = yield* validateId(id, "cancel")
       return yield* transport.json(
         HttpClientRequest.post(`/batches/${encodeURIComponent(valid)}/cancel`),
-        Batch.Batch,
+        Batch.decodeBatch,
         { operation: "batches.cancel", retry: options.retry, timeout: options.timeout }
       )
     }
@@ -297,52 +293,35 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     }
   )
 
-  return { list, listPages, retrieve, create, cancel }
+  return { list, listPages, retrieve, create, cancel, governor: transport.governor.state }
 })
 
 /**
- * The client from explicit options, over the `HttpClient` in context. It also provides its
- * `Transport`, so that other services of the same client share it.
+ * The client's services (`BatchClient` and `Files`, sharing one governor and one retry policy)
+ * from explicit options, over the `HttpClient` in context (for instance
+ * `NodeHttpClient.layerUndici` from `@effect/platform-node`, or `FetchHttpClient.layer`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options: ClientConfig.Options
-): Layer.Layer<BatchClient | Transport.Transport, never, HttpClient.HttpClient> =>
-  Layer.effect(BatchClient, make).pipe(Layer.provideMerge(Transport.layer(options)))
+): Layer.Layer<BatchClient | Files.Files, never, HttpClient.HttpClient> =>
+  Layer.merge(Layer.effect(BatchClient, make), Layer.effect(Files.Files, Files.make)).pipe(
+    Layer.provide(Transport.layer(options))
+  )
 
 /**
- * The client from `Config` (by default `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`,
- * `OPENAI_PROJECT_ID`), over the `HttpClient` in context.
+ * The client's services from `Config` (by default `OPENAI_API_KEY`, `OPENAI_BASE_URL`,
+ * `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`), over the `HttpClient` in context.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
   config: Config.Config<ClientConfig.Options> = ClientConfig.config
-): Layer.Layer<BatchClient | Transport.Transport, ConfigError.ConfigError, HttpClient.HttpClient> =>
+): Layer.Layer<BatchClient | Files.Files, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.unwrapEffect(Effect.map(config, layer))
-
-/**
- * The client from explicit options with `UndiciHttpClient` included.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerNode = (options: ClientConfig.Options): Layer.Layer<BatchClient | Transport.Transport> =>
-  layer(options).pipe(Layer.provide(UndiciHttpClient.layer))
-
-/**
- * The client from `Config` with `UndiciHttpClient` included.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigNode = (
-  config: Config.Config<ClientConfig.Options> = ClientConfig.config
-): Layer.Layer<BatchClient | Transport.Transport, ConfigError.ConfigError> =>
-  layerConfig(config).pipe(Layer.provide(UndiciHttpClient.layer))
 
 /**
  * Every batch, as a stream that needs the client.
@@ -376,7 +355,7 @@ export const listPages = (
  */
 export const retrieve = (
   id: string,
-  options?: Transport.CallOptions
+  options?: ClientConfig.CallOptions
 ): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
   Effect.flatMap(BatchClient, (client) => client.retrieve(id, options))
 
@@ -400,6 +379,6 @@ export const create = (
  */
 export const cancel = (
   id: string,
-  options?: Transport.CallOptions
+  options?: ClientConfig.CallOptions
 ): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
   Effect.flatMap(BatchClient, (client) => client.cancel(id, options))

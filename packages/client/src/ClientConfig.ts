@@ -99,6 +99,19 @@ export interface Options {
 }
 
 /**
+ * Options a caller may give to one call: a retry schedule and a timeout that replace the client's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  /** Replaces the client's retry schedule for this call (`Retry.never` for none). */
+  readonly retry?: RetrySchedule | undefined
+  /** Replaces the client's timeout of each attempt of this call. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
  * Options with every default filled in.
  *
  * @since 0.1.0

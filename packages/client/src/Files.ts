@@ -9,18 +9,14 @@ import { File, Jsonl, RequestLine } from "@batchfx/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
   type BatchClientError,
@@ -33,8 +29,8 @@ import {
 import type * as ClientConfig from "./ClientConfig.js"
 import * as InternalErrors from "./internal/errors.js"
 import * as InternalInput from "./internal/input.js"
+import * as Transport from "./internal/transport.js"
 import * as Retry from "./Retry.js"
-import * as Transport from "./Transport.js"
 
 /**
  * One problem of an input line, as the service would report it in `errors.data`.
@@ -96,7 +92,7 @@ export const problemLines = (error: InputError): ReadonlyArray<number> =>
  * @since 0.1.0
  * @category models
  */
-export interface UploadOptions extends Transport.CallOptions {
+export interface UploadOptions extends ClientConfig.CallOptions {
   /** The batch endpoint; every line's `url` must equal it. */
   readonly endpoint: string
   /** The file name the server records; default `batchfx-input.jsonl` (or the path's base name). */
@@ -162,9 +158,12 @@ export interface Service {
    */
   readonly content: (id: string, options?: ContentOptions) => Stream.Stream<Uint8Array, BatchClientError>
   /** One file's object. */
-  readonly retrieve: (id: string, options?: Transport.CallOptions) => Effect.Effect<File.OpenAiFile, BatchClientError>
+  readonly retrieve: (
+    id: string,
+    options?: ClientConfig.CallOptions
+  ) => Effect.Effect<File.OpenAiFile, BatchClientError>
   /** Deletes a file. */
-  readonly delete: (id: string, options?: Transport.CallOptions) => Effect.Effect<File.FileDeleted, BatchClientError>
+  readonly delete: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<File.FileDeleted, BatchClientError>
 }
 
 /**
@@ -190,25 +189,10 @@ const parseContentRange = (
   return { start: Number(match[1]), total: match[3] === "*" ? undefined : Number(match[3]) }
 }
 
-/** What the consumer of a body is handed next: bytes, the end (`None`) or a failure. */
-type Next<E> = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E>>
-
 /**
- * A body read with an idle timeout, in a scope: a reader fiber pulls the body and hands each chunk
- * over through a one-chunk slot, and a watchdog fails the read with `stalled()` once the reader has
- * waited `idle` for bytes with none arriving (checked every `idle`, so a stall is noticed after one
- * to two of them). Time the consumer spends on a chunk does not count: while the slot is full the
- * reader is not waiting for the network. `skip` bytes are dropped first, and `taken` is told every
- * byte the consumer receives.
- *
- * Why by hand: a race per pull (`Stream.timeoutFail`, `Stream.interruptWhen`, `Effect.raceFirst`)
- * forks fibers for every chunk, which doubled the CPU of reading a body; a queue (`Stream.buffer`)
- * costs more per chunk than this slot. The slot holds at most one chunk.
- *
- * Chunks never pass through an async callback: the fibers wake each other with constant effects
- * and the chunk waits in a variable. When each `Effect.async` of a handover captured its chunk
- * (a queue does too), the network buffers outlived young-generation collections and piled up until
- * a full one: 35–60 MB on a 200 MB read, against a few when nothing async holds them.
+ * A body whose every pull fails with `stalled()` when no bytes come for `idle` (time the consumer
+ * spends on a chunk does not count), with its first `skip` bytes dropped and each byte handed on
+ * counted by `taken`.
  */
 const guardIdle = <E>(
   body: Stream.Stream<Uint8Array, E>,
@@ -218,139 +202,30 @@ const guardIdle = <E>(
     readonly skip: number
     readonly taken: (bytes: number) => void
   }
-): Effect.Effect<Stream.Stream<Uint8Array, E>, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    // the next chunk (or the end) waiting for the consumer, and one handed to a consumer that was
-    // already waiting and picks it up when it runs
-    let slot: Next<E> | undefined = undefined
-    let handed: Next<E> | undefined = undefined
-    let taker: ((wake: Effect.Effect<void>) => void) | undefined = undefined
-    let release: (() => void) | undefined = undefined
-    let finished = false
-    let skip = options.skip
-    // bumped when bytes arrive or the consumer takes a chunk; `full` while the reader waits on it
-    let progress = 0
-    let full = false
-
-    const hand = (next: Next<E>): boolean => {
-      if (taker === undefined) {
-        slot = next
-        return false
-      }
-      const wake = taker
-      taker = undefined
-      handed = next
-      wake(Effect.void)
-      return true
-    }
-    const finish = (next: Next<E>) => {
-      if (finished) return
-      finished = true
-      if (!hand(next)) release = undefined
-    }
-
-    // the reader's side: wait until the consumer has taken the slot
-    const awaitRoom: Effect.Effect<void> = Effect.async((resume) => {
-      if (slot === undefined) {
-        resume(Effect.void)
-        return undefined
-      }
-      full = true
-      release = () => {
-        full = false
-        resume(Effect.void)
-      }
-      return Effect.sync(() => {
-        release = undefined
-      })
-    })
-    const put = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        progress++
-        let bytes = chunk
-        if (skip > 0) {
-          const kept: Array<Uint8Array> = []
-          for (let i = 0; i < chunk.length; i++) {
-            const part = Chunk.unsafeGet(chunk, i)
-            if (skip >= part.length) skip -= part.length
-            else {
-              kept.push(skip > 0 ? part.slice(skip) : part)
-              skip = 0
-            }
+): Stream.Stream<Uint8Array, E> => {
+  let skip = options.skip
+  return body.pipe(
+    Stream.timeoutFail(options.stalled, options.idle),
+    Stream.mapChunks((chunk) => {
+      let out = chunk
+      if (skip > 0) {
+        out = Chunk.filterMap(chunk, (part) => {
+          if (skip >= part.length) {
+            skip -= part.length
+            return Option.none()
           }
-          bytes = Chunk.unsafeFromArray(kept)
-        }
-        return Chunk.isEmpty(bytes) || hand(Effect.succeed(bytes)) ? Effect.void : awaitRoom
-      })
-
-    // the consumer's side: the slot if full, else wait for a chunk to be handed
-    const awaitHanded: Effect.Effect<void> = Effect.async((resume) => {
-      taker = resume
-      return Effect.sync(() => {
-        if (taker === resume) taker = undefined
-      })
-    })
-    const pickHanded: Next<E> = Effect.suspend(() => {
-      const next = handed!
-      handed = undefined
-      return next
-    })
-    const waitThenPick = Effect.zipRight(awaitHanded, pickHanded)
-    const take: Next<E> = Effect.suspend(() => {
-      const next = slot
-      if (next === undefined) return waitThenPick
-      slot = undefined
-      progress++
-      const waiting = release
-      release = undefined
-      waiting?.()
-      return next
-    })
-
-    // The body is pulled by hand rather than run into a sink (`Stream.runForEachChunk`): a sink
-    // that runs an effect per chunk kept the chunks it was given alive through young-generation
-    // collections, and the network buffers piled up to 60 MB between full ones; a pull loop does
-    // not keep them.
-    const drain = Effect.scoped(Effect.flatMap(Stream.toPull(body), (pull) => {
-      const loop: Effect.Effect<void, E> = Effect.matchEffect(pull, {
-        onFailure: Option.match({ onNone: () => Effect.void, onSome: Effect.fail }),
-        onSuccess: (chunk) => Effect.zipRight(put(chunk), loop)
-      })
-      return loop
-    }))
-    const reader = yield* drain.pipe(
-      Effect.matchCause({
-        onSuccess: () => finish(Effect.fail(Option.none())),
-        onFailure: (cause) => finish(Effect.failCause(Cause.map(cause, Option.some)))
-      }),
-      Effect.forkScoped
-    )
-    yield* Effect.gen(function*() {
-      let seen = progress
-      while (!finished) {
-        yield* Effect.sleep(options.idle)
-        if (progress === seen && !full && !finished) {
-          finish(Effect.fail(Option.some(options.stalled())))
-          yield* Fiber.interrupt(reader)
-          return
-        }
-        seen = progress
+          const kept = skip > 0 ? part.subarray(skip) : part
+          skip = 0
+          return Option.some(kept)
+        })
       }
-    }).pipe(Effect.forkScoped)
-
-    return Stream.repeatEffectChunkOption(take).pipe(
-      // counted as each chunk is handed on (no effect per chunk), so a re-read knows where to start
-      Stream.mapChunks((chunks) => {
-        let bytes = 0
-        // By index: iterating a one-element Chunk turns it into an array-backed one in place, and
-        // with that write the network buffers outlived young-generation collections (60 MB held
-        // on a 200 MB read, where the body itself needs a few).
-        for (let i = 0; i < chunks.length; i++) bytes += Chunk.unsafeGet(chunks, i).length
-        options.taken(bytes)
-        return chunks
-      })
-    )
-  })
+      let bytes = 0
+      for (const part of out) bytes += part.length
+      options.taken(bytes)
+      return out
+    })
+  )
+}
 
 /**
  * A stream of request lines from either a stream or an iterable.
@@ -371,10 +246,9 @@ const basename = (path: string): string => {
 }
 
 /**
- * Builds the Files service over a transport.
+ * Builds the Files service over a client's transport; `BatchClient.layer` provides it.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(function*() {
   const transport = yield* Transport.Transport
@@ -390,7 +264,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       HttpClientRequest.post("/files").pipe(
         HttpClientRequest.setBody(InternalInput.multipart(body, size, filename, "batch"))
       ),
-      File.OpenAiFile,
+      File.decodeOpenAiFile,
       { operation: "files.upload", retry: options.retry, timeout: options.timeout ?? defaultUploadTimeout }
     )
 
@@ -457,7 +331,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     Effect.flatMap(
       validateId(id, "retrieve file"),
       (valid) =>
-        transport.json(HttpClientRequest.get(`/files/${encodeURIComponent(valid)}`), File.OpenAiFile, {
+        transport.json(HttpClientRequest.get(`/files/${encodeURIComponent(valid)}`), File.decodeOpenAiFile, {
           operation: "files.retrieve",
           retry: options.retry,
           timeout: options.timeout
@@ -467,7 +341,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
   const deleteFile: Service["delete"] = (id, options = {}) =>
     Effect.flatMap(validateId(id, "delete file"), (valid) => {
       const request = HttpClientRequest.del(`/files/${encodeURIComponent(valid)}`)
-      const decode = transport.decodeJson(File.FileDeleted)
+      const decode = transport.decodeJson(File.decodeFileDeleted)
       // An attempt whose answer was lost may have deleted the file: a NotFound after that is the
       // deletion that was asked for, not an error.
       let maybeDeleted = false
@@ -542,7 +416,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         if (from > 0) {
           yield* Effect.logDebug(`resuming ${url} at byte ${from} (HTTP ${response.status})`)
         }
-        return yield* guardIdle<BatchClientError>(
+        return guardIdle<BatchClientError>(
           response.stream.pipe(
             Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub))
           ),
@@ -587,14 +461,6 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
 })
 
 /**
- * The Files service over the `Transport` in context (which `BatchClient.layer` provides).
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Files, never, Transport.Transport> = Layer.effect(Files, make)
-
-/**
  * Uploads request lines with the service in context.
  *
  * @since 0.1.0
@@ -635,7 +501,7 @@ export const content = (id: string, options?: ContentOptions): Stream.Stream<Uin
  */
 export const retrieve = (
   id: string,
-  options?: Transport.CallOptions
+  options?: ClientConfig.CallOptions
 ): Effect.Effect<File.OpenAiFile, BatchClientError, Files> =>
   Effect.flatMap(Files, (files) => files.retrieve(id, options))
 
@@ -647,7 +513,7 @@ export const retrieve = (
  */
 export const del = (
   id: string,
-  options?: Transport.CallOptions
+  options?: ClientConfig.CallOptions
 ): Effect.Effect<File.FileDeleted, BatchClientError, Files> =>
   Effect.flatMap(Files, (files) => files.delete(id, options))
 

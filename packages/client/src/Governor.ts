@@ -7,19 +7,19 @@
  * - the server's budget: `x-ratelimit-remaining-requests` (and `-tokens`) at or under a reserve,
  *   counting the requests still in flight, holds new requests until the matching reset;
  * - the learned pace: after a 429 the governor paces requests at the rate the server was seen to
- *   allow, backs off by 30 % on each further 429 and creeps up by 5 % a second without one (AIMD),
+ *   allow, backs off by 15 % on each further 429 and creeps up by 10 % a second without one (AIMD),
  *   so that the requests after a gate are let go gradually;
  * - the static budget: an optional `requestsPerMinute` as a token bucket;
- * - the bound on requests in flight, a place handed to the longest waiter when a request ends.
+ * - the bound on requests in flight (a `Semaphore`).
  *
  * All time is `Clock` time, so `TestClock` drives it.
  *
  * @since 0.1.0
  */
-import { ResetDuration } from "@batchfx/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Headers from "./internal/headers.js"
 
 /**
  * Settings of a governor.
@@ -121,32 +121,6 @@ type Decision =
   | { readonly _tag: "Go"; readonly at: number }
   | { readonly _tag: "Wait"; readonly until: number }
 
-const header = (headers: Observation["headers"], name: string): string | undefined => headers[name]
-
-const parseNumber = (text: string | undefined): Option.Option<number> => {
-  if (text === undefined || text.trim() === "") return Option.none()
-  const n = Number(text)
-  return Number.isFinite(n) ? Option.some(n) : Option.none()
-}
-
-/** The server's requested wait, in milliseconds, from `retry-after-ms` or `retry-after`. */
-const serverWait = (headers: Observation["headers"], now: number): Option.Option<number> => {
-  const ms = parseNumber(header(headers, "retry-after-ms"))
-  if (Option.isSome(ms) && ms.value >= 0) return ms
-  const after = header(headers, "retry-after")
-  if (after === undefined) return Option.none()
-  const seconds = parseNumber(after)
-  if (Option.isSome(seconds)) return seconds.value >= 0 ? Option.some(seconds.value * 1000) : Option.none()
-  const date = Date.parse(after)
-  return Number.isNaN(date) ? Option.none() : Option.some(Math.max(0, date - now))
-}
-
-const resetMillis = (headers: Observation["headers"], name: string): Option.Option<number> =>
-  Option.flatMap(
-    Option.fromNullable(header(headers, name)),
-    (text) => Option.map(ResetDuration.parse(text), Duration.toMillis)
-  )
-
 // Successes remembered to estimate the rate the server allowed before a 429.
 const successWindowMillis = 60_000
 const minPace = 0.2
@@ -169,11 +143,10 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const rpm = options.requestsPerMinute
     const bucketSize = rpm === undefined ? 0 : Math.max(1, rpm / 60)
     // The governor's time is the clock of the fiber that made it (`TestClock` in tests), read
-    // synchronously so that deciding, observing and releasing are one step each.
+    // synchronously so that deciding, observing and releasing are one atomic step each.
     const clock = yield* Effect.clock
     const now0 = clock.unsafeCurrentTimeMillis()
-    // The state is a variable changed only inside synchronous steps, so each change is atomic (a
-    // `Ref` costs an effect per read and per update, three updates per request).
+    // The state is a variable changed only inside synchronous steps, so each change is atomic.
     let state: Internal = {
       inFlight: 0,
       gateUntil: 0,
@@ -189,33 +162,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       quotaExhausted: false
     }
 
-    // The bound on requests in flight, as permits handed from one request to the next: a request
-    // ending gives its permit to the longest waiter, if any, so a newcomer cannot take it first.
-    let permitsInUse = 0
-    const permitWaiters: Array<(effect: Effect.Effect<void>) => void> = []
-    const waitForPermit = Effect.async<void>((resume) => {
-      permitWaiters.push(resume)
-      return Effect.sync(() => {
-        const at = permitWaiters.indexOf(resume)
-        if (at !== -1) permitWaiters.splice(at, 1)
-      })
-    })
-    // A permit can be taken at once: one is free and no one waits for it.
-    const permitFree = (): boolean => permitsInUse < maxInFlight && permitWaiters.length === 0
-    // Takes a permit at once if it can, else waits to be handed one.
-    const takePermit = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => {
-        if (permitFree()) {
-          permitsInUse++
-          return Effect.void
-        }
-        return restore(waitForPermit)
-      })
-    const givePermit = (): void => {
-      const next = permitWaiters.shift()
-      if (next === undefined) permitsInUse--
-      else next(Effect.void)
-    }
+    // The bound on requests in flight.
+    const permits = yield* Effect.makeSemaphore(maxInFlight)
 
     // The times of the last minute's successes, oldest first, kept outside the immutable state so a
     // success costs an append rather than a copy of the whole window.
@@ -268,14 +216,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return [{ _tag: "Go", at }, next]
     }
 
-    const releaseNow = (): void => {
+    const release = Effect.sync(() => {
       state = { ...state, inFlight: state.inFlight - 1 }
-    }
-    const release = Effect.sync(releaseNow)
-    // What a request gives back when it ends: its admission and its permit.
-    const releaseAll = Effect.sync(() => {
-      releaseNow()
-      givePermit()
     })
 
     const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
@@ -307,10 +249,10 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const observed = (s: Internal, now: number, admittedAt: number, observation: Observation): Internal => {
       const { headers, status } = observation
       let next: Internal = s
-      const remainingRequests = parseNumber(header(headers, "x-ratelimit-remaining-requests"))
-      const remainingTokens = parseNumber(header(headers, "x-ratelimit-remaining-tokens"))
-      const resetRequests = resetMillis(headers, "x-ratelimit-reset-requests")
-      const resetTokens = resetMillis(headers, "x-ratelimit-reset-tokens")
+      const remainingRequests = Headers.parseNumber(headers["x-ratelimit-remaining-requests"])
+      const remainingTokens = Headers.parseNumber(headers["x-ratelimit-remaining-tokens"])
+      const resetRequests = Headers.resetMillis(headers, "x-ratelimit-reset-requests")
+      const resetTokens = Headers.resetMillis(headers, "x-ratelimit-reset-tokens")
       if (Option.isSome(remainingRequests) && Option.isSome(resetRequests)) {
         next = {
           ...next,
@@ -329,7 +271,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       if (observation.quotaExhausted === true) return { ...next, quotaExhausted: true }
       if (status === 429) {
         const pause = Option.getOrElse(
-          Option.orElse(serverWait(headers, now), () => resetRequests),
+          Option.orElse(Option.map(Headers.serverWait(headers, now), Duration.toMillis), () => resetRequests),
           () => defaultPause * 2 ** Math.min(next.consecutive429, 5)
         )
         next = {
@@ -367,34 +309,16 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         state = observed(state, clock.unsafeCurrentTimeMillis(), admittedAt, observation)
       })
 
-    // Taking a permit and an admission are atomic with the decisions; only the waits and the
-    // request are interruptible, and whatever was taken is given back however the request ends.
+    // Taking an admission is atomic with its decision; only the waits and the request are
+    // interruptible, and what was taken is given back however the request ends.
     const run: Governor["run"] = (request) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          // The common case in one step: a permit free, no one waiting, and nothing to wait for.
-          if (permitFree()) {
-            const now = clock.unsafeCurrentTimeMillis()
-            const [decision, next] = decide(state, now)
-            if (decision._tag === "Go" && decision.at <= now) {
-              permitsInUse++
-              state = next
-              return Effect.ensuring(restore(request((observation) => observe(now, observation))), releaseAll)
-            }
-          }
-          return Effect.zipRight(
-            takePermit(restore),
-            Effect.ensuring(
-              Effect.flatMap(
-                admit(restore),
-                (admittedAt) =>
-                  restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
-              ),
-              Effect.sync(givePermit)
-            )
-          )
-        })
-      )
+      permits.withPermits(1)(Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(
+          admit(restore),
+          (admittedAt) =>
+            restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
+        )
+      ))
 
     const current: Effect.Effect<State> = Effect.sync((): State => {
       const now = clock.unsafeCurrentTimeMillis()

@@ -18,8 +18,8 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
 import type { BatchClientError } from "./BatchClientError.js"
+import type * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
-import type * as Transport from "./Transport.js"
 
 /**
  * Which file of a batch a result comes from.
@@ -157,25 +157,9 @@ export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> 
   readonly after?: Position | undefined
 }
 
-const decodeResultLine = Schema.decodeUnknownEither(ResultLine.BatchResultLine, { errors: "all" })
-
 type Decoded<A> = { readonly _tag: "Right"; readonly right: A } | { readonly _tag: "Left"; readonly left: string }
 
-const noResults: ReadonlyArray<never> = []
-
-/**
- * An empty array for one chunk's results, made by a builtin rather than a `[]` literal. V8 may
- * decide that a literal's arrays live long ("pretenure" its allocation site) and then allocate
- * each one in the old generation, where it keeps the results it holds alive through young
- * collections: on a 200 MB file nearly every result was promoted, and freed only by full ones.
- */
-const newResultArray = <A>(): Array<Result<A>> => noResults.slice()
-
-/**
- * Decodes one line, synchronously: a file of any length costs no effect per line. The schema's
- * type and wire form are the same, so a line that passes the hand-written check (the same answer
- * as `Schema.is`) is used as parsed; only a line that fails it goes to the schema, for the message.
- */
+/** Decodes one line, synchronously: a file of any length costs no effect per line. */
 const decodeRaw = (text: string): Decoded<ResultLine.BatchResultLine> => {
   let json: unknown
   try {
@@ -183,8 +167,7 @@ const decodeRaw = (text: string): Decoded<ResultLine.BatchResultLine> => {
   } catch (cause) {
     return { _tag: "Left", left: `not valid JSON (${(cause as Error).message})` }
   }
-  if (ResultLine.isBatchResultLine(json)) return { _tag: "Right", right: json }
-  const decoded = decodeResultLine(json)
+  const decoded = ResultLine.decodeBatchResultLine(json)
   return decoded._tag === "Right"
     ? { _tag: "Right", right: decoded.right }
     : { _tag: "Left", left: ParseMessage.format(decoded.left) }
@@ -290,9 +273,7 @@ export const readFile = <A = unknown, I = unknown>(
         }
         return undefined
       }
-      // A channel rather than `Stream.mapChunksEffect`: an effect per chunk kept results alive
-      // across young-generation collections (promoted, then freed by full collections), which
-      // tripled the collector's time on a 200 MB file. Lines cut before a bad one are emitted first.
+      // A channel, so that the lines decoded before a bad one are emitted before the failure.
       const emit = (out: Array<Result<A>>, error: ResultDecodeError | undefined) =>
         error === undefined
           ? Channel.write(Chunk.unsafeFromArray(out))
@@ -306,8 +287,7 @@ export const readFile = <A = unknown, I = unknown>(
         unknown
       > = Channel.readWith({
         onInput: (chunks: Chunk.Chunk<Uint8Array>) => {
-          const out = newResultArray<A>()
-          // by index, as Files.content does, so the chunk is not rewritten (see there)
+          const out: Array<Result<A>> = []
           for (let i = 0; i < chunks.length; i++) {
             const error = decodeLines(splitter.push(Chunk.unsafeGet(chunks, i)), out)
             if (error !== undefined) return emit(out, error)
@@ -356,7 +336,7 @@ export const stream = <A = unknown, I = unknown>(
  */
 export const streamById = <A = unknown, I = unknown>(
   batchId: string,
-  options: ReadOptions<A, I> & { readonly call?: Transport.CallOptions | undefined } = {}
+  options: ReadOptions<A, I> & { readonly call?: ClientConfig.CallOptions | undefined } = {}
 ): Stream.Stream<
   Result<A>,
   BatchClientError | ResultDecodeError | ResultsNotReady,

@@ -1,13 +1,12 @@
 /**
- * Retry as a value: the default backoff `Schedule`, the rules that decide which errors may be
- * retried, and the server's own wait (`retry-after-ms`, `retry-after`, `x-should-retry`).
+ * Retry as a value: the default backoff `Schedule` and the rules that decide which errors may be
+ * retried and how long the server asked to wait.
  *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { type BatchClientError, isAmbiguous, isApiStatusError, retryAfter as retryAfterOf } from "./BatchClientError.js"
 import type { RetrySchedule } from "./ClientConfig.js"
@@ -156,61 +155,7 @@ const retryImpl = <A, R>(
   schedule: RetrySchedule,
   policy: Policy = {}
 ): Effect.Effect<A, BatchClientError, R> =>
-  // The schedule is built only after a first failure: most calls succeed at once, and building
-  // it costs more than the rest of a successful call's retry handling.
-  Effect.catchAll(self, (error) => {
-    if (!isRetryable(error, policy)) return Effect.fail(error)
-    let replayed = false
-    // The schedule sees the first failure as its first input, as it would under `Effect.retry`.
-    const again = Effect.suspend(() => replayed ? self : (replayed = true, Effect.fail(error)))
-    return Effect.retry(again, {
-      schedule: withServerWait(schedule),
-      while: (error: BatchClientError) => isRetryable(error, policy)
-    })
+  Effect.retry(self, {
+    schedule: withServerWait(schedule),
+    while: (error: BatchClientError) => isRetryable(error, policy)
   })
-
-const parseNumber = (text: string): number | undefined => {
-  const trimmed = text.trim()
-  if (trimmed === "" || !/^[0-9]*\.?[0-9]+$/.test(trimmed)) return undefined
-  const n = Number(trimmed)
-  return Number.isFinite(n) ? n : undefined
-}
-
-/**
- * The wait a response asks for: `retry-after-ms` (milliseconds) first, else `retry-after` (seconds,
- * or an HTTP date measured against `nowMillis`). Header names are lower-case. A date in the past
- * gives zero; anything unreadable gives none.
- *
- * @since 0.1.0
- * @category headers
- */
-export const serverWait = (
-  headers: { readonly [name: string]: string | undefined },
-  nowMillis: number
-): Option.Option<Duration.Duration> => {
-  const ms = headers["retry-after-ms"]
-  if (ms !== undefined) {
-    const n = parseNumber(ms)
-    if (n !== undefined) return Option.some(Duration.millis(n))
-  }
-  const after = headers["retry-after"]
-  if (after === undefined) return Option.none()
-  const seconds = parseNumber(after)
-  if (seconds !== undefined) return Option.some(Duration.millis(seconds * 1000))
-  const date = Date.parse(after)
-  if (Number.isNaN(date)) return Option.none()
-  return Option.some(Duration.millis(Math.max(0, date - nowMillis)))
-}
-
-/**
- * The `x-should-retry` header: `true` or `false`, else none.
- *
- * @since 0.1.0
- * @category headers
- */
-export const shouldRetryHeader = (
-  headers: { readonly [name: string]: string | undefined }
-): Option.Option<boolean> => {
-  const value = headers["x-should-retry"]?.trim().toLowerCase()
-  return value === "true" ? Option.some(true) : value === "false" ? Option.some(false) : Option.none()
-}

@@ -6,11 +6,7 @@
  * @since 0.1.0
  */
 import { type Batch, CreateBatchParams, ParseMessage, RequestLine } from "@batchfx/core"
-import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -20,8 +16,6 @@ import type * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 import * as InternalInput from "./internal/input.js"
 import * as Results from "./Results.js"
-import type * as Transport from "./Transport.js"
-import * as UndiciHttpClient from "./UndiciHttpClient.js"
 import * as Watch from "./Watch.js"
 
 /**
@@ -113,7 +107,7 @@ export interface SubmitOptions<A, I> {
   /** Options of the result reads (retry schedule and timeouts). */
   readonly read?: Omit<Results.ReadOptions<A, I>, "body" | "after"> | undefined
   /** Retry schedule and timeout of the upload and create calls. */
-  readonly call?: Transport.CallOptions | undefined
+  readonly call?: ClientConfig.CallOptions | undefined
   /** How many problems an `InputError` keeps; default 100. */
   readonly maxProblems?: number | undefined
   /** Called with each batch when it is created and each time it changes. */
@@ -298,52 +292,3 @@ export const submitAll = <L extends RequestLine.BatchRequestLine, A = unknown, I
   SubmitError | E,
   R | BatchClient.BatchClient | Files.Files
 > => Effect.map(Stream.runCollect(submit(lines, options)), (chunk) => Array.from(chunk))
-
-/**
- * The batch client and the Files service from explicit options, over the `HttpClient` in context,
- * sharing one transport.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer = (
-  options: ClientConfig.Options
-): Layer.Layer<BatchClient.BatchClient | Files.Files | Transport.Transport, never, HttpClient.HttpClient> =>
-  Files.layer.pipe(Layer.provideMerge(BatchClient.layer(options)))
-
-/**
- * The batch client and the Files service from `Config` (`OPENAI_API_KEY`, …), over the
- * `HttpClient` in context.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfig = (
-  config?: Config.Config<ClientConfig.Options>
-): Layer.Layer<
-  BatchClient.BatchClient | Files.Files | Transport.Transport,
-  ConfigError.ConfigError,
-  HttpClient.HttpClient
-> => Files.layer.pipe(Layer.provideMerge(BatchClient.layerConfig(config)))
-
-/**
- * `layer` with `UndiciHttpClient` included.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerNode = (
-  options: ClientConfig.Options
-): Layer.Layer<BatchClient.BatchClient | Files.Files | Transport.Transport> =>
-  layer(options).pipe(Layer.provide(UndiciHttpClient.layer))
-
-/**
- * `layerConfig` with `UndiciHttpClient` included.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigNode = (
-  config?: Config.Config<ClientConfig.Options>
-): Layer.Layer<BatchClient.BatchClient | Files.Files | Transport.Transport, ConfigError.ConfigError> =>
-  layerConfig(config).pipe(Layer.provide(UndiciHttpClient.layer))

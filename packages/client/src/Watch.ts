@@ -15,7 +15,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
 import type { BatchClientError } from "./BatchClientError.js"
-import type * as Transport from "./Transport.js"
+import type * as ClientConfig from "./ClientConfig.js"
 
 /**
  * The watch stopped before the batch reached a terminal status: `reason` is `deadline` when the
@@ -78,7 +78,7 @@ export const defaultGrace: Duration.Duration = Duration.hours(1)
  * @since 0.1.0
  * @category models
  */
-export interface WatchOptions extends Transport.CallOptions {
+export interface WatchOptions extends ClientConfig.CallOptions {
   /** The poll schedule; default `defaultSchedule`. */
   readonly schedule?: PollSchedule | undefined
   /** How long past `expires_at` to keep polling a non-terminal batch; default `defaultGrace`. */

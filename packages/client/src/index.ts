@@ -40,13 +40,6 @@ export * as Governor from "./Governor.js"
 export * as Retry from "./Retry.js"
 
 /**
- * The HTTP plumbing shared by the client's services.
- *
- * @since 0.1.0
- */
-export * as Transport from "./Transport.js"
-
-/**
  * Files of the API: upload request lines, read content, retrieve, delete.
  *
  * @since 0.1.0
@@ -80,10 +73,3 @@ export * as Bulk from "./Bulk.js"
  * @since 0.1.0
  */
 export * as Submit from "./Submit.js"
-
-/**
- * An `HttpClient` over undici with the least work per request; `layerNode` uses it.
- *
- * @since 0.1.0
- */
-export * as UndiciHttpClient from "./UndiciHttpClient.js"

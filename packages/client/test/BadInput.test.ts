@@ -125,10 +125,7 @@ const invalidCalls: ReadonlyArray<
   ["submit: a bad line", drain(Submit.submit([line(1), line(1)], { endpoint })), "InputError"]
 ]
 
-const clientOverHttp = Files.layer.pipe(
-  Layer.provideMerge(wire({ retry: Retry.never })),
-  Layer.provideMerge(NodeFileSystem.layer)
-)
+const clientOverHttp = wire({ retry: Retry.never }).pipe(Layer.provideMerge(NodeFileSystem.layer))
 
 layer(clientOverHttp, { excludeTestServices: true, timeout: "30 seconds" })(
   "invalid parameters fail typed, before any request",
@@ -313,11 +310,11 @@ describe("a delete whose answer is cut after the server deleted the file", () =>
       assert.strictEqual(deleted.id, file.id)
       assert.isTrue(deleted.deleted)
       assert.strictEqual(yield* fake.requestCount("DELETE /v1/files/{id}"), 2)
-    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(wire({ retry: quickRetry(3) }))))), 30_000)
+    }).pipe(Effect.provide(wire({ retry: quickRetry(3) }))), 30_000)
 })
 
 describe("a body that stops mid-way over a real socket fails with ConnectionError", () => {
-  const env = Files.layer.pipe(Layer.provideMerge(wire({ retry: Retry.never })))
+  const env = wire({ retry: Retry.never })
   it.live("retrieve, list and file content", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi

@@ -11,8 +11,7 @@ import * as Submit from "@batchfx/client/Submit"
 import * as Watch from "@batchfx/client/Watch"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
-import { NodeFileSystem } from "@effect/platform-node"
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeFileSystem, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Cause,
@@ -200,21 +199,25 @@ describe("the key never shows: every service, every error path, every span and l
             yield* fail(
               "connection refused",
               BatchClient.retrieve("batch_x").pipe(
-                Effect.provide(BatchClient.layerNode({
-                  apiKey: Redacted.make(canary),
-                  baseUrl: "http://127.0.0.1:9/v1",
-                  retry: Retry.never
-                }))
+                Effect.provide(
+                  BatchClient.layer({
+                    apiKey: Redacted.make(canary),
+                    baseUrl: "http://127.0.0.1:9/v1",
+                    retry: Retry.never
+                  }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+                )
               )
             )
             yield* fail(
               "wrong key",
               BatchClient.retrieve("batch_x").pipe(
-                Effect.provide(BatchClient.layerNode({
-                  apiKey: Redacted.make(wrongCanary),
-                  baseUrl: fake.baseUrl,
-                  retry: Retry.never
-                }))
+                Effect.provide(
+                  BatchClient.layer({
+                    apiKey: Redacted.make(wrongCanary),
+                    baseUrl: fake.baseUrl,
+                    retry: Retry.never
+                  }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+                )
               )
             )
           }),
@@ -233,17 +236,11 @@ describe("the key never shows: every service, every error path, every span and l
         )
       }).pipe(
         Effect.provide(
-          Files.layer.pipe(
-            Layer.provideMerge(
-              // Over the platform's undici client, whose own span per request records the headers.
-              wire(
-                { apiKey: Redacted.make(canary), retry: quickRetry(8) },
-                { apiKey: canary, durations: fast },
-                NodeHttpClient.layerUndici
-              )
-            ),
-            Layer.provideMerge(NodeFileSystem.layer)
-          )
+          // Over the platform's undici client, whose own span per request records the headers.
+          wire(
+            { apiKey: Redacted.make(canary), retry: quickRetry(8) },
+            { apiKey: canary, durations: fast }
+          ).pipe(Layer.provideMerge(NodeFileSystem.layer))
         )
       ),
     60_000

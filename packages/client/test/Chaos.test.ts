@@ -20,7 +20,7 @@ import * as Watch from "@batchfx/client/Watch"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, FastCheck as fc, Fiber, Layer, Option, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Effect, Exit, FastCheck as fc, Fiber, Option, Schedule, Stream, TestClock } from "effect"
 import { inMemory, quickRetry, wire } from "./utils.js"
 
 const endpoint = "/v1/chat/completions"
@@ -297,10 +297,10 @@ describe("chaos: results", () => {
         )
       }).pipe(
         Effect.provide(
-          Files.layer.pipe(Layer.provideMerge(wire({ retry: quickRetry(12) }, {
+          wire({ retry: quickRetry(12) }, {
             durations: fast,
             failLine: (request) => Number(request.customId.slice(4)) % failEvery === 0
-          })))
+          })
         )
       ),
     {
@@ -387,7 +387,7 @@ describe("chaos: submit", () => {
           assert.isTrue(outcomes.value.every((o) => o._tag === "Succeeded"))
         }
       }).pipe(
-        Effect.provide(Files.layer.pipe(Layer.provideMerge(wire({ retry: quickRetry(12) }, { durations: fast }))))
+        Effect.provide(wire({ retry: quickRetry(12) }, { durations: fast }))
       ),
     { ...property, fastCheck: { numRuns: 10 } }
   )

@@ -1,7 +1,8 @@
 import { BatchClient, Retry } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Redacted, Stream } from "effect"
+import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import { createServer } from "node:net"
 import { quickRetry, wire } from "./utils.js"
 
@@ -156,11 +157,13 @@ describe("typed errors from real emulator answers over HTTP", () => {
       const port = yield* closedPort
       const error = yield* Effect.flip(
         BatchClient.retrieve("batch_x").pipe(
-          Effect.provide(BatchClient.layerNode({
-            apiKey: Redacted.make("sk-fake-batchfx"),
-            baseUrl: `http://127.0.0.1:${port}/v1`,
-            retry: quickRetry(1)
-          }))
+          Effect.provide(
+            BatchClient.layer({
+              apiKey: Redacted.make("sk-fake-batchfx"),
+              baseUrl: `http://127.0.0.1:${port}/v1`,
+              retry: quickRetry(1)
+            }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+          )
         )
       )
       assert.strictEqual(error._tag, "ConnectionError")
@@ -225,11 +228,13 @@ describe("typed errors from real emulator answers over HTTP", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(
         BatchClient.retrieve("batch_x").pipe(
-          Effect.provide(BatchClient.layerNode({
-            apiKey: Redacted.make("sk-fake-batchfx"),
-            baseUrl: "not a url",
-            retry: quickRetry(3)
-          }))
+          Effect.provide(
+            BatchClient.layer({
+              apiKey: Redacted.make("sk-fake-batchfx"),
+              baseUrl: "not a url",
+              retry: quickRetry(3)
+            }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+          )
         )
       )
       assert.strictEqual(error._tag, "ConnectionError")

@@ -4,7 +4,7 @@ import * as Files from "@batchfx/client/Files"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { FileSystem, Headers, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeFileSystem } from "@effect/platform-node"
+import { NodeFileSystem, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
 import { createServer, type Server } from "node:http"
@@ -57,10 +57,7 @@ const statuses = (route: FakeOpenAi.Counter["route"]) =>
     (counters) => Object.fromEntries(counters.filter((c) => c.route === route).map((c) => [String(c.status), c.count]))
   )
 
-const overHttp = Files.layer.pipe(
-  Layer.provideMerge(wire({ retry: quickRetry(3) })),
-  Layer.provideMerge(NodeFileSystem.layer)
-)
+const overHttp = wire({ retry: quickRetry(3) }).pipe(Layer.provideMerge(NodeFileSystem.layer))
 
 describe("Files over HTTP", () => {
   it.live("uploads a stream of request lines as one multipart batch file and reads it back", () =>
@@ -205,7 +202,7 @@ describe("Files in memory", () => {
       const got = yield* text(Files.content(file.id))
       assert.isTrue(got === jsonl(lines))
       assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 3 })
-    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(withoutRanges)))))
+    }).pipe(Effect.provide(withoutRanges)))
 
   it.live("a body that keeps breaking without progress gives up after the retry schedule", () =>
     Effect.gen(function*() {
@@ -217,7 +214,7 @@ describe("Files in memory", () => {
       // one first read and 3 retries, then the error
       assert.strictEqual(yield* fake.requestCount(contentRoute), 4)
     }).pipe(
-      Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))
+      Effect.provide(inMemory({ retry: quickRetry(3) }))
     ))
 
   it.effect("a body that stalls longer than the idle timeout is abandoned and resumed where it stopped", () =>
@@ -233,7 +230,7 @@ describe("Files in memory", () => {
       assert.isTrue(got === jsonl(lines))
       // the stalled read, then one ranged read from where it stopped
       assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1, "206": 1 })
-    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))))
+    }).pipe(Effect.provide(inMemory({ retry: quickRetry(3) }))))
   it.effect("a consumer slower than the idle timeout is not taken for a stalled body", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
@@ -250,7 +247,7 @@ describe("Files in memory", () => {
       assert.isTrue(got === jsonl(lines))
       // one read, never abandoned
       assert.deepStrictEqual(yield* statuses(contentRoute), { "200": 1 })
-    }).pipe(Effect.provide(Files.layer.pipe(Layer.provideMerge(inMemory({ retry: quickRetry(3) }))))))
+    }).pipe(Effect.provide(inMemory({ retry: quickRetry(3) }))))
 })
 
 /** A server of its own that ignores Range and cuts every content body after 66 of 100,000 bytes. */
@@ -279,13 +276,11 @@ describe("Files against a server without Range", () => {
       const { requests, server } = yield* cuttingServer
       const address = server.address()
       const port = typeof address === "object" && address !== null ? address.port : 0
-      const layer = Files.layer.pipe(
-        Layer.provideMerge(BatchClient.layerNode({
-          apiKey: Redacted.make("sk-test"),
-          baseUrl: `http://127.0.0.1:${port}/v1`,
-          retry: quickRetry(2)
-        }))
-      )
+      const layer = BatchClient.layer({
+        apiKey: Redacted.make("sk-test"),
+        baseUrl: `http://127.0.0.1:${port}/v1`,
+        retry: quickRetry(2)
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
       const error = yield* Effect.flip(Stream.runDrain(Files.content("file-cut")).pipe(Effect.provide(layer)))
       assert.strictEqual(error._tag, "ConnectionError")
       // The bytes read again are skipped, not progress: one read and 2 retries, then the error.

@@ -119,29 +119,30 @@ describe("Governor", () => {
       assert.strictEqual((yield* governor.state).inFlight, 0)
     }))
 
-  it.effect("hands a finished request's place to the longest waiter, ahead of a newcomer", () =>
+  it.effect("never has more than maxInFlight requests running, and runs every waiter", () =>
     Effect.gen(function*() {
-      const governor = yield* Governor.make({ maxInFlight: 1 })
-      const order: Array<string> = []
-      const first = yield* Deferred.make<void>()
-      const named = (name: string, hold: Effect.Effect<void> = Effect.void) =>
+      const governor = yield* Governor.make({ maxInFlight: 2 })
+      let running = 0
+      let most = 0
+      const done: Array<number> = []
+      const request = (n: number) =>
         governor.run((observe) =>
-          Effect.zipRight(
-            Effect.sync(() => order.push(name)),
-            Effect.zipRight(hold, observe({ status: 200, headers: {} }))
-          )
+          Effect.gen(function*() {
+            running++
+            most = Math.max(most, running)
+            yield* Effect.sleep("1 second")
+            running--
+            done.push(n)
+            yield* observe({ status: 200, headers: {} })
+          })
         )
-      const a = yield* Effect.fork(named("a", Deferred.await(first)))
-      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
-      const waiters = yield* Effect.fork(Effect.all([named("b"), named("c")], { concurrency: "unbounded" }))
-      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
-      assert.deepStrictEqual(order, ["a"])
-      yield* Deferred.succeed(first, undefined)
-      yield* Fiber.join(a)
-      // Started the moment `a` ended, before the waiters had run again.
-      yield* named("d")
-      yield* Fiber.join(waiters)
-      assert.deepStrictEqual(order, ["a", "b", "c", "d"])
+      const all = yield* Effect.fork(Effect.forEach([1, 2, 3, 4, 5], request, { concurrency: "unbounded" }))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(done.length, 2)
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(all)
+      assert.strictEqual(most, 2)
+      assert.deepStrictEqual([...done].sort(), [1, 2, 3, 4, 5])
       assert.strictEqual((yield* governor.state).inFlight, 0)
     }))
 

@@ -2,26 +2,86 @@ import { BatchClient } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import type { Tracer } from "effect"
-import { Chunk, Effect, Exit, Option, Stream } from "effect"
-import { quickRetry, recordSpans, wire } from "./utils.js"
+import { Chunk, Clock, Effect, Exit, Fiber, Option, Queue, Stream, TestClock } from "effect"
+import { inMemory, quickRetry, recordSpans, wire } from "./utils.js"
 
 const ids = <E, R>(stream: Stream.Stream<{ readonly id: string }, E, R>) =>
   Effect.map(Stream.runCollect(Stream.map(stream, (b) => b.id)), Chunk.toReadonlyArray)
 
-describe("BatchClient.list over HTTP", () => {
-  it.live("is lazy: 5 batches of 10,000 with limit 2 take at most 4 requests", () =>
+// Under `TestClock` with the in-memory emulator: each list request takes one second of latency.
+describe("BatchClient.list look-ahead", () => {
+  // Takes pages one at a time on demand and says how many list requests the emulator has answered
+  // or is answering after each take, once every request in flight has had its second.
+  const requestsPerTake = (lookAhead: number, takes: number) =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const client = yield* BatchClient.BatchClient
-      yield* fake.seedBatches(10_000)
-      const taken = yield* ids(client.list({ limit: 2 }).pipe(Stream.take(5)))
-      assert.strictEqual(taken.length, 5)
-      assert.strictEqual(new Set(taken).size, 5)
-      const requests = yield* fake.requestCount("GET /v1/batches")
-      assert.isAtMost(requests, 4)
-      assert.isAtLeast(requests, 3)
-    }).pipe(Effect.provide(wire())), 30_000)
+      yield* fake.seedBatches(100)
+      yield* fake.configure({ latency: "1 second" })
+      const pull = yield* Stream.toPull(client.listPages({ limit: 2 }, { lookAhead }))
+      const seen: Array<number> = []
+      for (let i = 0; i < takes; i++) {
+        const taking = yield* Effect.fork(pull)
+        yield* TestClock.adjust("10 seconds")
+        const page = yield* Fiber.join(taking)
+        assert.strictEqual(Chunk.unsafeHead(page).data.length, 2)
+        // The consumer holds the page: the fetches ahead run, nothing more is asked.
+        yield* TestClock.adjust("10 seconds")
+        seen.push(yield* fake.requestCount("GET /v1/batches"))
+      }
+      return seen
+    }).pipe(Effect.scoped, Effect.provide(inMemory()))
 
+  it.effect("look-ahead 1 fetches exactly one page beyond the one the consumer holds", () =>
+    Effect.map(requestsPerTake(1, 4), (seen) => assert.deepStrictEqual(seen, [2, 3, 4, 5])))
+
+  it.effect("look-ahead 0 fetches only the page the consumer asks for", () =>
+    Effect.map(requestsPerTake(0, 4), (seen) => assert.deepStrictEqual(seen, [1, 2, 3, 4])))
+
+  it.effect("look-ahead 2 keeps two pages on their way", () =>
+    Effect.map(requestsPerTake(2, 3), (seen) => assert.deepStrictEqual(seen, [3, 4, 5])))
+
+  it.effect("fetching overlaps the consumer's work: 10 pages of 1 s each with 1 s of work take 11 s", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.seedBatches(20)
+      yield* fake.configure({ latency: "1 second" })
+      const done = yield* Queue.unbounded<number>()
+      const start = yield* Clock.currentTimeMillis
+      const consumer = yield* client.listPages({ limit: 2 }).pipe(
+        Stream.tap(() => Effect.sleep("1 second")),
+        Stream.runCount,
+        Effect.zipLeft(Effect.flatMap(Clock.currentTimeMillis, (now) => Queue.offer(done, now - start))),
+        Effect.fork
+      )
+      // Past the last page (has_more false) nothing more is asked: 10 pages in all.
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("500 millis")
+      assert.strictEqual(yield* Fiber.join(consumer), 10)
+      // Without look-ahead it is 20 s (each page's second, then its work); 11 s is full overlap.
+      assert.strictEqual(yield* Queue.take(done), 11_000)
+      assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 10)
+    }).pipe(Effect.provide(inMemory())))
+
+  it.effect("closing the stream early stops the fetch ahead and asks no more", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.seedBatches(100)
+      yield* fake.configure({ latency: "1 second" })
+      const taking = yield* Effect.fork(Stream.runCollect(client.list({ limit: 2 }).pipe(Stream.take(5))))
+      for (let i = 0; i < 10; i++) yield* TestClock.adjust("1 second")
+      assert.strictEqual(Chunk.size(yield* Fiber.join(taking)), 5)
+      // Pages 1-3 were needed; page 4, the look-ahead, may have been asked for before the stream
+      // closed and interrupted it. Nothing after it, however long the listing stays open.
+      for (let i = 0; i < 10; i++) yield* TestClock.adjust("1 second")
+      const requests = yield* fake.requestCount("GET /v1/batches")
+      assert.isAtLeast(requests, 3)
+      assert.isAtMost(requests, 4)
+    }).pipe(Effect.provide(inMemory())))
+})
+
+describe("BatchClient.list over HTTP", () => {
   it.live("spans the listing once, with each page's request under it", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
@@ -41,16 +101,6 @@ describe("BatchClient.list over HTTP", () => {
       for (const page of pages) {
         assert.strictEqual(Option.getOrUndefined(page.parent)?.spanId, span!.spanId)
       }
-    }).pipe(Effect.provide(wire())), 30_000)
-
-  it.live("with look-ahead 0 fetches only the pages it needs", () =>
-    Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.FakeOpenAi
-      const client = yield* BatchClient.BatchClient
-      yield* fake.seedBatches(10_000)
-      const taken = yield* ids(client.list({ limit: 2 }, { lookAhead: 0 }).pipe(Stream.take(5)))
-      assert.strictEqual(taken.length, 5)
-      assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 3)
     }).pipe(Effect.provide(wire())), 30_000)
 
   it.live("pages follow the id of the last item, from `after`, in the server's order", () =>

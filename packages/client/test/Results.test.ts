@@ -5,7 +5,7 @@ import * as Watch from "@batchfx/client/Watch"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault, Responder } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Schedule, Schema, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Schedule, Schema, Stream, TestClock } from "effect"
 import { inMemory, quickRetry, wire } from "./utils.js"
 
 const endpoint = "/v1/chat/completions"
@@ -20,10 +20,9 @@ const requests = (n: number, prefix = "req"): Array<RequestLine.BatchRequestLine
 
 const fast = { validating: "20 millis", inProgress: "100 millis", finalizing: "20 millis" } as const
 
-const overHttp = (fake: FakeOpenAi.ServerOptions = {}) =>
-  Files.layer.pipe(Layer.provideMerge(wire({ retry: quickRetry(3) }, { durations: fast, ...fake })))
+const overHttp = (fake: FakeOpenAi.ServerOptions = {}) => wire({ retry: quickRetry(3) }, { durations: fast, ...fake })
 
-const inMem = (fake: FakeOpenAi.Options = {}) => Files.layer.pipe(Layer.provideMerge(inMemory({}, fake)))
+const inMem = (fake: FakeOpenAi.Options = {}) => inMemory({}, fake)
 
 /** Uploads, creates and waits (on the real clock) for a batch to finish. */
 const runBatch = (lines: ReadonlyArray<RequestLine.BatchRequestLine>) =>

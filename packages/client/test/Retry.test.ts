@@ -1,33 +1,42 @@
 import { BatchClientError, Retry } from "@batchfx/client"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import * as Headers from "../src/internal/headers.js"
 
 const info = { method: "GET", url: "http://127.0.0.1/v1/batches", attempt: 1 }
 
-describe("Retry.serverWait", () => {
+describe("the retry-after headers", () => {
   it("prefers retry-after-ms, then retry-after seconds, then an HTTP date", () => {
     assert.deepStrictEqual(
-      Retry.serverWait({ "retry-after-ms": "1500", "retry-after": "9" }, 0),
+      Headers.serverWait({ "retry-after-ms": "1500", "retry-after": "9" }, 0),
       Option.some(Duration.millis(1500))
     )
-    assert.deepStrictEqual(Retry.serverWait({ "retry-after": "2.5" }, 0), Option.some(Duration.millis(2500)))
+    assert.deepStrictEqual(Headers.serverWait({ "retry-after": "2.5" }, 0), Option.some(Duration.millis(2500)))
     const now = Date.parse("Sat, 28 Nov 2026 12:00:00 GMT")
     assert.deepStrictEqual(
-      Retry.serverWait({ "retry-after": "Sat, 28 Nov 2026 12:00:30 GMT" }, now),
+      Headers.serverWait({ "retry-after": "Sat, 28 Nov 2026 12:00:30 GMT" }, now),
       Option.some(Duration.millis(30_000))
     )
     assert.deepStrictEqual(
-      Retry.serverWait({ "retry-after": "Sat, 28 Nov 2026 11:00:00 GMT" }, now),
+      Headers.serverWait({ "retry-after": "Sat, 28 Nov 2026 11:00:00 GMT" }, now),
       Option.some(Duration.zero)
     )
-    assert.deepStrictEqual(Retry.serverWait({ "retry-after": "soon" }, now), Option.none())
-    assert.deepStrictEqual(Retry.serverWait({}, now), Option.none())
+    assert.deepStrictEqual(Headers.serverWait({ "retry-after": "soon" }, now), Option.none())
+    assert.deepStrictEqual(Headers.serverWait({}, now), Option.none())
+  })
+
+  it("reads only plain decimal numbers, for retries and the governor alike", () => {
+    for (const text of ["0x10", "1e3", "-5", "Infinity", " "]) {
+      assert.deepStrictEqual(Headers.serverWait({ "retry-after": text }, 0), Option.none(), text)
+      assert.deepStrictEqual(Headers.serverWait({ "retry-after-ms": text }, 0), Option.none(), text)
+    }
+    assert.deepStrictEqual(Headers.serverWait({ "retry-after": " 3 " }, 0), Option.some(Duration.seconds(3)))
   })
 
   it("reads x-should-retry", () => {
-    assert.deepStrictEqual(Retry.shouldRetryHeader({ "x-should-retry": "true" }), Option.some(true))
-    assert.deepStrictEqual(Retry.shouldRetryHeader({ "x-should-retry": "FALSE" }), Option.some(false))
-    assert.deepStrictEqual(Retry.shouldRetryHeader({}), Option.none())
+    assert.deepStrictEqual(Headers.shouldRetry({ "x-should-retry": "true" }), Option.some(true))
+    assert.deepStrictEqual(Headers.shouldRetry({ "x-should-retry": "FALSE" }), Option.some(false))
+    assert.deepStrictEqual(Headers.shouldRetry({}), Option.none())
   })
 })
 

@@ -3,7 +3,7 @@ import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import type { Tracer } from "effect"
-import { Cause, Effect, Exit, Inspectable, Logger, LogLevel, Redacted, Stream } from "effect"
+import { Cause, Effect, Exit, Inspectable, Layer, Logger, LogLevel, Redacted, Stream } from "effect"
 import { quickRetry, recordSpans, wire } from "./utils.js"
 
 const secret = "sk-batchfx-secret-KEY-0123456789abcdef"
@@ -61,11 +61,13 @@ describe("the API key stays secret", () => {
           client.create({ ...params, endpoint: "/v1/audio/speech" }),
           client.retrieve("batch_x", { timeout: "1 millis", retry: Retry.never }),
           BatchClient.retrieve("batch_x").pipe(
-            Effect.provide(BatchClient.layerNode({
-              apiKey: Redacted.make(wrongSecret),
-              baseUrl: fake.baseUrl,
-              retry: Retry.never
-            }))
+            Effect.provide(
+              BatchClient.layer({
+                apiKey: Redacted.make(wrongSecret),
+                baseUrl: fake.baseUrl,
+                retry: Retry.never
+              }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+            )
           )
         ]
         for (const failure of failures) {

@@ -4,7 +4,7 @@ import * as Submit from "@batchfx/client/Submit"
 import type { Batch, RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Responder } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, type Duration, Effect, Fiber, Layer, Ref, Schema, Stream, TestClock } from "effect"
+import { Chunk, type Duration, Effect, Fiber, Ref, Schema, Stream, TestClock } from "effect"
 import { inMemory } from "./utils.js"
 
 const chat = "/v1/chat/completions"
@@ -18,7 +18,7 @@ const chatLine = (i: number, prefix = "req"): RequestLine.BatchRequestLine => ({
 
 const chatLines = (n: number) => Array.from({ length: n }, (_, i) => chatLine(i + 1))
 
-const env = (fake: FakeOpenAi.Options = {}) => Files.layer.pipe(Layer.provideMerge(inMemory({}, fake)))
+const env = (fake: FakeOpenAi.Options = {}) => inMemory({}, fake)
 
 /** Runs `effect` in a fiber while the TestClock moves forward in `step`s. */
 const drive = <A, E, R>(effect: Effect.Effect<A, E, R>, step: Duration.DurationInput = "1 second", steps = 600) =>

@@ -4,7 +4,7 @@ import * as Watch from "@batchfx/client/Watch"
 import { type Batch, BatchStatus, type RequestLine } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, type Duration, Effect, Fiber, Layer, Schedule, Stream, TestClock } from "effect"
+import { Chunk, type Duration, Effect, Fiber, Schedule, Stream, TestClock } from "effect"
 import { inMemory } from "./utils.js"
 
 const endpoint = "/v1/chat/completions"
@@ -17,7 +17,7 @@ const requests = (n: number): Array<RequestLine.BatchRequestLine> =>
     body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `question ${i + 1}` }] }
   }))
 
-const env = (fake: FakeOpenAi.Options = {}) => Files.layer.pipe(Layer.provideMerge(inMemory({}, fake)))
+const env = (fake: FakeOpenAi.Options = {}) => inMemory({}, fake)
 
 const createBatch = (n: number) =>
   Effect.gen(function*() {

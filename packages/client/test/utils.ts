@@ -1,6 +1,7 @@
-import { BatchClient, type ClientConfig, Retry, UndiciHttpClient } from "@batchfx/client"
+import { BatchClient, type ClientConfig, Retry } from "@batchfx/client"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { HttpClient, type HttpServerResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Tracer } from "effect"
 
 /** A quick retry schedule for wire tests: the client's rules, waits of a few milliseconds. */
@@ -17,14 +18,13 @@ export const clientOfFake = (options: Partial<ClientConfig.Options> = {}) =>
     })))
 
 /**
- * The emulator on a real socket on 127.0.0.1 and a client that reaches it with undici: by default
- * through the client's own `UndiciHttpClient` (what `layerNode` uses), or through the `HttpClient`
- * layer given.
+ * The emulator on a real socket on 127.0.0.1 and a client that reaches it through the `HttpClient`
+ * layer given, by default the platform's undici client.
  */
 export const wire = (
   options: Partial<ClientConfig.Options> = {},
   fake: FakeOpenAi.ServerOptions = {},
-  http: Layer.Layer<HttpClient.HttpClient> = UndiciHttpClient.layer
+  http: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
 ) =>
   clientOfFake(options).pipe(
     Layer.provideMerge(FakeOpenAi.layer(fake)),

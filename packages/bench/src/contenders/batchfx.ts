@@ -5,8 +5,9 @@
  */
 import * as BatchClient from "@batchfx/client/BatchClient"
 import * as Bulk from "@batchfx/client/Bulk"
-import * as Files from "@batchfx/client/Files"
+import type * as Files from "@batchfx/client/Files"
 import * as Results from "@batchfx/client/Results"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -79,8 +80,8 @@ type Work = (
 const scenarios: Record<Scenario, Work> = { list, results, retrieve, cold }
 const args = parseArgs()
 const work = scenarios[args.scenario](args)
-const ClientLive = Files.layer.pipe(
-  Layer.provideMerge(BatchClient.layerNode({ apiKey: Redacted.make(args.apiKey), baseUrl: args.baseUrl }))
+const ClientLive = BatchClient.layer({ apiKey: Redacted.make(args.apiKey), baseUrl: args.baseUrl }).pipe(
+  Layer.provide(NodeHttpClient.layerUndici)
 )
 
 const program = timed(work).pipe(

@@ -1,15 +1,14 @@
 /**
  * The implementation of the API adapter over `@batchfx/client` (loaded on demand): the client's
  * own governor paces every request (`--concurrency` bounds requests in flight, `--rpm` adds a
- * budget), bulk calls go through `Bulk`, watching through `Watch` on a fixed poll interval. The
- * HTTP client is Node's own `node:http`/`node:https` (see `httpLayer`).
+ * budget), bulk calls go through `Bulk`, watching through `Watch` on a fixed poll interval, over
+ * the platform's undici HTTP client.
  */
 import * as BatchClient from "@batchfx/client/BatchClient"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import * as Bulk from "@batchfx/client/Bulk"
 import type * as ClientConfig from "@batchfx/client/ClientConfig"
 import * as Files from "@batchfx/client/Files"
-import type * as Transport from "@batchfx/client/Transport"
 import * as Watch from "@batchfx/client/Watch"
 import type * as Batch from "@batchfx/core/Batch"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -59,23 +58,12 @@ export const make = (
     }
   })
 
-/**
- * The HTTP client of the command line: Node's built-in `node:http`/`node:https` with a keep-alive
- * agent (pages and bulk calls reuse connections), not undici (`BatchClient.layerNode`). A command
- * runs once per process, and undici is half a megabyte of code to compile on every run (about
- * 0.3 s of `batchfx list --max 1` on the bench machine), while Node's client is already in Node.
- */
-export const httpLayer = NodeHttpClient.layerWithoutAgent.pipe(
-  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
-)
-
 /** The adapter and the client it runs on, from explicit client options. */
 export const layerOptions = (
   options: ClientConfig.Options,
   bulk: { readonly concurrency?: number | undefined; readonly rpm?: number | undefined } = {}
-): Layer.Layer<Api | BatchClient.BatchClient | Files.Files | Transport.Transport> =>
+): Layer.Layer<Api | BatchClient.BatchClient | Files.Files> =>
   Layer.effect(Api, make(bulk)).pipe(
-    Layer.provideMerge(Files.layer),
     Layer.provideMerge(Layer.provide(
       BatchClient.layer({
         ...options,
@@ -85,7 +73,7 @@ export const layerOptions = (
           ...(bulk.rpm === undefined ? {} : { requestsPerMinute: bulk.rpm })
         }
       }),
-      httpLayer
+      NodeHttpClient.layerUndici
     ))
   )
 
@@ -102,7 +90,7 @@ const optionalEnv = (name: string) =>
  */
 export const layerGlobals = (
   globals: Globals
-): Layer.Layer<Api | BatchClient.BatchClient | Files.Files | Transport.Transport, MissingApiKey> =>
+): Layer.Layer<Api | BatchClient.BatchClient | Files.Files, MissingApiKey> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const apiKey = yield* Config.option(Config.redacted("OPENAI_API_KEY")).pipe(
       Effect.orElseSucceed(() => Option.none<Redacted.Redacted>()),

@@ -8,7 +8,7 @@ import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Errors from "../BatchClientError.js"
-import * as Retry from "../Retry.js"
+import * as Headers from "./headers.js"
 
 /** How many characters of a body an error keeps. */
 export const previewLength = 200
@@ -56,8 +56,8 @@ export const fromResponse = (
     code: Option.getOrUndefined(Option.flatMapNullable(detail, (d) => d.code)),
     param: Option.getOrUndefined(Option.flatMapNullable(detail, (d) => d.param)),
     apiMessage: Option.getOrUndefined(Option.map(detail, (d) => scrub(d.message))),
-    retryAfter: Option.getOrUndefined(Retry.serverWait(headers, nowMillis)),
-    shouldRetry: Option.getOrUndefined(Retry.shouldRetryHeader(headers)),
+    retryAfter: Option.getOrUndefined(Headers.serverWait(headers, nowMillis)),
+    shouldRetry: Option.getOrUndefined(Headers.shouldRetry(headers)),
     bodyPreview: Option.isSome(body) ? undefined : scrub(bodyText.slice(0, previewLength))
   }
   switch (response.status) {

@@ -1,0 +1,281 @@
+/**
+ * The HTTP plumbing every service of a client shares: one `send` through which every request
+ * passes (the place the rate-limit governor wraps), typed error mapping, per-attempt timeouts,
+ * a span per attempt, debug logs, and retries under the client's rules.
+ *
+ * A request given to the transport has a path relative to the base URL (`/batches`) or a full URL;
+ * the transport adds the base URL and the `Authorization`, `OpenAI-Organization`, `OpenAI-Project`
+ * and `Accept` headers itself, so the `HttpClient` it runs on must not prefix URLs.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import type * as Tracer from "effect/Tracer"
+import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "../BatchClientError.js"
+import * as ClientConfig from "../ClientConfig.js"
+import * as Governor from "../Governor.js"
+import * as Retry from "../Retry.js"
+import * as InternalErrors from "./errors.js"
+
+/** Options of one attempt. */
+export interface AttemptOptions {
+  /** The operation, used as span name `batchfx.<operation>` (`batches.list`, `files.content`, …). */
+  readonly operation: string
+  /** The attempt number, 1-based. */
+  readonly attempt: number
+  /** The timeout of this attempt; default the client's. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** The span to put the attempt's span under, instead of the current one (a listing's). */
+  readonly parentSpan?: Tracer.AnySpan | undefined
+}
+
+/** Options of a retried call. */
+export interface ExecuteOptions extends ClientConfig.CallOptions {
+  /** The operation, used as span name `batchfx.<operation>`. */
+  readonly operation: string
+  /** Whether failures after which the server may have acted are retried; default true. */
+  readonly retryAmbiguous?: boolean | undefined
+  /** The span to put each attempt's span under, instead of the current one. */
+  readonly parentSpan?: Tracer.AnySpan | undefined
+}
+
+/** A decoder of a freshly parsed JSON body, such as `Batch.decodeBatch`. */
+export type Decode<A> = (json: unknown) => Either.Either<A, ParseResult.ParseError>
+
+/** What a handler of a 2xx answer does with it. */
+export type Handle<A> = (
+  response: HttpClientResponse.HttpClientResponse,
+  attempt: number
+) => Effect.Effect<A, BatchClientError>
+
+/** The transport's operations. */
+export interface Service {
+  /** The client's settings, defaults filled in. */
+  readonly settings: ClientConfig.Settings
+  /**
+   * One attempt under the governor: sends the request, maps a failure or a non-2xx answer to its
+   * typed error, and runs `handle` on a 2xx answer, in a span, logged. The timeout covers the
+   * exchange and `handle`; it starts once the governor admits the request.
+   */
+  readonly attempt: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    handle: Handle<A>,
+    options: AttemptOptions
+  ) => Effect.Effect<A, BatchClientError>
+  /** Runs attempts (numbered from 1) under the retry schedule and rules. */
+  readonly retrying: <A>(
+    f: (attempt: number) => Effect.Effect<A, BatchClientError>,
+    options?: Omit<ExecuteOptions, "operation" | "timeout">
+  ) => Effect.Effect<A, BatchClientError>
+  /** `attempt` retried. */
+  readonly execute: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    handle: Handle<A>,
+    options: ExecuteOptions
+  ) => Effect.Effect<A, BatchClientError>
+  /** `execute` that decodes the JSON body. */
+  readonly json: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    decode: Decode<A>,
+    options: ExecuteOptions
+  ) => Effect.Effect<A, BatchClientError>
+  /** A handler that reads the body of an answer and decodes it as JSON. */
+  readonly decodeJson: <A>(decode: Decode<A>) => Handle<A>
+  /** The retry schedule a call uses: its own, else the client's, else the default bounded by `maxRetries`. */
+  readonly schedule: (override?: ClientConfig.RetrySchedule | undefined) => ClientConfig.RetrySchedule
+  /** Removes the API key from a text. */
+  readonly scrub: (text: string) => string
+  /** The client's rate-limit governor, shared by every request. */
+  readonly governor: Governor.Governor
+}
+
+/** The transport of a client, shared by its services (batches, files). */
+export class Transport extends Context.Tag("@batchfx/client/Transport")<Transport, Service>() {}
+
+const pathOf = (url: string): string => {
+  try {
+    return new URL(url).pathname
+  } catch {
+    return url
+  }
+}
+
+/** Builds a transport over the `HttpClient` in context. */
+export const make = (
+  options: ClientConfig.Options
+): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const settings = ClientConfig.settings(options)
+    const http = yield* HttpClient.HttpClient
+    const scrub = InternalErrors.makeScrub(settings.apiKey)
+    const defaultSchedule = Option.getOrElse(settings.retry, () => Retry.backoff({ maxRetries: settings.maxRetries }))
+    const governor = yield* Governor.make(settings.governor)
+
+    const resolve = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest => {
+      let out = request.url.startsWith("/")
+        ? HttpClientRequest.setUrl(request, settings.baseUrl + request.url)
+        : request
+      out = HttpClientRequest.bearerToken(out, settings.apiKey)
+      if (out.headers["accept"] === undefined) out = HttpClientRequest.acceptJson(out)
+      if (Option.isSome(settings.organization)) {
+        out = HttpClientRequest.setHeader(out, "OpenAI-Organization", settings.organization.value)
+      }
+      if (Option.isSome(settings.project)) {
+        out = HttpClientRequest.setHeader(out, "OpenAI-Project", settings.project.value)
+      }
+      return out
+    }
+
+    const exchangeOf = (request: HttpClientRequest.HttpClientRequest, attempt: number): InternalErrors.Exchange => ({
+      method: request.method,
+      url: request.url.startsWith("/") ? settings.baseUrl + request.url : request.url,
+      attempt
+    })
+
+    // The one place the client touches the network: every request of every service passes here.
+    const exchange = (
+      request: HttpClientRequest.HttpClientRequest,
+      info: InternalErrors.Exchange
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, ConnectionError> =>
+      http.execute(resolve(request)).pipe(
+        Effect.mapError((error) => InternalErrors.fromHttpClientError(info, error, scrub))
+      )
+
+    // Sends once under the governor (which sees every answer, a 429 included, before it becomes an
+    // error), then runs `after` on a 2xx answer. The timeout starts once the governor has admitted
+    // the request: waiting for the governor is not part of the request's time.
+    const sendThen = <A>(
+      request: HttpClientRequest.HttpClientRequest,
+      info: InternalErrors.Exchange,
+      after: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, BatchClientError>,
+      timeout: Duration.Duration
+    ): Effect.Effect<A, BatchClientError> =>
+      governor.run((observe) =>
+        Effect.flatMap(exchange(request, info), (response) => {
+          if (response.status >= 200 && response.status < 300) {
+            return Effect.zipRight(observe({ status: response.status, headers: response.headers }), after(response))
+          }
+          return Effect.flatMap(
+            Effect.zip(
+              Effect.mapError(response.text, (error) => InternalErrors.fromHttpClientError(info, error, scrub)),
+              Clock.currentTimeMillis
+            ),
+            ([text, now]) => {
+              const error = InternalErrors.fromResponse(info, response, text, now, scrub)
+              return Effect.zipRight(
+                observe({
+                  status: response.status,
+                  headers: response.headers,
+                  quotaExhausted: error._tag === "QuotaExhausted"
+                }),
+                Effect.fail(error)
+              )
+            }
+          )
+        }).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
+          })
+        )
+      )
+
+    const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
+      const info = exchangeOf(request, attemptOptions.attempt)
+      const timeout = attemptOptions.timeout === undefined ? settings.timeout : Duration.decode(attemptOptions.timeout)
+      const path = pathOf(info.url)
+      const annotations = { method: info.method, path, attempt: info.attempt }
+      const after = (response: HttpClientResponse.HttpClientResponse) => {
+        const requestId = response.headers["x-request-id"] ?? ""
+        return Effect.annotateCurrentSpan({
+          "http.response.status_code": response.status,
+          "batchfx.request_id": requestId
+        }).pipe(
+          Effect.zipRight(
+            Effect.logDebug(`${info.method} ${path} answered ${response.status}`).pipe(
+              Effect.annotateLogs({ ...annotations, status: response.status, requestId })
+            )
+          ),
+          Effect.zipRight(handle(response, attemptOptions.attempt))
+        )
+      }
+      return sendThen(request, info, after, timeout).pipe(
+        Effect.tapError((error) => {
+          const status = "status" in error && typeof error.status === "number" ? error.status : undefined
+          const requestId = "requestId" in error && typeof error.requestId === "string" ? error.requestId : ""
+          return Effect.zipRight(
+            Effect.annotateCurrentSpan({
+              "batchfx.error": error._tag,
+              "batchfx.request_id": requestId,
+              ...(status === undefined ? {} : { "http.response.status_code": status })
+            }),
+            Effect.logDebug(`${info.method} ${path} failed: ${scrub(error.message)}`).pipe(
+              Effect.annotateLogs({ ...annotations, error: error._tag, status: status ?? "", requestId })
+            )
+          )
+        }),
+        Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
+          kind: "client",
+          ...(attemptOptions.parentSpan === undefined ? {} : { parent: attemptOptions.parentSpan }),
+          attributes: {
+            "http.request.method": info.method,
+            "url.path": path,
+            "batchfx.attempt": info.attempt
+          }
+        })
+      )
+    }
+
+    const schedule: Service["schedule"] = (override) => override ?? defaultSchedule
+
+    const retrying: Service["retrying"] = (f, retryOptions = {}) =>
+      Effect.suspend(() => {
+        let attempts = 0
+        return Effect.suspend(() => f(++attempts)).pipe(
+          Retry.retry(schedule(retryOptions.retry), {
+            serverWaitCap: settings.serverWaitCap,
+            retryAmbiguous: retryOptions.retryAmbiguous
+          })
+        )
+      })
+
+    const execute: Service["execute"] = (request, handle, executeOptions) =>
+      retrying(
+        (n) =>
+          attempt(request, handle, {
+            operation: executeOptions.operation,
+            attempt: n,
+            timeout: executeOptions.timeout,
+            parentSpan: executeOptions.parentSpan
+          }),
+        executeOptions
+      )
+
+    const decodeJson: Service["decodeJson"] = (decode) => (response, n) => {
+      const info = exchangeOf(response.request, n)
+      return response.text.pipe(
+        Effect.mapError((error) => InternalErrors.fromHttpClientError(info, error, scrub)),
+        Effect.flatMap((text) => {
+          const decoded = InternalErrors.decodeBody(info, response, text, decode, scrub)
+          return decoded instanceof ResponseDecodeError ? Effect.fail(decoded) : Effect.succeed(decoded)
+        })
+      )
+    }
+
+    const json: Service["json"] = (request, decode, executeOptions) =>
+      execute(request, decodeJson(decode), executeOptions)
+
+    return { settings, attempt, retrying, execute, json, decodeJson, schedule, scrub, governor }
+  })
+
+/** The transport as a layer, from explicit options. */
+export const layer = (options: ClientConfig.Options): Layer.Layer<Transport, never, HttpClient.HttpClient> =>
+  Layer.effect(Transport, make(options))
