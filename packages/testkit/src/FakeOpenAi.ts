@@ -13,21 +13,17 @@ import type { RequestLine } from "@batchfx/core"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import type { Fault } from "./Fault.js"
-import * as Internal from "./internal/emulator.js"
+import * as Emulator from "./internal/emulator.js"
+import * as InMemory from "./internal/inMemory.js"
+import * as KnobsInternal from "./internal/knobs.js"
 import type { FailLine, Responder } from "./Responder.js"
 import type { Route } from "./Route.js"
 
@@ -201,27 +197,9 @@ export interface Service {
  * The emulator service.
  *
  * @since 0.1.0
- * @category tags
+ * @category models
  */
 export class FakeOpenAi extends Context.Tag("@batchfx/testkit/FakeOpenAi")<FakeOpenAi, Service>() {}
-
-const service = (emulator: Internal.Emulator, baseUrl: string): Service => ({
-  baseUrl,
-  apiKey: emulator.apiKey,
-  app: emulator.app,
-  knobs: emulator.knobs,
-  configure: emulator.configure,
-  seedBatches: emulator.seedBatches,
-  scriptFault: emulator.scriptFault,
-  clearFaults: emulator.clearFaults,
-  counters: emulator.counters,
-  requestCount: (route) =>
-    Effect.map(
-      emulator.counters,
-      (all) => all.filter((c) => route === undefined || c.route === route).reduce((n, c) => n + c.count, 0)
-    ),
-  resetCounters: emulator.resetCounters
-})
 
 /**
  * Builds the emulator without serving it. Its `baseUrl` is `inMemoryBaseUrl`.
@@ -230,7 +208,7 @@ const service = (emulator: Internal.Emulator, baseUrl: string): Service => ({
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service> =>
-  Effect.map(Internal.make(options), (emulator) => service(emulator, inMemoryBaseUrl))
+  Effect.map(Emulator.make(options), (emulator) => ({ ...emulator, baseUrl: inMemoryBaseUrl }))
 
 /**
  * The base URL of an emulator reached in memory; its host is never resolved.
@@ -239,47 +217,6 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
  * @category constants
  */
 export const inMemoryBaseUrl = "http://fake-openai.batchfx.invalid/v1"
-
-type RequestInitWithDuplex = RequestInit & { duplex?: "half" }
-
-const toWebRequest = (request: HttpClientRequest.HttpClientRequest, url: URL) =>
-  Effect.gen(function*() {
-    const headers = new Headers(request.headers)
-    const init: RequestInitWithDuplex = { method: request.method, headers }
-    const body = request.body
-    switch (body._tag) {
-      case "Empty":
-        break
-      case "Uint8Array":
-        if (!headers.has("content-type")) headers.set("content-type", body.contentType)
-        init.body = new Uint8Array(body.body)
-        break
-      case "Raw":
-        if (
-          typeof body.body === "string" || body.body instanceof ReadableStream || body.body instanceof Blob
-        ) {
-          init.body = body.body
-          init.duplex = "half"
-        } else {
-          return yield* new HttpClientError.RequestError({
-            request,
-            reason: "Encode",
-            description: "the in-memory client cannot send this raw body"
-          })
-        }
-        break
-      case "FormData":
-        headers.delete("content-type")
-        init.body = body.formData
-        break
-      case "Stream":
-        if (body.contentType !== "" && !headers.has("content-type")) headers.set("content-type", body.contentType)
-        init.body = yield* Stream.toReadableStreamEffect(body.stream)
-        init.duplex = "half"
-        break
-    }
-    return new Request(url, init)
-  })
 
 /**
  * An `HttpClient` whose requests go straight to `app` in the calling fiber: no socket, and the app
@@ -290,27 +227,7 @@ const toWebRequest = (request: HttpClientRequest.HttpClientRequest, url: URL) =>
  * @since 0.1.0
  * @category constructors
  */
-export const httpClient = (app: HttpApp.Default): HttpClient.HttpClient =>
-  HttpClient.make((request, url) =>
-    Effect.gen(function*() {
-      const web = yield* toWebRequest(request, url)
-      const response = yield* app.pipe(
-        Effect.provideService(HttpServerRequest.HttpServerRequest, HttpServerRequest.fromWeb(web)),
-        Effect.catchAllCause((cause) =>
-          Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause }))
-        )
-      )
-      if (response.headers[Internal.resetMarker] !== undefined) {
-        return yield* new HttpClientError.RequestError({
-          request,
-          reason: "Transport",
-          description: "connection reset by the emulator (in memory)"
-        })
-      }
-      const runtime = yield* Effect.runtime<never>()
-      return HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response, { runtime }))
-    })
-  )
+export const httpClient: (app: HttpApp.Default) => HttpClient.HttpClient = InMemory.httpClient
 
 /**
  * Provides `FakeOpenAi` and an `HttpClient` that reaches it in memory (see `httpClient`). Use it
@@ -322,9 +239,9 @@ export const httpClient = (app: HttpApp.Default): HttpClient.HttpClient =>
  */
 export const layerInMemory = (options: Options = {}): Layer.Layer<FakeOpenAi | HttpClient.HttpClient> =>
   Layer.effectContext(
-    Effect.map(Internal.make(options), (emulator) =>
-      Context.make(FakeOpenAi, service(emulator, inMemoryBaseUrl)).pipe(
-        Context.add(HttpClient.HttpClient, httpClient(emulator.app))
+    Effect.map(make(options), (service) =>
+      Context.make(FakeOpenAi, service).pipe(
+        Context.add(HttpClient.HttpClient, httpClient(service.app))
       ))
   )
 
@@ -342,13 +259,13 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<FakeOpenAi, Http
   return Layer.scoped(
     FakeOpenAi,
     Effect.gen(function*() {
-      const emulator = yield* Internal.make(rest)
+      const emulator = yield* Emulator.make(rest)
       yield* HttpServer.serveEffect(emulator.app)
       const address = (yield* HttpServer.HttpServer).address
       const baseUrl = address._tag === "TcpAddress"
         ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}/v1`
         : `http://localhost/v1`
-      return service(emulator, baseUrl)
+      return { ...emulator, baseUrl }
     })
   ).pipe(Layer.provide(NodeHttpServer.layer(() => createServer(), { port: port ?? 0, host: host ?? "127.0.0.1" })))
 }
@@ -359,4 +276,4 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<FakeOpenAi, Http
  * @since 0.1.0
  * @category constants
  */
-export const defaultKnobs: Knobs = Internal.defaultKnobs
+export const defaultKnobs: Knobs = KnobsInternal.defaultKnobs

@@ -80,7 +80,7 @@ const suffix = (request: RequestInfo, n: number) => alnum(hashString(request.bat
  * The default `/v1/chat/completions` answer: the assistant echoes the last message.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const chatCompletions: Responder = (request) => {
   const content = `Echo: ${lastUserText(request.body.messages)}`
@@ -116,7 +116,7 @@ export const chatCompletions: Responder = (request) => {
  * The default `/v1/completions` answer.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const completions: Responder = (request) => {
   const text = `Echo: ${
@@ -145,7 +145,7 @@ const vector = (seed: number, dimensions: number): Array<number> =>
  * says otherwise) per input.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const embeddings: Responder = (request) => {
   const inputs: ReadonlyArray<unknown> = Array.isArray(request.body.input) ? request.body.input : [request.body.input]
@@ -170,7 +170,7 @@ export const embeddings: Responder = (request) => {
  * The default `/v1/responses` answer: one assistant message echoing the input.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const responses: Responder = (request) => {
   const input = request.body.input
@@ -225,7 +225,7 @@ const categories = [
  * The default `/v1/moderations` answer: nothing flagged.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const moderations: Responder = (request) => {
   const inputs: ReadonlyArray<unknown> = Array.isArray(request.body.input) ? request.body.input : [request.body.input]
@@ -247,7 +247,7 @@ export const moderations: Responder = (request) => {
  * The answer for endpoints without a dedicated responder: the request body echoed back.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const echo: Responder = (request) => ({
   status_code: 200,
@@ -258,7 +258,7 @@ export const echo: Responder = (request) => ({
  * The default responder of each endpoint.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const defaults: { readonly [endpoint: string]: Responder } = {
   "/v1/chat/completions": chatCompletions,
@@ -272,7 +272,7 @@ export const defaults: { readonly [endpoint: string]: Responder } = {
  * The failure answer used when `FailLine` returns `true`.
  *
  * @since 0.1.0
- * @category responders
+ * @category constants
  */
 export const defaultFailure = (request: RequestInfo): Reply => ({
   status_code: 400,

@@ -29,28 +29,3 @@ export const all = [
  * @category models
  */
 export type Route = typeof all[number] | "unmatched"
-
-const patterns: ReadonlyArray<readonly [string, RegExp, Route]> = [
-  ["POST", /^\/v1\/files\/?$/, "POST /v1/files"],
-  ["GET", /^\/v1\/files\/?$/, "GET /v1/files"],
-  ["GET", /^\/v1\/files\/[^/]+\/?$/, "GET /v1/files/{id}"],
-  ["GET", /^\/v1\/files\/[^/]+\/content\/?$/, "GET /v1/files/{id}/content"],
-  ["DELETE", /^\/v1\/files\/[^/]+\/?$/, "DELETE /v1/files/{id}"],
-  ["POST", /^\/v1\/batches\/?$/, "POST /v1/batches"],
-  ["GET", /^\/v1\/batches\/?$/, "GET /v1/batches"],
-  ["GET", /^\/v1\/batches\/[^/]+\/?$/, "GET /v1/batches/{id}"],
-  ["POST", /^\/v1\/batches\/[^/]+\/cancel\/?$/, "POST /v1/batches/{id}/cancel"]
-]
-
-/**
- * The route a request goes to, from its method and path (without the query string).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const classify = (method: string, path: string): Route => {
-  for (const [m, pattern, route] of patterns) {
-    if (m === method && pattern.test(path)) return route
-  }
-  return "unmatched"
-}

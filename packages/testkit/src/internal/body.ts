@@ -26,6 +26,18 @@ export const rechunk = <E>(stream: Stream.Stream<Uint8Array, E>, size: number): 
     return Stream.fromIterable(pieces)
   })
 
+/** Joins byte chunks into one array, copying each once. */
+export const concatBytes = (chunks: Iterable<Uint8Array>): Uint8Array => {
+  const parts = Array.from(chunks)
+  const out = new Uint8Array(parts.reduce((n, c) => n + c.length, 0))
+  let offset = 0
+  for (const c of parts) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
 /** The error a truncated body ends with on the in-memory client. */
 export class TruncatedBody extends Schema.TaggedError<TruncatedBody>()("TruncatedBody", {
   sent: Schema.Int,

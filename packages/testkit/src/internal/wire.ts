@@ -33,6 +33,14 @@ export const json = (value: unknown, status = 200): HttpServerResponse.HttpServe
 export const errorBody = (e: { message: string; type: string; param: string | null; code: string | null }) =>
   encodeError({ error: { message: e.message, type: e.type, param: e.param, code: e.code } })
 
+/** The answer of a failure: its status, the API's error body and its headers. */
+export const errorResponse = (e: ApiFailure): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.uint8Array(encoder.encode(JSON.stringify(errorBody(e))), {
+    status: e.status,
+    contentType: "application/json",
+    ...(e.headers === undefined ? {} : { headers: e.headers })
+  })
+
 export const invalid = (message: string, param: string | null, code: string | null = null, status = 400) =>
   new ApiFailure({ status, message, type: "invalid_request_error", param, code })
 

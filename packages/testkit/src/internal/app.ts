@@ -1,0 +1,228 @@
+/** The app: request ids, latency, faults, auth, quota and rate limit, counters, then the route families. */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as FakeOpenAi from "../FakeOpenAi.js"
+import type { Route } from "../Route.js"
+import { socketOf } from "./body.js"
+import type { Context } from "./context.js"
+import * as Faults from "./faults.js"
+import { hex } from "./hash.js"
+import { millis } from "./knobs.js"
+import * as Batches from "./routes/batches.js"
+import * as Files from "./routes/files.js"
+import {
+  ApiFailure,
+  errorBody,
+  errorResponse,
+  faultError,
+  goDuration,
+  invalid,
+  json,
+  redactKey,
+  resetMarker
+} from "./wire.js"
+
+const patterns: ReadonlyArray<readonly [string, RegExp, Route]> = [
+  ["POST", /^\/v1\/files\/?$/, "POST /v1/files"],
+  ["GET", /^\/v1\/files\/?$/, "GET /v1/files"],
+  ["GET", /^\/v1\/files\/[^/]+\/?$/, "GET /v1/files/{id}"],
+  ["GET", /^\/v1\/files\/[^/]+\/content\/?$/, "GET /v1/files/{id}/content"],
+  ["DELETE", /^\/v1\/files\/[^/]+\/?$/, "DELETE /v1/files/{id}"],
+  ["POST", /^\/v1\/batches\/?$/, "POST /v1/batches"],
+  ["GET", /^\/v1\/batches\/?$/, "GET /v1/batches"],
+  ["GET", /^\/v1\/batches\/[^/]+\/?$/, "GET /v1/batches/{id}"],
+  ["POST", /^\/v1\/batches\/[^/]+\/cancel\/?$/, "POST /v1/batches/{id}/cancel"]
+]
+
+/** The route a request goes to, from its method and path (without the query string). */
+export const classify = (method: string, path: string): Route => {
+  for (const [m, pattern, route] of patterns) {
+    if (m === method && pattern.test(path)) return route
+  }
+  return "unmatched"
+}
+
+export const count = (ctx: Context, method: string, route: Route, status: number) =>
+  Ref.update(ctx.counters, (m) => {
+    const key = `${method} ${route} ${status}`
+    const prev = Option.getOrUndefined(HashMap.get(m, key))
+    return HashMap.set(m, key, { method, route, status, count: (prev?.count ?? 0) + 1 })
+  })
+
+/** A fixed window on the `Clock`: whether this request fits, and the headers that say so. */
+const rateLimit = (ctx: Context, knobs: FakeOpenAi.Knobs, now: number) =>
+  Ref.modify(ctx.rateWindow, (w): [
+    { readonly allowed: boolean; readonly headers: Record<string, string>; readonly resetMs: number } | undefined,
+    { start: number; used: number }
+  ] => {
+    const limit = knobs.rateLimit
+    if (limit === undefined) return [undefined, w]
+    const window = Math.max(1, millis(limit.window))
+    const current = now >= w.start + window ? { start: now, used: 0 } : w
+    const allowed = current.used < limit.requests
+    const next = allowed ? { start: current.start, used: current.used + 1 } : current
+    const resetMs = next.start + window - now
+    const headers: Record<string, string> = limit.headers === false ? {} : {
+      "x-ratelimit-limit-requests": String(limit.requests),
+      "x-ratelimit-remaining-requests": String(Math.max(0, limit.requests - next.used)),
+      "x-ratelimit-reset-requests": goDuration(resetMs)
+    }
+    return [{ allowed, headers, resetMs }, next]
+  })
+
+/**
+ * Auth, quota and rate limit, in the API's order: the refusal, if any, and the rate-limit headers.
+ * Only a request with the right key counts against the limit.
+ */
+const gate = (ctx: Context, request: HttpServerRequest.HttpServerRequest, knobs: FakeOpenAi.Knobs) =>
+  Effect.gen(function*() {
+    const apiKey = ctx.options.apiKey
+    const auth = request.headers["authorization"]
+    const key = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined
+    const now = yield* Clock.currentTimeMillis
+    const limited = key === apiKey && !knobs.quotaExhausted ? yield* rateLimit(ctx, knobs, now) : undefined
+    const headers = limited?.headers ?? {}
+    if (key === undefined || key === "") {
+      return {
+        headers,
+        refusal: invalid(
+          "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+          null,
+          null,
+          401
+        )
+      }
+    }
+    if (key !== apiKey) {
+      return {
+        headers,
+        refusal: invalid(
+          `Incorrect API key provided: ${
+            redactKey(key)
+          }. You can find your API key at https://platform.openai.com/account/api-keys.`,
+          null,
+          "invalid_api_key",
+          401
+        )
+      }
+    }
+    if (knobs.quotaExhausted) {
+      return {
+        headers,
+        refusal: new ApiFailure({
+          status: 429,
+          message:
+            "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+          type: "insufficient_quota",
+          param: null,
+          code: "insufficient_quota"
+        })
+      }
+    }
+    if (limited !== undefined && !limited.allowed) {
+      const limit = knobs.rateLimit!
+      const wait = Math.max(1, limited.resetMs)
+      return {
+        headers,
+        refusal: new ApiFailure({
+          status: 429,
+          message: `Rate limit reached for requests in organization org-batchfx on requests per ${
+            goDuration(millis(limit.window))
+          }: Limit ${limit.requests}, Used ${limit.requests}, Requested 1. Please try again in ${
+            goDuration(wait)
+          }. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+          type: "requests",
+          param: null,
+          code: "rate_limit_exceeded",
+          headers: { "retry-after": String(Math.ceil(wait / 1000)), "retry-after-ms": String(wait) }
+        })
+      }
+    }
+    return { headers, refusal: undefined }
+  })
+
+/** Both route families; a failure becomes the API's error body, a defect a 500. */
+const routes = (ctx: Context): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest
+> =>
+  HttpRouter.concat(Files.router(ctx), Batches.router(ctx)).pipe(
+    Effect.catchTags({
+      ApiFailure: (e: ApiFailure) => Effect.succeed(errorResponse(e)),
+      RouteNotFound: (e: HttpServerError.RouteNotFound) =>
+        Effect.succeed(
+          errorResponse(invalid(`Invalid URL (${e.request.method} ${e.request.url.split("?")[0]})`, null, null, 404))
+        )
+    }),
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause)
+        : Effect.succeed(json(errorBody(faultError(500)), 500))
+    ),
+    Effect.orDie
+  )
+
+/** The emulator's `HttpApp`. */
+export const make = (
+  ctx: Context
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> => {
+  const handled = routes(ctx)
+  const { seed } = ctx.options
+  return Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const start = yield* Clock.currentTimeMillis
+    const n = yield* Ref.getAndUpdate(ctx.requestSeq, (k) => k + 1)
+    const requestId = `req_${hex(seed ^ 0x5eed, n, 32)}`
+    const route = classify(request.method, request.url.split("?")[0] ?? "/")
+    const arrival = yield* Faults.arrive(ctx, route)
+    const knobs = yield* Ref.get(ctx.knobs)
+    if (millis(knobs.latency) > 0) yield* Effect.sleep(knobs.latency)
+    const fault = yield* Faults.pick(ctx, route, arrival, n, knobs)
+    const socket = socketOf(request)
+
+    // A reset is counted with status 0; in memory a marker header tells the client to fail.
+    const reset = Effect.gen(function*() {
+      yield* count(ctx, request.method, route, 0)
+      if (socket !== undefined) {
+        socket.resetAndDestroy()
+        return yield* Effect.never
+      }
+      return HttpServerResponse.empty({ status: 599, headers: { [resetMarker]: "1" } })
+    })
+    if (fault?._tag === "ResetBeforeResponse") return yield* reset
+
+    let headers: Record<string, string> = {}
+    let response = Faults.replacement(fault)
+    if (response === undefined) {
+      const gated = yield* gate(ctx, request, knobs)
+      headers = gated.headers
+      response = gated.refusal !== undefined ? errorResponse(gated.refusal) : yield* handled
+    }
+    const end = yield* Clock.currentTimeMillis
+    response = HttpServerResponse.setHeaders(response, {
+      ...headers,
+      "x-request-id": requestId,
+      "openai-processing-ms": String(end - start),
+      "openai-version": "2020-10-01",
+      "openai-organization": "org-batchfx"
+    })
+    if (fault?._tag === "ResetAfterHandling") return yield* reset
+    yield* count(ctx, request.method, route, response.status)
+
+    const cut = fault?._tag === "TruncatedBody"
+      ? fault.afterBytes
+      : route === "GET /v1/files/{id}/content" && response.status < 300
+      ? knobs.breakContentAfterBytes
+      : undefined
+    return Faults.shapeBody(response, fault, cut, socket)
+  })
+}
