@@ -3,13 +3,17 @@
  *
  * @since 0.1.0
  */
-import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as PlatformTerminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Cancel from "./commands/Cancel.js"
 import * as Create from "./commands/Create.js"
@@ -21,8 +25,8 @@ import * as Results from "./commands/Results.js"
 import * as Submit from "./commands/Submit.js"
 import * as Wait from "./commands/Wait.js"
 import { ExitCode } from "./internal/exitCode.js"
+import * as Output from "./internal/output.js"
 import { root, verbose } from "./internal/root.js"
-import * as Terminal from "./internal/terminal.js"
 import * as Version from "./internal/version.js"
 
 /**
@@ -71,14 +75,14 @@ const hasMessage = (u: unknown): u is { readonly _tag: string; readonly message:
  * @since 0.1.0
  * @category internals
  */
-export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> =>
+export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never, Output.Output> =>
   Effect.gen(function*() {
     if (Cause.isInterruptedOnly(cause)) return ExitCode.interrupted
-    const trace = (yield* FiberRef.get(verbose)) ? Terminal.errLine(Cause.pretty(cause)) : Effect.void
+    const trace = (yield* FiberRef.get(verbose)) ? Output.errLine(Cause.pretty(cause)) : Effect.void
     const failure = Cause.failureOption(cause)
     if (Option.isNone(failure)) {
       const defect = Cause.squash(cause)
-      yield* Terminal.errLine(
+      yield* Output.errLine(
         `batchfx: unexpected error: ${
           defect instanceof Error ? defect.message : String(defect)
         } (run with --verbose for details)`
@@ -93,32 +97,47 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> =>
       switch (error._tag) {
         case "UsageError": {
           const command = "command" in error && typeof error.command === "string" ? `${error.command} ` : ""
-          yield* Terminal.errLine(`batchfx: ${error.message}\nRun 'batchfx ${command}--help' for usage.`)
+          yield* Output.errLine(`batchfx: ${error.message}\nRun 'batchfx ${command}--help' for usage.`)
           return ExitCode.usage
         }
         case "MissingApiKey":
-          yield* Terminal.errLine(`batchfx: ${error.message}`)
+          yield* Output.errLine(`batchfx: ${error.message}`)
           return ExitCode.usage
         default:
-          if (error.message !== "") yield* Terminal.errLine(`batchfx: ${error.message}`)
+          if (error.message !== "") yield* Output.errLine(`batchfx: ${error.message}`)
           yield* trace
           return ExitCode.failure
       }
     }
-    yield* Terminal.errLine(`batchfx: ${String(error)}`)
+    yield* Output.errLine(`batchfx: ${String(error)}`)
     yield* trace
     return ExitCode.failure
   })
 
 /**
  * Runs the command line (`argv` as `process.argv`: node, script, arguments...) and returns the
- * exit code; every error is reported on stderr, never thrown.
+ * exit code; every error is reported on stderr, never thrown. Everything it prints, `@effect/cli`'s
+ * help and the logs included, goes to `Output`; questions are asked on the `Terminal`'s input and
+ * drawn on stderr. `bin.ts` runs it on the process's streams, the tests on buffers.
  *
  * @since 0.1.0
  * @category running
  */
-export const run = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
-  Terminal.withCleanConsole(cli(argv)).pipe(
-    Effect.as(ExitCode.ok as number),
-    Effect.catchAllCause(report)
-  )
+export const run = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<number, never, Output.Output | PlatformTerminal.Terminal> =>
+  Effect.flatMap(Output.Output, (output) =>
+    cli(argv).pipe(
+      Effect.as(ExitCode.ok as number),
+      Effect.catchAllCause(report),
+      Effect.provide(Layer.mergeAll(
+        NodeFileSystem.layer,
+        NodePath.layer,
+        Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: output.stderr.colors }))
+      )),
+      Effect.updateService(PlatformTerminal.Terminal, (terminal) => Output.asksOnStderr(terminal, output)),
+      Effect.withConsole(Output.console(output)),
+      // A run starts quiet and leaves the caller's level and `--verbose` as they were.
+      Logger.withMinimumLogLevel(LogLevel.Info),
+      Effect.locally(verbose, false)
+    ))

@@ -7,8 +7,8 @@ import * as Stream from "effect/Stream"
 import { CommandFailed } from "../CliError.js"
 import type { Outcome } from "./api.js"
 import type { Format } from "./options.js"
+import * as Output from "./output.js"
 import * as Render from "./render.js"
-import * as Terminal from "./terminal.js"
 
 /**
  * Prints the batches that succeeded in `format` (stdout) and one line per failure (stderr); fails
@@ -19,7 +19,7 @@ export const printOutcomes = (
   format: Format,
   verb: string,
   options: { readonly single?: boolean } = {}
-): Effect.Effect<void, BatchClientError | CommandFailed> =>
+): Effect.Effect<void, BatchClientError | CommandFailed, Output.Output> =>
   Effect.gen(function*() {
     const counts = yield* Ref.make({ ok: 0, failed: 0 })
     const batches = outcomes.pipe(
@@ -27,7 +27,7 @@ export const printOutcomes = (
         outcome._tag === "Failed"
           ? Effect.zipRight(
             Ref.update(counts, (c) => ({ ...c, failed: c.failed + 1 })),
-            Terminal.errLine(`batchfx: ${outcome.id}: ${outcome.error.message}`)
+            Output.errLine(`batchfx: ${outcome.id}: ${outcome.error.message}`)
           )
           : Ref.update(counts, (c) => ({ ...c, ok: c.ok + 1 }))
       ),

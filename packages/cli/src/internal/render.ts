@@ -1,12 +1,13 @@
 /** How batches, progress and outcomes are printed. */
+import * as Watch from "@batchfx/client/Watch"
 import * as Batch from "@batchfx/core/Batch"
-import * as BatchStatus from "@batchfx/core/BatchStatus"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Format } from "./options.js"
-import * as Terminal from "./terminal.js"
+import * as Output from "./output.js"
 
 const encode = Schema.encodeSync(Batch.Batch)
 
@@ -14,8 +15,11 @@ const encode = Schema.encodeSync(Batch.Batch)
 export const json = (batch: Batch.Batch): string => JSON.stringify(encode(batch))
 
 /** The format to use: the one asked for, else `table` on a terminal and `jsonl` in a pipe. */
-export const resolveFormat = (format: Option.Option<Format>): Format =>
-  Option.getOrElse(format, () => Terminal.isTty("stdout") ? "table" : "jsonl")
+export const resolveFormat = (format: Option.Option<Format>): Effect.Effect<Format, never, Output.Output> =>
+  Option.match(format, {
+    onSome: Effect.succeed,
+    onNone: () => Effect.map(Output.isTty("stdout"), (tty): Format => tty ? "table" : "jsonl")
+  })
 
 const time = (seconds: number | null | undefined): string =>
   seconds === null || seconds === undefined
@@ -57,40 +61,40 @@ export const tableRow = (batch: Batch.Batch): string => {
 export const printBatches = <E, R>(
   batches: Stream.Stream<Batch.Batch, E, R>,
   format: Format
-): Effect.Effect<number, E, R> => {
+): Effect.Effect<number, E, R | Output.Output> => {
   switch (format) {
     case "jsonl":
-      return Stream.runFoldEffect(batches, 0, (n, batch) => Effect.as(Terminal.outLine(json(batch)), n + 1))
+      return Stream.runFoldEffect(batches, 0, (n, batch) => Effect.as(Output.outLine(json(batch)), n + 1))
     case "json":
       return Effect.gen(function*() {
-        yield* Terminal.out("[")
+        yield* Output.out("[")
         const n = yield* Stream.runFoldEffect(
           batches,
           0,
-          (n, batch) => Effect.as(Terminal.out((n === 0 ? "\n  " : ",\n  ") + json(batch)), n + 1)
+          (n, batch) => Effect.as(Output.out((n === 0 ? "\n  " : ",\n  ") + json(batch)), n + 1)
         )
-        yield* Terminal.out(n === 0 ? "]\n" : "\n]\n")
+        yield* Output.out(n === 0 ? "]\n" : "\n]\n")
         return n
       })
     case "table":
       // The header comes with the first row, so that nothing is printed when nothing matched.
       return Stream.runFoldEffect(batches, 0, (n, batch) =>
         Effect.as(
-          Terminal.outLine(n === 0 ? `${Terminal.bold("stdout", tableHeader)}\n${tableRow(batch)}` : tableRow(batch)),
+          Output.outLine(n === 0 ? `${Output.bold(tableHeader)}\n${tableRow(batch)}` : tableRow(batch)),
           n + 1
         ))
   }
 }
 
 /** Prints one batch: a table row under its header, the object as one JSON document, or one line. */
-export const printOne = (batch: Batch.Batch, format: Format): Effect.Effect<void> => {
+export const printOne = (batch: Batch.Batch, format: Format): Effect.Effect<void, never, Output.Output> => {
   switch (format) {
     case "jsonl":
-      return Terminal.outLine(json(batch))
+      return Output.outLine(json(batch))
     case "json":
-      return Terminal.outLine(JSON.stringify(encode(batch), null, 2))
+      return Output.outLine(JSON.stringify(encode(batch), null, 2))
     case "table":
-      return Effect.zipRight(Terminal.outLine(Terminal.bold("stdout", tableHeader)), Terminal.outLine(tableRow(batch)))
+      return Effect.zipRight(Output.outLine(Output.bold(tableHeader)), Output.outLine(tableRow(batch)))
   }
 }
 
@@ -103,45 +107,37 @@ export const summary = (batch: Batch.Batch): string => {
   return `${batch.status}${counts}`
 }
 
-/** The share of requests finished (done or failed), 1 for a terminal batch without requests. */
-export const fraction = (batch: Batch.Batch): number => {
-  const c = batch.request_counts
-  const total = c?.total ?? 0
-  if (total === 0) return BatchStatus.isTerminal(batch.status) ? 1 : 0
-  return Math.min(1, ((c?.completed ?? 0) + (c?.failed ?? 0)) / total)
-}
-
 /** A progress bar line: `batch_… [█████░░░░░]  50% in_progress 5/10 done, 0 failed`. */
 export const bar = (batch: Batch.Batch, width = 24): string => {
-  const f = fraction(batch)
-  const full = Math.round(f * width)
-  return `${batch.id} [${"█".repeat(full)}${"░".repeat(width - full)}] ${String(Math.floor(f * 100)).padStart(3)}% ${
-    summary(batch)
-  }`
+  const { fraction } = Watch.progress(batch)
+  const full = Math.round(fraction * width)
+  return `${batch.id} [${"█".repeat(full)}${"░".repeat(width - full)}] ${
+    String(Math.floor(fraction * 100)).padStart(3)
+  }% ${summary(batch)}`
 }
 
 /** A plain progress line for pipes and logs: `2026-11-28T12:00:00Z batch_… in_progress 5/10 done, 0 failed`. */
-export const progressLine = (batch: Batch.Batch): string =>
-  `${new Date().toISOString().slice(0, 19)}Z ${batch.id} ${summary(batch)}`
+export const progressLine = (batch: Batch.Batch): Effect.Effect<string> =>
+  Effect.map(
+    Clock.currentTimeMillis,
+    (now) => `${new Date(now).toISOString().slice(0, 19)}Z ${batch.id} ${summary(batch)}`
+  )
 
 /**
- * Shows a stream of observations of one batch: a bar redrawn in place on a terminal, one line per
- * change in a pipe (no control characters). Returns the last batch seen.
+ * Shows a stream of observations of one batch: a bar redrawn in place on a terminal (cut to its
+ * width, since a wrapped line cannot be redrawn), one line per change in a pipe (no control
+ * characters). Returns the last batch seen.
  */
 export const showProgress = <E, R>(
   observations: Stream.Stream<Batch.Batch, E, R>
-): Effect.Effect<Option.Option<Batch.Batch>, E, R> => {
-  const tty = Terminal.isTty("stdout")
-  return Stream.runFoldEffect(
-    observations,
-    Option.none<Batch.Batch>(),
-    (_, batch) =>
-      Effect.as(
-        tty ? Terminal.out(`\r\u001b[2K${bar(batch)}`) : Terminal.outLine(progressLine(batch)),
-        Option.some(batch)
-      )
-  ).pipe(Effect.ensuring(tty ? Terminal.out("\n") : Effect.void))
-}
+): Effect.Effect<Option.Option<Batch.Batch>, E, R | Output.Output> =>
+  Effect.flatMap(Output.Output, ({ stdout }) => {
+    const fit = (line: string) => stdout.columns > 1 ? line.slice(0, stdout.columns - 1) : line
+    const show = (batch: Batch.Batch) =>
+      stdout.isTTY ? Output.out(`\r\u001b[2K${fit(bar(batch))}`) : Effect.flatMap(progressLine(batch), Output.outLine)
+    return Stream.runFoldEffect(observations, Option.none<Batch.Batch>(), (_, batch) =>
+      Effect.as(show(batch), Option.some(batch))).pipe(Effect.ensuring(stdout.isTTY ? Output.out("\n") : Effect.void))
+  })
 
 /** The first error of a failed batch, as one sentence. */
 export const firstError = (batch: Batch.Batch): Option.Option<string> =>

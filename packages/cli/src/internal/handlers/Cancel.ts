@@ -7,8 +7,8 @@ import { UsageError } from "../../CliError.js"
 import { cancellable, type Config } from "../../commands/Cancel.js"
 import { Api } from "../api.js"
 import { printOutcomes } from "../bulk.js"
+import * as Output from "../output.js"
 import * as Render from "../render.js"
-import * as Terminal from "../terminal.js"
 
 /** Picks the batches, asks when there are several (unless `--yes`), cancels them and prints each outcome. */
 export const handler = (config: Config) =>
@@ -36,11 +36,11 @@ export const handler = (config: Config) =>
       )
       : config.ids
     if (ids.length === 0) {
-      yield* Terminal.errLine("No batch matches: nothing to cancel.")
+      yield* Output.errLine("No batch matches: nothing to cancel.")
       return
     }
     if (ids.length > 1 && !config.yes) {
-      if (!Terminal.isTty("stdin") || !Terminal.isTty("stderr")) {
+      if (!(yield* Output.isTty("stdin")) || !(yield* Output.isTty("stderr"))) {
         return yield* usage(`refusing to cancel ${ids.length} batches without --yes (no terminal to ask on)`)
       }
       const go = yield* Prompt.confirm({
@@ -48,13 +48,13 @@ export const handler = (config: Config) =>
         initial: false
       })
       if (!go) {
-        yield* Terminal.errLine("Nothing cancelled.")
+        yield* Output.errLine("Nothing cancelled.")
         return
       }
     }
     yield* printOutcomes(
       api.cancelMany(Stream.fromIterable(ids)),
-      Render.resolveFormat(config.format),
+      yield* Render.resolveFormat(config.format),
       "cancelled",
       { single: ids.length === 1 && !config.all }
     )

@@ -13,8 +13,8 @@ import * as Schema from "effect/Schema"
 import { UsageError } from "../../CliError.js"
 import type { Config } from "../../commands/Create.js"
 import { Api } from "../api.js"
+import * as Output from "../output.js"
 import * as Render from "../render.js"
-import * as Terminal from "../terminal.js"
 
 /**
  * Checks the create parameters other than the input file before anything is uploaded, so that bad
@@ -76,7 +76,7 @@ export const handler = (config: Config) =>
             ),
           onSome: (path) =>
             api.upload(path, config.endpoint).pipe(
-              Effect.tap((file) => Terminal.errLine(`Uploaded ${path} as ${file.id} (${file.bytes} bytes).`)),
+              Effect.tap((file) => Output.errLine(`Uploaded ${path} as ${file.id} (${file.bytes} bytes).`)),
               Effect.map((file) => file.id)
             )
         })
@@ -88,5 +88,5 @@ export const handler = (config: Config) =>
       ...metadata,
       ...expires
     })
-    yield* Render.printOne(batch, Render.resolveFormat(config.format))
+    yield* Render.printOne(batch, yield* Render.resolveFormat(config.format))
   })

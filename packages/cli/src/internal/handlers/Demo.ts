@@ -4,6 +4,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -11,8 +12,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { Api } from "../api.js"
+import * as Output from "../output.js"
 import * as Render from "../render.js"
-import * as Terminal from "../terminal.js"
 import { download } from "./Results.js"
 import { waitFor } from "./Wait.js"
 
@@ -41,7 +42,7 @@ export const sampleInput: string = questions.map((content, i) =>
   })
 ).join("\n") + "\n"
 
-const step = (n: number, text: string) => Terminal.outLine(`\n${Terminal.bold("stdout", `${n}. ${text}`)}`)
+const step = (n: number, text: string) => Output.outLine(`\n${Output.bold(`${n}. ${text}`)}`)
 
 const contentOf = (line: string): string => {
   try {
@@ -66,17 +67,17 @@ const contentOf = (line: string): string => {
 /** The tour: emulator, submit, wait, list, results. */
 export const handler = () =>
   Effect.gen(function*() {
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const fake = yield* FakeOpenAi.FakeOpenAi
-    yield* Terminal.outLine(
+    yield* Output.outLine(
       `batchfx demo: the OpenAI Batch API workflow against a local emulator (no key, no network, no cost).`
     )
     yield* step(1, `Started the emulator at ${fake.baseUrl}`)
     yield* fake.seedBatches(40)
-    yield* Terminal.outLine(`   seeded 40 finished batches to list later`)
+    yield* Output.outLine(`   seeded 40 finished batches to list later`)
 
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "batchfx-demo-" })
     const input = path.join(dir, "questions.jsonl")
@@ -84,19 +85,21 @@ export const handler = () =>
     yield* step(2, `Submitting ${questions.length} chat requests from ${input}`)
     const api = yield* Api
     const file = yield* api.upload(input, "/v1/chat/completions")
-    yield* Terminal.outLine(`   checked every line and uploaded it as ${file.id} (${file.bytes} bytes)`)
+    yield* Output.outLine(`   checked every line and uploaded it as ${file.id} (${file.bytes} bytes)`)
     const batch = yield* api.create({
       input_file_id: file.id,
       endpoint: "/v1/chat/completions",
       completion_window: "24h",
       metadata: { source: "batchfx demo" }
     })
-    yield* Terminal.outLine(`   created ${batch.id} (${batch.status})`)
+    yield* Output.outLine(`   created ${batch.id} (${batch.status})`)
 
     yield* step(3, `Waiting for ${batch.id} (batchfx wait ${batch.id})`)
     const final = yield* waitFor(batch.id, { interval: "200 millis", timeout: Option.some(Duration.seconds(25)) }).pipe(
-      Effect.catchTag("CommandFailed", (e) =>
-        Effect.zipRight(Terminal.outLine(`   ${e.message}`), api.retrieve(batch.id)))
+      Effect.catchTag(
+        "CommandFailed",
+        (e) => Effect.zipRight(Output.outLine(`   ${e.message}`), api.retrieve(batch.id))
+      )
     )
 
     yield* step(4, "The 5 newest batches (batchfx list --max 5)")
@@ -108,20 +111,17 @@ export const handler = () =>
     yield* download(final, { output: Option.some(output), errors: Option.some(errors) })
     const show = (file: string, title: string) =>
       Effect.gen(function*() {
-        const lines = (yield* fs.readFileString(file)).split("\n").filter((l) =>
-          l.trim() !== ""
-        )
-        yield* Terminal.outLine(`   ${title}: ${lines.length} line${lines.length === 1 ? "" : "s"}`)
-        for (const line of lines.slice(0, 4)) yield* Terminal.outLine(`     ${contentOf(line)}`)
-        if (lines.length > 4) yield* Terminal.outLine(`     …`)
+        const lines = (yield* fs.readFileString(file)).split("\n").filter((l) => l.trim() !== "")
+        yield* Output.outLine(`   ${title}: ${lines.length} line${lines.length === 1 ? "" : "s"}`)
+        for (const line of lines.slice(0, 4)) yield* Output.outLine(`     ${contentOf(line)}`)
+        if (lines.length > 4) yield* Output.outLine(`     …`)
       })
     yield* show(output, "results.jsonl (in completion order, matched to requests by custom_id)")
     yield* show(errors, "errors.jsonl")
 
-    yield* Terminal.outLine(
-      `\nDone in ${
-        ((Date.now() - started) / 1000).toFixed(1)
-      } s. Next: \`batchfx fake-server --seed 1000\` in one shell, ` +
+    const elapsed = (yield* Clock.currentTimeMillis) - started
+    yield* Output.outLine(
+      `\nDone in ${(elapsed / 1000).toFixed(1)} s. Next: \`batchfx fake-server --seed 1000\` in one shell, ` +
         "then `OPENAI_API_KEY=sk-fake-batchfx batchfx --base-url <its URL> list` in another; `batchfx --help` for every command."
     )
   }).pipe(
@@ -136,8 +136,10 @@ export const handler = () =>
           durations: { validating: "400 millis", inProgress: "3 seconds", finalizing: "400 millis" },
           failLine: Responder.failCustomIds(/^demo-(5|11)$/)
         })
-        const api = Layer.unwrapEffect(Effect.map(FakeOpenAi.FakeOpenAi, (fake) =>
-          layerOptions({ apiKey: Redacted.make(fake.apiKey), baseUrl: fake.baseUrl })))
+        const api = Layer.unwrapEffect(
+          Effect.map(FakeOpenAi.FakeOpenAi, (fake) =>
+            layerOptions({ apiKey: Redacted.make(fake.apiKey), baseUrl: fake.baseUrl }))
+        )
         return Layer.provideMerge(api, emulator)
       }))
     ),

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { Config } from "../../commands/FakeServer.js"
-import * as Terminal from "../terminal.js"
+import * as Output from "../output.js"
 
 /** The lifecycle durations of the emulator divided by `speed` (2 = twice as fast). */
 export const scaledDurations = (
@@ -49,8 +49,8 @@ export const handler = (config: Config) =>
     const announce = Layer.effectDiscard(Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       if (config.seed > 0) yield* fake.seedBatches(config.seed)
-      yield* Terminal.outLine(fake.baseUrl)
-      yield* Terminal.errLine(
+      yield* Output.outLine(fake.baseUrl)
+      yield* Output.errLine(
         `Emulator of the OpenAI Batch API at ${fake.baseUrl} (key ${fake.apiKey}${
           config.seed > 0 ? `, ${config.seed} batches seeded` : ""
         }). Try:\n  OPENAI_API_KEY=${fake.apiKey} batchfx --base-url ${fake.baseUrl} list\nCtrl-C to stop.`

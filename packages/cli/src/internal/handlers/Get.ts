@@ -12,7 +12,7 @@ export const handler = (config: Config) =>
     const api = yield* Api
     yield* printOutcomes(
       api.retrieveMany(Stream.fromIterable(config.ids)),
-      Render.resolveFormat(config.format),
+      yield* Render.resolveFormat(config.format),
       "retrieved",
       { single: config.ids.length === 1 }
     )

@@ -5,8 +5,8 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Config } from "../../commands/List.js"
 import { Api } from "../api.js"
+import * as Output from "../output.js"
 import * as Render from "../render.js"
-import * as Terminal from "../terminal.js"
 
 /** Lists the batches that match, printing them as they come. */
 export const handler = (config: Config) =>
@@ -14,7 +14,7 @@ export const handler = (config: Config) =>
     const api = yield* Api
     for (const status of config.status) {
       if (!BatchStatus.isKnown(status)) {
-        yield* Terminal.errLine(
+        yield* Output.errLine(
           `batchfx: warning: '${status}' is not a status this version knows (${BatchStatus.known.join(", ")})`
         )
       }
@@ -38,7 +38,7 @@ export const handler = (config: Config) =>
       batches = Stream.filter(batches, (b) => b.endpoint === endpoint)
     }
     if (Option.isSome(config.max)) batches = Stream.take(batches, config.max.value)
-    const format = Render.resolveFormat(config.format)
+    const format = yield* Render.resolveFormat(config.format)
     const printed = yield* Render.printBatches(batches, format)
-    if (printed === 0 && format === "table") yield* Terminal.errLine("No batch matches.")
+    if (printed === 0 && format === "table") yield* Output.errLine("No batch matches.")
   })

@@ -14,7 +14,7 @@ import { CommandFailed, type FileError } from "../../CliError.js"
 import type { Config } from "../../commands/Results.js"
 import { Api } from "../api.js"
 import { writeAtomically } from "../atomic.js"
-import * as Terminal from "../terminal.js"
+import * as Output from "../output.js"
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
@@ -26,7 +26,11 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 export const download = (
   batch: Batch.Batch,
   options: { readonly output: Option.Option<string>; readonly errors: Option.Option<string> }
-): Effect.Effect<void, BatchClientError | CommandFailed | FileError, Api | FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<
+  void,
+  BatchClientError | CommandFailed | FileError,
+  Api | FileSystem.FileSystem | Path.Path | Output.Output
+> =>
   Effect.gen(function*() {
     const api = yield* Api
     if (!BatchStatus.isTerminal(batch.status)) {
@@ -41,10 +45,10 @@ export const download = (
     const errorFile = Batch.errorFileId(batch)
     const counts = batch.request_counts
     yield* Option.match(options.output, {
-      onNone: () => Stream.runForEach(bytesOf(outputFile), Terminal.outBytes),
+      onNone: () => Stream.runForEach(bytesOf(outputFile), Output.outBytes),
       onSome: (path) =>
         Effect.flatMap(writeAtomically(path, bytesOf(outputFile)), (bytes) =>
-          Terminal.errLine(
+          Output.errLine(
             Option.isSome(outputFile)
               ? `Wrote ${path} (${bytes} bytes${counts ? `, ${plural(counts.completed, "result")}` : ""}).`
               : `Batch ${batch.id} has no output file; wrote an empty ${path}.`
@@ -53,7 +57,7 @@ export const download = (
     yield* Option.match(options.errors, {
       onNone: () =>
         Option.isSome(errorFile)
-          ? Terminal.errLine(
+          ? Output.errLine(
             `Batch ${batch.id} has an error file (${
               counts ? plural(counts.failed, "failed request") : "failed requests"
             }); ` +
@@ -62,7 +66,7 @@ export const download = (
           : Effect.void,
       onSome: (path) =>
         Effect.flatMap(writeAtomically(path, bytesOf(errorFile)), (bytes) =>
-          Terminal.errLine(
+          Output.errLine(
             Option.isSome(errorFile)
               ? `Wrote ${path} (${bytes} bytes).`
               : `Batch ${batch.id} has no error file; wrote an empty ${path}.`

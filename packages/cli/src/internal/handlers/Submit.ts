@@ -3,8 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Config } from "../../commands/Submit.js"
 import { Api } from "../api.js"
+import * as Output from "../output.js"
 import * as Render from "../render.js"
-import * as Terminal from "../terminal.js"
 import { checkBeforeUpload, expiry } from "./Create.js"
 import { download } from "./Results.js"
 import { waitFor } from "./Wait.js"
@@ -17,7 +17,7 @@ export const handler = (config: Config) =>
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
     yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
     const file = yield* api.upload(config.file, config.endpoint)
-    yield* Terminal.errLine(`Uploaded ${config.file} as ${file.id} (${file.bytes} bytes).`)
+    yield* Output.errLine(`Uploaded ${config.file} as ${file.id} (${file.bytes} bytes).`)
     const batch = yield* api.create({
       input_file_id: file.id,
       endpoint: config.endpoint,
@@ -27,10 +27,10 @@ export const handler = (config: Config) =>
     })
     const wait = config.wait || Option.isSome(config.output) || Option.isSome(config.errors)
     if (!wait) {
-      yield* Render.printOne(batch, Render.resolveFormat(config.format))
+      yield* Render.printOne(batch, yield* Render.resolveFormat(config.format))
       return
     }
-    yield* Terminal.errLine(`Created ${batch.id}; waiting for it to end.`)
+    yield* Output.errLine(`Created ${batch.id}; waiting for it to end.`)
     const final = yield* waitFor(batch.id, { interval: config.interval, timeout: Option.none() }).pipe(
       Effect.tapError(() =>
         Option.isSome(config.output) || Option.isSome(config.errors)

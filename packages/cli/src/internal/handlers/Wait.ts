@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { CommandFailed } from "../../CliError.js"
 import type { Config } from "../../commands/Wait.js"
 import { Api } from "../api.js"
+import type * as Output from "../output.js"
 import * as Render from "../render.js"
 
 /**
@@ -22,7 +23,7 @@ import * as Render from "../render.js"
 export const waitFor = (
   id: string,
   options: { readonly interval: Duration.DurationInput; readonly timeout: Option.Option<Duration.Duration> }
-): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed, Api> =>
+): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed, Api | Output.Output> =>
   Effect.gen(function*() {
     const api = yield* Api
     const last = yield* Ref.make(Option.none<Batch.Batch>())
