@@ -16,7 +16,7 @@ import * as Schema from "effect/Schema"
  * The fields shared by the errors of an HTTP answer with a status.
  *
  * @since 0.1.0
- * @category fields
+ * @category models
  */
 export const ResponseFields = {
   /** The HTTP method of the request. */
@@ -49,7 +49,7 @@ export const ResponseFields = {
  * The fields of an HTTP answer, as given to an error constructor.
  *
  * @since 0.1.0
- * @category fields
+ * @category models
  */
 export type ResponseInfo = Schema.Struct.Constructor<typeof ResponseFields>
 
@@ -459,7 +459,7 @@ const tags: ReadonlySet<string> = new Set<BatchClientError["_tag"]>([
  * Whether a value is one of the client's errors.
  *
  * @since 0.1.0
- * @category guards
+ * @category utils
  */
 export const isBatchClientError = (u: unknown): u is BatchClientError =>
   Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && tags.has(u._tag)
@@ -468,7 +468,7 @@ export const isBatchClientError = (u: unknown): u is BatchClientError =>
  * Whether the error is an HTTP answer with a status.
  *
  * @since 0.1.0
- * @category guards
+ * @category utils
  */
 export const isApiStatusError = (error: BatchClientError): error is ApiStatusError => statusTags.has(error._tag)
 
@@ -478,7 +478,7 @@ export const isApiStatusError = (error: BatchClientError): error is ApiStatusErr
  * create that failed this way may have created its batch.
  *
  * @since 0.1.0
- * @category predicates
+ * @category utils
  */
 export const isAmbiguous = (error: BatchClientError): boolean => {
   switch (error._tag) {
@@ -499,7 +499,7 @@ export const isAmbiguous = (error: BatchClientError): boolean => {
  * The wait the server asked for, if the error carries one.
  *
  * @since 0.1.0
- * @category getters
+ * @category utils
  */
 export const retryAfter = (error: BatchClientError): Duration.Duration | undefined =>
   isApiStatusError(error) ? error.retryAfter : undefined

@@ -123,7 +123,7 @@ const idStream = (ids: Iterable<string> | Stream.Stream<string>): Stream.Stream<
  * Retrieves many batches: one outcome per id.
  *
  * @since 0.1.0
- * @category operations
+ * @category combinators
  */
 export const retrieveMany = (
   ids: Iterable<string> | Stream.Stream<string>,
@@ -137,7 +137,7 @@ export const retrieveMany = (
  * Cancels many batches: one outcome per id (a batch that already ended answers `Conflict`).
  *
  * @since 0.1.0
- * @category operations
+ * @category combinators
  */
 export const cancelMany = (
   ids: Iterable<string> | Stream.Stream<string>,

@@ -174,7 +174,7 @@ export const settings = (options: Options): Settings => ({
  * `OPENAI_PROJECT_ID` (optional).
  *
  * @since 0.1.0
- * @category config
+ * @category constants
  */
 export const config: Config.Config<Options> = Config.all({
   apiKey: Config.redacted("OPENAI_API_KEY"),

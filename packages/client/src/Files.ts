@@ -36,7 +36,7 @@ import * as Retry from "./Retry.js"
  * One problem of an input line, as the service would report it in `errors.data`.
  *
  * @since 0.1.0
- * @category schemas
+ * @category models
  */
 export const LineProblem = Schema.Struct({
   /** The 1-based line, `null` for a problem of the whole input. */
@@ -81,7 +81,7 @@ export class InputError extends Schema.TaggedError<InputError>("@batchfx/client/
  * The 1-based line numbers that problems name (problems of the whole input left out).
  *
  * @since 0.1.0
- * @category getters
+ * @category utils
  */
 export const problemLines = (error: InputError): ReadonlyArray<number> =>
   error.problems.flatMap((p) => (p.line === null ? [] : [p.line]))
@@ -521,6 +521,6 @@ export const del = (
  * Whether a value is an `InputError`.
  *
  * @since 0.1.0
- * @category guards
+ * @category utils
  */
 export const isInputError = (u: unknown): u is InputError => u instanceof InputError

@@ -238,7 +238,7 @@ const toResult = <A>(
  * The results in one result file, decoded one line at a time.
  *
  * @since 0.1.0
- * @category reading
+ * @category accessors
  */
 export const readFile = <A = unknown, I = unknown>(
   fileId: string,
@@ -311,7 +311,7 @@ export const readFile = <A = unknown, I = unknown>(
  * with `ResultsNotReady`.
  *
  * @since 0.1.0
- * @category reading
+ * @category accessors
  */
 export const stream = <A = unknown, I = unknown>(
   batch: Batch.Batch,
@@ -332,7 +332,7 @@ export const stream = <A = unknown, I = unknown>(
  * The results of a batch by id: retrieves it, then reads as `stream` does.
  *
  * @since 0.1.0
- * @category reading
+ * @category accessors
  */
 export const streamById = <A = unknown, I = unknown>(
   batchId: string,
@@ -390,7 +390,7 @@ export type Outcome<A, L = RequestLine.BatchRequestLine> =
  * matched) in memory, never the results.
  *
  * @since 0.1.0
- * @category joining
+ * @category combinators
  */
 export const join = <A, L extends { readonly custom_id: string }, E, R>(
   inputs: Iterable<L>,
@@ -432,7 +432,7 @@ export const join = <A, L extends { readonly custom_id: string }, E, R>(
  * Whether an outcome is a success.
  *
  * @since 0.1.0
- * @category predicates
+ * @category utils
  */
 export const isSucceeded = <A, L>(outcome: Outcome<A, L>): outcome is Succeeded<A> & { readonly input: L } =>
   outcome._tag === "Succeeded"

@@ -36,7 +36,7 @@ export interface BackoffOptions {
  * official SDKs do), for at most `maxRetries` retries.
  *
  * @since 0.1.0
- * @category schedules
+ * @category constructors
  */
 export const backoff = (options: BackoffOptions = {}): RetrySchedule => {
   const cap = Duration.decode(options.cap ?? "8 seconds")
@@ -51,7 +51,7 @@ export const backoff = (options: BackoffOptions = {}): RetrySchedule => {
  * The default retry schedule: from 0.5 s, doubling, capped at 8 s, jittered, 2 retries.
  *
  * @since 0.1.0
- * @category schedules
+ * @category constants
  */
 export const defaultSchedule: RetrySchedule = backoff()
 
@@ -59,7 +59,7 @@ export const defaultSchedule: RetrySchedule = backoff()
  * A schedule that never retries.
  *
  * @since 0.1.0
- * @category schedules
+ * @category constants
  */
 export const never: RetrySchedule = Schedule.stop
 
@@ -90,7 +90,7 @@ export interface Policy {
  *   `InvalidUrl` or `Encode`).
  *
  * @since 0.1.0
- * @category predicates
+ * @category utils
  */
 export const isRetryable = (error: BatchClientError, policy: Policy = {}): boolean => {
   if (error._tag === "QuotaExhausted" || error._tag === "Conflict") return false
@@ -120,7 +120,7 @@ export const isRetryable = (error: BatchClientError, policy: Policy = {}): boole
  * the next attempt waits exactly that long instead of the schedule's own delay.
  *
  * @since 0.1.0
- * @category schedules
+ * @category combinators
  */
 export const withServerWait = (schedule: RetrySchedule): RetrySchedule =>
   schedule.pipe(

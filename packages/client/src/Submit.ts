@@ -147,7 +147,7 @@ const checkParams = (endpoint: string, metadata: SubmitOptions<unknown, unknown>
  * ran. The inputs are held in memory for the join; the results never are.
  *
  * @since 0.1.0
- * @category submitting
+ * @category accessors
  */
 export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = unknown, E = never, R = never>(
   lines: Stream.Stream<L, E, R> | Iterable<L>,
@@ -282,7 +282,7 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
  * `submit` to handle outcomes as they arrive.
  *
  * @since 0.1.0
- * @category submitting
+ * @category accessors
  */
 export const submitAll = <L extends RequestLine.BatchRequestLine, A = unknown, I = unknown, E = never, R = never>(
   lines: Stream.Stream<L, E, R> | Iterable<L>,

@@ -57,7 +57,7 @@ export type PollSchedule = Schedule.Schedule<unknown, Batch.Batch>
  * The default poll schedule: 2 seconds, then ×1.5 each poll, capped at one minute.
  *
  * @since 0.1.0
- * @category schedules
+ * @category constants
  */
 export const defaultSchedule: PollSchedule = Schedule.exponential("2 seconds", 1.5).pipe(
   Schedule.union(Schedule.spaced("1 minute"))
@@ -107,7 +107,7 @@ export interface Progress {
  * The progress of a batch.
  *
  * @since 0.1.0
- * @category getters
+ * @category utils
  */
 export const progress = (batch: Batch.Batch): Progress => {
   const counts = batch.request_counts
@@ -144,7 +144,7 @@ interface State {
  * `WatchTimeout`, as does the end of a finite schedule.
  *
  * @since 0.1.0
- * @category watching
+ * @category accessors
  */
 export const watch = (
   id: string,
@@ -209,7 +209,7 @@ export const watch = (
  * Polls until the batch reaches a terminal status and returns it.
  *
  * @since 0.1.0
- * @category watching
+ * @category accessors
  */
 export const awaitTerminal = (
   id: string,

@@ -27,6 +27,26 @@ describe("public API docs", () => {
     assert.deepStrictEqual(missing, [])
   })
 
+  it("every doc category is one of a short fixed set", () => {
+    const categories = new Set([
+      "constructors",
+      "layers",
+      "tags",
+      "models",
+      "errors",
+      "accessors",
+      "combinators",
+      "constants",
+      "utils"
+    ])
+    const others = modules.flatMap((file) =>
+      [...readFileSync(join(src, file), "utf8").matchAll(/@category (\S+)/g)]
+        .filter(([, category]) => !categories.has(category!))
+        .map(([, category]) => `${file}: ${category}`)
+    )
+    assert.deepStrictEqual(others, [])
+  })
+
   it("every public module starts with a module comment", () => {
     for (const file of modules) {
       assert.isTrue(readFileSync(join(src, file), "utf8").startsWith("/**"), file)
