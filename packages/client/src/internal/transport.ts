@@ -114,7 +114,9 @@ export const make = (
 ): Effect.Effect<Service, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const settings = ClientConfig.settings(options)
-    const http = yield* HttpClient.HttpClient
+    // The API has no use for our trace ids, so no `traceparent`/`b3` header leaves the process; the
+    // platform client's own span per request stays.
+    const http = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
     const scrub = InternalErrors.makeScrub(settings.apiKey)
     const defaultSchedule = Option.getOrElse(settings.retry, () => Retry.backoff({ maxRetries: settings.maxRetries }))
     const governor = yield* Governor.make(settings.governor)
