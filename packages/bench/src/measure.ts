@@ -4,6 +4,9 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 
+/** The page size every contender lists with (the API's largest). */
+export const pageSize = 100
+
 /** The scenarios a contender knows. */
 export type Scenario = "list" | "results" | "retrieve" | "cold"
 

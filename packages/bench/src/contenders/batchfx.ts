@@ -13,7 +13,17 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { type Args, begin, finish, type Measured, parseArgs, report, type Scenario, spin } from "../measure.js"
+import {
+  type Args,
+  begin,
+  finish,
+  type Measured,
+  pageSize,
+  parseArgs,
+  report,
+  type Scenario,
+  spin
+} from "../measure.js"
 import { batchId } from "../wire.js"
 
 const timed = <E, R>(work: Effect.Effect<Omit<Measured, "ms" | "cpuMs">, E, R>): Effect.Effect<Measured, E, R> =>
@@ -28,7 +38,7 @@ const timed = <E, R>(work: Effect.Effect<Omit<Measured, "ms" | "cpuMs">, E, R>):
 // difference between the two is the cost of Effect's `Stream.runForEach` (bench README).
 const list = (args: Args) =>
   args.consumer === "fold"
-    ? BatchClient.list({ limit: 100 }).pipe(
+    ? BatchClient.list({ limit: pageSize }).pipe(
       Stream.runFold(0, (items) => {
         spin(args.workMicros)
         return items + 1
@@ -37,7 +47,7 @@ const list = (args: Args) =>
     )
     : Effect.suspend(() => {
       let items = 0
-      return BatchClient.list({ limit: 100 }).pipe(
+      return BatchClient.list({ limit: pageSize }).pipe(
         Stream.runForEach(() =>
           Effect.sync(() => {
             spin(args.workMicros)

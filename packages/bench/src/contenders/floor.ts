@@ -2,7 +2,7 @@
  * The floor: what bare `fetch` and `JSON.parse` cost, with no validation, no retries and no
  * abstraction. Nothing that checks its input can beat it; it says how close the others come.
  */
-import { type Args, begin, finish, parseArgs, report, spin } from "../measure.js"
+import { type Args, begin, finish, pageSize, parseArgs, report, spin } from "../measure.js"
 
 interface Page {
   readonly data: ReadonlyArray<{ readonly id: string }>
@@ -15,7 +15,7 @@ const list = async (args: Args) => {
   let items = 0
   let after: string | undefined
   for (;;) {
-    const url = `${args.baseUrl}/batches?limit=100${after === undefined ? "" : `&after=${after}`}`
+    const url = `${args.baseUrl}/batches?limit=${pageSize}${after === undefined ? "" : `&after=${after}`}`
     const res = await fetch(url, { headers })
     if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)
     const page = JSON.parse(await res.text()) as Page

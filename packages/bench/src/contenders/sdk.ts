@@ -4,7 +4,7 @@
  * retries (2) and timeouts.
  */
 import OpenAI from "openai"
-import { type Args, begin, finish, parseArgs, report, type Scenario, spin } from "../measure.js"
+import { type Args, begin, finish, pageSize, parseArgs, report, type Scenario, spin } from "../measure.js"
 import { batchId } from "../wire.js"
 
 const client = (args: Args) => new OpenAI({ apiKey: args.apiKey, baseURL: args.baseUrl })
@@ -13,7 +13,7 @@ const list = async (args: Args) => {
   const started = begin()
   const openai = client(args)
   let items = 0
-  for await (const _batch of openai.batches.list({ limit: 100 })) {
+  for await (const _batch of openai.batches.list({ limit: pageSize })) {
     spin(args.workMicros)
     items++
   }
