@@ -1,16 +1,22 @@
-// Times `FastDecode.decodeOwnedEither(BatchPage)` on list pages as the client decodes them, in a
-// fresh process, so that the first pages show the cost before V8 has optimized the checks (a CLI
-// listing 100,000 batches lives entirely in that window).
+// Times decoding list pages as the client decodes them, in a fresh process, so that the first
+// pages show the cost before V8 has optimized anything (a CLI listing 100,000 batches lives
+// entirely in that window). Two decoders of the same schema:
+//
+//   compiled  `BatchPage.decodeBatchPage`, what the client uses: core's check compiled with
+//             `new Function`, falling back to the schema for a page it rejects
+//   schema    `Schema.decodeUnknownEither(BatchPage.BatchPage)`: stock Effect, and what every page
+//             costs where `new Function` is forbidden (a CSP)
 //
 // Each page is a fresh `JSON.parse` of one 100-batch page text from the bench server's wire
 // (src/wire.ts `pageJson`); parse time is measured apart.
 //
 // Run: pnpm build && node packages/bench/scripts/decode-bench.mjs [options]
 //   --dist DIR     the built core to load (default packages/core/dist)
-//   --closures     use the closure compiler (the path taken where `new Function` is forbidden)
+//   --schema       decode with the schema instead of the compiled check
 //   --pages N      pages in the cold and warm runs (default 1000)
 //   --runs N       instead of measuring here, run N fresh processes of each variant, interleaved
-//                  (this build, `--closures`, and `--before DIR` if given), and print the medians
+//                  (this build compiled, this build `--schema`, and `--before DIR` compiled if
+//                  given), and print the medians
 //   --before DIR   with --runs: another built core to compare with, e.g. a copy of dist made before a change
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
@@ -25,14 +31,14 @@ const option = (name, fallback) => {
 const here = path.dirname(new URL(import.meta.url).pathname)
 const dist = path.resolve(option("--dist", path.join(here, "..", "..", "core", "dist")))
 const pages = Number(option("--pages", "1000"))
-const closures = args.includes("--closures")
+const schemaOnly = args.includes("--schema")
 const perPage = 100
 
 const runs = option("--runs", undefined)
 if (runs !== undefined) {
   // The machine may be busy: fresh processes, variants interleaved, medians.
   const before = option("--before", undefined)
-  const variants = [["--dist", dist], ["--dist", dist, "--closures"]]
+  const variants = [["--dist", dist], ["--dist", dist, "--schema"]]
   if (before !== undefined) variants.unshift(["--dist", path.resolve(before)])
   const results = variants.map(() => [])
   for (let r = 0; r < Number(runs); r++) {
@@ -47,13 +53,13 @@ if (runs !== undefined) {
     return sorted[Math.floor(sorted.length / 2)].toFixed(2)
   }
   const rows = results.map((all) => {
-    const row = { compiler: all[0].compiler, dist: all[0].dist }
+    const row = { decoder: all[0].decoder, dist: all[0].dist }
     for (const key of Object.keys(all[0])) {
-      if (!["compiler", "dist", "unit"].includes(key)) row[key] = median(all.map((one) => one[key]))
+      if (!["decoder", "dist", "unit"].includes(key)) row[key] = median(all.map((one) => one[key]))
     }
     return row
   })
-  console.log(`median of ${runs} fresh processes each; µs per batch, compile in ms`)
+  console.log(`median of ${runs} fresh processes each; µs per batch, first call in ms`)
   console.table(rows)
   process.exit(0)
 }
@@ -62,22 +68,15 @@ if (runs !== undefined) {
 const { pageJson } = await import(pathToFileURL(path.join(here, "..", "dist", "wire.js")).href)
 const text = pageJson(10 * perPage, undefined, perPage)
 
-const { FastDecode, BatchPage } = await import(pathToFileURL(path.join(dist, "index.js")).href)
-const { Either } = await import("effect")
-const compileStart = performance.now()
-let decode
-if (closures) {
-  const internal = await import(pathToFileURL(path.join(dist, "internal", "fastCheck.js")).href)
-  if (internal.compileClosures === undefined) throw new Error(`${dist} has no closure-only compiler`)
-  const check = internal.compileClosures(BatchPage.BatchPage.ast, "reuse")
-  decode = (input) => {
-    const value = check(input)
-    return value === internal.unsure ? Either.left("unsure") : Either.right(value)
-  }
-} else {
-  decode = FastDecode.decodeOwnedEither(BatchPage.BatchPage)
-}
-const compileMs = performance.now() - compileStart
+const { BatchPage } = await import(pathToFileURL(path.join(dist, "index.js")).href)
+if (typeof BatchPage.decodeBatchPage !== "function") throw new Error(`${dist} has no BatchPage.decodeBatchPage`)
+const { Either, Schema } = await import("effect")
+const decode = schemaOnly ? Schema.decodeUnknownEither(BatchPage.BatchPage) : BatchPage.decodeBatchPage
+
+// The first call compiles the check (or builds the schema's parser): timed apart.
+const firstStart = performance.now()
+if (Either.isLeft(decode(JSON.parse(text)))) throw new Error("the page did not decode")
+const firstCallMs = performance.now() - firstStart
 
 // Parses and decodes `count` pages; the milliseconds of each part, page by page.
 const run = (count) => {
@@ -103,9 +102,9 @@ const perBatch = (ms, from, to) => {
 const cold = run(pages)
 const warm = run(pages)
 console.log(JSON.stringify({
-  compiler: closures ? "closures" : "default",
+  decoder: schemaOnly ? "schema" : "compiled",
   dist: path.relative(process.cwd(), dist),
-  compileMs: compileMs.toFixed(3),
+  firstCallMs: firstCallMs.toFixed(3),
   decodePage1: perBatch(cold.decoding, 0, 1),
   decodeFirst10: perBatch(cold.decoding, 0, 10),
   decodeFirst100: perBatch(cold.decoding, 0, 100),
