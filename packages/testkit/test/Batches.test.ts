@@ -1,25 +1,12 @@
 import { ApiError, Batch, BatchPage } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Schema, TestClock } from "effect"
 import { chatLines, createBatch, getJson, live, postEmpty, raw, upload } from "./helpers.js"
 
 const decodeBatch = Schema.decodeUnknownSync(Batch.Batch)
 const decodePage = Schema.decodeUnknownSync(BatchPage.BatchPage)
 const decodeError = Schema.decodeUnknownSync(ApiError.ApiErrorBody)
-
-// Short durations: batches finish within milliseconds of real time on the socket tests.
-const fast = { durations: { validating: 1, inProgress: 0, finalizing: 0 } } as const
-
-const waitFor = (id: string, status: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 200; i++) {
-      const b = decodeBatch((yield* getJson(`/batches/${id}`)).json)
-      if (b.status === status) return b
-      yield* Effect.sleep("5 millis")
-    }
-    return yield* Effect.dieMessage(`batch ${id} never reached ${status}`)
-  })
 
 describe("/v1/batches over HTTP", () => {
   it.live("creates, retrieves, lists newest first with after/limit, and cancels", () =>
@@ -167,11 +154,15 @@ describe("/v1/batches over HTTP", () => {
       assert.strictEqual(ok.status, 200)
     }).pipe(Effect.provide(live())))
 
-  it.live("409 when cancelling a completed or failed batch", () =>
+  it.effect("409 when cancelling a completed or failed batch", () =>
     Effect.gen(function*() {
       const good = yield* upload(chatLines(["a", "b"]))
       const done = decodeBatch((yield* createBatch(good)).json)
-      yield* waitFor(done.id, "completed")
+      const bad = yield* upload("not json\n")
+      const failed = decodeBatch((yield* createBatch(bad)).json)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(decodeBatch((yield* getJson(`/batches/${done.id}`)).json).status, "completed")
+      assert.strictEqual(decodeBatch((yield* getJson(`/batches/${failed.id}`)).json).status, "failed")
       const conflict = yield* postEmpty(`/batches/${done.id}/cancel`)
       assert.strictEqual(conflict.status, 409)
       assert.deepStrictEqual(decodeError(conflict.json), {
@@ -182,13 +173,10 @@ describe("/v1/batches over HTTP", () => {
           code: null
         }
       })
-      const bad = yield* upload("not json\n")
-      const failed = decodeBatch((yield* createBatch(bad)).json)
-      yield* waitFor(failed.id, "failed")
       const conflict2 = yield* postEmpty(`/batches/${failed.id}/cancel`)
       assert.strictEqual(conflict2.status, 409)
       assert.strictEqual(decodeError(conflict2.json).error.message, "Cannot cancel a batch with status 'failed'.")
-    }).pipe(Effect.provide(live(fast))))
+    }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 
   it.live("every response carries x-request-id and openai-processing-ms", () =>
     Effect.gen(function*() {

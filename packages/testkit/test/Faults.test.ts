@@ -3,7 +3,7 @@ import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Schema, Stream, TestClock } from "effect"
-import { api, chatLines, createBatch, getJson, live, upload } from "./helpers.js"
+import { api, chatLines, createBatch, getJson, live, upload, withKnobs } from "./helpers.js"
 
 const decodeError = Schema.decodeUnknownSync(ApiError.ApiErrorBody)
 const decodePage = Schema.decodeUnknownSync(BatchPage.BatchPage)
@@ -89,12 +89,13 @@ describe("faults over a real socket", () => {
       assert.strictEqual(decodePage(yield* again.json).data.length, 5)
     }).pipe(Effect.provide(live())))
 
+  // The waits between chunks are on the Clock and tested in memory; here a zero wait still sends each chunk alone.
   it.live("a slow body arrives whole, chunk by chunk", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const text = chatLines(["a", "b"])
       const id = yield* upload(text)
-      yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.slowBody({ chunkBytes: 16, delay: "1 millis" }))
+      yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.slowBody({ chunkBytes: 16, delay: 0 }))
       const client = yield* api
       const res = yield* client.get(`/files/${id}/content`)
       assert.strictEqual(yield* res.text, text)
@@ -102,56 +103,57 @@ describe("faults over a real socket", () => {
 
   it.live("content bodies that break after n bytes can be resumed with Range", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.FakeOpenAi
       const text = chatLines(Array.from({ length: 20 }, (_, i) => `line-${i}`))
       const id = yield* upload(text)
-      yield* fake.configure({ breakContentAfterBytes: 500 })
       const client = yield* api
       const bytes = new TextEncoder().encode(text)
-      const got: Array<Uint8Array> = []
-      let offset = 0
-      let attempts = 0
-      while (offset < bytes.length && attempts++ < 100) {
-        const res = yield* client.execute(
-          HttpClientRequest.get(`/files/${id}/content`).pipe(
-            HttpClientRequest.setHeader("range", `bytes=${offset}-`)
+      const { attempts, got } = yield* Effect.scoped(Effect.gen(function*() {
+        yield* withKnobs({ breakContentAfterBytes: 500 })
+        const got: Array<Uint8Array> = []
+        let offset = 0
+        let attempts = 0
+        while (offset < bytes.length && attempts++ < 100) {
+          const res = yield* client.execute(
+            HttpClientRequest.get(`/files/${id}/content`).pipe(
+              HttpClientRequest.setHeader("range", `bytes=${offset}-`)
+            )
           )
-        )
-        assert.strictEqual(res.status, 206)
-        const chunks: Array<Uint8Array> = []
-        const read = yield* Effect.either(Stream.runForEach(res.stream, (c) => Effect.sync(() => chunks.push(c))))
-        if (offset + chunks.reduce((n, c) => n + c.length, 0) < bytes.length) assert.isTrue(Either.isLeft(read))
-        for (const c of chunks) {
-          got.push(c)
-          offset += c.length
+          assert.strictEqual(res.status, 206)
+          const chunks: Array<Uint8Array> = []
+          const read = yield* Effect.either(Stream.runForEach(res.stream, (c) => Effect.sync(() => chunks.push(c))))
+          if (offset + chunks.reduce((n, c) => n + c.length, 0) < bytes.length) assert.isTrue(Either.isLeft(read))
+          for (const c of chunks) {
+            got.push(c)
+            offset += c.length
+          }
         }
-      }
+        return { attempts, got }
+      }))
       assert.isTrue(attempts > 1)
       assert.strictEqual(new TextDecoder().decode(Buffer.concat(got)), text)
-      yield* fake.configure({ breakContentAfterBytes: undefined })
       const whole = yield* client.get(`/files/${id}/content`)
       assert.strictEqual(yield* whole.text, text)
     }).pipe(Effect.provide(live())))
+})
 
-  it.live("random faults at a rate are reproducible from the seed", () =>
+describe("faults in memory", () => {
+  it.effect("random faults at a rate are reproducible from the seed", () =>
     Effect.gen(function*() {
       const run = Effect.gen(function*() {
         const statuses: Array<number> = []
         for (let i = 0; i < 30; i++) statuses.push(yield* listStatus)
         return statuses
       })
-      const options: FakeOpenAi.ServerOptions = {
+      const options: FakeOpenAi.Options = {
         randomFaults: { rate: 0.3, seed: 42, faults: [Fault.status(500), Fault.status(503)] }
       }
-      const a = yield* run.pipe(Effect.provide(live(options)))
-      const b = yield* run.pipe(Effect.provide(live(options)))
+      const a = yield* run.pipe(Effect.provide(FakeOpenAi.layerInMemory(options)))
+      const b = yield* run.pipe(Effect.provide(FakeOpenAi.layerInMemory(options)))
       assert.deepStrictEqual(a, b)
       assert.isTrue(a.some((s) => s === 500 || s === 503))
       assert.isTrue(a.filter((s) => s === 200).length > 10)
     }))
-})
 
-describe("faults in memory", () => {
   it.effect("a reset fails the request with a transport error; a truncated body fails its stream", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi

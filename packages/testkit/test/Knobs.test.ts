@@ -2,7 +2,7 @@ import { ApiError, Batch, BatchPage, Jsonl, ResultLine } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema, TestClock } from "effect"
-import { api, createBatch, getJson, live, postEmpty } from "./helpers.js"
+import { api, createBatch, getJson, live, postEmpty, withKnobs } from "./helpers.js"
 
 const decodeError = Schema.decodeUnknownSync(ApiError.ApiErrorBody)
 const decodePage = Schema.decodeUnknownSync(BatchPage.BatchPage)
@@ -49,14 +49,16 @@ describe("rate limits and quota", () => {
       assert.match(limited.headers["retry-after-ms"] ?? "", /^\d+$/)
       assert.match(limited.headers["x-ratelimit-reset-requests"] ?? "", /^[\d.]+(ms|s|m)/)
       assert.strictEqual(decodeError(limited.json).error.code, "rate_limit_exceeded")
-      const fake = yield* FakeOpenAi.FakeOpenAi
-      yield* fake.configure({ rateLimit: { requests: 0, window: "1 hour", headers: false } })
-      const bare = yield* getJson("/files")
+      const bare = yield* Effect.scoped(Effect.zipRight(
+        withKnobs({ rateLimit: { requests: 0, window: "1 hour", headers: false } }),
+        getJson("/files")
+      ))
       assert.strictEqual(bare.status, 429)
       assert.match(bare.headers["retry-after"] ?? "", /^\d+$/)
       assert.strictEqual(bare.headers["x-ratelimit-limit-requests"], undefined)
-      yield* fake.configure({ rateLimit: undefined, quotaExhausted: true })
-      const quota = yield* getJson("/batches")
+      const quota = yield* Effect.scoped(
+        Effect.zipRight(withKnobs({ rateLimit: undefined, quotaExhausted: true }), getJson("/batches"))
+      )
       assert.strictEqual(quota.status, 429)
       assert.strictEqual(decodeError(quota.json).error.type, "insufficient_quota")
       assert.strictEqual(quota.headers["retry-after"], undefined)
@@ -80,10 +82,8 @@ describe("rate limits and quota", () => {
 
   it.effect("quota exhausted: 429 insufficient_quota without retry-after; configurable at run time", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.FakeOpenAi
       assert.strictEqual((yield* getJson("/batches")).status, 200)
-      yield* fake.configure({ quotaExhausted: true })
-      const res = yield* getJson("/batches")
+      const res = yield* Effect.scoped(Effect.zipRight(withKnobs({ quotaExhausted: true }), getJson("/batches")))
       assert.strictEqual(res.status, 429)
       assert.strictEqual(res.headers["retry-after"], undefined)
       assert.strictEqual(res.headers["retry-after-ms"], undefined)
@@ -91,7 +91,6 @@ describe("rate limits and quota", () => {
       assert.strictEqual(e.type, "insufficient_quota")
       assert.strictEqual(e.code, "insufficient_quota")
       assert.include(e.message, "You exceeded your current quota")
-      yield* fake.configure({ quotaExhausted: false })
       assert.strictEqual((yield* getJson("/batches")).status, 200)
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 })
@@ -111,13 +110,17 @@ describe("latency, listing quirks and seeding", () => {
       const fake = yield* FakeOpenAi.FakeOpenAi
       yield* fake.seedBatches(10)
       const first = decodePage((yield* getJson("/batches?limit=3")).json)
-      yield* fake.configure({ stuckCursor: true })
-      const again = decodePage((yield* getJson(`/batches?limit=3&after=${first.last_id}`)).json)
+      const next = `/batches?limit=3&after=${first.last_id}`
+      const again = decodePage(
+        (yield* Effect.scoped(Effect.zipRight(withKnobs({ stuckCursor: true }), getJson(next)))).json
+      )
       assert.deepStrictEqual(again.data.map((b) => b.id), first.data.map((b) => b.id))
-      yield* fake.configure({ stuckCursor: false, omitHasMore: true })
-      const res = yield* getJson(`/batches?limit=3&after=${first.last_id}`)
+      const res = yield* Effect.scoped(Effect.zipRight(withKnobs({ omitHasMore: true }), getJson(next)))
       assert.isFalse("has_more" in res.json)
       assert.strictEqual(decodePage(res.json).data[0]?.id, "batch_5eed0000000000000000000000000003")
+      const restored = decodePage((yield* getJson(next)).json)
+      assert.strictEqual(restored.has_more, true)
+      assert.strictEqual(restored.data[0]?.id, "batch_5eed0000000000000000000000000003")
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 
   it.effect("seeded batches page consistently newest first after the created ones, and can be retrieved", () =>

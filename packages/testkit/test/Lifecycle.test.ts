@@ -2,7 +2,7 @@ import { Batch, Jsonl, ResultLine } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema, TestClock } from "effect"
-import { chatLines, content, createBatch, getJson, postEmpty, upload } from "./helpers.js"
+import { chatLines, content, createBatch, getJson, postEmpty, upload, withKnobs } from "./helpers.js"
 
 const inMemory = (options: FakeOpenAi.Options = {}) => FakeOpenAi.layerInMemory(options)
 
@@ -329,13 +329,17 @@ describe("lifecycle under TestClock (in memory)", () => {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const fileId = yield* upload(chatLines(["a"]))
       const slow = (yield* createBatch(fileId)).json.id as string
-      yield* fake.configure({ durations: { validating: "1 hour" } })
-      const slower = (yield* createBatch(fileId)).json.id as string
+      const slower = yield* Effect.scoped(Effect.gen(function*() {
+        yield* withKnobs({ durations: { validating: "1 hour" } })
+        assert.strictEqual((yield* fake.knobs).durations.validating, "1 hour")
+        return (yield* createBatch(fileId)).json.id as string
+      }))
+      // A batch keeps the durations it was created under, after the knob is put back.
+      assert.deepStrictEqual((yield* fake.knobs).durations, FakeOpenAi.defaultKnobs.durations)
       yield* TestClock.adjust("1 minute")
       assert.strictEqual((yield* retrieve(slow)).status, "completed")
       assert.strictEqual((yield* retrieve(slower)).status, "validating")
       yield* TestClock.adjust("1 hour")
       assert.strictEqual((yield* retrieve(slower)).status, "completed")
-      assert.strictEqual((yield* fake.knobs).durations.validating, "1 hour")
     }).pipe(Effect.provide(inMemory())))
 })

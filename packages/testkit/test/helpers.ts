@@ -3,6 +3,14 @@ import { HttpBody, HttpClient, HttpClientRequest, type HttpClientResponse } from
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
 
+/** Applies a knob patch until the scope closes, then puts back the knobs in force before. */
+export const withKnobs = (patch: FakeOpenAi.KnobsPatch) =>
+  Effect.flatMap(
+    FakeOpenAi.FakeOpenAi,
+    (fake) =>
+      Effect.acquireRelease(Effect.zipLeft(fake.knobs, fake.configure(patch)), (before) => fake.configure(before))
+  )
+
 /** An HttpClient pointed at the emulator with its key. */
 export const api = Effect.gen(function*() {
   const fake = yield* FakeOpenAi.FakeOpenAi
