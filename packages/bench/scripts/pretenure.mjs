@@ -1,5 +1,5 @@
-// Why `Stream.runForEach` keeps every chunk it consumes until a full GC (bench README, "Listing
-// (1) and memory (3), 13:35"): V8 allocates a function literal assigned to a property
+// Why `Stream.runForEach` keeps every chunk it consumes until a full GC (bench README, scenario 1
+// under "Scenarios and targets"): V8 allocates a function literal assigned to a property
 // (`op.get = () => value`) in old space, and a young collection keeps whatever such a closure refers
 // to, even when the closure is garbage. Bound to a constant first, the same closure is young.
 //
