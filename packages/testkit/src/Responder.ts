@@ -269,24 +269,6 @@ export const defaults: { readonly [endpoint: string]: Responder } = {
 }
 
 /**
- * The failure answer used when `FailLine` returns `true`.
- *
- * @since 0.1.0
- * @category constants
- */
-export const defaultFailure = (request: RequestInfo): Reply => ({
-  status_code: 400,
-  body: {
-    error: {
-      message: `The request with custom_id '${request.customId}' was rejected by the emulator.`,
-      type: "invalid_request_error",
-      param: null,
-      code: null
-    }
-  }
-})
-
-/**
  * A `FailLine` that fails every line whose `custom_id` matches the pattern.
  *
  * @since 0.1.0

@@ -78,76 +78,59 @@ const rateLimit = (ctx: Context, knobs: FakeOpenAi.Knobs, now: number) =>
     return [{ allowed, headers, resetMs }, next]
   })
 
-/**
- * Auth, quota and rate limit, in the API's order: the refusal, if any, and the rate-limit headers.
- * Only a request with the right key counts against the limit.
- */
-const gate = (ctx: Context, request: HttpServerRequest.HttpServerRequest, knobs: FakeOpenAi.Knobs) =>
-  Effect.gen(function*() {
-    const apiKey = ctx.options.apiKey
-    const auth = request.headers["authorization"]
-    const key = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined
-    const now = yield* Clock.currentTimeMillis
-    const limited = key === apiKey && !knobs.quotaExhausted ? yield* rateLimit(ctx, knobs, now) : undefined
-    const headers = limited?.headers ?? {}
-    if (key === undefined || key === "") {
-      return {
-        headers,
-        refusal: invalid(
-          "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
-          null,
-          null,
-          401
-        )
-      }
-    }
-    if (key !== apiKey) {
-      return {
-        headers,
-        refusal: invalid(
-          `Incorrect API key provided: ${
-            redactKey(key)
-          }. You can find your API key at https://platform.openai.com/account/api-keys.`,
-          null,
-          "invalid_api_key",
-          401
-        )
-      }
-    }
-    if (knobs.quotaExhausted) {
-      return {
-        headers,
-        refusal: new ApiFailure({
-          status: 429,
-          message:
-            "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
-          type: "insufficient_quota",
-          param: null,
-          code: "insufficient_quota"
-        })
-      }
-    }
-    if (limited !== undefined && !limited.allowed) {
-      const limit = knobs.rateLimit!
-      const wait = Math.max(1, limited.resetMs)
-      return {
-        headers,
-        refusal: new ApiFailure({
-          status: 429,
-          message: `Rate limit reached for requests in organization org-batchfx on requests per ${
-            goDuration(millis(limit.window))
-          }: Limit ${limit.requests}, Used ${limit.requests}, Requested 1. Please try again in ${
-            goDuration(wait)
-          }. Visit https://platform.openai.com/account/rate-limits to learn more.`,
-          type: "requests",
-          param: null,
-          code: "rate_limit_exceeded",
-          headers: { "retry-after": String(Math.ceil(wait / 1000)), "retry-after-ms": String(wait) }
-        })
-      }
-    }
-    return { headers, refusal: undefined }
+type Limited = Effect.Effect.Success<ReturnType<typeof rateLimit>>
+
+/** Why a request is refused before it is handled, in the API's order: key, quota, rate limit. */
+const refusal = (
+  key: string | undefined,
+  apiKey: string,
+  knobs: FakeOpenAi.Knobs,
+  limited: Limited
+): ApiFailure | undefined => {
+  if (key === undefined || key === "") {
+    return invalid(
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+      null,
+      null,
+      401
+    )
+  }
+  if (key !== apiKey) {
+    return invalid(
+      `Incorrect API key provided: ${
+        redactKey(key)
+      }. You can find your API key at https://platform.openai.com/account/api-keys.`,
+      null,
+      "invalid_api_key",
+      401
+    )
+  }
+  if (knobs.quotaExhausted) {
+    return new ApiFailure({
+      status: 429,
+      message:
+        "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+      type: "insufficient_quota",
+      param: null,
+      code: "insufficient_quota"
+    })
+  }
+  if (limited === undefined || limited.allowed) return undefined
+  const limit = knobs.rateLimit!
+  const wait = Math.max(1, limited.resetMs)
+  return new ApiFailure({
+    status: 429,
+    message: `Rate limit reached for requests in organization org-batchfx on requests per ${
+      goDuration(millis(limit.window))
+    }: Limit ${limit.requests}, Used ${limit.requests}, Requested 1. Please try again in ${
+      goDuration(wait)
+    }. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+    type: "requests",
+    param: null,
+    code: "rate_limit_exceeded",
+    headers: { "retry-after": String(Math.ceil(wait / 1000)), "retry-after-ms": String(wait) }
   })
+}
 
 /** Both route families; a failure becomes the API's error body, a defect a 500. */
 const routes = (ctx: Context): Effect.Effect<
@@ -203,9 +186,15 @@ export const make = (
     let headers: Record<string, string> = {}
     let response = Faults.replacement(fault)
     if (response === undefined) {
-      const gated = yield* gate(ctx, request, knobs)
-      headers = gated.headers
-      response = gated.refusal !== undefined ? errorResponse(gated.refusal) : yield* handled
+      // Only a request with the right key counts against the rate limit.
+      const auth = request.headers["authorization"]
+      const key = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined
+      const now = yield* Clock.currentTimeMillis
+      const apiKey = ctx.options.apiKey
+      const limited = key === apiKey && !knobs.quotaExhausted ? yield* rateLimit(ctx, knobs, now) : undefined
+      headers = limited?.headers ?? {}
+      const refused = refusal(key, apiKey, knobs, limited)
+      response = refused !== undefined ? errorResponse(refused) : yield* handled
     }
     const end = yield* Clock.currentTimeMillis
     response = HttpServerResponse.setHeaders(response, {

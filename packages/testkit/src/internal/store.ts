@@ -94,6 +94,19 @@ const usageOf = (body: unknown) => {
   }
 }
 
+/** The answer of a line that `FailLine` fails with `true`. */
+const defaultFailure = (request: Responder.RequestInfo): Responder.Reply => ({
+  status_code: 400,
+  body: {
+    error: {
+      message: `The request with custom_id '${request.customId}' was rejected by the emulator.`,
+      type: "invalid_request_error",
+      param: null,
+      code: null
+    }
+  }
+})
+
 /** Checks an input file with core's incremental check and, when valid, runs every line through the responder. */
 export const validate = (options: {
   readonly batchId: string
@@ -103,7 +116,6 @@ export const validate = (options: {
   readonly file: StoredFile | undefined
   readonly responder: Responder.Responder
   readonly failLine: Responder.FailLine | undefined
-  readonly defaultFailure: (request: Responder.RequestInfo) => Responder.Reply
   readonly limits: RequestLine.InputLimits
 }): Validation => {
   const { file } = options
@@ -162,7 +174,7 @@ export const validate = (options: {
     const reply = failure === false
       ? options.responder(request)
       : failure === true
-      ? options.defaultFailure(request)
+      ? defaultFailure(request)
       : failure
     const ok = reply.status_code >= 200 && reply.status_code < 300
     const usage = ok ? usageOf(reply.body) : { input: 0, cached: 0, output: 0, reasoning: 0 }
@@ -475,7 +487,6 @@ export const seededFile = (index: number, kind: SeededFileKind, seededAt: number
     file: file(input, "batch", 0, ""),
     responder: Responder.defaults[shape.endpoint] ?? Responder.echo,
     failLine: (request) => request.line <= shape.failed,
-    defaultFailure: Responder.defaultFailure,
     limits: {}
   })
   if (validation._tag === "Invalid") return undefined

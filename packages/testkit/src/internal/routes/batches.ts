@@ -82,7 +82,6 @@ const create = (ctx: Context) =>
           file: inputFile,
           responder,
           failLine: options.failLine,
-          defaultFailure: Responder.defaultFailure,
           limits: options.inputLimits
         }),
         cancelAtMs: undefined,
