@@ -93,6 +93,7 @@ describe("batchfx-fake-server flags", () => {
 
   it("rejects unknown flags, missing values and bad faults with a message", () => {
     assert.deepStrictEqual(Flags.parse(["--nope"]), Either.left("unknown flag --nope"))
+    assert.deepStrictEqual(Flags.parse(["constructor", "1"]), Either.left("unknown flag constructor"))
     assert.deepStrictEqual(Flags.parse(["--port"]), Either.left("--port needs a value"))
     assert.deepStrictEqual(Flags.parse(["--faults", "boom"]), Either.left("unknown fault 'boom'"))
     assert.isTrue(Either.isLeft(Flags.parse(["--rate-limit", "fast"])))

@@ -64,6 +64,15 @@ const parseFault = (text: string): Fault.Fault | string => {
   }
 }
 
+const durationFlags: { readonly [flag: string]: keyof FakeOpenAi.Durations } = {
+  "--validating-ms": "validating",
+  "--in-progress-ms": "inProgress",
+  "--finalizing-ms": "finalizing",
+  "--cancelling-ms": "cancelling",
+  "--expiring-ms": "expiring",
+  "--window-ms": "completionWindow"
+}
+
 /** Parses the arguments after the script name. */
 export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string> => {
   const options: Record<string, unknown> = {}
@@ -157,26 +166,11 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
         case "--fail-pattern":
           options.failLine = Responder.failCustomIds(new RegExp(value()))
           break
-        case "--validating-ms":
-          durations.validating = number()
-          break
-        case "--in-progress-ms":
-          durations.inProgress = number()
-          break
-        case "--finalizing-ms":
-          durations.finalizing = number()
-          break
-        case "--cancelling-ms":
-          durations.cancelling = number()
-          break
-        case "--expiring-ms":
-          durations.expiring = number()
-          break
-        case "--window-ms":
-          durations.completionWindow = number()
-          break
-        default:
-          throw new Error(`unknown flag ${flag}`)
+        default: {
+          const duration = Object.hasOwn(durationFlags, flag) ? durationFlags[flag] : undefined
+          if (duration === undefined) throw new Error(`unknown flag ${flag}`)
+          durations[duration] = number()
+        }
       }
     } catch (e) {
       return Either.left(e instanceof Error ? e.message : String(e))
