@@ -3,7 +3,20 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { cli, controlCharacters, fastDurations, inputFile, jsonLines, run, tempDir } from "./utils.js"
+import { versionOutput } from "../src/internal/version.js"
+import {
+  cli,
+  controlCharacters,
+  createdId,
+  createValidating,
+  fastDurations,
+  inputFile,
+  jsonLines,
+  poll,
+  runCli,
+  startCli,
+  tempDir
+} from "./utils.js"
 
 const Fake = FakeOpenAi.layer({ durations: fastDurations })
 
@@ -137,8 +150,7 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
         "--endpoint",
         "/v1/chat/completions",
         "--wait",
-        "--interval",
-        "100ms",
+        ...poll,
         "--output",
         out,
         "--errors",
@@ -152,8 +164,8 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
       assert.strictEqual(readFileSync(errors, "utf8"), "")
       assert.deepStrictEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [])
 
-      const id = /Created (batch_\w+)/.exec(r.stderr)![1]!
-      const waited = yield* cli(["wait", id, "--interval", "100ms"])
+      const id = createdId(r.stderr)
+      const waited = yield* cli(["wait", id, ...poll])
       assert.strictEqual(waited.code, 0, waited.stderr)
       const again = yield* cli(["results", id])
       assert.strictEqual(again.code, 0, again.stderr)
@@ -183,7 +195,7 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
       const created = yield* cli(["create", "--input-file-id", "file-missing", "--endpoint", "/v1/chat/completions"])
       assert.strictEqual(created.code, 0, created.stderr)
       const id = jsonLines(created.stdout)[0]!["id"] as string
-      const r = yield* cli(["wait", id, "--interval", "100ms"])
+      const r = yield* cli(["wait", id, ...poll])
       assert.strictEqual(r.code, 1)
       assert.match(r.stdout, / failed/)
       assert.match(r.stderr, new RegExp(`Batch ${id} ended failed: .*file-missing`))
@@ -191,14 +203,10 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
 
   it.effect("wait --timeout gives up with exit 1 while the batch keeps running", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.FakeOpenAi
-      yield* fake.configure({ durations: { validating: "1 hour" } })
-      const created = yield* cli(["create", "--input", inputFile(tempDir(), 1), "--endpoint", "/v1/chat/completions"])
-      yield* fake.configure({ durations: { validating: fastDurations.validating } })
-      const id = jsonLines(created.stdout)[0]!["id"] as string
-      const r = yield* cli(["wait", id, "--interval", "100ms", "--timeout", "1s"])
+      const id = yield* createValidating()
+      const r = yield* cli(["wait", id, ...poll, "--timeout", "50ms"])
       assert.strictEqual(r.code, 1)
-      assert.include(r.stderr, `Batch ${id} is still validating after 1s`)
+      assert.include(r.stderr, `Batch ${id} is still validating after 50ms`)
       const results = yield* cli(["results", id])
       assert.strictEqual(results.code, 1)
       assert.include(results.stderr, "is still validating")
@@ -218,23 +226,9 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
 
   it.effect("cancel --all refuses without --yes in a pipe (exit 2), and cancels the matching batches with --yes", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.FakeOpenAi
-      yield* fake.configure({ durations: { validating: "1 hour" } })
-      const dir = tempDir()
-      const make = (tag: string) =>
-        cli([
-          "create",
-          "--input",
-          inputFile(dir, 1, `${tag}.jsonl`),
-          "--endpoint",
-          "/v1/chat/completions",
-          "--metadata",
-          `run=${tag}`
-        ])
-      const a = jsonLines((yield* make("x")).stdout)[0]!["id"]
-      const b = jsonLines((yield* make("x")).stdout)[0]!["id"]
-      const c = jsonLines((yield* make("y")).stdout)[0]!["id"]
-      yield* fake.configure({ durations: { validating: fastDurations.validating } })
+      const a = yield* createValidating(["--metadata", "run=x"])
+      const b = yield* createValidating(["--metadata", "run=x"])
+      const c = yield* createValidating(["--metadata", "run=y"])
       const refused = yield* cli(["cancel", "--all", "--metadata", "run=x"])
       assert.strictEqual(refused.code, 2)
       assert.include(refused.stderr, "refusing to cancel 2 batches without --yes")
@@ -243,9 +237,9 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
       const cancelled = jsonLines(r.stdout)
       assert.deepStrictEqual(cancelled.map((x) => x["id"]).sort(), [a, b].sort())
       assert.isTrue(cancelled.every((x) => x["status"] === "cancelling"))
-      const other = yield* cli(["get", c as string])
+      const other = yield* cli(["get", c])
       assert.strictEqual(jsonLines(other.stdout)[0]!["status"], "validating")
-      yield* cli(["cancel", c as string])
+      yield* cli(["cancel", c])
     }))
 
   it.effect("results --output never leaves a file under the final name when the download fails", () =>
@@ -258,10 +252,9 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
         "--endpoint",
         "/v1/chat/completions",
         "--wait",
-        "--interval",
-        "100ms"
+        ...poll
       ])
-      const id = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+      const id = createdId(submitted.stderr)
       yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.truncatedBody(50))
       const out = join(dir, "results.jsonl")
       const r = yield* cli(["results", id, "--output", out, "--max-retries", "0"])
@@ -272,13 +265,13 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
 
   it.effect("a connection that fails is one sentence without a stack trace (exit 1); --verbose adds the trace", () =>
     Effect.gen(function*() {
-      const r = yield* run(["get", "batch_x", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"], {
+      const r = yield* runCli(["get", "batch_x", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"], {
         env: { OPENAI_API_KEY: "sk-test-secret-key" }
       })
       assert.strictEqual(r.code, 1)
       assert.strictEqual(r.stderr.trim().split("\n").length, 2)
       assert.notInclude(r.stderr, "    at ")
-      const v = yield* run(
+      const v = yield* runCli(
         ["--verbose", "get", "batch_x", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"],
         {
           env: { OPENAI_API_KEY: "sk-test-secret-key" }
@@ -292,13 +285,67 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
   it.effect("a wrong key is an API error (exit 1); a missing key says how to set it (exit 2)", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
-      const wrong = yield* run(["list"], { env: { OPENAI_API_KEY: "sk-wrong", OPENAI_BASE_URL: fake.baseUrl } })
+      const wrong = yield* runCli(["list"], { env: { OPENAI_API_KEY: "sk-wrong", OPENAI_BASE_URL: fake.baseUrl } })
       assert.strictEqual(wrong.code, 1)
       assert.match(wrong.stderr, /request id/)
       assert.notInclude(wrong.stderr, "sk-wrong")
-      const missing = yield* run(["list", "--base-url", fake.baseUrl])
+      const missing = yield* runCli(["list", "--base-url", fake.baseUrl])
       assert.strictEqual(missing.code, 2)
       assert.include(missing.stderr, "OPENAI_API_KEY is not set")
       assert.include(missing.stderr, "`batchfx demo` and `batchfx fake-server` need no key")
+    }))
+})
+
+layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })("batchfx with no key", (it) => {
+  it.effect("--help works on every command without a key, with no escape codes in a pipe; --version; completions", () =>
+    Effect.gen(function*() {
+      for (const command of ["list", "get", "create", "cancel", "wait", "results", "submit", "fake-server", "demo"]) {
+        const r = yield* runCli([command, "--help"])
+        assert.strictEqual(r.code, 0, `${command}: ${r.stderr}`)
+        assert.include(r.stdout, "USAGE")
+        assert.notMatch(r.stdout, controlCharacters)
+      }
+      assert.include((yield* runCli(["wait", "--help"])).stdout, "--interval DURATION")
+      const version = yield* runCli(["--version"])
+      const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+      // bin.ts answers `--version` alone with these bytes without loading the command line.
+      assert.strictEqual(version.stdout, versionOutput)
+      assert.strictEqual(version.stdout.trim(), pkg.version)
+      const completions = yield* runCli(["--completions", "bash"])
+      assert.strictEqual(completions.code, 0)
+      assert.include(completions.stdout, "batchfx")
+    }))
+
+  it.effect("fake-server with --speed, --rps and --latency serves a submit --wait and a paced bulk get", () =>
+    Effect.gen(function*() {
+      const server = yield* startCli([
+        "fake-server",
+        "--seed",
+        "40",
+        "--speed",
+        "20",
+        "--rps",
+        "10",
+        "--latency",
+        "10ms"
+      ])
+      const url = (yield* server.stdout.until((text) => text.includes("\n"))).trim()
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/v1$/)
+      assert.include(yield* server.stderr.until((text) => text.includes("Ctrl-C")), "key sk-fake-batchfx, 40 batches")
+      const env = { OPENAI_API_KEY: "sk-fake-batchfx", OPENAI_BASE_URL: url }
+      const dir = tempDir()
+      const out = join(dir, "out.jsonl")
+      const submitted = yield* runCli(
+        ["submit", inputFile(dir, 6), "-e", "/v1/chat/completions", "--wait", ...poll, "--output", out],
+        { env }
+      )
+      assert.strictEqual(submitted.code, 0, submitted.stderr)
+      assert.strictEqual(jsonLines(readFileSync(out, "utf8")).length, 6)
+      const ids = jsonLines((yield* runCli(["list", "--max", "12"], { env })).stdout).map((b) => b["id"] as string)
+      assert.strictEqual(ids.length, 12)
+      const got = yield* runCli(["get", ...ids, "--concurrency", "2", "--rpm", "1200"], { env })
+      assert.strictEqual(got.code, 0, got.stderr)
+      assert.deepStrictEqual(jsonLines(got.stdout).map((b) => b["id"]), ids)
+      assert.strictEqual((yield* server.interrupt).code, 130)
     }))
 })

@@ -1,5 +1,5 @@
 /**
- * The bad-input catalogue of the `batchfx` binary: malformed flags, missing, unreadable and
+ * The bad-input catalogue of `batchfx` (run in-process, see `utils.ts`): malformed flags, missing, unreadable and
  * non-JSONL input files, a 10 MB line, invalid ids, unknown endpoints, metadata over its limits.
  * Each case must end with the right exit code and a short message on stderr (no stack trace unless
  * `--verbose`), print nothing on stdout, upload nothing it should not, and leave no file behind.
@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
-import { cli, fastDurations, inputFile, jsonLines, run, tempDir } from "./utils.js"
+import { cli, createdId, fastDurations, inputFile, jsonLines, poll, runCli, tempDir } from "./utils.js"
 
 const chat = "/v1/chat/completions"
 
@@ -265,8 +265,7 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
           "-e",
           chat,
           "--wait",
-          "--interval",
-          "100ms",
+          ...poll,
           "--output",
           out
         ])
@@ -281,9 +280,9 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
     it.effect("results --output to a directory that does not exist fails without leaving a file", () =>
       Effect.gen(function*() {
         const dir = tempDir()
-        const submitted = yield* cli(["submit", inputFile(dir, 2), "-e", chat, "--wait", "--interval", "100ms"])
+        const submitted = yield* cli(["submit", inputFile(dir, 2), "-e", chat, "--wait", ...poll])
         assert.strictEqual(submitted.code, 0, submitted.stderr)
-        const id = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+        const id = createdId(submitted.stderr)
         const r = yield* cli(["results", id, "--output", join(dir, "missing", "out.jsonl")])
         assert.notStrictEqual(r.code, 0)
         assert.strictEqual(r.stdout, "")
@@ -325,8 +324,7 @@ const badServer = (batch: string) =>
           case "cut":
             if (path.endsWith("/content")) {
               res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
-              res.write(`{"id":"batch_req_1","custom_id":"a","response":null,"error":null}\n`)
-              setTimeout(() => res.destroy(), 20)
+              res.write(`{"id":"batch_req_1","custom_id":"a","response":null,"error":null}\n`, () => res.destroy())
               return
             }
             return send(200, "application/json", batch)
@@ -340,13 +338,14 @@ const badServer = (batch: string) =>
   )
 
 const badAnswers: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]> = [
+  // an answer that is not JSON, and a 502, are retried before they are reported
   ["malformed-json", ["get", "batch_x"], /was not JSON/],
-  ["html-502", ["get", "batch_x"], /The server failed \(HTTP 502 .*502 Bad Gateway/],
-  ["empty", ["get", "batch_x"], /was not JSON/],
-  ["wrong-type", ["get", "batch_x"], /was not JSON/],
+  ["html-502", ["get", "batch_x", "--max-retries", "1"], /The server failed \(HTTP 502 .*502 Bad Gateway/],
+  ["empty", ["get", "batch_x", "--max-retries", "0"], /was not JSON/],
+  ["wrong-type", ["get", "batch_x", "--max-retries", "0"], /was not JSON/],
   ["error-in-200", ["get", "batch_x"], /did not have the expected shape/],
   ["wrong-shape", ["list"], /did not have the expected shape/],
-  ["html-502", ["list"], /The server failed \(HTTP 502/],
+  ["html-502", ["list", "--max-retries", "0"], /The server failed \(HTTP 502/],
   ["cut", ["results", "batch_x", "--output", "OUT", "--max-retries", "0"], /connection failed/i],
   // the server ignores Range and cuts at the same byte every time: the retries give up
   ["cut", ["results", "batch_x", "--output", "OUT", "--max-retries", "2"], /connection failed/i]
@@ -359,14 +358,14 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
         const dir = tempDir()
-        const submitted = yield* cli(["submit", inputFile(dir, 2), "-e", chat, "--wait", "--interval", "100ms"])
-        const id = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+        const submitted = yield* cli(["submit", inputFile(dir, 2), "-e", chat, "--wait", ...poll])
+        const id = createdId(submitted.stderr)
         const done = yield* cli(["get", id, "--format", "json"])
         const server = yield* badServer(done.stdout)
         const { port } = server.address() as AddressInfo
         for (const [mode, args, says] of badAnswers) {
           const out = join(dir, `${mode}.jsonl`)
-          const r = yield* run(args.map((a) => (a === "OUT" ? out : a)), {
+          const r = yield* runCli(args.map((a) => (a === "OUT" ? out : a)), {
             env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: `http://127.0.0.1:${port}/${mode}/v1` }
           }).pipe(Effect.map((r) => ({ ...r, stderr: r.stderr.replace(/\n$/, "") })))
           assert.strictEqual(r.code, 1, `${mode}: ${r.stderr}`)

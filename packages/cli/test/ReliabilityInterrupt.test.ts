@@ -1,181 +1,133 @@
 /**
  * Interruption: Ctrl-C (SIGINT) during `list`, `wait`, `results` and `submit` ends the built binary
  * with exit code 130, leaves no temporary file, and for `submit` leaves the remote batch running
- * with its id printed. The time from the signal to the exit is measured and printed (the bound
- * asserted is a generous 10 s so that a loaded machine does not make it flaky; RELIABILITY.md
- * reports the measured figures).
+ * with its id printed. Each test prints the time from the signal to the exit for RELIABILITY.md,
+ * and asserts nothing about it. The setup and the checks around the binary run in-process.
  */
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, readdirSync, watch } from "node:fs"
 import { join } from "node:path"
-import { bin, cli, envFor, fastDurations, inputFile, jsonLines, tempDir } from "./utils.js"
-
-/** A running CLI whose output is collected as it comes. */
-interface Running {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly out: () => string
-  readonly err: () => string
-}
-
-const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string): Running => {
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-    ...(cwd === undefined ? {} : { cwd })
-  })
-  let out = ""
-  let err = ""
-  child.stdout.setEncoding("utf8").on("data", (d: string) => void (out += d))
-  child.stderr.setEncoding("utf8").on("data", (d: string) => void (err += d))
-  return { child, out: () => out, err: () => err }
-}
-
-/** Waits (polling every 20 ms, at most `timeoutMs`) until `ready` holds; fails the test otherwise. */
-const until = (what: string, ready: () => boolean, running: Running, timeoutMs = 30_000) =>
-  Effect.async<void, Error>((resume) => {
-    const started = Date.now()
-    const timer = setInterval(() => {
-      if (ready()) {
-        clearInterval(timer)
-        resume(Effect.void)
-      } else if (running.child.exitCode !== null || Date.now() - started > timeoutMs) {
-        clearInterval(timer)
-        resume(Effect.fail(new Error(`never saw ${what}; stdout: ${running.out()} stderr: ${running.err()}`)))
-      }
-    }, 20)
-    return Effect.sync(() => clearInterval(timer))
-  })
-
-/** Sends SIGINT and resolves with the exit code and the milliseconds from the signal to the exit. */
-const interrupt = (running: Running) =>
-  Effect.async<{ readonly code: number | null; readonly ms: number }>((resume) => {
-    const sent = performance.now()
-    running.child.on("close", (code) => resume(Effect.succeed({ code, ms: Math.round(performance.now() - sent) })))
-    running.child.kill("SIGINT")
-    return Effect.sync(() => void running.child.kill("SIGKILL"))
-  })
+import {
+  cli,
+  configured,
+  createdId,
+  createValidating,
+  envFor,
+  fastDurations,
+  inputFile,
+  jsonLines,
+  poll,
+  spawnBinary,
+  tempDir
+} from "./utils.js"
 
 /** Prints the measured figure (for RELIABILITY.md). */
 const report = (command: string, ms: number) => Effect.logInfo(`SIGINT during ${command}: exit after ${ms} ms`)
 
 const temporaryFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".tmp"))
 
-const generous = 10_000
+/** Succeeds once `dir` holds a temporary file (checked on every change of the directory). */
+const temporaryFileIn = (dir: string) =>
+  Effect.async<void>((resume) => {
+    const watcher = watch(dir, () => {
+      if (temporaryFiles(dir).length === 0) return
+      watcher.close()
+      resume(Effect.void)
+    })
+    if (temporaryFiles(dir).length > 0) {
+      watcher.close()
+      return resume(Effect.void)
+    }
+    return Effect.sync(() => watcher.close())
+  })
+
+/** The status of a batch now. */
+const statusOf = (id: string) =>
+  Effect.map(cli(["get", id]), (r) => jsonLines(r.stdout)[0]?.["status"] ?? `(none: ${r.stderr})`)
 
 layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: true, timeout: "90 seconds" })(
   "Ctrl-C ends every long command with exit code 130 and leaves nothing behind",
   (it) => {
-    it.effect("list: interrupted while pages are still coming", () =>
+    it.scoped("list: interrupted while pages are still coming", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
         yield* fake.seedBatches(5000)
-        yield* fake.configure({ latency: "20 millis" })
-        const running = start(["list", "--limit", "1", "--format", "jsonl"], envFor(fake))
-        yield* until("a first batch", () => running.out().includes("\n"), running)
-        const { code, ms } = yield* interrupt(running)
-        yield* fake.configure({ latency: 0 })
+        yield* configured({ latency: "20 millis" })
+        const running = yield* spawnBinary(["list", "--limit", "1", "--format", "jsonl"], { env: envFor(fake) })
+        yield* running.until("a first batch", () => running.stdout().includes("\n"))
+        const { code, ms } = yield* running.signal("SIGINT")
         yield* report("list", ms)
-        assert.strictEqual(code, 130, running.err())
-        assert.isBelow(ms, generous)
+        assert.strictEqual(code, 130, running.stderr())
         // every line printed is a whole batch
-        const lines = running.out().split("\n")
+        const lines = running.stdout().split("\n")
         const last = lines.pop()
         assert.strictEqual(last, "", "the output ends with a complete line")
         assert.isTrue(lines.every((l) => (JSON.parse(l) as { object: string }).object === "batch"))
-        assert.notInclude(running.err(), "    at ")
+        assert.notInclude(running.stderr(), "    at ")
       }))
 
-    it.effect("wait: interrupted while the batch is validating; the batch keeps running", () =>
+    it.scoped("wait: interrupted while the batch is validating; the batch keeps running", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
-        yield* fake.configure({ durations: { validating: "1 hour" } })
-        const created = yield* cli(["create", "--input", inputFile(tempDir(), 1), "--endpoint", "/v1/chat/completions"])
-        const id = jsonLines(created.stdout)[0]!["id"] as string
-        const running = start(["wait", id, "--interval", "100ms"], envFor(fake))
-        yield* until("the first progress line", () => running.out().includes(`${id} validating`), running)
-        const { code, ms } = yield* interrupt(running)
+        const id = yield* createValidating()
+        const running = yield* spawnBinary(["wait", id, ...poll], { env: envFor(fake) })
+        yield* running.until("the first progress line", () => running.stdout().includes(`${id} validating`))
+        const { code, ms } = yield* running.signal("SIGINT")
         yield* report("wait", ms)
-        assert.strictEqual(code, 130, running.err())
-        assert.isBelow(ms, generous)
-        assert.notInclude(running.err(), "    at ")
-        const after = yield* cli(["get", id])
-        assert.strictEqual(jsonLines(after.stdout)[0]?.["status"], "validating", JSON.stringify(after))
+        assert.strictEqual(code, 130, running.stderr())
+        assert.notInclude(running.stderr(), "    at ")
+        assert.strictEqual(yield* statusOf(id), "validating")
         yield* cli(["cancel", id])
-        yield* fake.configure({ durations: { validating: fastDurations.validating } })
       }))
 
-    it.effect("results --output: interrupted mid-download, no temporary file and no output file", () =>
+    it.scoped("results --output: interrupted mid-download, no temporary file and no output file", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
         const dir = tempDir()
-        const submitted = yield* cli([
-          "submit",
-          inputFile(dir, 200),
-          "--endpoint",
-          "/v1/chat/completions",
-          "--wait",
-          "--interval",
-          "100ms"
-        ])
+        const submitted = yield* cli(["submit", inputFile(dir, 200), "-e", "/v1/chat/completions", "--wait", ...poll])
         assert.strictEqual(submitted.code, 0, submitted.stderr)
-        const id = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
+        const id = createdId(submitted.stderr)
         // the output file then comes 512 bytes every 100 ms: the download lasts about 20 s
         yield* fake.scriptFault(
           "GET /v1/files/{id}/content",
           1,
           Fault.slowBody({ chunkBytes: 512, delay: "100 millis" })
         )
+        yield* Effect.addFinalizer(() => fake.clearFaults)
         const out = join(dir, "results.jsonl")
-        const running = start(["results", id, "--output", out], envFor(fake))
-        yield* until("a temporary file", () => temporaryFiles(dir).length > 0, running)
-        const { code, ms } = yield* interrupt(running)
-        yield* fake.clearFaults
+        const running = yield* spawnBinary(["results", id, "--output", out], { env: envFor(fake) })
+        yield* temporaryFileIn(dir)
+        const { code, ms } = yield* running.signal("SIGINT")
         yield* report("results", ms)
-        assert.strictEqual(code, 130, running.err())
-        assert.isBelow(ms, generous)
+        assert.strictEqual(code, 130, running.stderr())
         assert.deepStrictEqual(temporaryFiles(dir), [])
         assert.isFalse(existsSync(out), "no partial file under the final name")
-        assert.notInclude(running.err(), "    at ")
+        assert.notInclude(running.stderr(), "    at ")
       }))
 
-    it.effect("submit --wait: interrupted while waiting; the batch keeps running and its id was printed", () =>
+    it.scoped("submit --wait: interrupted while waiting; the batch keeps running and its id was printed", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
-        yield* fake.configure({ durations: { validating: "1 hour" } })
+        yield* configured({ durations: { validating: "1 hour" } })
         const dir = tempDir()
         const out = join(dir, "out.jsonl")
-        const running = start(
-          [
-            "submit",
-            inputFile(dir, 3),
-            "--endpoint",
-            "/v1/chat/completions",
-            "--wait",
-            "--interval",
-            "100ms",
-            "--output",
-            out
-          ],
-          envFor(fake)
+        const running = yield* spawnBinary(
+          ["submit", inputFile(dir, 3), "-e", "/v1/chat/completions", "--wait", ...poll, "--output", out],
+          { env: envFor(fake) }
         )
-        yield* until("the created batch", () => /Created batch_\w+/.test(running.err()), running)
-        const id = /Created (batch_\w+)/.exec(running.err())![1]!
-        const { code, ms } = yield* interrupt(running)
+        yield* running.until("the created batch", () => running.stderr().includes("waiting for it to end"))
+        const id = createdId(running.stderr())
+        const { code, ms } = yield* running.signal("SIGINT")
         yield* report("submit", ms)
-        assert.strictEqual(code, 130, running.err())
-        assert.isBelow(ms, generous)
-        assert.include(running.err(), id)
-        assert.notInclude(running.err(), "    at ")
+        assert.strictEqual(code, 130, running.stderr())
+        assert.notInclude(running.stderr(), "    at ")
         assert.deepStrictEqual(temporaryFiles(dir), [])
         assert.isFalse(existsSync(out))
         // the remote batch was not cancelled
-        const after = yield* cli(["get", id])
-        assert.strictEqual(jsonLines(after.stdout)[0]?.["status"], "validating", JSON.stringify(after))
+        assert.strictEqual(yield* statusOf(id), "validating")
         yield* cli(["cancel", id])
-        yield* fake.configure({ durations: { validating: fastDurations.validating } })
       }))
   }
 )

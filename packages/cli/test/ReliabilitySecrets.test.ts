@@ -1,14 +1,15 @@
 /**
- * Secrets: every command of the built binary and every error path runs with a recognisable key
- * (`sk-SECRET-canary-…`), with and without `--verbose` (debug logs and stack traces), and all of
- * stdout, stderr and the files written are searched for it. RELIABILITY.md lists this check.
+ * Secrets: every command and every error path runs with a recognisable key (`sk-SECRET-canary-…`),
+ * with and without `--verbose` (debug logs and stack traces), and all of stdout, stderr and the
+ * files written are searched for it. The runs are in-process (see `utils.ts`); `Binary.test.ts`
+ * searches what the built binary prints for the same key. RELIABILITY.md lists this check.
  */
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { fastDurations, inputFile, jsonLines, type Run, run, tempDir } from "./utils.js"
+import { configured, createdId, fastDurations, inputFile, jsonLines, poll, type Run, runCli, tempDir } from "./utils.js"
 
 const canary = "sk-SECRET-canary-1234567890"
 const needles = [canary, "SECRET-canary"]
@@ -41,28 +42,27 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
       const runs: Array<readonly [string, Run]> = []
       const both = (label: string, args: ReadonlyArray<string>) =>
         Effect.gen(function*() {
-          const [plain, verbose] = yield* Effect.all([run(args, { env }), run(["--verbose", ...args], { env })], {
-            concurrency: 2
-          })
+          const plain = yield* runCli(args, { env })
+          const verbose = yield* runCli(["--verbose", ...args], { env })
           runs.push([label, plain], [`${label} --verbose`, verbose])
           return plain
         })
 
-      const submitted = yield* run(
-        ["submit", good, "-e", chat, "--wait", "--interval", "100ms", "--output", join(dir, "o.jsonl")],
+      const submitted = yield* runCli(
+        ["submit", good, "-e", chat, "--wait", ...poll, "--output", join(dir, "o.jsonl")],
         { env }
       )
       assert.strictEqual(submitted.code, 0, submitted.stderr)
       runs.push(["submit --wait --output", submitted])
-      const done = /Created (batch_\w+)/.exec(submitted.stderr)![1]!
-      const ids = jsonLines((yield* run(["list", "--max", "3"], { env })).stdout).map((b) => b["id"] as string)
+      const done = createdId(submitted.stderr)
+      const ids = jsonLines((yield* runCli(["list", "--max", "3"], { env })).stdout).map((b) => b["id"] as string)
 
       // successes
       yield* both("list", ["list", "--limit", "5"])
       yield* both("list json", ["list", "--format", "json", "--max", "4"])
       yield* both("get", ["get", ...ids])
       yield* both("create --input", ["create", "--input", good, "-e", chat, "--metadata", "run=canary"])
-      yield* both("wait", ["wait", done, "--interval", "100ms"])
+      yield* both("wait", ["wait", done, ...poll])
       yield* both("results", ["results", done])
       yield* both("results --output", [
         "results",
@@ -73,7 +73,7 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
         join(dir, "e.jsonl")
       ])
       yield* both("submit", ["submit", good, "-e", chat])
-      const running = jsonLines((yield* run(["list", "--status", "validating", "--max", "2"], { env })).stdout)
+      const running = jsonLines((yield* runCli(["list", "--status", "validating", "--max", "2"], { env })).stdout)
         .map((b) => b["id"] as string)
       yield* both("cancel", ["cancel", running[0] ?? "batch_none"])
       yield* both("cancel --all", ["cancel", "--all", "--metadata", "run=canary", "--yes"])
@@ -87,19 +87,21 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
       yield* both("usage error", ["list", "--limit", "0"])
       yield* both("connection refused", ["get", "batch_x", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"])
       yield* both("timeout", ["get", ids[0]!, "--timeout", "1ms", "--max-retries", "0"])
-      yield* fake.configure({ randomFaults: { rate: 1, faults: [Fault.status(500)] } })
-      yield* both("500", ["get", ids[0]!, "--max-retries", "1"])
-      yield* fake.configure({ randomFaults: { rate: 1, faults: [Fault.htmlBadGateway] } })
-      yield* both("html 502", ["list", "--max-retries", "0"])
-      yield* fake.configure({ randomFaults: { rate: 1, faults: [Fault.resetBeforeResponse] } })
-      yield* both("reset", ["wait", done, "--max-retries", "0"])
-      yield* fake.configure({ randomFaults: undefined, quotaExhausted: true })
-      yield* both("quota", ["get", ids[0]!])
-      yield* fake.configure({ quotaExhausted: false })
+      const faulty = (faults: ReadonlyArray<Fault.Fault>) => configured({ randomFaults: { rate: 1, faults } })
+      yield* Effect.scoped(
+        Effect.zipRight(faulty([Fault.status(500)]), both("500", ["get", ids[0]!, "--max-retries", "1"]))
+      )
+      yield* Effect.scoped(
+        Effect.zipRight(faulty([Fault.htmlBadGateway]), both("html 502", ["list", "--max-retries", "0"]))
+      )
+      yield* Effect.scoped(
+        Effect.zipRight(faulty([Fault.resetBeforeResponse]), both("reset", ["wait", done, "--max-retries", "0"]))
+      )
+      yield* Effect.scoped(Effect.zipRight(configured({ quotaExhausted: true }), both("quota", ["get", ids[0]!])))
       yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.truncatedBody(20))
       yield* both("cut download", ["results", done, "--output", join(dir, "cut.jsonl"), "--max-retries", "0"])
       // a wrong key: the server's 401 names it redacted; batchfx must not add it
-      const wrong = yield* run(["get", ids[0]!], { env: { ...env, OPENAI_API_KEY: `${canary}-wrong` } })
+      const wrong = yield* runCli(["get", ids[0]!], { env: { ...env, OPENAI_API_KEY: `${canary}-wrong` } })
       assert.strictEqual(wrong.code, 1)
       runs.push(["wrong key", wrong])
 
@@ -120,7 +122,7 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
 
   it.effect("demo and fake-server with the key in the environment", () =>
     Effect.gen(function*() {
-      const demo = yield* run(["--verbose", "demo"], { env: { OPENAI_API_KEY: canary } })
+      const demo = yield* runCli(["--verbose", "demo"], { env: { OPENAI_API_KEY: canary } })
       assert.strictEqual(demo.code, 0, demo.stderr)
       assertNoLeak("demo", demo.stdout + demo.stderr)
     }))
