@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 // @effect/cli can read option values from YAML, TOML and INI files (Options.fileParse); batchfx
-// never does, so those parsers (a sixth of the start-up code) are left out of the bundle.
+// never does, so those parsers are left out of the bundle, where every start would compile them.
 const unusedParsers = {
   name: "unused-config-parsers",
   setup(build) {
