@@ -34,6 +34,9 @@ export const paginate = <S, A, E>(
         const ahead = [...queue]
         while (ahead.length <= lookAhead) ahead.push(yield* fetchAfter(Fiber.join(ahead[ahead.length - 1]!)))
         const fetched = yield* Fiber.join(ahead[0]!)
+        // One turn of the event loop before the consumer has the page: the fetch started for the
+        // next page reaches the socket first, even when the consumer's work holds the thread.
+        yield* Effect.sleep(0)
         return Option.map(fetched, ([page]) => [page, ahead.slice(1)] as const)
       })
     )
