@@ -43,14 +43,14 @@ const patterns: ReadonlyArray<readonly [string, RegExp, Route]> = [
 ]
 
 /** The route a request goes to, from its method and path (without the query string). */
-export const classify = (method: string, path: string): Route => {
+const classify = (method: string, path: string): Route => {
   for (const [m, pattern, route] of patterns) {
     if (m === method && pattern.test(path)) return route
   }
   return "unmatched"
 }
 
-export const count = (ctx: Context, method: string, route: Route, status: number) =>
+const count = (ctx: Context, method: string, route: Route, status: number) =>
   Ref.update(ctx.counters, (m) => {
     const key = `${method} ${route} ${status}`
     const prev = Option.getOrUndefined(HashMap.get(m, key))
