@@ -7,6 +7,7 @@ import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as PlatformTerminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -118,7 +119,7 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never
  * Runs the command line (`argv` as `process.argv`: node, script, arguments...) and returns the
  * exit code; every error is reported on stderr, never thrown. Everything it prints, `@effect/cli`'s
  * help and the logs included, goes to `Output`; questions are asked on the `Terminal`'s input and
- * drawn on stderr. `bin.ts` runs it on the process's streams, the tests on buffers.
+ * drawn on stderr. `bin.ts` runs it on `layerNode`, the tests on buffers.
  *
  * @since 0.1.0
  * @category running
@@ -141,3 +142,14 @@ export const run = (
       Logger.withMinimumLogLevel(LogLevel.Info),
       Effect.locally(verbose, false)
     ))
+
+/**
+ * What `run` needs, from this process: its stdout, stderr and stdin, and its terminal.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode: Layer.Layer<Output.Output | PlatformTerminal.Terminal> = Layer.mergeAll(
+  Output.layerNode,
+  NodeTerminal.layer
+)

@@ -5,12 +5,9 @@
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { run } from "./Cli.js"
+import { layerNode, run } from "./Cli.js"
 import { ExitCode, fromExit } from "./internal/exitCode.js"
-import * as Output from "./internal/output.js"
 
 // A reader that went away (`batchfx list | head`) is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -19,7 +16,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 })
 
 run(process.argv).pipe(
-  Effect.provide(Layer.mergeAll(Output.layerNode, NodeTerminal.layer)),
+  Effect.provide(layerNode),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,
