@@ -7,8 +7,6 @@ export default defineProject({
     include: ["test/**/*.test.ts"],
     setupFiles: ["../../vitest.setup.ts"],
     // A guard against hangs, not a speed check: CI is a 2-core machine that may be busy.
-    testTimeout: 30_000,
-    // The files share no state, so one fork loads Effect and the platform once instead of per file.
-    poolOptions: { forks: { singleFork: true, isolate: false } }
+    testTimeout: 30_000
   }
 })
