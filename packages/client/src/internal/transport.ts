@@ -114,9 +114,12 @@ export const make = (
 ): Effect.Effect<Service, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const settings = ClientConfig.settings(options)
-    // The API has no use for our trace ids, so no `traceparent`/`b3` header leaves the process; the
-    // platform client's own span per request stays.
-    const http = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, false)
+    // The API has no use for our trace ids, so no `traceparent`/`b3` header leaves the process,
+    // and each attempt has our span (below), so the platform client makes none of its own.
+    const http = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.withTracerPropagation(false),
+      HttpClient.withTracerDisabledWhen(() => true)
+    )
     const scrub = InternalErrors.makeScrub(settings.apiKey)
     const defaultSchedule = Option.getOrElse(settings.retry, () => Retry.backoff({ maxRetries: settings.maxRetries }))
     const governor = yield* Governor.make(settings.governor)
@@ -226,6 +229,9 @@ export const make = (
         }),
         Effect.withSpan(`batchfx.${attemptOptions.operation}`, {
           kind: "client",
+          // The span's name and attributes say where it comes from; a stack trace per request
+          // would cost more than the rest of the span.
+          captureStackTrace: false,
           ...(attemptOptions.parentSpan === undefined ? {} : { parent: attemptOptions.parentSpan }),
           attributes: {
             "http.request.method": info.method,
