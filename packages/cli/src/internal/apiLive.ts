@@ -2,7 +2,8 @@
  * The implementation of the API adapter over `@batchfx/client` (loaded on demand): the client's
  * own governor paces every request (`--concurrency` bounds requests in flight, `--rpm` adds a
  * budget), bulk calls go through `Bulk`, watching through `Watch` on a fixed poll interval, over
- * the platform's undici HTTP client.
+ * the platform's fetch client: Node's own fetch is already in Node, while a bundled undici is
+ * compiled on every run of a command.
  */
 import * as BatchClient from "@batchfx/client/BatchClient"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
@@ -11,7 +12,7 @@ import type * as ClientConfig from "@batchfx/client/ClientConfig"
 import * as Files from "@batchfx/client/Files"
 import * as Watch from "@batchfx/client/Watch"
 import type * as Batch from "@batchfx/core/Batch"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -73,7 +74,7 @@ export const layerOptions = (
           ...(bulk.rpm === undefined ? {} : { requestsPerMinute: bulk.rpm })
         }
       }),
-      NodeHttpClient.layerUndici
+      FetchHttpClient.layer
     ))
   )
 
