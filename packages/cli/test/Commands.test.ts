@@ -18,7 +18,8 @@ import {
   tempDir
 } from "./utils.js"
 
-const Fake = FakeOpenAi.layer({ durations: fastDurations })
+// A required key, so that a wrong one gets the 401 the real API gives.
+const Fake = FakeOpenAi.layer({ durations: fastDurations, apiKey: "sk-fake-batchfx" })
 
 layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx against the emulator", (it) => {
   it.effect("list --format jsonl prints every batch, one JSON object per line", () =>

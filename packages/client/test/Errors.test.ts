@@ -56,7 +56,11 @@ describe("typed errors from real emulator answers over HTTP", () => {
       assert.strictEqual(error.status, 401)
       assert.strictEqual(error.code, "invalid_api_key")
       assert.strictEqual(yield* fake.requestCount(), 1)
-    }).pipe(Effect.provide(wire({ apiKey: Redacted.make("sk-wrong-key-0123456789"), retry: quickRetry() }))))
+    }).pipe(
+      Effect.provide(
+        wire({ apiKey: Redacted.make("sk-wrong-key-0123456789"), retry: quickRetry() }, { apiKey: "sk-fake-batchfx" })
+      )
+    ))
 
   it.live("403 PermissionDenied and 422 Unprocessable (the emulator's status faults), not retried", () =>
     Effect.gen(function*() {

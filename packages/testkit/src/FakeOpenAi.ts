@@ -120,7 +120,8 @@ export type KnobsPatch =
 /**
  * Options of the emulator: the initial knobs plus what is fixed at construction.
  *
- * - `apiKey`: the only key accepted (default `"sk-fake-batchfx"`).
+ * - `apiKey`: the only key accepted; without it any non-empty Bearer key is accepted, as other
+ *   local fakes do, so a real key already in the environment works.
  * - `seed`: seeds ids, request ids, output order and random faults (deterministic runs).
  * - `responders`: replaces or adds the responder of an endpoint; the endpoints with a responder are
  *   the ones `POST /v1/batches` accepts.
@@ -171,7 +172,7 @@ export interface Counter {
 export interface Service {
   /** The base URL clients use, ending in `/v1`. */
   readonly baseUrl: string
-  /** The API key the emulator accepts. */
+  /** A key the emulator accepts: the required one, or `sk-fake-batchfx` when any key is accepted. */
   readonly apiKey: string
   /** The app itself, for serving it elsewhere or building another in-memory client. */
   readonly app: HttpApp.Default

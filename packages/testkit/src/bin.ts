@@ -31,7 +31,9 @@ const program = Either.match(parsed, {
           if (seedBatches > 0) yield* fake.seedBatches(seedBatches)
           for (const { fault, nth, route } of scripted) yield* fake.scriptFault(route, nth, fault)
           yield* Console.log(fake.baseUrl)
-          yield* Console.error(`API key: ${fake.apiKey} (Ctrl-C to stop)`)
+          yield* Console.error(
+            `${options.apiKey === undefined ? "Any API key works" : `API key: ${fake.apiKey}`} (Ctrl-C to stop)`
+          )
         })).pipe(Layer.provide(FakeOpenAi.layer(options)))
       )
 })

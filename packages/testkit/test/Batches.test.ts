@@ -69,6 +69,18 @@ describe("/v1/batches over HTTP", () => {
       assert.notInclude(w.message, "sk-wrong-key-123456")
       const ok = yield* raw("GET", "/batches", "Bearer sk-other")
       assert.strictEqual(ok.status, 401)
+    }).pipe(Effect.provide(live({ apiKey: "sk-fake-batchfx" }))))
+
+  it.live("accepts any non-empty key when no key is required, and still refuses a missing one", () =>
+    Effect.gen(function*() {
+      for (const key of ["sk-proj-a-real-looking-key", "x", "sk-fake-batchfx"]) {
+        const ok = yield* raw("GET", "/batches", `Bearer ${key}`)
+        assert.strictEqual(ok.status, 200, key)
+      }
+      const empty = yield* raw("GET", "/batches", "Bearer ")
+      assert.strictEqual(empty.status, 401)
+      const missing = yield* raw("GET", "/batches", undefined)
+      assert.strictEqual(missing.status, 401)
     }).pipe(Effect.provide(live())))
 
   it.live("accepts the key given as an option", () =>

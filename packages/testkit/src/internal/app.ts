@@ -83,7 +83,7 @@ type Limited = Effect.Effect.Success<ReturnType<typeof rateLimit>>
 /** Why a request is refused before it is handled, in the API's order: key, quota, rate limit. */
 const refusal = (
   key: string | undefined,
-  apiKey: string,
+  apiKey: string | undefined,
   knobs: FakeOpenAi.Knobs,
   limited: Limited
 ): ApiFailure | undefined => {
@@ -95,7 +95,7 @@ const refusal = (
       401
     )
   }
-  if (key !== apiKey) {
+  if (apiKey !== undefined && key !== apiKey) {
     return invalid(
       `Incorrect API key provided: ${
         redactKey(key)
@@ -191,7 +191,8 @@ export const make = (
       const key = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined
       const now = yield* Clock.currentTimeMillis
       const apiKey = ctx.options.apiKey
-      const limited = key === apiKey && !knobs.quotaExhausted ? yield* rateLimit(ctx, knobs, now) : undefined
+      const accepted = key !== undefined && key !== "" && (apiKey === undefined || key === apiKey)
+      const limited = accepted && !knobs.quotaExhausted ? yield* rateLimit(ctx, knobs, now) : undefined
       headers = limited?.headers ?? {}
       const refused = refusal(key, apiKey, knobs, limited)
       response = refused !== undefined ? errorResponse(refused) : yield* handled

@@ -27,7 +27,7 @@ export const make = (options: FakeOpenAi.Options = {}): Effect.Effect<Emulator> 
     )
     return {
       app: App.make(ctx),
-      apiKey: ctx.options.apiKey,
+      apiKey: ctx.options.apiKey ?? "sk-fake-batchfx",
       knobs: Ref.get(ctx.knobs),
       configure: (patch) => Ref.update(ctx.knobs, (k) => patchKnobs(k, patch)),
       seedBatches: (n) =>

@@ -20,7 +20,7 @@ Usage: batchfx-fake-server [flags]
 
   --host <host>                 listen address (default 127.0.0.1)
   --port <port>                 port (default 0: any free port)
-  --api-key <key>               the accepted API key (default sk-fake-batchfx)
+  --api-key <key>               require this API key (default: any non-empty Bearer key)
   --seed <n>                    seed of ids, output order and random faults
   --seed-batches <n>            synthetic terminal batches to list (up to millions, no memory)
   --latency-ms <ms>             delay before each request

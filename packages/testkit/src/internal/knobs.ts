@@ -37,7 +37,8 @@ export const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.
 
 /** The options of the emulator, resolved. */
 export interface Resolved {
-  readonly apiKey: string
+  /** The one key accepted; `undefined` accepts any non-empty key. */
+  readonly apiKey: string | undefined
   readonly seed: number
   readonly responders: { readonly [endpoint: string]: Responder.Responder }
   readonly failLine: Responder.FailLine | undefined
@@ -49,7 +50,7 @@ export interface Resolved {
 export const resolve = (options: FakeOpenAi.Options = {}): Resolved => {
   const { apiKey, failLine, inputLimits, responders, seed, ...patch } = options
   return {
-    apiKey: apiKey ?? "sk-fake-batchfx",
+    apiKey,
     seed: seed ?? 0x0ba7c4,
     responders: { ...Responder.defaults, ...responders },
     failLine,
