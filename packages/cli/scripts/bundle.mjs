@@ -2,7 +2,7 @@
 // `batchfx` starts from a few files instead of hundreds of modules. Code loaded on demand (the
 // HTTP client, the emulator) lands in chunks of its own and is read only by the commands that use
 // it. dist/bin.js runs the bundle while it is newer than the last build, else the compiled
-// modules. Run after `tsc -b`: `pnpm --filter @batchfx/cli bundle` or `node packages/cli/scripts/bundle.mjs`
+// modules; the published package runs dist/bundle/batchfx.js, which always runs the bundle. Run after `tsc -b`: `pnpm --filter @batchfx/cli bundle` or `node packages/cli/scripts/bundle.mjs`
 // (`--analyze` also prints what every start loads, by package).
 import { build } from "esbuild"
 import { rmSync, writeFileSync } from "node:fs"
@@ -44,6 +44,18 @@ const result = await build({
   metafile: analyze,
   logLevel: "warning"
 })
+
+// The executable of the published package (its `publishConfig.bin`): always the bundle, with
+// `batchfx --version` answered before the command line loads, as dist/bin.js does in the repository.
+const { versionOutput } = await import(new URL("../dist/internal/version.js", import.meta.url).href)
+writeFileSync(
+  `${dist}bundle/batchfx.js`,
+  `#!/usr/bin/env node
+if (process.argv.length === 3 && process.argv[2] === "--version") process.stdout.write(${JSON.stringify(versionOutput)})
+else await import("./main.js")
+`,
+  { mode: 0o755 }
+)
 
 // `--analyze`: what every start compiles (main.js and the chunks it imports statically), by
 // package, and the metafile in dist/bundle-meta.json (for esbuild's analyzer).
