@@ -116,33 +116,35 @@ export const forEachId: {
     }))
 )
 
-const idStream = (ids: Iterable<string> | Stream.Stream<string>): Stream.Stream<string> =>
-  Stream.StreamTypeId in ids ? ids as Stream.Stream<string> : Stream.fromIterable(ids as Iterable<string>)
+const idStream = <E, R>(ids: Iterable<string> | Stream.Stream<string, E, R>): Stream.Stream<string, E, R> =>
+  Stream.StreamTypeId in ids ? ids as Stream.Stream<string, E, R> : Stream.fromIterable(ids as Iterable<string>)
 
 /**
- * Retrieves many batches: one outcome per id.
+ * Retrieves many batches: one outcome per id. The ids may be a stream with its own errors and
+ * requirements (`client.list(...).pipe(Stream.map((b) => b.id))`), which pass through.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const retrieveMany = (
-  ids: Iterable<string> | Stream.Stream<string>,
+export const retrieveMany = <E = never, R = never>(
+  ids: Iterable<string> | Stream.Stream<string, E, R>,
   options?: Options
-): Stream.Stream<Outcome<Batch.Batch>, never, BatchClient> =>
+): Stream.Stream<Outcome<Batch.Batch>, E, BatchClient | R> =>
   Stream.unwrap(
     Effect.map(BatchClient, (client) => forEachId(idStream(ids), (id) => client.retrieve(id), options))
   )
 
 /**
- * Cancels many batches: one outcome per id (a batch that already ended answers `Conflict`).
+ * Cancels many batches: one outcome per id (a batch that already ended answers `Conflict`). The ids
+ * may be a stream with its own errors and requirements, which pass through.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const cancelMany = (
-  ids: Iterable<string> | Stream.Stream<string>,
+export const cancelMany = <E = never, R = never>(
+  ids: Iterable<string> | Stream.Stream<string, E, R>,
   options?: Options
-): Stream.Stream<Outcome<Batch.Batch>, never, BatchClient> =>
+): Stream.Stream<Outcome<Batch.Batch>, E, BatchClient | R> =>
   Stream.unwrap(
     Effect.map(BatchClient, (client) => forEachId(idStream(ids), (id) => client.cancel(id), options))
   )
