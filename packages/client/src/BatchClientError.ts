@@ -216,9 +216,16 @@ export class QuotaExhausted extends Schema.TaggedError<QuotaExhausted>("@batchfx
   "QuotaExhausted",
   ResponseFields
 ) {
-  /** One sentence and the request id. */
+  /**
+   * One sentence and the request id; the API's own text (several sentences and a link) stays in
+   * `apiMessage`.
+   */
   override get message(): string {
-    return describe("The quota is exhausted; check the plan and billing details", this)
+    return describe("The quota is exhausted; check the plan and billing details", {
+      ...this,
+      apiMessage: undefined,
+      bodyPreview: undefined
+    })
   }
 }
 

@@ -37,3 +37,22 @@ describe("bulk operations take the ids a user has", () => {
       assert.strictEqual(Chunk.unsafeHead(outcomes)._tag, "Failed")
     }).pipe(Effect.provide(inMemory())))
 })
+
+describe("errors a user prints", () => {
+  it.effect("QuotaExhausted says it in one sentence, with the request id; the API's text stays in apiMessage", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.configure({ quotaExhausted: true })
+      const error = yield* Effect.flip(client.retrieve("batch_1"))
+      assert.strictEqual(error._tag, "QuotaExhausted")
+      if (error._tag !== "QuotaExhausted") return
+      const [sentence, requestId] = error.message.split(" (request id ")
+      assert.match(
+        sentence!,
+        /^The quota is exhausted; check the plan and billing details \(HTTP 429 on GET [^)]+\)\.$/
+      )
+      assert.match(requestId!, /^req_\w+\)$/)
+      assert.isAbove((error.apiMessage ?? "").length, 0)
+    }).pipe(Effect.provide(inMemory())))
+})
