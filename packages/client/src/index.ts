@@ -73,3 +73,10 @@ export * as Bulk from "./Bulk.js"
  * @since 0.1.0
  */
 export * as Submit from "./Submit.js"
+
+/**
+ * JSONL files on streams: a `Sink` that writes values to a path, request lines read from a path.
+ *
+ * @since 0.1.0
+ */
+export * as JsonlFile from "./JsonlFile.js"
