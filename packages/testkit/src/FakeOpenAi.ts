@@ -268,7 +268,13 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<FakeOpenAi, Http
         : `http://localhost/v1`
       return { ...emulator, baseUrl }
     })
-  ).pipe(Layer.provide(NodeHttpServer.layer(() => createServer(), { port: port ?? 0, host: host ?? "127.0.0.1" })))
+  ).pipe(
+    // No request timeout: Node's default (five minutes) would cut a large upload from a slow client.
+    Layer.provide(NodeHttpServer.layer(() => createServer({ requestTimeout: 0 }), {
+      port: port ?? 0,
+      host: host ?? "127.0.0.1"
+    }))
+  )
 }
 
 /**

@@ -1,7 +1,7 @@
 import { ApiError, File } from "@batchfx/core"
 import { HttpBody, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import { api, body, content, getJson, live, upload } from "./helpers.js"
 
 const decodeFile = Schema.decodeUnknownSync(File.OpenAiFile)
@@ -165,4 +165,27 @@ describe("/v1/files over HTTP", () => {
       const file = decodeFile((yield* getJson(`/files/${id}`)).json)
       assert.strictEqual(file.bytes, big.length)
     }).pipe(Effect.provide(live())), 60_000)
+
+  // Without a Content-Length the upload buffer cannot be sized up front and has to grow.
+  it.live("stores a chunked upload without Content-Length byte for byte", () =>
+    Effect.gen(function*() {
+      const client = yield* api
+      const boundary = "batchfx-boundary"
+      const text = Array.from({ length: 5000 }, (_, i) => `line ${i} ${"é".repeat(i % 50)}`).join("\n") + "\n"
+      const form = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="chunked.jsonl"\r\n` +
+        `Content-Type: application/jsonl\r\n\r\n${text}\r\n--${boundary}--\r\n`
+      const bytes = new TextEncoder().encode(form)
+      const pieces = Stream.range(0, Math.ceil(bytes.length / 1000) - 1).pipe(
+        Stream.map((i) => bytes.subarray(i * 1000, (i + 1) * 1000))
+      )
+      const res = yield* client.post("/files", {
+        body: HttpBody.stream(pieces, `multipart/form-data; boundary=${boundary}`)
+      })
+      assert.strictEqual(res.status, 200)
+      const id = (yield* body(res)).id as string
+      const file = decodeFile((yield* getJson(`/files/${id}`)).json)
+      assert.strictEqual(file.bytes, new TextEncoder().encode(text).length)
+      assert.strictEqual(yield* content(id), text)
+    }).pipe(Effect.provide(live())))
 })

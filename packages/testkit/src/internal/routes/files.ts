@@ -12,7 +12,7 @@ import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { concatBytes, rechunk } from "../body.js"
+import { rechunk } from "../body.js"
 import type { Context, State } from "../context.js"
 import { fileId, getFile, nextId, pathParam, searchParam } from "../context.js"
 import type * as Store from "../store.js"
@@ -40,21 +40,43 @@ const fileObject = (f: Store.StoredFile) =>
     status_details: null
   })
 
-// The platform's `contentEffect` copies everything received so far on every chunk; join once instead.
-const fileContent = (part: Multipart.File) =>
-  Stream.runCollect(part.content).pipe(
-    Effect.map(concatBytes),
-    Effect.mapError((cause) => new Multipart.MultipartError({ reason: "InternalError", cause }))
-  )
+// The platform's `contentEffect` copies everything received so far on every chunk. Chunks are
+// written into one buffer instead, sized from the request's Content-Length so that a large upload
+// is copied once and held once; without a length the buffer doubles, which stays linear.
+const fileContent = (part: Multipart.File, sizeHint: number | undefined) =>
+  Effect.suspend(() => {
+    let buffer = new Uint8Array(sizeHint ?? 64 * 1024)
+    let length = 0
+    return Stream.runForEachChunk(part.content, (chunks) =>
+      Effect.sync(() => {
+        for (const chunk of chunks) {
+          if (length + chunk.length > buffer.length) {
+            const grown = new Uint8Array(Math.max(buffer.length * 2, length + chunk.length))
+            grown.set(buffer.subarray(0, length))
+            buffer = grown
+          }
+          buffer.set(chunk, length)
+          length += chunk.length
+        }
+      })).pipe(
+        // A buffer much larger than the file (a small file in a large form) is not kept whole.
+        Effect.map(() => length < buffer.length / 2 ? buffer.slice(0, length) : buffer.subarray(0, length)),
+        Effect.mapError((cause) => new Multipart.MultipartError({ reason: "InternalError", cause }))
+      )
+  })
+
+const maxUpload = 600 * 1024 * 1024
 
 const upload = (ctx: Context) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const fields = new Map<string, string>()
     let file: { readonly name: string; readonly content: Uint8Array } | undefined
+    const declared = Number(request.headers["content-length"])
+    const sizeHint = Number.isSafeInteger(declared) && declared > 0 && declared <= maxUpload ? declared : undefined
     yield* Stream.runForEach(request.multipartStream, (part) =>
       Multipart.isFile(part)
-        ? Effect.map(fileContent(part), (content) => {
+        ? Effect.map(fileContent(part, sizeHint), (content) => {
           if (part.key === "file") file = { name: part.name, content }
         })
         : Effect.sync(() => {
@@ -62,7 +84,7 @@ const upload = (ctx: Context) =>
           if (part.key === "file") file = { name: "file", content: encoder.encode(part.value) }
           else fields.set(part.key, part.value)
         })).pipe(
-        HttpIncomingMessage.withMaxBodySize(Option.some(600 * 1024 * 1024)),
+        HttpIncomingMessage.withMaxBodySize(Option.some(maxUpload)),
         Multipart.withFieldMimeTypes([]),
         Effect.mapError((e) => invalid(`Could not parse multipart form: ${e.message}`, null))
       )
