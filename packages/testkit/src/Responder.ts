@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { alnum, hashString, mix } from "./internal/hash.js"
+import * as Bodies from "./internal/bodies.js"
 
 /**
  * One request of a batch as the responder sees it.
@@ -54,27 +54,7 @@ export type Responder = (request: RequestInfo) => Reply
  */
 export type FailLine = (request: RequestInfo) => boolean | Reply
 
-const tokens = (value: unknown): number => {
-  const text = typeof value === "string" ? value : JSON.stringify(value ?? "")
-  return Math.max(1, Math.ceil(text.length / 4))
-}
-
-const model = (request: RequestInfo, fallback: string): string =>
-  typeof request.body.model === "string" ? request.body.model : fallback
-
-const lastUserText = (messages: unknown): string => {
-  if (!Array.isArray(messages)) return ""
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m: unknown = messages[i]
-    if (typeof m === "object" && m !== null && "content" in m) {
-      const content = (m as { content: unknown }).content
-      return typeof content === "string" ? content : JSON.stringify(content)
-    }
-  }
-  return ""
-}
-
-const suffix = (request: RequestInfo, n: number) => alnum(hashString(request.batchId), request.line * 7 + n, 24)
+const ok = (body: unknown): Reply => ({ status_code: 200, body })
 
 /**
  * The default `/v1/chat/completions` answer: the assistant echoes the last message.
@@ -82,35 +62,7 @@ const suffix = (request: RequestInfo, n: number) => alnum(hashString(request.bat
  * @since 0.1.0
  * @category constants
  */
-export const chatCompletions: Responder = (request) => {
-  const content = `Echo: ${lastUserText(request.body.messages)}`
-  const prompt = tokens(request.body.messages)
-  const completion = tokens(content)
-  return {
-    status_code: 200,
-    body: {
-      id: `chatcmpl-${suffix(request, 1)}`,
-      object: "chat.completion",
-      created: request.createdAt,
-      model: model(request, "gpt-4o-mini-2024-07-18"),
-      choices: [{
-        index: 0,
-        message: { role: "assistant", content, refusal: null, annotations: [] },
-        logprobs: null,
-        finish_reason: "stop"
-      }],
-      usage: {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 }
-      },
-      service_tier: "default",
-      system_fingerprint: "fp_batchfx"
-    }
-  }
-}
+export const chatCompletions: Responder = (request) => ok(Bodies.chatCompletion(request))
 
 /**
  * The default `/v1/completions` answer.
@@ -118,27 +70,7 @@ export const chatCompletions: Responder = (request) => {
  * @since 0.1.0
  * @category constants
  */
-export const completions: Responder = (request) => {
-  const text = `Echo: ${
-    typeof request.body.prompt === "string" ? request.body.prompt : JSON.stringify(request.body.prompt)
-  }`
-  const prompt = tokens(request.body.prompt)
-  const completion = tokens(text)
-  return {
-    status_code: 200,
-    body: {
-      id: `cmpl-${suffix(request, 2)}`,
-      object: "text_completion",
-      created: request.createdAt,
-      model: model(request, "gpt-3.5-turbo-instruct"),
-      choices: [{ text, index: 0, logprobs: null, finish_reason: "stop" }],
-      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
-    }
-  }
-}
-
-const vector = (seed: number, dimensions: number): Array<number> =>
-  Array.from({ length: dimensions }, (_, i) => Math.round((mix(seed, i) / 0x1_0000_0000 * 2 - 1) * 1e6) / 1e6)
+export const completions: Responder = (request) => ok(Bodies.completion(request))
 
 /**
  * The default `/v1/embeddings` answer: one deterministic vector (8 dimensions unless `dimensions`
@@ -147,24 +79,7 @@ const vector = (seed: number, dimensions: number): Array<number> =>
  * @since 0.1.0
  * @category constants
  */
-export const embeddings: Responder = (request) => {
-  const inputs: ReadonlyArray<unknown> = Array.isArray(request.body.input) ? request.body.input : [request.body.input]
-  const dimensions = typeof request.body.dimensions === "number" ? request.body.dimensions : 8
-  const prompt = inputs.reduce<number>((n, input) => n + tokens(input), 0)
-  return {
-    status_code: 200,
-    body: {
-      object: "list",
-      data: inputs.map((input, index) => ({
-        object: "embedding",
-        index,
-        embedding: vector(hashString(JSON.stringify(input ?? null)), dimensions)
-      })),
-      model: model(request, "text-embedding-3-small"),
-      usage: { prompt_tokens: prompt, total_tokens: prompt }
-    }
-  }
-}
+export const embeddings: Responder = (request) => ok(Bodies.embedding(request))
 
 /**
  * The default `/v1/responses` answer: one assistant message echoing the input.
@@ -172,54 +87,7 @@ export const embeddings: Responder = (request) => {
  * @since 0.1.0
  * @category constants
  */
-export const responses: Responder = (request) => {
-  const input = request.body.input
-  const text = `Echo: ${typeof input === "string" ? input : lastUserText(input)}`
-  const inputTokens = tokens(input)
-  const outputTokens = tokens(text)
-  return {
-    status_code: 200,
-    body: {
-      id: `resp_${suffix(request, 3)}`,
-      object: "response",
-      created_at: request.createdAt,
-      status: "completed",
-      error: null,
-      incomplete_details: null,
-      model: model(request, "gpt-4o-mini-2024-07-18"),
-      output: [{
-        type: "message",
-        id: `msg_${suffix(request, 4)}`,
-        status: "completed",
-        role: "assistant",
-        content: [{ type: "output_text", text, annotations: [] }]
-      }],
-      usage: {
-        input_tokens: inputTokens,
-        input_tokens_details: { cached_tokens: 0 },
-        output_tokens: outputTokens,
-        output_tokens_details: { reasoning_tokens: 0 },
-        total_tokens: inputTokens + outputTokens
-      }
-    }
-  }
-}
-
-const categories = [
-  "harassment",
-  "harassment/threatening",
-  "hate",
-  "hate/threatening",
-  "illicit",
-  "illicit/violent",
-  "self-harm",
-  "self-harm/instructions",
-  "self-harm/intent",
-  "sexual",
-  "sexual/minors",
-  "violence",
-  "violence/graphic"
-] as const
+export const responses: Responder = (request) => ok(Bodies.response(request))
 
 /**
  * The default `/v1/moderations` answer: nothing flagged.
@@ -227,21 +95,31 @@ const categories = [
  * @since 0.1.0
  * @category constants
  */
-export const moderations: Responder = (request) => {
-  const inputs: ReadonlyArray<unknown> = Array.isArray(request.body.input) ? request.body.input : [request.body.input]
-  return {
-    status_code: 200,
-    body: {
-      id: `modr-${suffix(request, 5)}`,
-      model: model(request, "omni-moderation-latest"),
-      results: inputs.map(() => ({
-        flagged: false,
-        categories: Object.fromEntries(categories.map((c) => [c, false])),
-        category_scores: Object.fromEntries(categories.map((c) => [c, 0.0001]))
-      }))
-    }
-  }
-}
+export const moderations: Responder = (request) => ok(Bodies.moderation(request))
+
+/**
+ * The default `/v1/images/generations` answer: one tiny deterministic PNG per image asked for (`n`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const imagesGenerations: Responder = (request) => ok(Bodies.images(request))
+
+/**
+ * The default `/v1/images/edits` answer, shaped as generations are.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const imagesEdits: Responder = (request) => ok(Bodies.images(request))
+
+/**
+ * The default `/v1/videos` answer: the video job as `POST /v1/videos` creates it (`queued`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const videos: Responder = (request) => ok(Bodies.video(request))
 
 /**
  * The answer for endpoints without a dedicated responder: the request body echoed back.
@@ -265,7 +143,10 @@ export const defaults: { readonly [endpoint: string]: Responder } = {
   "/v1/completions": completions,
   "/v1/embeddings": embeddings,
   "/v1/responses": responses,
-  "/v1/moderations": moderations
+  "/v1/moderations": moderations,
+  "/v1/images/generations": imagesGenerations,
+  "/v1/images/edits": imagesEdits,
+  "/v1/videos": videos
 }
 
 /**
