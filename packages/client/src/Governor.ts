@@ -6,18 +6,39 @@
  * - the gate: closed after a 429 for the server's wait, so every fiber waits once;
  * - the server's budget: `x-ratelimit-remaining-requests` (and `-tokens`) at or under a reserve,
  *   counting the requests still in flight, holds new requests until the matching reset;
- * - the learned pace: after a 429 the governor paces requests at the rate the server was seen to
- *   allow, backs off by 15 % on each further 429 and creeps up by 10 % a second without one (AIMD),
- *   so that the requests after a gate are let go gradually;
+ * - the header pace: once an answer carries `x-ratelimit-limit-requests`, requests start evenly
+ *   spaced at limit/60 per second, because the API may enforce a per-minute limit over one-second
+ *   windows; with `x-ratelimit-limit-tokens` the token limit gives a second pace, from the tokens
+ *   a request was seen to cost;
+ * - the learned pace, for servers that send no such header (see below);
  * - the static budget: an optional `requestsPerMinute` as a token bucket;
  * - the bound on requests in flight (a `Semaphore`).
+ *
+ * Every pace is enforced as a minimum spacing between start times, never as a bucket that fills
+ * while idle, so no burst ever exceeds the per-second quantum.
+ *
+ * Learning without headers (AIMD). Until the first 429 nothing is paced. The first 429 closes the
+ * gate for the server's wait and sets the pace to the successes of the last window, which is what
+ * the server just allowed. Each later 429 that begins a storm (its request started after the last
+ * decrease) multiplies the pace by a factor under one; each success multiplies it by a factor just
+ * over one. The increase is per success rather than per second, so a cycle from one decrease to
+ * the next takes the same number of requests at any rate, and that number bounds the share of
+ * 429s. It converges for the usual reason of AIMD: below the server's rate the pace only grows,
+ * above it every storm cuts it by a fixed share, so it oscillates in a band just under the rate
+ * whose width is the decrease; the gate makes each storm cost only the requests already in flight.
+ *
+ * Long holds. When a request would be held longer than `serverWaitCap` (a five-minute
+ * `retry-after`, a daily limit), `run` given `onHeld` fails at once with the error it builds,
+ * and requests already waiting are woken to fail too, unless `longWaits` is `"wait"`.
  *
  * All time is `Clock` time, so `TestClock` drives it.
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Headers from "./internal/headers.js"
 
@@ -36,6 +57,13 @@ export interface Options {
   readonly reserve?: number | undefined
   /** The wait after a 429 that names none (no `retry-after`, no reset header); default 1 second. */
   readonly defaultPause?: Duration.DurationInput | undefined
+  /**
+   * The longest hold a request waits through; a longer one makes `run` fail at once (when given
+   * `onHeld`). Default 60 seconds; a client passes its own `serverWaitCap`.
+   */
+  readonly serverWaitCap?: Duration.DurationInput | undefined
+  /** What a hold longer than `serverWaitCap` does: `"fail"` (the default) or `"wait"`. */
+  readonly longWaits?: "fail" | "wait" | undefined
 }
 
 /**
@@ -59,16 +87,34 @@ export interface State {
   readonly until: Option.Option<number>
   /** Why requests wait, if they do. */
   readonly reason: Option.Option<Reason>
+  /** Whether the hold is longer than `serverWaitCap`, so that calls fail at once instead. */
+  readonly refusing: boolean
   /** Requests in flight now. */
   readonly inFlight: number
-  /** The learned pace in requests per second, once a 429 taught one. */
+  /** The pace in force in requests per second (headers, learned or both), once there is one. */
   readonly pace: Option.Option<number>
+  /** The server's `x-ratelimit-limit-requests`, once an answer carried it. */
+  readonly limitRequests: Option.Option<number>
   /** The server's last reported remaining request budget. */
   readonly remainingRequests: Option.Option<number>
   /** Whether the server said the quota is exhausted; bulk operations stop asking then. */
   readonly quotaExhausted: boolean
   /** How many 429 answers this governor has seen. */
   readonly rateLimited: number
+}
+
+/**
+ * A hold longer than `serverWaitCap`: until when and why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Held {
+  /** When requests go again (Unix milliseconds). */
+  readonly until: number
+  /** How long from now. */
+  readonly retryAfter: Duration.Duration
+  readonly reason: Reason
 }
 
 /**
@@ -93,11 +139,13 @@ export interface Observation {
 export interface Governor {
   /**
    * Runs one request when the governor admits it; `observe` must be called with what its answer
-   * said. The admission is given back when the effect ends, however it ends.
+   * said. The admission is given back when the effect ends, however it ends. With `onHeld`, a hold
+   * longer than `serverWaitCap` fails with the error it builds instead of waiting.
    */
-  readonly run: <A, E, R>(
-    request: (observe: (observation: Observation) => Effect.Effect<void>) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E, R>
+  readonly run: <A, E, R, E2 = never>(
+    request: (observe: (observation: Observation) => Effect.Effect<void>) => Effect.Effect<A, E, R>,
+    onHeld?: ((held: Held) => E2) | undefined
+  ) => Effect.Effect<A, E | E2, R>
   /** The governor's state now. */
   readonly state: Effect.Effect<State>
 }
@@ -105,11 +153,18 @@ export interface Governor {
 interface Internal {
   readonly inFlight: number
   readonly gateUntil: number
-  readonly remaining: Option.Option<{ readonly requests: number; readonly until: number; readonly kind: Reason }>
-  readonly pace: Option.Option<number>
+  readonly remaining: Option.Option<{ readonly requests: number; readonly until: number }>
+  /** The pace learned from 429s. */
+  readonly learned: Option.Option<number>
+  /** The pace from `x-ratelimit-limit-requests`. */
+  readonly headerPace: Option.Option<number>
+  readonly limitRequests: Option.Option<number>
+  /** The pace from `x-ratelimit-limit-tokens` and the tokens a request was seen to cost. */
+  readonly tokenPace: Option.Option<number>
+  readonly tokenCost: Option.Option<number>
+  readonly lastRemainingTokens: Option.Option<number>
   readonly nextSlot: number
   readonly lastDecrease: number
-  readonly lastIncrease: number
   readonly tokens: number
   readonly tokensAt: number
   readonly consecutive429: number
@@ -118,15 +173,24 @@ interface Internal {
 }
 
 type Decision =
-  | { readonly _tag: "Go"; readonly at: number }
-  | { readonly _tag: "Wait"; readonly until: number }
+  | { readonly _tag: "Go"; readonly at: number; readonly reason: Reason }
+  | { readonly _tag: "Wait"; readonly until: number; readonly reason: Reason }
 
 // Successes remembered to estimate the rate the server allowed before a 429.
 const successWindowMillis = 60_000
 const minPace = 0.2
-// AIMD on the pace: down by 15 % on a 429, up by 10 % for each second without one.
-const decrease = 0.85
-const increase = 1.1
+// AIMD on the learned pace: a cut on each storm, a small rise on each success, so that a cycle
+// between two storms is long enough in requests for the 429s to be a small share.
+const decrease = 0.9
+const increasePerSuccess = 1.001
+// A hair of slack on every spacing so that rounding never puts one start too many into a window.
+const slack = 1 + 1e-6
+
+const minOption = (a: Option.Option<number>, b: Option.Option<number>): Option.Option<number> =>
+  Option.isNone(a) ? b : Option.isNone(b) ? a : Option.some(Math.min(a.value, b.value))
+
+/** The pace in force: the smallest of the header, token and learned paces. */
+const paceOf = (s: Internal): Option.Option<number> => minOption(minOption(s.headerPace, s.tokenPace), s.learned)
 
 /**
  * Makes a governor. Its time is the `Clock` of the fiber that makes it (a client's, when its
@@ -140,6 +204,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 16))
     const reserve = Math.max(0, options.reserve ?? 1)
     const defaultPause = Duration.toMillis(options.defaultPause ?? "1 second")
+    const waitCap = Duration.toMillis(options.serverWaitCap ?? "60 seconds")
+    const failLong = options.longWaits !== "wait"
     const rpm = options.requestsPerMinute
     const bucketSize = rpm === undefined ? 0 : Math.max(1, rpm / 60)
     // The governor's time is the clock of the fiber that made it (`TestClock` in tests), read
@@ -151,10 +217,14 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       inFlight: 0,
       gateUntil: 0,
       remaining: Option.none(),
-      pace: Option.none(),
+      learned: Option.none(),
+      headerPace: Option.none(),
+      limitRequests: Option.none(),
+      tokenPace: Option.none(),
+      tokenCost: Option.none(),
+      lastRemainingTokens: Option.none(),
       nextSlot: 0,
-      lastDecrease: 0,
-      lastIncrease: now0,
+      lastDecrease: Number.NEGATIVE_INFINITY,
       tokens: bucketSize,
       tokensAt: now0,
       consecutive429: 0,
@@ -164,6 +234,10 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
 
     // The bound on requests in flight.
     const permits = yield* Effect.makeSemaphore(maxInFlight)
+
+    // Completed (and replaced) when a hold longer than the cap begins, so that requests already
+    // waiting for a shorter one wake up and fail at once instead of running into it.
+    let longHold = Deferred.unsafeMake<void>(FiberId.none)
 
     // The times of the last minute's successes, oldest first, kept outside the immutable state so a
     // success costs an append rather than a copy of the whole window.
@@ -189,31 +263,34 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
      * fiber sleeps once for its slot instead of the waiters waking in a herd at every slot.
      */
     const decide = (s: Internal, now: number): [Decision, Internal] => {
-      if (now < s.gateUntil) return [{ _tag: "Wait", until: s.gateUntil }, s]
+      if (now < s.gateUntil) return [{ _tag: "Wait", until: s.gateUntil, reason: "rate-limited" }, s]
       if (Option.isSome(s.remaining)) {
         const budget = s.remaining.value
         if (now < budget.until && budget.requests - s.inFlight <= reserve) {
-          return [{ _tag: "Wait", until: budget.until }, s]
+          return [{ _tag: "Wait", until: budget.until, reason: "budget-exhausted" }, s]
         }
       }
       let at = now
+      let reason: Reason = "paced"
       let next: Internal = {
         ...s,
         inFlight: s.inFlight + 1,
         remaining: Option.filter(s.remaining, (b) => now < b.until)
       }
-      if (Option.isSome(s.pace)) {
+      const pace = paceOf(s)
+      if (Option.isSome(pace)) {
         at = Math.max(at, s.nextSlot)
-        next = { ...next, nextSlot: at + 1000 / s.pace.value }
+        next = { ...next, nextSlot: at + (1000 / pace.value) * slack }
       }
       if (rpm !== undefined) {
         const tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000) - 1
-        if (tokens < 0) {
-          at = Math.max(at, now + (-tokens * 60_000) / rpm)
+        if (tokens < 0 && now + (-tokens * 60_000) / rpm > at) {
+          at = now + (-tokens * 60_000) / rpm
+          reason = "requests-per-minute"
         }
         next = { ...next, tokens, tokensAt: now }
       }
-      return [{ _tag: "Go", at }, next]
+      return [{ _tag: "Go", at, reason }, next]
     }
 
     const release = Effect.sync(() => {
@@ -222,33 +299,85 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
 
     const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
 
+    // A wait that ends early (with `true`) when a hold longer than the cap begins.
+    const waitUntil = (until: number, now: number): Effect.Effect<boolean> =>
+      failLong
+        ? Effect.raceFirst(Effect.as(sleepUntil(until, now), false), Effect.as(Deferred.await(longHold), true))
+        : Effect.as(sleepUntil(until, now), false)
+
+    const heldOf = (until: number, now: number, reason: Reason): Held => ({
+      until,
+      retryAfter: Duration.millis(until - now),
+      reason
+    })
+
+    // The hold a request would meet now, if it is longer than the cap.
+    const longHoldNow = (now: number): Held | undefined => {
+      if (!failLong) return undefined
+      const [decision] = decide(state, now)
+      const until = decision._tag === "Wait" ? decision.until : decision.at
+      return until - now > waitCap ? heldOf(until, now, decision.reason) : undefined
+    }
+
     // Taking an admission is atomic with the decision; only the waits are interruptible, and an
     // admission interrupted while it waits for its slot is given back, so none is ever leaked.
-    const admit = (
-      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    ): Effect.Effect<number> =>
+    const admit = <E2>(
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      onHeld: ((held: Held) => E2) | undefined
+    ): Effect.Effect<number, E2> =>
       Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
+        if (onHeld !== undefined) {
+          const held = longHoldNow(now)
+          if (held !== undefined) return Effect.fail(onHeld(held))
+        }
         const [decision, next] = decide(state, now)
         state = next
         if (decision._tag === "Wait") {
-          return Effect.zipRight(restore(sleepUntil(decision.until, now)), admit(restore))
+          return Effect.zipRight(restore(waitUntil(decision.until, now)), admit(restore, onHeld))
         }
         if (decision.at <= now) return Effect.succeed(now)
-        return restore(sleepUntil(decision.at, now)).pipe(
+        return restore(waitUntil(decision.at, now)).pipe(
           Effect.onInterrupt(() => release),
           // A 429 that closed the gate while this request waited for its slot: decide again.
-          Effect.flatMap(() => {
+          Effect.flatMap((woken) => {
             const later = clock.unsafeCurrentTimeMillis()
-            return later < state.gateUntil ? Effect.zipRight(release, admit(restore)) : Effect.succeed(later)
+            return woken || later < state.gateUntil
+              ? Effect.zipRight(release, admit(restore, onHeld))
+              : Effect.succeed(later)
           })
         )
       })
 
-    // What an answer tells: the server's budget and resets, a 429's wait and the pace it teaches.
+    // What the token headers tell: the tokens a request costs (from the fall of the remaining
+    // budget between answers) and so the pace the token limit allows.
+    const observeTokens = (s: Internal, headers: Observation["headers"]): Internal => {
+      const limit = Headers.parseNumber(headers["x-ratelimit-limit-tokens"])
+      const remaining = Headers.parseNumber(headers["x-ratelimit-remaining-tokens"])
+      if (Option.isNone(remaining)) return s
+      let cost = s.tokenCost
+      if (Option.isSome(s.lastRemainingTokens) && s.lastRemainingTokens.value > remaining.value) {
+        const sample = s.lastRemainingTokens.value - remaining.value
+        cost = Option.some(Option.match(cost, { onNone: () => sample, onSome: (c) => c * 0.8 + sample * 0.2 }))
+      }
+      const tokenPace = Option.isSome(limit) && Option.isSome(cost) && limit.value > 0
+        ? Option.some(Math.max(minPace, limit.value / 60 / cost.value))
+        : s.tokenPace
+      return { ...s, tokenCost: cost, tokenPace, lastRemainingTokens: remaining }
+    }
+
+    // What an answer tells: the server's budget, limits and resets, a 429's wait and the pace.
     const observed = (s: Internal, now: number, admittedAt: number, observation: Observation): Internal => {
       const { headers, status } = observation
-      let next: Internal = s
+      let next: Internal = observeTokens(s, headers)
+      const limitRequests = Headers.parseNumber(headers["x-ratelimit-limit-requests"])
+      if (Option.isSome(limitRequests) && limitRequests.value > 0) {
+        next = {
+          ...next,
+          limitRequests,
+          headerPace: Option.some(limitRequests.value / 60)
+        }
+      }
       const remainingRequests = Headers.parseNumber(headers["x-ratelimit-remaining-requests"])
       const remainingTokens = Headers.parseNumber(headers["x-ratelimit-remaining-tokens"])
       const resetRequests = Headers.resetMillis(headers, "x-ratelimit-reset-requests")
@@ -256,15 +385,12 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       if (Option.isSome(remainingRequests) && Option.isSome(resetRequests)) {
         next = {
           ...next,
-          remaining: Option.some({
-            requests: remainingRequests.value,
-            until: now + resetRequests.value,
-            kind: "budget-exhausted"
-          })
+          remaining: Option.some({ requests: remainingRequests.value, until: now + resetRequests.value })
         }
       }
       if (
-        Option.isSome(remainingTokens) && Option.isSome(resetTokens) && remainingTokens.value <= 0
+        Option.isSome(remainingTokens) && Option.isSome(resetTokens) &&
+        remainingTokens.value < Option.getOrElse(next.tokenCost, () => 1)
       ) {
         next = { ...next, gateUntil: Math.max(next.gateUntil, now + resetTokens.value) }
       }
@@ -281,40 +407,48 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
           rateLimited: next.rateLimited + 1
         }
         // One decrease per storm: answers to requests admitted before the last decrease are
-        // the same storm.
-        if (admittedAt >= next.lastDecrease) {
+        // the same storm. A wait beyond the cap says nothing about the rate.
+        if (admittedAt >= next.lastDecrease && pause <= waitCap) {
           const window = Math.max(pause, 1000)
           const recent = successesSince(now - window)
-          const pace = Option.match(next.pace, {
-            // With nothing to learn from, start at one request a second.
-            onNone: () => recent === 0 ? 1 : Math.max(minPace, (recent * 1000 * 0.95) / window),
-            onSome: (pace) => Math.max(minPace, pace * decrease)
+          const learned = Option.match(next.learned, {
+            // The first storm: the server just allowed the successes of the last window.
+            onNone: () => Math.max(minPace, recent === 0 ? 1 : (recent * 1000 * decrease) / window),
+            onSome: (pace) => Math.max(minPace, Math.min(pace, Option.getOrElse(paceOf(next), () => pace)) * decrease)
           })
-          next = { ...next, pace: Option.some(pace), lastDecrease: now, lastIncrease: now }
+          next = { ...next, learned: Option.some(learned), lastDecrease: now }
         }
         return next
       }
       if (status >= 200 && status < 300) {
         recordSuccess(now)
         next = { ...next, consecutive429: 0 }
-        if (Option.isSome(next.pace) && now - next.lastIncrease >= 1000) {
-          next = { ...next, pace: Option.some(next.pace.value * increase), lastIncrease: now }
+        if (Option.isSome(next.learned)) {
+          next = { ...next, learned: Option.some(next.learned.value * increasePerSuccess) }
         }
       }
       return next
     }
 
     const observe = (admittedAt: number, observation: Observation): Effect.Effect<void> =>
-      Effect.sync(() => {
-        state = observed(state, clock.unsafeCurrentTimeMillis(), admittedAt, observation)
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const wasLong = state.gateUntil - now > waitCap
+        state = observed(state, now, admittedAt, observation)
+        if (!wasLong && longHoldNow(now) !== undefined) {
+          const woken = longHold
+          longHold = Deferred.unsafeMake<void>(FiberId.none)
+          return Deferred.succeed(woken, undefined)
+        }
+        return Effect.void
       })
 
     // Taking an admission is atomic with its decision; only the waits and the request are
     // interruptible, and what was taken is given back however the request ends.
-    const run: Governor["run"] = (request) =>
+    const run: Governor["run"] = (request, onHeld) =>
       permits.withPermits(1)(Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(
-          admit(restore),
+          admit(restore, onHeld),
           (admittedAt) =>
             restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
         )
@@ -326,15 +460,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       const [decision] = decide(s, now)
       const until = decision._tag === "Wait" ? decision.until : decision.at
       const reason: Option.Option<Reason> = until > now
-        ? Option.some(
-          now < s.gateUntil
-            ? "rate-limited"
-            : decision._tag === "Wait"
-            ? "budget-exhausted"
-            : Option.isSome(s.pace) && s.nextSlot > now
-            ? "paced"
-            : "requests-per-minute"
-        )
+        ? Option.some(decision.reason)
         : s.inFlight >= maxInFlight
         ? Option.some("in-flight")
         : Option.none()
@@ -342,8 +468,10 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         status: Option.isNone(reason) ? "open" : "waiting",
         until: until > now ? Option.some(until) : Option.none(),
         reason,
+        refusing: failLong && until - now > waitCap,
         inFlight: s.inFlight,
-        pace: s.pace,
+        pace: paceOf(s),
+        limitRequests: s.limitRequests,
         remainingRequests: Option.map(s.remaining, (b) => b.requests),
         quotaExhausted: s.quotaExhausted,
         rateLimited: s.rateLimited

@@ -1,6 +1,6 @@
 import { Governor } from "@batchfx/client"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
 
 // The governor on its own, under TestClock: what it admits when, given what answers said.
 // (Its behaviour against the emulator's real rate limit is in the bulk-operation tests.)
@@ -185,5 +185,75 @@ describe("Governor", () => {
       const state = yield* governor.state
       assert.isTrue(state.quotaExhausted)
       assert.strictEqual(state.status, "open")
+    }))
+  it.effect("paces evenly at limit/60 per second from x-ratelimit-limit-requests, with no burst", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 32 })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, { status: 200, headers: { "x-ratelimit-limit-requests": "600" } })
+      assert.deepStrictEqual((yield* governor.state).pace, Option.some(10))
+      const fibers = yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.fork(request(governor, starts)))
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.joinAll(fibers)
+      const later = (yield* Ref.get(starts)).slice(1)
+      assert.strictEqual(later.length, 20)
+      const gaps = later.slice(1).map((t, i) => t - later[i]!)
+      assert.isTrue(gaps.every((gap) => gap >= 100), `gaps ${gaps}`)
+      // Never more than the per-second quantum in any one second.
+      for (const t of later) assert.isAtMost(later.filter((u) => u >= t && u < t + 1000).length, 10)
+    }))
+
+  it.effect("a hold longer than serverWaitCap fails new and waiting calls at once, and says until when", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 8, serverWaitCap: "60 seconds" })
+      const starts = yield* Ref.make<Array<number>>([])
+      const answer = yield* Deferred.make<Governor.Observation>()
+      // A request still in flight whose answer comes later.
+      const slow = yield* Effect.fork(governor.run((observe) => Effect.flatMap(Deferred.await(answer), observe)))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      yield* request(governor, starts, { status: 429, headers: { "retry-after": "1" } })
+      const held = (h: Governor.Held) => h
+      const waiting = yield* Effect.fork(Effect.flip(governor.run(() => Effect.void, held)))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)), "a short hold is waited through")
+      yield* Deferred.succeed(answer, { status: 429, headers: { "retry-after": "300" } })
+      yield* Fiber.join(slow)
+      const woken = yield* Fiber.join(waiting)
+      assert.strictEqual(woken.reason, "rate-limited")
+      assert.strictEqual(woken.until, 300_000)
+      assert.strictEqual(Duration.toMillis(woken.retryAfter), 300_000)
+      const state = yield* governor.state
+      assert.isTrue(state.refusing)
+      assert.deepStrictEqual(state.until, Option.some(300_000))
+      assert.deepStrictEqual(state.reason, Option.some("rate-limited"))
+      const fresh = yield* Effect.flip(governor.run(() => Effect.void, held))
+      assert.strictEqual(fresh.until, 300_000)
+      assert.strictEqual((yield* governor.state).inFlight, 0)
+    }))
+
+  it.effect("with longWaits: \"wait\" a long hold is waited through", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ serverWaitCap: "60 seconds", longWaits: "wait" })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, { status: 429, headers: { "retry-after": "300" } })
+      assert.isFalse((yield* governor.state).refusing)
+      const fiber = yield* Effect.fork(governor.run(() => Effect.succeed("ran"), (h: Governor.Held) => h))
+      yield* TestClock.adjust("300 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "ran")
+    }))
+
+  it.effect("without headers the learned pace falls on each storm and rises slowly with successes", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 8 })
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* Effect.forEach(Array.from({ length: 50 }), () => request(governor, starts))
+      yield* request(governor, starts, { status: 429, headers: { "retry-after-ms": "1000" } })
+      const first = Option.getOrThrow((yield* governor.state).pace)
+      assert.isTrue(first > 40 && first <= 50, `first pace ${first}`)
+      const fiber = yield* Effect.fork(Effect.forEach(Array.from({ length: 100 }), () => request(governor, starts)))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      const risen = Option.getOrThrow((yield* governor.state).pace)
+      assert.isTrue(risen > first && risen < first * 1.2, `risen pace ${risen}`)
     }))
 })

@@ -53,8 +53,20 @@ export interface Durations {
  * A request-rate limit: at most `requests` per `window`, counted on the Effect `Clock`. Over it the
  * emulator answers 429 `rate_limit_exceeded` (type `requests`) with `retry-after` and
  * `retry-after-ms`. With `headers` (the default) every answer also carries
- * `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests` and `x-ratelimit-reset-requests`;
- * `headers: false` leaves them out, as the real batch and file endpoints do.
+ * `x-ratelimit-limit-requests` (the limit per minute, as the API states it),
+ * `x-ratelimit-remaining-requests` and `x-ratelimit-reset-requests`; `headers: false` leaves them
+ * out, as the real batch and file endpoints do.
+ *
+ * `mode` is how the limit is counted:
+ * - `"fixed-window"` (the default): a window opens with the first request after the last one
+ *   closed; a per-minute window is `window: "1 minute"`;
+ * - `"quantized"`: the limit per `window` is also enforced as its share of each one-second window,
+ *   as the API documents for per-minute limits;
+ * - `"token-bucket"`: tokens refill at `requests` per `window` up to `burst` (default one second's
+ *   worth).
+ *
+ * `daily` adds a limit per UTC day; `longRetryAfter` answers the `nth` request (counted from when
+ * this limit was set) with a 429 that asks to wait `wait`.
  *
  * @since 0.1.0
  * @category models
@@ -63,6 +75,10 @@ export interface RateLimit {
   readonly requests: number
   readonly window: Duration.DurationInput
   readonly headers?: boolean
+  readonly mode?: "fixed-window" | "quantized" | "token-bucket"
+  readonly burst?: number
+  readonly daily?: number
+  readonly longRetryAfter?: { readonly nth: number; readonly wait: Duration.DurationInput }
 }
 
 /**

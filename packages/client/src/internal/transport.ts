@@ -19,7 +19,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Tracer from "effect/Tracer"
-import { type BatchClientError, type ConnectionError, ResponseDecodeError, TimeoutError } from "../BatchClientError.js"
+import {
+  type BatchClientError,
+  type ConnectionError,
+  RateLimited,
+  ResponseDecodeError,
+  TimeoutError
+} from "../BatchClientError.js"
 import * as ClientConfig from "../ClientConfig.js"
 import * as Governor from "../Governor.js"
 import * as Retry from "../Retry.js"
@@ -63,7 +69,7 @@ export interface Service {
   /**
    * One attempt under the governor: sends the request, maps a failure or a non-2xx answer to its
    * typed error, and runs `handle` on a 2xx answer, in a span, logged. The timeout covers the
-   * exchange and `handle`; it starts once the governor admits the request.
+   * time the governor holds the request, the exchange and `handle`.
    */
   readonly attempt: <A>(
     request: HttpClientRequest.HttpClientRequest,
@@ -122,7 +128,7 @@ export const make = (
     )
     const scrub = InternalErrors.makeScrub(settings.apiKey)
     const defaultSchedule = Option.getOrElse(settings.retry, () => Retry.backoff({ maxRetries: settings.maxRetries }))
-    const governor = yield* Governor.make(settings.governor)
+    const governor = yield* Governor.make({ serverWaitCap: settings.serverWaitCap, ...settings.governor })
 
     const resolve = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest => {
       let out = request.url.startsWith("/")
@@ -155,8 +161,8 @@ export const make = (
       )
 
     // Sends once under the governor (which sees every answer, a 429 included, before it becomes an
-    // error), then runs `after` on a 2xx answer. The timeout starts once the governor has admitted
-    // the request: waiting for the governor is not part of the request's time.
+    // error), then runs `after` on a 2xx answer. The timeout covers the governor's hold too, so a
+    // call never waits longer than its timeout; a hold beyond the wait cap fails at once.
     const sendThen = <A>(
       request: HttpClientRequest.HttpClientRequest,
       info: InternalErrors.Exchange,
@@ -185,13 +191,20 @@ export const make = (
               )
             }
           )
-        }).pipe(
+        }), (held) =>
+        new RateLimited({
+          method: info.method,
+          url: info.url,
+          status: 429,
+          attempt: info.attempt,
+          apiMessage: `The client holds requests until ${new Date(held.until).toISOString()} (${held.reason})`,
+          retryAfter: held.retryAfter
+        })).pipe(
           Effect.timeoutFail({
             duration: timeout,
             onTimeout: () => new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
           })
         )
-      )
 
     const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
       const info = exchangeOf(request, attemptOptions.attempt)

@@ -16,19 +16,10 @@ import type { Context } from "./context.js"
 import * as Faults from "./faults.js"
 import { hex } from "./hash.js"
 import { millis } from "./knobs.js"
+import * as RateLimit from "./rateLimit.js"
 import * as Batches from "./routes/batches.js"
 import * as Files from "./routes/files.js"
-import {
-  ApiFailure,
-  errorBody,
-  errorResponse,
-  faultError,
-  goDuration,
-  invalid,
-  json,
-  redactKey,
-  resetMarker
-} from "./wire.js"
+import { ApiFailure, errorBody, errorResponse, faultError, invalid, json, redactKey, resetMarker } from "./wire.js"
 
 const patterns: ReadonlyArray<readonly [string, RegExp, Route]> = [
   ["POST", /^\/v1\/files\/?$/, "POST /v1/files"],
@@ -57,28 +48,7 @@ const count = (ctx: Context, method: string, route: Route, status: number) =>
     return HashMap.set(m, key, { method, route, status, count: (prev?.count ?? 0) + 1 })
   })
 
-/** A fixed window on the `Clock`: whether this request fits, and the headers that say so. */
-const rateLimit = (ctx: Context, knobs: FakeOpenAi.Knobs, now: number) =>
-  Ref.modify(ctx.rateWindow, (w): [
-    { readonly allowed: boolean; readonly headers: Record<string, string>; readonly resetMs: number } | undefined,
-    { start: number; used: number }
-  ] => {
-    const limit = knobs.rateLimit
-    if (limit === undefined) return [undefined, w]
-    const window = Math.max(1, millis(limit.window))
-    const current = now >= w.start + window ? { start: now, used: 0 } : w
-    const allowed = current.used < limit.requests
-    const next = allowed ? { start: current.start, used: current.used + 1 } : current
-    const resetMs = next.start + window - now
-    const headers: Record<string, string> = limit.headers === false ? {} : {
-      "x-ratelimit-limit-requests": String(limit.requests),
-      "x-ratelimit-remaining-requests": String(Math.max(0, limit.requests - next.used)),
-      "x-ratelimit-reset-requests": goDuration(resetMs)
-    }
-    return [{ allowed, headers, resetMs }, next]
-  })
-
-type Limited = Effect.Effect.Success<ReturnType<typeof rateLimit>>
+type Limited = RateLimit.Limited | undefined
 
 /** Why a request is refused before it is handled, in the API's order: key, quota, rate limit. */
 const refusal = (
@@ -116,20 +86,7 @@ const refusal = (
     })
   }
   if (limited === undefined || limited.allowed) return undefined
-  const limit = knobs.rateLimit!
-  const wait = Math.max(1, limited.resetMs)
-  return new ApiFailure({
-    status: 429,
-    message: `Rate limit reached for requests in organization org-batchfx on requests per ${
-      goDuration(millis(limit.window))
-    }: Limit ${limit.requests}, Used ${limit.requests}, Requested 1. Please try again in ${
-      goDuration(wait)
-    }. Visit https://platform.openai.com/account/rate-limits to learn more.`,
-    type: "requests",
-    param: null,
-    code: "rate_limit_exceeded",
-    headers: { "retry-after": String(Math.ceil(wait / 1000)), "retry-after-ms": String(wait) }
-  })
+  return limited.failure
 }
 
 /** Both route families; a failure becomes the API's error body, a defect a 500. */
@@ -159,6 +116,7 @@ export const make = (
   ctx: Context
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> => {
   const handled = routes(ctx)
+  const limiter = RateLimit.make()
   const { seed } = ctx.options
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -192,7 +150,7 @@ export const make = (
       const now = yield* Clock.currentTimeMillis
       const apiKey = ctx.options.apiKey
       const accepted = key !== undefined && key !== "" && (apiKey === undefined || key === apiKey)
-      const limited = accepted && !knobs.quotaExhausted ? yield* rateLimit(ctx, knobs, now) : undefined
+      const limited = accepted && !knobs.quotaExhausted ? yield* limiter.check(knobs.rateLimit, now) : undefined
       headers = limited?.headers ?? {}
       const refused = refusal(key, apiKey, knobs, limited)
       response = refused !== undefined ? errorResponse(refused) : yield* handled
