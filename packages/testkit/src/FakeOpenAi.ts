@@ -143,6 +143,9 @@ export type KnobsPatch =
  *   the ones `POST /v1/batches` accepts.
  * - `failLine`: picks lines that fail with an HTTP-error result line.
  * - `inputLimits`: the line and byte limits of input validation (default 50,000 lines, 200 MB).
+ * - `models`: the models lines may name (default `defaultModels`); a line naming another fails the
+ *   batch with `model_not_found` on `body.model`, as the service does. Dated snapshots of a listed
+ *   model and fine-tuned `ft:` models are known too; `["*"]` accepts every model.
  *
  * @since 0.1.0
  * @category models
@@ -153,6 +156,7 @@ export interface Options extends KnobsPatch {
   readonly responders?: { readonly [endpoint: string]: Responder }
   readonly failLine?: FailLine
   readonly inputLimits?: RequestLine.InputLimits
+  readonly models?: ReadonlyArray<string>
 }
 
 /**
@@ -300,3 +304,11 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<FakeOpenAi, Http
  * @category constants
  */
 export const defaultKnobs: Knobs = KnobsInternal.defaultKnobs
+
+/**
+ * The models batch lines may name when the `models` option is absent.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultModels: ReadonlyArray<string> = KnobsInternal.defaultModels

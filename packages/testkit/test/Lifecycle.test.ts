@@ -27,7 +27,7 @@ describe("lifecycle under TestClock (in memory)", () => {
       const b1 = yield* retrieve(b0.id)
       assert.strictEqual(b1.status, "in_progress")
       assert.strictEqual(b1.in_progress_at, 1)
-      assert.strictEqual(b1.model, "gpt-4o-mini")
+      assert.strictEqual(b1.model, "gpt-4o-mini-2024-07-18", "the dated snapshot of the model the lines name")
       assert.strictEqual(b1.request_counts?.total, 10)
       assert.strictEqual(b1.request_counts?.completed, 0)
 
@@ -69,13 +69,13 @@ describe("lifecycle under TestClock (in memory)", () => {
       const line = (custom_id: string, body: Record<string, unknown>, url = "/v1/chat/completions") =>
         JSON.stringify({ custom_id, method: "POST", url, body })
       const text = [
-        line("a", { model: "m1", messages: [] }),
+        line("a", { model: "gpt-4o-mini", messages: [] }),
         "{not json",
         JSON.stringify({ custom_id: "c", method: "POST", url: "/v1/chat/completions" }),
-        line("d", { model: "m1", messages: [] }, "/v1/embeddings"),
-        line("e", { model: "m1", messages: [], stream: true }),
-        line("a", { model: "m1", messages: [] }),
-        line("g", { model: "m2", messages: [] })
+        line("d", { model: "gpt-4o-mini", messages: [] }, "/v1/embeddings"),
+        line("e", { model: "gpt-4o-mini", messages: [], stream: true }),
+        line("a", { model: "gpt-4o-mini", messages: [] }),
+        line("g", { model: "gpt-4o", messages: [] })
       ].join("\n")
       const fileId = yield* upload(text)
       const b0 = Schema.decodeUnknownSync(Batch.Batch)((yield* createBatch(fileId)).json)
@@ -102,6 +102,41 @@ describe("lifecycle under TestClock (in memory)", () => {
       yield* TestClock.adjust("1 day")
       assert.strictEqual((yield* retrieve(b0.id)).status, "failed")
     }).pipe(Effect.provide(inMemory())))
+
+  it.effect("an unknown model and a missing model fail the batch as the service does; the models option widens the list", () =>
+    Effect.gen(function*() {
+      const line = (custom_id: string, body: Record<string, unknown>) =>
+        JSON.stringify({ custom_id, method: "POST", url: "/v1/chat/completions", body })
+      const unknown = yield* upload(line("a", { model: "gpt-nonexistent", messages: [] }))
+      const missing = yield* upload(line("a", { messages: [] }))
+      const b1 = Schema.decodeUnknownSync(Batch.Batch)((yield* createBatch(unknown)).json)
+      const b2 = Schema.decodeUnknownSync(Batch.Batch)((yield* createBatch(missing)).json)
+      yield* TestClock.adjust("1 second")
+      const e1 = (yield* retrieve(b1.id)).errors?.data ?? []
+      const e2 = (yield* retrieve(b2.id)).errors?.data ?? []
+      assert.deepStrictEqual(e1.map((e) => [e.line, e.code, e.param, e.message]), [[
+        1,
+        "model_not_found",
+        "body.model",
+        "The model `gpt-nonexistent` does not exist or you do not have access to it."
+      ]])
+      assert.deepStrictEqual(e2.map((e) => [e.line, e.code, e.param, e.message]), [[
+        1,
+        "invalid_request",
+        "body.model",
+        "Model parameter is required."
+      ]])
+    }).pipe(Effect.provide(inMemory())))
+
+  it.effect("a model outside the default list is served when the models option names it", () =>
+    Effect.gen(function*() {
+      const fileId = yield* upload(chatLines(["a"], "my-local-model"))
+      const b = Schema.decodeUnknownSync(Batch.Batch)((yield* createBatch(fileId)).json)
+      yield* TestClock.adjust("1 minute")
+      const done = yield* retrieve(b.id)
+      assert.strictEqual(done.status, "completed")
+      assert.strictEqual(done.model, "my-local-model")
+    }).pipe(Effect.provide(inMemory({ models: ["my-local-model"] }))))
 
   it.effect("validation failure: too many lines, too many bytes and an empty file", () =>
     Effect.gen(function*() {
@@ -173,7 +208,7 @@ describe("lifecycle under TestClock (in memory)", () => {
       assert.strictEqual(Schema.decodeUnknownSync(Batch.Batch)(again.json).status, "cancelled")
     }).pipe(Effect.provide(inMemory())))
 
-  it.effect("cancelling while validating leaves in_progress_at and model null", () =>
+  it.effect("cancelling while validating leaves in_progress_at and model null, and counts the cancelled lines", () =>
     Effect.gen(function*() {
       const fileId = yield* upload(chatLines(["a", "b"]))
       const b0 = Schema.decodeUnknownSync(Batch.Batch)((yield* createBatch(fileId)).json)
@@ -184,7 +219,7 @@ describe("lifecycle under TestClock (in memory)", () => {
       assert.strictEqual(done.status, "cancelled")
       assert.strictEqual(done.in_progress_at, null)
       assert.strictEqual(done.model, null)
-      assert.deepStrictEqual(done.request_counts, { total: 0, completed: 0, failed: 0 })
+      assert.deepStrictEqual(done.request_counts, { total: 2, completed: 0, failed: 0 })
       assert.strictEqual(done.output_file_id, null)
       const err = yield* Jsonl.decodeLines(ResultLine.BatchResultLine)(yield* content(done.error_file_id!))
       assert.strictEqual(err.length, 2)
@@ -275,7 +310,7 @@ describe("lifecycle under TestClock (in memory)", () => {
         custom_id: "r",
         method: "POST",
         url: "/v1/images/generations",
-        body: { model: "m" }
+        body: { model: "gpt-image-1" }
       })
       const fileId = yield* upload(text)
       const created = yield* createBatch(fileId, { endpoint: "/v1/images/generations" })
@@ -300,11 +335,14 @@ describe("lifecycle under TestClock (in memory)", () => {
   it.effect("default responders answer every endpoint with its shape and usage", () =>
     Effect.gen(function*() {
       const cases = [
-        ["/v1/chat/completions", { model: "gpt-x", messages: [{ role: "user", content: "hi" }] }, "chat.completion"],
-        ["/v1/completions", { model: "gpt-x", prompt: "hi" }, "text_completion"],
-        ["/v1/embeddings", { model: "emb", input: ["a", "b"] }, "list"],
-        ["/v1/responses", { model: "gpt-x", input: "hi" }, "response"],
-        ["/v1/moderations", { model: "omni", input: "hi" }, undefined]
+        ["/v1/chat/completions", { model: "gpt-4.1", messages: [{ role: "user", content: "hi" }] }, "chat.completion"],
+        ["/v1/completions", { model: "gpt-3.5-turbo-instruct", prompt: "hi" }, "text_completion"],
+        ["/v1/embeddings", { model: "text-embedding-3-small", input: ["a", "b"] }, "list"],
+        ["/v1/responses", { model: "gpt-4.1-2025-04-14", input: "hi" }, "response"],
+        ["/v1/moderations", { model: "omni-moderation-2024-09-26", input: "hi" }, undefined],
+        ["/v1/images/generations", { model: "gpt-image-1", prompt: "a cat" }, undefined],
+        ["/v1/images/edits", { model: "gpt-image-1", prompt: "a hat", images: [] }, undefined],
+        ["/v1/videos", { model: "sora-2-2025-10-06", prompt: "a cat" }, "video"]
       ] as const
       for (const [endpoint, body, object] of cases) {
         const fileId = yield* upload(JSON.stringify({ custom_id: "x", method: "POST", url: endpoint, body }))
@@ -316,11 +354,15 @@ describe("lifecycle under TestClock (in memory)", () => {
         const [line] = yield* Jsonl.decodeLines(ResultLine.BatchResultLine)(yield* content(b.output_file_id!))
         const answer = line?.response?.body as Record<string, unknown>
         assert.strictEqual(answer.object, object, endpoint)
-        assert.strictEqual(answer.model, body.model, endpoint)
+        if (!endpoint.startsWith("/v1/images")) {
+          assert.match(answer.model as string, /-\d{4}-\d{2}-\d{2}$|^gpt-3.5-turbo-instruct$|^text-embedding/, endpoint)
+        }
         if (endpoint === "/v1/embeddings") {
           assert.strictEqual((answer.data as ReadonlyArray<unknown>).length, 2)
         }
-        if (endpoint !== "/v1/moderations") assert.isTrue((b.usage?.input_tokens ?? 0) > 0, endpoint)
+        if (endpoint !== "/v1/moderations" && endpoint !== "/v1/videos") {
+          assert.isTrue((b.usage?.input_tokens ?? 0) > 0, endpoint)
+        }
       }
     }).pipe(Effect.provide(inMemory())))
 

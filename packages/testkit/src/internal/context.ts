@@ -95,7 +95,7 @@ export const settle = (seed: number, s: State, b: Store.StoredBatch, now: number
   if (b.files !== undefined) return [b, s]
   const v = Store.view(b, now)
   if (v.terminalAt === undefined) return [b, s]
-  if (b.validation._tag === "Invalid") {
+  if (b.validation()._tag === "Invalid") {
     const settled = { ...b, files: { output: null, error: null } }
     return [settled, { ...s, batches: HashMap.set(s.batches, b.id, settled) }]
   }

@@ -3,6 +3,7 @@ import type { Batch } from "@batchfx/core"
 import { RequestLine, ResultLine } from "@batchfx/core"
 import * as Schema from "effect/Schema"
 import * as Responder from "../Responder.js"
+import { snapshots } from "./bodies.js"
 import { hashString, hex, mix, permutation } from "./hash.js"
 
 /** One entry of `errors.data` as sent. */
@@ -67,7 +68,11 @@ export interface StoredBatch {
   readonly outputExpiresSeconds: number | undefined
   readonly createdMs: number
   readonly timing: Timing
-  readonly validation: Validation
+  /**
+   * Checks the input and answers every line, computed once on first use: a create is answered at
+   * once and the work happens while the batch is `validating`, as the service does it.
+   */
+  readonly validation: () => Validation
   readonly cancelAtMs: number | undefined
   /** Set once the batch reached a terminal status and its result files were written. */
   readonly files: { readonly output: string | null; readonly error: string | null } | undefined
@@ -107,6 +112,47 @@ const defaultFailure = (request: Responder.RequestInfo): Responder.Reply => ({
   }
 })
 
+/** Memoizes a computation, so that the spreads of a stored batch share one result. */
+export const lazy = <A>(f: () => A): () => A => {
+  let done = false
+  let value: A
+  return () => {
+    if (!done) {
+      value = f()
+      done = true
+    }
+    return value
+  }
+}
+
+/** Endpoints whose requests must name a model; the others have a default model. */
+const modelRequired = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"])
+
+/** The checks core does not know: a missing model, and a model the emulator does not know. */
+const modelProblem = (
+  endpoint: string,
+  model: unknown,
+  knownModel: (model: string) => boolean,
+  line: number
+): RequestLine.LineProblem | undefined => {
+  if (model === undefined || model === null) {
+    return modelRequired.has(endpoint)
+      ? { line, code: "invalid_request", param: "body.model", message: "Model parameter is required." }
+      : undefined
+  }
+  if (typeof model !== "string" || !knownModel(model)) {
+    return {
+      line,
+      code: "model_not_found",
+      param: "body.model",
+      message: `The model \`${
+        typeof model === "string" ? model : JSON.stringify(model)
+      }\` does not exist or you do not have access to it.`
+    }
+  }
+  return undefined
+}
+
 /** Checks an input file with core's incremental check and, when valid, runs every line through the responder. */
 export const validate = (options: {
   readonly batchId: string
@@ -117,6 +163,7 @@ export const validate = (options: {
   readonly responder: Responder.Responder
   readonly failLine: Responder.FailLine | undefined
   readonly limits: RequestLine.InputLimits
+  readonly knownModel: (model: string) => boolean
 }): Validation => {
   const { file } = options
   if (file === undefined) {
@@ -145,8 +192,11 @@ export const validate = (options: {
     const found = check.pushText(line)
     if (found.length > 0) {
       problems.push(...found)
-    } else if (problems.length === 0) {
+    } else {
       const value = JSON.parse(line) as { custom_id: string; body: { readonly [key: string]: unknown } }
+      const problem = modelProblem(options.endpoint, value.body.model, options.knownModel, check.lines())
+      if (problem !== undefined) problems.push(problem)
+      if (problems.length > 0) continue
       requests.push({
         batchId: options.batchId,
         createdAt: options.createdAt,
@@ -193,7 +243,15 @@ export const validate = (options: {
     prefix.reasoning.push(prefix.reasoning[k]! + usage.reasoning)
   }
   const first = requests[0]?.body.model
-  return { _tag: "Valid", model: typeof first === "string" ? first : null, results, prefix }
+  return { _tag: "Valid", model: typeof first === "string" ? (snapshots[first] ?? first) : null, results, prefix }
+}
+
+/** What a batch still validating shows: no model, no counts. */
+const pending: Validation = {
+  _tag: "Valid",
+  model: null,
+  results: [],
+  prefix: { ok: [0], failed: [0], input: [0], cached: [0], output: [0], reasoning: [0] }
 }
 
 type Status =
@@ -212,13 +270,15 @@ interface Plan {
   readonly cutoff: number
 }
 
-const plan = (b: StoredBatch): Plan => {
+const plan = (b: StoredBatch, now: number): Plan => {
   const t = b.timing
   const created = b.createdMs
   const validated = created + Math.max(1, t.validating)
   const expires = created + t.window
   const cancel = b.cancelAtMs
-  if (b.validation._tag === "Invalid") {
+  // Until validation ends nothing depends on its outcome, so it is not computed yet.
+  if (cancel === undefined && now < validated) return { events: [["validating", created]], cutoff: -Infinity }
+  if (b.validation()._tag === "Invalid") {
     if (cancel !== undefined && cancel < validated) {
       return {
         events: [["validating", created], ["cancelling", cancel], ["cancelled", cancel + t.cancelling]],
@@ -266,7 +326,7 @@ const doneCount = (b: StoredBatch, n: number, time: number): number => {
 
 export const statusAt = (b: StoredBatch, now: number): Status => {
   let status: Status = "validating"
-  for (const [s, at] of plan(b).events) if (at <= now) status = s
+  for (const [s, at] of plan(b, now).events) if (at <= now) status = s
   return status
 }
 
@@ -280,7 +340,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000)
 
 /** The batch as the API would show it at `now`, with the file ids it has if its files were written. */
 export const view = (b: StoredBatch, now: number): View => {
-  const p = plan(b)
+  const p = plan(b, now)
   const stamps: Partial<Record<Status, number>> = {}
   let status: Status = "validating"
   for (const [s, at] of p.events) {
@@ -291,7 +351,7 @@ export const view = (b: StoredBatch, now: number): View => {
   }
   const terminal = status === "completed" || status === "failed" || status === "expired" || status === "cancelled"
   const terminalAt = terminal ? p.events.find(([s]) => s === status)?.[1] : undefined
-  const v = b.validation
+  const v: Validation = status === "validating" ? pending : b.validation()
   const started = stamps.in_progress !== undefined
   const n = v._tag === "Valid" ? v.results.length : 0
   const k = v._tag === "Valid" && started ? doneCount(b, n, Math.min(now, p.cutoff)) : 0
@@ -323,7 +383,8 @@ export const view = (b: StoredBatch, now: number): View => {
       cancelling_at: at("cancelling"),
       cancelled_at: at("cancelled"),
       request_counts: {
-        total: started ? n : 0,
+        // A batch cancelled while validating counts the lines its error file lists as cancelled.
+        total: started || stamps.cancelling !== undefined ? n : 0,
         completed: prefix?.ok[k] ?? 0,
         failed: prefix?.failed[k] ?? 0
       },
@@ -379,9 +440,9 @@ const renderResults = (
 
 /** The output and error file contents of a batch that reached a terminal status. */
 export const resultFiles = (b: StoredBatch, now: number): { output: string; error: string } => {
-  const v = b.validation
+  const v = b.validation()
   if (v._tag === "Invalid") return { output: "", error: "" }
-  const k = doneCount(b, v.results.length, Math.min(now, plan(b).cutoff))
+  const k = doneCount(b, v.results.length, Math.min(now, plan(b, now).cutoff))
   return renderResults(v.results, k, statusAt(b, now))
 }
 
@@ -487,7 +548,8 @@ export const seededFile = (index: number, kind: SeededFileKind, seededAt: number
     file: file(input, "batch", 0, ""),
     responder: Responder.defaults[shape.endpoint] ?? Responder.echo,
     failLine: (request) => request.line <= shape.failed,
-    limits: {}
+    limits: {},
+    knownModel: () => true
   })
   if (validation._tag === "Invalid") return undefined
   const done = shape.status === "completed" ? shape.total : shape.completed

@@ -74,16 +74,19 @@ const create = (ctx: Context) =>
           expiring: millis(d.expiring),
           window: millis(d.completionWindow)
         },
-        validation: Store.validate({
-          batchId: id,
-          createdAt: Math.floor(now / 1000),
-          endpoint,
-          inputFileId,
-          file: inputFile,
-          responder,
-          failLine: options.failLine,
-          limits: options.inputLimits
-        }),
+        validation: Store.lazy(() =>
+          Store.validate({
+            batchId: id,
+            createdAt: Math.floor(now / 1000),
+            endpoint,
+            inputFileId,
+            file: inputFile,
+            responder,
+            failLine: options.failLine,
+            limits: options.inputLimits,
+            knownModel: options.knownModel
+          })
+        ),
         cancelAtMs: undefined,
         files: undefined
       }
