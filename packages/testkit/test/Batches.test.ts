@@ -190,7 +190,7 @@ describe("/v1/batches over HTTP", () => {
       assert.strictEqual(decodeError(conflict2.json).error.message, "Cannot cancel a batch with status 'failed'.")
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 
-  it.live("every response carries x-request-id and openai-processing-ms", () =>
+  it.live("every response carries x-request-id, openai-processing-ms and openai-project, and no x-ratelimit-*", () =>
     Effect.gen(function*() {
       const seen = new Set<string>()
       const responses = [
@@ -204,6 +204,8 @@ describe("/v1/batches over HTTP", () => {
         const id = res.headers["x-request-id"] ?? ""
         assert.match(id, /^req_[0-9a-f]{32}$/)
         assert.match(res.headers["openai-processing-ms"] ?? "", /^\d+$/)
+        assert.strictEqual(res.headers["openai-project"], "proj_batchfx")
+        assert.deepStrictEqual(Object.keys(res.headers).filter((h) => h.startsWith("x-ratelimit-")), [])
         seen.add(id)
       }
       assert.strictEqual(seen.size, responses.length)

@@ -161,7 +161,9 @@ export const make = (
       "x-request-id": requestId,
       "openai-processing-ms": String(end - start),
       "openai-version": "2020-10-01",
-      "openai-organization": "org-batchfx"
+      "openai-organization": "org-batchfx",
+      // The API names the project a request was billed to: the one asked for, else the key's own.
+      "openai-project": request.headers["openai-project"] ?? "proj_batchfx"
     })
     if (fault?._tag === "ResetAfterHandling") return yield* reset
     yield* count(ctx, request.method, route, response.status)
