@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `batchfx-fake-server`: serves the emulator until interrupted and prints its base URL.
+ * `batchfx-fake-server`: serves the emulator until interrupted (or until standard input ends, with
+ * `--exit-on-stdin-close`). The first line on stdout is its base URL, printed once it listens.
  *
  * @since 0.1.0
  */
@@ -14,28 +15,57 @@ import * as Flags from "./internal/flags.js"
 
 const parsed = Flags.parse(process.argv.slice(2))
 
+const exit = (code: number) =>
+  Effect.sync(() => {
+    process.exitCode = code
+  })
+
+/** Ends when standard input does: a harness that dies (or closes the pipe) stops the server too. */
+const stdinClosed = Effect.async<void>((resume) => {
+  const done = () => resume(Effect.void)
+  process.stdin.once("end", done).once("close", done)
+  process.stdin.resume()
+  return Effect.sync(() => {
+    process.stdin.off("end", done).off("close", done)
+    process.stdin.pause()
+  })
+})
+
+/** A failure to listen as one sentence: the address and what the system said. */
+const listenError = (options: FakeOpenAi.ServerOptions, cause: unknown) => {
+  const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 0}`
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+  const reason = code === "EADDRINUSE"
+    ? "the port is already in use"
+    : code === "EACCES"
+    ? "permission denied"
+    : code === "EADDRNOTAVAIL"
+    ? "the address is not available on this machine"
+    : cause instanceof Error
+    ? cause.message
+    : String(cause)
+  return `batchfx-fake-server: cannot listen on ${where}: ${reason}.`
+}
+
 const program = Either.match(parsed, {
-  onLeft: (message) =>
-    Effect.zipRight(
-      Console.error(`${message}\n\n${Flags.usage}`),
-      Effect.sync(() => {
-        process.exitCode = 2
-      })
-    ),
-  onRight: ({ help, options, scripted, seedBatches }) =>
-    help
-      ? Console.log(Flags.usage)
-      : Layer.launch(
-        Layer.effectDiscard(Effect.gen(function*() {
-          const fake = yield* FakeOpenAi.FakeOpenAi
-          if (seedBatches > 0) yield* fake.seedBatches(seedBatches)
-          for (const { fault, nth, route } of scripted) yield* fake.scriptFault(route, nth, fault)
-          yield* Console.log(fake.baseUrl)
-          yield* Console.error(
-            `${options.apiKey === undefined ? "Any API key works" : `API key: ${fake.apiKey}`} (Ctrl-C to stop)`
-          )
-        })).pipe(Layer.provide(FakeOpenAi.layer(options)))
-      )
+  onLeft: (message) => Effect.zipRight(Console.error(`${message}\n\n${Flags.usage}`), exit(2)),
+  onRight: ({ exitOnStdinClose, help, options, scripted, seedBatches }) => {
+    if (help) return Console.log(Flags.usage)
+    const serve = Layer.launch(
+      Layer.effectDiscard(Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        if (seedBatches > 0) yield* fake.seedBatches(seedBatches)
+        for (const { fault, nth, route } of scripted) yield* fake.scriptFault(route, nth, fault)
+        yield* Console.log(fake.baseUrl)
+        yield* Console.error(
+          `${options.apiKey === undefined ? "Any API key works" : `API key: ${fake.apiKey}`} (Ctrl-C to stop)`
+        )
+      })).pipe(Layer.provide(FakeOpenAi.layer(options)))
+    ).pipe(
+      Effect.catchTag("ServeError", (e) => Effect.zipRight(Console.error(listenError(options, e.cause)), exit(1)))
+    )
+    return exitOnStdinClose ? Effect.raceFirst(serve, stdinClosed) : serve
+  }
 })
 
 NodeRuntime.runMain(program)

@@ -91,6 +91,42 @@ describe("batchfx-fake-server flags", () => {
     })
   })
 
+  it("shares the names and meanings of batchfx fake-server: --random-seed, --speed, --rps, --latency, --models", () => {
+    const parsed = Flags.parse([
+      "--random-seed",
+      "9",
+      "--speed",
+      "10",
+      "--validating-ms",
+      "5",
+      "--rps",
+      "2.5",
+      "--latency",
+      "1.5s",
+      "--models",
+      "gpt-4o-mini, my-model",
+      "--exit-on-stdin-close"
+    ])
+    assert.isTrue(Either.isRight(parsed))
+    if (Either.isLeft(parsed)) return
+    const { exitOnStdinClose, options } = parsed.right
+    assert.strictEqual(options.seed, 9)
+    assert.strictEqual(options.latency, 1500)
+    assert.deepStrictEqual(options.models, ["gpt-4o-mini", "my-model"])
+    assert.deepStrictEqual(options.rateLimit, { requests: 3, window: 1200, headers: true })
+    assert.isTrue(exitOnStdinClose)
+    assert.deepStrictEqual(options.durations, {
+      validating: 5,
+      inProgress: 500,
+      finalizing: 100,
+      cancelling: 60_000,
+      expiring: 60_000,
+      completionWindow: 8_640_000
+    })
+    assert.isTrue(Either.isLeft(Flags.parse(["--speed", "0"])))
+    assert.isTrue(Either.isLeft(Flags.parse(["--latency", "soon"])))
+  })
+
   it("rejects unknown flags, missing values and bad faults with a message", () => {
     assert.deepStrictEqual(Flags.parse(["--nope"]), Either.left("unknown flag --nope"))
     assert.deepStrictEqual(Flags.parse(["constructor", "1"]), Either.left("unknown flag constructor"))

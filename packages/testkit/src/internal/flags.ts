@@ -1,9 +1,11 @@
 /** The flags of the stand-alone server, parsed from `process.argv` without a framework. */
+import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import * as Fault from "../Fault.js"
 import * as Responder from "../Responder.js"
 import * as Route from "../Route.js"
+import { defaults } from "./knobs.js"
 
 /** What the flags ask for. */
 export interface Parsed {
@@ -11,6 +13,8 @@ export interface Parsed {
   readonly seedBatches: number
   readonly scripted: ReadonlyArray<{ readonly route: Route.Route; readonly nth: number; readonly fault: Fault.Fault }>
   readonly help: boolean
+  /** Stop when standard input ends, so a harness in another language that dies takes the server with it. */
+  readonly exitOnStdinClose: boolean
 }
 
 /** The usage text. */
@@ -21,9 +25,13 @@ Usage: batchfx-fake-server [flags]
   --host <host>                 listen address (default 127.0.0.1)
   --port <port>                 port (default 0: any free port)
   --api-key <key>               require this API key (default: any non-empty Bearer key)
-  --seed <n>                    seed of ids, output order and random faults
+  --seed, --random-seed <n>     seed of ids, output order and random faults
   --seed-batches <n>            synthetic terminal batches to list (up to millions, no memory)
-  --latency-ms <ms>             delay before each request
+  --models <list>               comma list of the models lines may name (default: current OpenAI models; * = any)
+  --latency-ms <ms>, --latency <duration>
+                                delay before each request (e.g. 50ms, 1s)
+  --speed <x>                   run the lifecycle x times faster (durations not given are divided by x)
+  --rps <n>                     at most n requests per second (429 rate_limit_exceeded)
   --rate-limit <n>/<ms>         at most n requests per window of ms (429 rate_limit_exceeded)
   --no-rate-limit-headers       429s carry retry-after but no x-ratelimit-* headers
   --quota-exhausted             every request gets 429 insufficient_quota
@@ -38,7 +46,10 @@ Usage: batchfx-fake-server [flags]
   --fail-pattern <regex>        batch lines whose custom_id matches fail with an HTTP 400 result line
   --validating-ms, --in-progress-ms, --finalizing-ms, --cancelling-ms, --expiring-ms, --window-ms <ms>
                                 lifecycle durations
+  --exit-on-stdin-close         stop when standard input ends (for harnesses in other languages)
   --help                        this text
+
+The first line on stdout is the base URL, printed once the server listens.
 `
 
 const parseFault = (text: string): Fault.Fault | string => {
@@ -64,6 +75,13 @@ const parseFault = (text: string): Fault.Fault | string => {
   }
 }
 
+/** A duration in milliseconds from "250", "250ms", "1.5s" or "2m". */
+const parseMillis = (flag: string, text: string): number => {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim())
+  if (match === null) throw new Error(`${flag} needs a duration such as 50ms, 1s or 2m, got '${text}'`)
+  return Number(match[1]) * (match[2] === "s" ? 1000 : match[2] === "m" ? 60_000 : 1)
+}
+
 const durationFlags: { readonly [flag: string]: keyof FakeOpenAi.Durations } = {
   "--validating-ms": "validating",
   "--in-progress-ms": "inProgress",
@@ -80,6 +98,8 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
   let seedBatches = 0
   const scripted: Array<{ route: Route.Route; nth: number; fault: Fault.Fault }> = []
   let help = false
+  let exitOnStdinClose = false
+  let speed = 1
   let faultRate: number | undefined
   let faults: Array<Fault.Fault> = []
   let rateHeaders = true
@@ -112,6 +132,7 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
           options.apiKey = value()
           break
         case "--seed":
+        case "--random-seed":
           options.seed = number()
           break
         case "--seed-batches":
@@ -119,6 +140,26 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
           break
         case "--latency-ms":
           options.latency = number()
+          break
+        case "--latency":
+          options.latency = parseMillis(flag, value())
+          break
+        case "--speed":
+          speed = number()
+          if (speed <= 0) throw new Error("--speed must be more than 0")
+          break
+        case "--rps": {
+          const rps = number()
+          if (rps <= 0) throw new Error("--rps must be more than 0")
+          const requests = Math.max(1, Math.round(rps))
+          rate = { requests, window: (requests / rps) * 1000 }
+          break
+        }
+        case "--models":
+          options.models = value().split(",").map((m) => m.trim()).filter((m) => m !== "")
+          break
+        case "--exit-on-stdin-close":
+          exitOnStdinClose = true
           break
         case "--rate-limit": {
           const match = /^(\d+)\/(\d+)$/.exec(value())
@@ -180,6 +221,16 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
   if (faultRate !== undefined) {
     options.randomFaults = { rate: faultRate, faults: faults.length > 0 ? faults : [Fault.status(500)] }
   }
+  // Durations given explicitly are taken as they are; the others are the defaults run `speed` times faster.
+  for (const [key, d] of Object.entries(defaults.durations)) {
+    if (!(key in durations) && speed !== 1) durations[key] = Math.max(1, Duration.toMillis(d) / speed)
+  }
   options.durations = durations
-  return Either.right({ options: options as FakeOpenAi.ServerOptions, seedBatches, scripted, help })
+  return Either.right({
+    options: options as FakeOpenAi.ServerOptions,
+    seedBatches,
+    scripted,
+    help,
+    exitOnStdinClose
+  })
 }
