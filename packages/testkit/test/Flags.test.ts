@@ -12,7 +12,7 @@ describe("batchfx-fake-server flags", () => {
       "8080",
       "--api-key",
       "sk-x",
-      "--seed",
+      "--random-seed",
       "7",
       "--seed-batches",
       "1000000",
@@ -91,7 +91,9 @@ describe("batchfx-fake-server flags", () => {
     })
   })
 
-  it("shares the names and meanings of batchfx fake-server: --random-seed, --speed, --rps, --latency, --models", () => {
+  it("shares the names and meanings of batchfx fake-server: --seed, --random-seed, --speed, --rps, --latency", () => {
+    const seeded = Flags.parse(["--seed", "12"])
+    assert.strictEqual(Either.isRight(seeded) ? seeded.right.seedBatches : -1, 12)
     const parsed = Flags.parse([
       "--random-seed",
       "9",
@@ -102,7 +104,7 @@ describe("batchfx-fake-server flags", () => {
       "--rps",
       "2.5",
       "--latency",
-      "1.5s",
+      "1.5",
       "--models",
       "gpt-4o-mini, my-model",
       "--exit-on-stdin-close"

@@ -25,8 +25,8 @@ Usage: batchfx-fake-server [flags]
   --host <host>                 listen address (default 127.0.0.1)
   --port <port>                 port (default 0: any free port)
   --api-key <key>               require this API key (default: any non-empty Bearer key)
-  --seed, --random-seed <n>     seed of ids, output order and random faults
-  --seed-batches <n>            synthetic terminal batches to list (up to millions, no memory)
+  --random-seed <n>             seed of ids, output order and random faults
+  --seed, --seed-batches <n>    synthetic terminal batches to list (up to millions, no memory)
   --models <list>               comma list of the models lines may name (default: current OpenAI models; * = any)
   --latency-ms <ms>, --latency <duration>
                                 delay before each request (e.g. 50ms, 1s)
@@ -75,11 +75,11 @@ const parseFault = (text: string): Fault.Fault | string => {
   }
 }
 
-/** A duration in milliseconds from "250", "250ms", "1.5s" or "2m". */
+/** A duration in milliseconds from "250ms", "1.5s", "2m" or a bare number of seconds, as `batchfx` reads them. */
 const parseMillis = (flag: string, text: string): number => {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text.trim())
   if (match === null) throw new Error(`${flag} needs a duration such as 50ms, 1s or 2m, got '${text}'`)
-  return Number(match[1]) * (match[2] === "s" ? 1000 : match[2] === "m" ? 60_000 : 1)
+  return Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1000)
 }
 
 const durationFlags: { readonly [flag: string]: keyof FakeOpenAi.Durations } = {
@@ -131,10 +131,10 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
         case "--api-key":
           options.apiKey = value()
           break
-        case "--seed":
         case "--random-seed":
           options.seed = number()
           break
+        case "--seed":
         case "--seed-batches":
           seedBatches = number()
           break
