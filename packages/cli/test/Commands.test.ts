@@ -317,6 +317,56 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
       assert.include(completions.stdout, "batchfx")
     }))
 
+  it.effect("fake-server on a port in use says so in one sentence and exits 1", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const port = new URL(fake.baseUrl).port
+      const r = yield* runCli(["fake-server", "--port", port])
+      assert.strictEqual(r.code, 1)
+      assert.strictEqual(r.stdout, "")
+      assert.include(r.stderr, `Cannot listen on 127.0.0.1:${port}: the port is already in use.`)
+    }))
+
+  it.effect("fake-server --api-key requires that key; --models and --validating-ms reach the emulator", () =>
+    Effect.gen(function*() {
+      const server = yield* startCli([
+        "fake-server",
+        "--api-key",
+        "sk-only",
+        "--models",
+        "my-model",
+        "--validating-ms",
+        "1",
+        "--in-progress-ms",
+        "1",
+        "--finalizing-ms",
+        "1"
+      ])
+      const url = (yield* server.stdout.until((text) => text.includes("\n"))).trim()
+      const wrong = yield* runCli(["list"], { env: { OPENAI_API_KEY: "sk-other", OPENAI_BASE_URL: url } })
+      assert.strictEqual(wrong.code, 1)
+      const dir = tempDir()
+      const path = join(dir, "in.jsonl")
+      writeFileSync(
+        path,
+        JSON.stringify({
+          custom_id: "a",
+          method: "POST",
+          url: "/v1/chat/completions",
+          body: { model: "my-model", messages: [{ role: "user", content: "hi" }] }
+        }) + "\n"
+      )
+      const out = join(dir, "out.jsonl")
+      const env = { OPENAI_API_KEY: "sk-only", OPENAI_BASE_URL: url }
+      const submitted = yield* runCli(
+        ["submit", path, "-e", "/v1/chat/completions", "--wait", ...poll, "--output", out],
+        { env }
+      )
+      assert.strictEqual(submitted.code, 0, submitted.stderr)
+      assert.strictEqual(jsonLines(readFileSync(out, "utf8")).length, 1)
+      assert.strictEqual((yield* server.interrupt).code, 130)
+    }))
+
   it.effect("fake-server with --speed, --rps and --latency serves a submit --wait and a paced bulk get", () =>
     Effect.gen(function*() {
       const server = yield* startCli([
@@ -332,7 +382,7 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
       ])
       const url = (yield* server.stdout.until((text) => text.includes("\n"))).trim()
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/v1$/)
-      assert.include(yield* server.stderr.until((text) => text.includes("Ctrl-C")), "key sk-fake-batchfx, 40 batches")
+      assert.include(yield* server.stderr.until((text) => text.includes("Ctrl-C")), "any key, 40 batches")
       const env = { OPENAI_API_KEY: "sk-fake-batchfx", OPENAI_BASE_URL: url }
       const dir = tempDir()
       const out = join(dir, "out.jsonl")

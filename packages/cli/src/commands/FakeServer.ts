@@ -30,6 +30,7 @@ const options = {
     Options.withDefault(0)
   ),
   seed: Opts.nonNegativeInt("seed").pipe(
+    Options.withAlias("seed-batches"),
     Options.withDescription("Make this many finished batches exist (synthetic, no memory per batch) for listing."),
     Options.withDefault(0)
   ),
@@ -52,8 +53,52 @@ const options = {
     Options.withDefault(1)
   ),
   apiKey: Options.text("api-key").pipe(
-    Options.withDescription("The key the emulator accepts (default sk-fake-batchfx)."),
+    Options.withDescription("Require this key (default: any non-empty key is accepted)."),
     Options.optional
+  ),
+  models: Options.text("models").pipe(
+    Options.withDescription("Comma list of the models batch lines may name (default: current OpenAI models; * = any)."),
+    Options.optional
+  ),
+  quotaExhausted: Options.boolean("quota-exhausted").pipe(
+    Options.withDescription("Answer every request with 429 insufficient_quota.")
+  ),
+  failPattern: Options.text("fail-pattern").pipe(
+    Options.withDescription("Batch lines whose custom_id matches this regular expression fail with an HTTP 400."),
+    Options.optional
+  ),
+  stuckCursor: Options.boolean("stuck-cursor").pipe(Options.withDescription("The batch list ignores after.")),
+  omitHasMore: Options.boolean("omit-has-more").pipe(Options.withDescription("The batch list leaves out has_more.")),
+  breakContentAfter: Opts.nonNegativeInt("break-content-after").pipe(
+    Options.withDescription("File downloads stop after this many bytes (clients resume with Range)."),
+    Options.optional
+  ),
+  validatingMs: Opts.nonNegativeInt("validating-ms").pipe(
+    Options.withDescription("How long a batch validates (overrides --speed)."),
+    Options.optional
+  ),
+  inProgressMs: Opts.nonNegativeInt("in-progress-ms").pipe(
+    Options.withDescription("How long a batch runs its requests (overrides --speed)."),
+    Options.optional
+  ),
+  finalizingMs: Opts.nonNegativeInt("finalizing-ms").pipe(
+    Options.withDescription("How long a batch finalizes (overrides --speed)."),
+    Options.optional
+  ),
+  cancellingMs: Opts.nonNegativeInt("cancelling-ms").pipe(
+    Options.withDescription("How long a cancel drains (overrides --speed)."),
+    Options.optional
+  ),
+  expiringMs: Opts.nonNegativeInt("expiring-ms").pipe(
+    Options.withDescription("How long from the deadline to expired (overrides --speed)."),
+    Options.optional
+  ),
+  windowMs: Opts.nonNegativeInt("window-ms").pipe(
+    Options.withDescription("The completion window (overrides --speed)."),
+    Options.optional
+  ),
+  exitOnStdinClose: Options.boolean("exit-on-stdin-close").pipe(
+    Options.withDescription("Stop when standard input ends (for test harnesses in other languages).")
   )
 }
 
@@ -77,7 +122,7 @@ export const command = Command.make(
   lazy(() => import("../internal/handlers/FakeServer.js"))
 ).pipe(
   Command.withDescription(
-    "Run the emulator of the OpenAI Batch and Files API (no key, no network) until Ctrl-C; prints its base URL."
+    "Run the emulator of the OpenAI Batch and Files API (any key, no network) until Ctrl-C; the first line on stdout is its base URL, printed once it listens. The flags are those of batchfx-fake-server."
   ),
   withSetup
 )

@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { CommandFailed } from "../../CliError.js"
 import type { Config } from "../../commands/FakeServer.js"
 import * as Output from "../output.js"
 
@@ -29,7 +30,36 @@ export const scaledDurations = (
   }
 }
 
-/** Runs the emulator until interrupted, after printing its URL. */
+/** Ends when standard input does: a harness that dies (or closes the pipe) stops the server too. */
+const stdinClosed = Effect.async<void>((resume) => {
+  const done = () => resume(Effect.void)
+  process.stdin.once("end", done).once("close", done)
+  process.stdin.resume()
+  return Effect.sync(() => {
+    process.stdin.off("end", done).off("close", done)
+    process.stdin.pause()
+  })
+})
+
+/** A failure to listen as one sentence: the address and what the system said. */
+export const listenError = (host: string, port: number, cause: unknown): string => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+  const reason = code === "EADDRINUSE"
+    ? "the port is already in use"
+    : code === "EACCES"
+    ? "permission denied"
+    : code === "EADDRNOTAVAIL"
+    ? "the address is not available on this machine"
+    : cause instanceof Error
+    ? cause.message
+    : String(cause)
+  return `Cannot listen on ${host}:${port}: ${reason}.`
+}
+
+const some = <A, K extends string>(key: K, option: Option.Option<A>) =>
+  Option.match(option, { onNone: () => ({}), onSome: (value) => ({ [key]: value }) as { [P in K]: A } })
+
+/** Runs the emulator until interrupted (or until stdin ends), after printing its URL. */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
     const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
@@ -37,24 +67,55 @@ export const handler = (config: Config) =>
       const requests = Math.max(1, Math.round(rps))
       return { requests, window: Duration.millis((requests / rps) * 1000) }
     })
+    const scaled = scaledDurations(FakeOpenAi.defaultKnobs.durations, config.speed)
+    const exact = (option: Option.Option<number>, otherwise: Duration.Duration) =>
+      Option.match(option, { onNone: () => otherwise, onSome: Duration.millis })
     const server = FakeOpenAi.layer({
       host: config.host,
       port: config.port,
-      durations: scaledDurations(FakeOpenAi.defaultKnobs.durations, config.speed),
-      ...Option.match(config.randomSeed, { onNone: () => ({}), onSome: (seed) => ({ seed }) }),
-      ...Option.match(rateLimit, { onNone: () => ({}), onSome: (rateLimit) => ({ rateLimit }) }),
-      ...Option.match(config.latency, { onNone: () => ({}), onSome: (latency) => ({ latency }) }),
-      ...Option.match(config.apiKey, { onNone: () => ({}), onSome: (apiKey) => ({ apiKey }) })
+      durations: {
+        validating: exact(config.validatingMs, scaled.validating),
+        inProgress: exact(config.inProgressMs, scaled.inProgress),
+        finalizing: exact(config.finalizingMs, scaled.finalizing),
+        cancelling: exact(config.cancellingMs, scaled.cancelling),
+        expiring: exact(config.expiringMs, scaled.expiring),
+        completionWindow: exact(config.windowMs, scaled.completionWindow)
+      },
+      quotaExhausted: config.quotaExhausted,
+      stuckCursor: config.stuckCursor,
+      omitHasMore: config.omitHasMore,
+      ...some("seed", config.randomSeed),
+      ...some("rateLimit", rateLimit),
+      ...some("latency", config.latency),
+      ...some("apiKey", config.apiKey),
+      ...some("breakContentAfterBytes", config.breakContentAfter),
+      ...some(
+        "models",
+        Option.map(config.models, (text) => text.split(",").map((m) => m.trim()).filter((m) => m !== ""))
+      ),
+      ...some(
+        "failLine",
+        Option.map(config.failPattern, (pattern) => {
+          const regex = new RegExp(pattern)
+          return (request: { readonly customId: string }) => regex.test(request.customId)
+        })
+      )
     })
     const announce = Layer.effectDiscard(Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       if (config.seed > 0) yield* fake.seedBatches(config.seed)
       yield* Output.outLine(fake.baseUrl)
+      const key = Option.isSome(config.apiKey) ? `key ${fake.apiKey}` : "any key"
       yield* Output.errLine(
-        `Emulator of the OpenAI Batch API at ${fake.baseUrl} (key ${fake.apiKey}${
+        `Emulator of the OpenAI Batch API at ${fake.baseUrl} (${key}${
           config.seed > 0 ? `, ${config.seed} batches seeded` : ""
         }). Try:\n  OPENAI_API_KEY=${fake.apiKey} batchfx --base-url ${fake.baseUrl} list\nCtrl-C to stop.`
       )
     }))
-    return yield* Layer.launch(Layer.provide(announce, server))
+    const serve = Layer.launch(Layer.provide(announce, server)).pipe(
+      Effect.asVoid,
+      Effect.catchTag("ServeError", (e) =>
+        new CommandFailed({ description: listenError(config.host, config.port, e.cause) }))
+    )
+    return yield* config.exitOnStdinClose ? Effect.raceFirst(serve, stdinClosed) : serve
   })
