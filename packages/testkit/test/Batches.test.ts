@@ -155,11 +155,36 @@ describe("/v1/batches over HTTP", () => {
       yield* check({ metadata: { ["k".repeat(65)]: "v" } }, "metadata", "string_above_max_length")
       yield* check({ metadata: { k: "v".repeat(513) } }, "metadata.k", "string_above_max_length")
       yield* check({ input_file_id: undefined }, "input_file_id", "missing_required_parameter")
-      yield* check(
+      const short = yield* check(
         { output_expires_after: { anchor: "created_at", seconds: 60 } },
         "output_expires_after.seconds",
+        "integer_below_min_value"
+      )
+      assert.strictEqual(
+        short.message,
+        "Invalid 'output_expires_after.seconds': integer below minimum value. Expected a value >= 3600, but got 60 instead."
+      )
+      yield* check(
+        { output_expires_after: { anchor: "created_at", seconds: 3_000_000 } },
+        "output_expires_after.seconds",
+        "integer_above_max_value"
+      )
+      yield* check(
+        { output_expires_after: { anchor: "created_at", seconds: "1h" } },
+        "output_expires_after.seconds",
+        "invalid_type"
+      )
+      yield* check(
+        { output_expires_after: { seconds: 3600 } },
+        "output_expires_after.anchor",
+        "missing_required_parameter"
+      )
+      yield* check(
+        { output_expires_after: { anchor: "now", seconds: 3600 } },
+        "output_expires_after.anchor",
         "invalid_value"
       )
+      yield* check({ output_expires_after: "1h" }, "output_expires_after", "invalid_type")
       const notBatch = yield* upload(chatLines(["a"]), "user_data")
       yield* check({ input_file_id: notBatch }, "input_file_id", "invalid_value")
       const ok = yield* createBatch(fileId, { metadata: { k0: "v" } })

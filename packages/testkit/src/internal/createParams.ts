@@ -95,6 +95,8 @@ export const checkCreate = (
       }
     }
   }
+  const expiry = checkOutputExpiresAfter(body.output_expires_after)
+  if (expiry !== undefined) return Either.left(expiry)
   const params = decodeCreate(body)
   if (params._tag === "Left") {
     const oe = body.output_expires_after !== undefined
@@ -105,4 +107,64 @@ export const checkCreate = (
     ))
   }
   return Either.right(params.right)
+}
+
+const typeName = (value: unknown) => Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`
+
+/** `output_expires_after` checked key by key, with the API's sentences rather than a Schema report. */
+const checkOutputExpiresAfter = (value: unknown): ApiFailure | undefined => {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== "object" || Array.isArray(value)) {
+    return invalid(
+      `Invalid type for 'output_expires_after': expected an object, but got ${typeName(value)} instead.`,
+      "output_expires_after",
+      "invalid_type"
+    )
+  }
+  const { anchor, seconds } = value as Record<string, unknown>
+  if (anchor === undefined) {
+    return invalid(
+      "Missing required parameter: 'output_expires_after.anchor'.",
+      "output_expires_after.anchor",
+      "missing_required_parameter"
+    )
+  }
+  if (anchor !== "created_at") {
+    return invalid(
+      `Invalid value: '${String(anchor)}'. Supported values are: 'created_at'.`,
+      "output_expires_after.anchor",
+      "invalid_value"
+    )
+  }
+  if (seconds === undefined) {
+    return invalid(
+      "Missing required parameter: 'output_expires_after.seconds'.",
+      "output_expires_after.seconds",
+      "missing_required_parameter"
+    )
+  }
+  if (typeof seconds !== "number" || !Number.isInteger(seconds)) {
+    return invalid(
+      `Invalid type for 'output_expires_after.seconds': expected an integer, but got ${
+        typeof seconds === "number" ? "a decimal number" : typeName(seconds)
+      } instead.`,
+      "output_expires_after.seconds",
+      "invalid_type"
+    )
+  }
+  if (seconds < 3600) {
+    return invalid(
+      `Invalid 'output_expires_after.seconds': integer below minimum value. Expected a value >= 3600, but got ${seconds} instead.`,
+      "output_expires_after.seconds",
+      "integer_below_min_value"
+    )
+  }
+  if (seconds > 2_592_000) {
+    return invalid(
+      `Invalid 'output_expires_after.seconds': integer above maximum value. Expected a value <= 2592000, but got ${seconds} instead.`,
+      "output_expires_after.seconds",
+      "integer_above_max_value"
+    )
+  }
+  return undefined
 }
