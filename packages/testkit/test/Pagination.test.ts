@@ -44,3 +44,18 @@ describe("pagination law", () => {
     { timeout: 60_000, fastCheck: { numRuns: 30 } }
   )
 })
+
+describe("seeded batches and the completion window", () => {
+  it.effect("seeded and created batches share the completion window in force (as --speed sets it)", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* TestClock.adjust("30 days")
+      yield* fake.seedBatches(40)
+      yield* createBatch("file-any")
+      const page = decodePage((yield* getJson("/batches?limit=40")).json)
+      for (const b of page.data) assert.strictEqual((b.expires_at ?? 0) - b.created_at, 8640, b.id)
+      const expired = page.data.find((b) => b.status === "expired")
+      assert.isDefined(expired)
+      assert.strictEqual((expired!.expired_at ?? 0) - expired!.created_at, 8700)
+    }).pipe(Effect.provide(FakeOpenAi.layerInMemory({ durations: { completionWindow: "144 minutes" } }))))
+})

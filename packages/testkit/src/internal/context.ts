@@ -25,6 +25,8 @@ export interface State {
   readonly batchOrder: Chunk.Chunk<string>
   readonly seeded: number
   readonly seededAt: number
+  /** The completion window in force when they were seeded, in seconds, so `--speed` applies to them too. */
+  readonly seededWindow: number
   /** Files of seeded batches are generated on demand, so a deletion has to be remembered. */
   readonly deletedSeeded: HashSet.HashSet<string>
   readonly nextId: number
@@ -63,6 +65,7 @@ export const make = (options: FakeOpenAi.Options): Effect.Effect<Context> =>
         batchOrder: Chunk.empty(),
         seeded: 0,
         seededAt: 0,
+        seededWindow: 86_400,
         deletedSeeded: HashSet.empty(),
         nextId: 0
       }),
@@ -135,7 +138,10 @@ export const observe = (ctx: Context, id: string, now: number): Effect.Effect<Ba
     const stored = HashMap.get(s.batches, id)
     if (Option.isNone(stored)) {
       const index = Store.seededIndex(id)
-      return [index !== undefined && index < s.seeded ? Store.seededBatch(index, s.seededAt) : undefined, s]
+      return [
+        index !== undefined && index < s.seeded ? Store.seededBatch(index, s.seededAt, s.seededWindow) : undefined,
+        s
+      ]
     }
     const [b, next] = settle(ctx.options.seed, s, stored.value, now)
     return [Store.view(b, now).batch, next]
@@ -147,7 +153,7 @@ export const findFile = (s: State, id: string): Store.StoredFile | undefined => 
   if (Option.isSome(stored)) return stored.value
   const seeded = Store.seededFileIndex(id)
   if (seeded === undefined || seeded.index >= s.seeded || HashSet.has(s.deletedSeeded, id)) return undefined
-  return Store.seededFile(seeded.index, seeded.kind, s.seededAt)
+  return Store.seededFile(seeded.index, seeded.kind, s.seededAt, s.seededWindow)
 }
 
 export const getFile = (ctx: Context, id: string) =>

@@ -7,7 +7,7 @@ import type * as FakeOpenAi from "../FakeOpenAi.js"
 import * as App from "./app.js"
 import * as Context from "./context.js"
 import * as Faults from "./faults.js"
-import { patchKnobs } from "./knobs.js"
+import { millis, patchKnobs } from "./knobs.js"
 
 /** The service without its `baseUrl`, which depends on how the app is reached. */
 export type Emulator = Omit<FakeOpenAi.Service, "baseUrl">
@@ -31,11 +31,16 @@ export const make = (options: FakeOpenAi.Options = {}): Effect.Effect<Emulator> 
       knobs: Ref.get(ctx.knobs),
       configure: (patch) => Ref.update(ctx.knobs, (k) => patchKnobs(k, patch)),
       seedBatches: (n) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Ref.update(
-            ctx.state,
-            (s) => ({ ...s, seeded: Math.max(0, Math.floor(n)), seededAt: Math.floor(now / 1000) })
-          )),
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const window = Math.max(1, Math.round(millis((yield* Ref.get(ctx.knobs)).durations.completionWindow) / 1000))
+          yield* Ref.update(ctx.state, (s) => ({
+            ...s,
+            seeded: Math.max(0, Math.floor(n)),
+            seededAt: Math.floor(now / 1000),
+            seededWindow: window
+          }))
+        }),
       scriptFault: (route, nth, fault) => Faults.script(ctx, route, nth, fault),
       clearFaults: Ref.set(ctx.script, []),
       counters,

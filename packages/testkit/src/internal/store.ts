@@ -510,8 +510,13 @@ const seededBody = (endpoint: string, model: string, line: number) =>
  * A file of synthetic batch `index`, generated on demand (never stored): the input, or the output
  * and error files answered by the default responders. `undefined` if the batch has no such file.
  */
-export const seededFile = (index: number, kind: SeededFileKind, seededAt: number): StoredFile | undefined => {
-  const batch = seededBatch(index, seededAt)
+export const seededFile = (
+  index: number,
+  kind: SeededFileKind,
+  seededAt: number,
+  window = 86_400
+): StoredFile | undefined => {
+  const batch = seededBatch(index, seededAt, window)
   const shape = seededShape(index)
   const id = seededFileId(index, kind)
   if (kind === "o" && batch.output_file_id !== id) return undefined
@@ -560,8 +565,11 @@ export const seededFile = (index: number, kind: SeededFileKind, seededAt: number
     : file(rendered.error, "batch_output", finished, `${batch.id}_error.jsonl`)
 }
 
-/** Synthetic batch `index`, seeded at `seededAt` (Unix seconds): terminal, older as the index grows. */
-export const seededBatch = (index: number, seededAt: number): Batch.BatchEncoded => {
+/**
+ * Synthetic batch `index`, seeded at `seededAt` (Unix seconds): terminal, older as the index grows.
+ * Its deadline is `window` seconds after creation, as a created batch's is.
+ */
+export const seededBatch = (index: number, seededAt: number, window = 86_400): Batch.BatchEncoded => {
   const created = seededAt - 60 * (index + 1)
   const { completed, endpoint, failed, model, status, total } = seededShape(index)
   const input = completed * 40
@@ -589,11 +597,11 @@ export const seededBatch = (index: number, seededAt: number): Batch.BatchEncoded
     error_file_id: failed > 0 || status === "expired" || status === "cancelled" ? seededFileId(index, "e") : null,
     created_at: created,
     in_progress_at: status === "failed" ? null : created + 5,
-    expires_at: created + 86400,
-    finalizing_at: status === "completed" ? created + 600 : status === "expired" ? created + 86400 : null,
+    expires_at: created + window,
+    finalizing_at: status === "completed" ? created + 600 : status === "expired" ? created + window : null,
     completed_at: status === "completed" ? created + 660 : null,
     failed_at: status === "failed" ? created + 5 : null,
-    expired_at: status === "expired" ? created + 87000 : null,
+    expired_at: status === "expired" ? created + window + Math.max(1, Math.round(window / 144)) : null,
     cancelling_at: status === "cancelled" ? created + 60 : null,
     cancelled_at: status === "cancelled" ? created + 660 : null,
     request_counts: { total: status === "failed" ? 0 : total, completed, failed },

@@ -120,7 +120,7 @@ const cancel = (ctx: Context) =>
         if (Option.isNone(stored)) {
           const index = Store.seededIndex(id)
           if (index === undefined || index >= s.seeded) return [undefined, s]
-          const seeded = Store.seededBatch(index, s.seededAt)
+          const seeded = Store.seededBatch(index, s.seededAt, s.seededWindow)
           return [seeded.status === "cancelled" ? { batch: seeded } : { status: seeded.status }, s]
         }
         const status = Store.statusAt(stored.value, now)
@@ -209,7 +209,7 @@ const list = (ctx: Context) =>
             next = settled
             items.push(Store.view(b, now).batch)
           } else {
-            items.push(Store.seededBatch(pos - real, s.seededAt))
+            items.push(Store.seededBatch(pos - real, s.seededAt, s.seededWindow))
           }
         }
         return [{ items, hasMore: end < total }, next]
