@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 
 /**
  * A fault injected into one response.
@@ -82,3 +83,30 @@ export const slowBody = (options: { readonly chunkBytes: number; readonly delay:
   chunkBytes: options.chunkBytes,
   delay: options.delay
 })
+
+/**
+ * Reads a fault as the command lines write it: `500` (or any status), `html502`, `reset`,
+ * `reset-after`, `truncate:<bytes>`, `slow:<bytes>:<ms>`. An unknown spelling gives a message.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parse = (text: string): Either.Either<Fault, string> => {
+  const [kind, a, b] = text.trim().split(":")
+  switch (kind) {
+    case "html502":
+      return Either.right(htmlBadGateway)
+    case "reset":
+      return Either.right(resetBeforeResponse)
+    case "reset-after":
+      return Either.right(resetAfterHandling)
+    case "truncate":
+      return Either.right(truncatedBody(Number(a ?? "10")))
+    case "slow":
+      return Either.right(slowBody({ chunkBytes: Number(a ?? "16"), delay: Number(b ?? "100") }))
+    default:
+      return kind !== undefined && /^[45]\d\d$/.test(kind)
+        ? Either.right(status(Number(kind)))
+        : Either.left(`unknown fault '${text}'`)
+  }
+}

@@ -52,28 +52,8 @@ Usage: batchfx-fake-server [flags]
 The first line on stdout is the base URL, printed once the server listens.
 `
 
-const parseFault = (text: string): Fault.Fault | string => {
-  const [kind, a, b] = text.split(":")
-  switch (kind) {
-    case "500":
-    case "502":
-    case "503":
-    case "504":
-      return Fault.status(Number(kind))
-    case "html502":
-      return Fault.htmlBadGateway
-    case "reset":
-      return Fault.resetBeforeResponse
-    case "reset-after":
-      return Fault.resetAfterHandling
-    case "truncate":
-      return Fault.truncatedBody(Number(a ?? "10"))
-    case "slow":
-      return Fault.slowBody({ chunkBytes: Number(a ?? "16"), delay: Number(b ?? "100") })
-    default:
-      return `unknown fault '${text}'`
-  }
-}
+const parseFault = (text: string): Fault.Fault | string =>
+  Either.match(Fault.parse(text), { onLeft: (message) => message, onRight: (fault) => fault })
 
 /** A duration in milliseconds from "250ms", "1.5s", "2m" or a bare number of seconds, as `batchfx` reads them. */
 const parseMillis = (flag: string, text: string): number => {
