@@ -327,6 +327,21 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
       assert.include(r.stderr, `Cannot listen on 127.0.0.1:${port}: the port is already in use.`)
     }))
 
+  it.effect("fake-server --script-fault and --faults reach the emulator; a bad fault is a usage error (exit 2)", () =>
+    Effect.gen(function*() {
+      const bad = yield* runCli(["fake-server", "--fault-rate", "0.5", "--faults", "boom"])
+      assert.strictEqual(bad.code, 2)
+      assert.include(bad.stderr, "unknown fault 'boom'")
+      const server = yield* startCli(["fake-server", "--script-fault", "GET /v1/batches@1=503"])
+      const url = (yield* server.stdout.until((text) => text.includes("\n"))).trim()
+      const env = { OPENAI_API_KEY: "sk-any", OPENAI_BASE_URL: url }
+      const first = yield* runCli(["list", "--max-retries", "0"], { env })
+      assert.strictEqual(first.code, 1)
+      const second = yield* runCli(["list", "--max-retries", "0"], { env })
+      assert.strictEqual(second.code, 0, second.stderr)
+      assert.strictEqual((yield* server.interrupt).code, 130)
+    }))
+
   it.effect("fake-server --api-key requires that key; --models and --validating-ms reach the emulator", () =>
     Effect.gen(function*() {
       const server = yield* startCli([

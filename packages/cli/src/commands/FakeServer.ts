@@ -97,6 +97,18 @@ const options = {
     Options.withDescription("The completion window (overrides --speed)."),
     Options.optional
   ),
+  faultRate: Options.float("fault-rate").pipe(
+    Options.withDescription("Probability (0 to 1) that a request gets one of --faults (default 500)."),
+    Options.optional
+  ),
+  faults: Options.text("faults").pipe(
+    Options.withDescription("Comma list of 500,502,503,html502,reset,reset-after,truncate:<bytes>,slow:<bytes>:<ms>."),
+    Options.optional
+  ),
+  scriptFault: Options.text("script-fault").pipe(
+    Options.withDescription("<route>@<n>=<fault>: the n-th request of a route gets a fault (repeatable)."),
+    Options.repeated
+  ),
   exitOnStdinClose: Options.boolean("exit-on-stdin-close").pipe(
     Options.withDescription("Stop when standard input ends (for test harnesses in other languages).")
   )

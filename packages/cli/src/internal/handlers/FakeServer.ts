@@ -6,7 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { CommandFailed } from "../../CliError.js"
+import { CommandFailed, UsageError } from "../../CliError.js"
 import type { Config } from "../../commands/FakeServer.js"
 import * as Output from "../output.js"
 
@@ -63,6 +63,27 @@ const some = <A, K extends string>(key: K, option: Option.Option<A>) =>
 export const handler = (config: Config) =>
   Effect.gen(function*() {
     const FakeOpenAi = yield* Effect.promise(() => import("@batchfx/testkit/FakeOpenAi"))
+    const Fault = yield* Effect.promise(() => import("@batchfx/testkit/Fault"))
+    const Route = yield* Effect.promise(() => import("@batchfx/testkit/Route"))
+    const usage = (description: string) => new UsageError({ description, command: "fake-server" })
+    const faults = yield* Effect.forEach(
+      Option.match(config.faults, { onNone: () => [], onSome: (text) => text.split(",") }),
+      (text) => Effect.mapError(Fault.parse(text), (message) => usage(`--faults: ${message}.`))
+    )
+    const scripted = yield* Effect.forEach(config.scriptFault, (text) => {
+      const match = /^(.+)@(\d+)=(.+)$/.exec(text)
+      const route = Route.all.find((r) => r === match?.[1]?.trim())
+      return match === null || route === undefined
+        ? usage(`--script-fault needs <route>@<n>=<fault> with a known route, got '${text}'.`)
+        : Effect.map(
+          Effect.mapError(Fault.parse(match[3]!), (message) => usage(`--script-fault: ${message}.`)),
+          (fault) => ({ route, nth: Number(match[2]), fault })
+        )
+    })
+    const randomFaults = Option.map(config.faultRate, (rate) => ({
+      rate,
+      faults: faults.length > 0 ? faults : [Fault.status(500)]
+    }))
     const rateLimit = Option.map(config.rps, (rps) => {
       const requests = Math.max(1, Math.round(rps))
       return { requests, window: Duration.millis((requests / rps) * 1000) }
@@ -85,6 +106,7 @@ export const handler = (config: Config) =>
       stuckCursor: config.stuckCursor,
       omitHasMore: config.omitHasMore,
       ...some("seed", config.randomSeed),
+      ...some("randomFaults", randomFaults),
       ...some("rateLimit", rateLimit),
       ...some("latency", config.latency),
       ...some("apiKey", config.apiKey),
@@ -104,6 +126,7 @@ export const handler = (config: Config) =>
     const announce = Layer.effectDiscard(Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       if (config.seed > 0) yield* fake.seedBatches(config.seed)
+      for (const { fault, nth, route } of scripted) yield* fake.scriptFault(route, nth, fault)
       yield* Output.outLine(fake.baseUrl)
       const key = Option.isSome(config.apiKey) ? `key ${fake.apiKey}` : "any key"
       yield* Output.errLine(
