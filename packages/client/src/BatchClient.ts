@@ -18,7 +18,14 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import { type BatchClientError, InvalidParams, isAmbiguous, PaginationError } from "./BatchClientError.js"
+import {
+  type CallError,
+  InvalidParams,
+  isAmbiguous,
+  type ListError,
+  PaginationError,
+  type RequestError
+} from "./BatchClientError.js"
 import * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 import type * as Governor from "./Governor.js"
@@ -95,23 +102,23 @@ export interface Service {
    * retried on its own, so no batch is skipped or repeated; a cursor that does not advance fails
    * with `PaginationError`.
    */
-  readonly list: (params?: ListParams, options?: ListOptions) => Stream.Stream<Batch.Batch, BatchClientError>
+  readonly list: (params?: ListParams, options?: ListOptions) => Stream.Stream<Batch.Batch, ListError>
   /** The pages behind `list`, as the server sent them (the last one may be empty). */
   readonly listPages: (
     params?: ListParams,
     options?: ListOptions
-  ) => Stream.Stream<BatchPage.BatchPage, BatchClientError>
+  ) => Stream.Stream<BatchPage.BatchPage, ListError>
   /** One batch by id. */
-  readonly retrieve: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  readonly retrieve: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<Batch.Batch, RequestError>
   /**
    * Creates a batch. The parameters are checked first (`InvalidParams`, nothing sent). The batch is
    * tagged with a client token (see `clientTokenKey`); after an ambiguous failure the client looks
    * for a batch with that token before it tries again, and returns it if found, so a retried create
    * never makes a second batch.
    */
-  readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, ListError>
   /** Asks to cancel a batch; a completed or failed batch answers `Conflict`, never retried. */
-  readonly cancel: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<Batch.Batch, BatchClientError>
+  readonly cancel: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<Batch.Batch, RequestError>
   /** The client's rate-limit governor now (shared with `Files`): open, or waiting until when and why. */
   readonly governor: Effect.Effect<Governor.State>
 }
@@ -161,7 +168,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
     limit: number | undefined,
     options: ListOptions,
     parentSpan: Tracer.AnySpan
-  ): Effect.Effect<readonly [BatchPage.BatchPage, string | undefined], BatchClientError> =>
+  ): Effect.Effect<readonly [BatchPage.BatchPage, string | undefined], CallError> =>
     transport.execute(
       HttpClientRequest.get("/batches", {
         urlParams: {
@@ -186,7 +193,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
       }
       const step = (
         state: PageState
-      ): Effect.Effect<readonly [BatchPage.BatchPage, Option.Option<PageState>], BatchClientError> =>
+      ): Effect.Effect<readonly [BatchPage.BatchPage, Option.Option<PageState>], CallError | PaginationError> =>
         Effect.flatMap(
           fetchPage(state.after, valid.limit, options, span),
           ([page, requestId]) => {
@@ -248,7 +255,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
     }
   )
 
-  const findByToken = (token: string): Effect.Effect<Option.Option<Batch.Batch>, BatchClientError> =>
+  const findByToken = (token: string): Effect.Effect<Option.Option<Batch.Batch>, ListError> =>
     listPages({ limit: 100 }, { lookAhead: 0 }).pipe(
       Stream.take(clientTokenSearchPages),
       Stream.mapConcat((page) => page.data),
@@ -272,7 +279,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
       // Set once an attempt failed in a way after which the batch may exist; from then on each
       // attempt first looks for it.
       const maybeCreated = yield* Ref.make(false)
-      const attempt = (n: number): Effect.Effect<Batch.Batch, BatchClientError> =>
+      const attempt = (n: number): Effect.Effect<Batch.Batch, ListError> =>
         Effect.gen(function*() {
           if (Option.isSome(token) && (yield* Ref.get(maybeCreated))) {
             const found = yield* findByToken(token.value)
@@ -332,7 +339,7 @@ export const layerConfig = (
 export const list = (
   params?: ListParams,
   options?: ListOptions
-): Stream.Stream<Batch.Batch, BatchClientError, BatchClient> =>
+): Stream.Stream<Batch.Batch, ListError, BatchClient> =>
   Stream.unwrap(Effect.map(BatchClient, (client) => client.list(params, options)))
 
 /**
@@ -344,7 +351,7 @@ export const list = (
 export const listPages = (
   params?: ListParams,
   options?: ListOptions
-): Stream.Stream<BatchPage.BatchPage, BatchClientError, BatchClient> =>
+): Stream.Stream<BatchPage.BatchPage, ListError, BatchClient> =>
   Stream.unwrap(Effect.map(BatchClient, (client) => client.listPages(params, options)))
 
 /**
@@ -356,7 +363,7 @@ export const listPages = (
 export const retrieve = (
   id: string,
   options?: ClientConfig.CallOptions
-): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
+): Effect.Effect<Batch.Batch, RequestError, BatchClient> =>
   Effect.flatMap(BatchClient, (client) => client.retrieve(id, options))
 
 /**
@@ -368,7 +375,7 @@ export const retrieve = (
 export const create = (
   params: CreateParams,
   options?: CreateOptions
-): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
+): Effect.Effect<Batch.Batch, ListError, BatchClient> =>
   Effect.flatMap(BatchClient, (client) => client.create(params, options))
 
 /**
@@ -380,5 +387,5 @@ export const create = (
 export const cancel = (
   id: string,
   options?: ClientConfig.CallOptions
-): Effect.Effect<Batch.Batch, BatchClientError, BatchClient> =>
+): Effect.Effect<Batch.Batch, RequestError, BatchClient> =>
   Effect.flatMap(BatchClient, (client) => client.cancel(id, options))

@@ -420,6 +420,33 @@ export type ApiStatusError =
   | ServerError
 
 /**
+ * What one request can fail with once it was sent: an answer's status, the connection, the
+ * timeout, or a body that did not decode.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallError = ApiStatusError | ConnectionError | TimeoutError | ResponseDecodeError
+
+/**
+ * What `retrieve` and `cancel` (of batches and of files) can fail with: the request, or an id that
+ * is not one (nothing sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestError = CallError | InvalidParams
+
+/**
+ * What a listing can fail with: a request, invalid parameters, or a cursor that does not advance.
+ * `create` too, since after an ambiguous failure it lists to find the batch it may have made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ListError = RequestError | PaginationError
+
+/**
  * Every error a client call can fail with.
  *
  * @since 0.1.0

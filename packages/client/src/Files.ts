@@ -19,9 +19,10 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
-  type BatchClientError,
+  type CallError,
   InvalidParams,
   isAmbiguous,
+  type RequestError,
   ResponseDecodeError,
   type ServerError,
   TimeoutError
@@ -142,7 +143,7 @@ export interface Service {
   readonly upload: <L extends RequestLine.BatchRequestLine, E = never, R = never>(
     lines: Stream.Stream<L, E, R> | Iterable<L>,
     options: UploadOptions
-  ) => Effect.Effect<File.OpenAiFile, BatchClientError | InputError | E, R>
+  ) => Effect.Effect<File.OpenAiFile, CallError | InputError | E, R>
   /**
    * Uploads a JSONL file from disk: a first read checks every line (line numbers are the file's),
    * a second read streams it to the server, so the file is never held in memory.
@@ -150,20 +151,20 @@ export interface Service {
   readonly uploadPath: (
     path: string,
     options: UploadOptions
-  ) => Effect.Effect<File.OpenAiFile, BatchClientError | InputError, FileSystem.FileSystem>
+  ) => Effect.Effect<File.OpenAiFile, RequestError | InputError, FileSystem.FileSystem>
   /**
    * The bytes of a file as a stream. A body that breaks off is read again from the first byte not
    * yet emitted: with `Range: bytes=<n>-` (answered 206) or, if the server ignores it, a full read
    * whose first bytes are skipped. No byte is emitted twice or lost.
    */
-  readonly content: (id: string, options?: ContentOptions) => Stream.Stream<Uint8Array, BatchClientError>
+  readonly content: (id: string, options?: ContentOptions) => Stream.Stream<Uint8Array, RequestError>
   /** One file's object. */
   readonly retrieve: (
     id: string,
     options?: ClientConfig.CallOptions
-  ) => Effect.Effect<File.OpenAiFile, BatchClientError>
+  ) => Effect.Effect<File.OpenAiFile, RequestError>
   /** Deletes a file. */
-  readonly delete: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<File.FileDeleted, BatchClientError>
+  readonly delete: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<File.FileDeleted, RequestError>
 }
 
 /**
@@ -259,7 +260,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     size: number,
     filename: string,
     options: UploadOptions
-  ): Effect.Effect<File.OpenAiFile, BatchClientError> =>
+  ): Effect.Effect<File.OpenAiFile, CallError> =>
     transport.json(
       HttpClientRequest.post("/files").pipe(
         HttpClientRequest.setBody(InternalInput.multipart(body, size, filename, "batch"))
@@ -369,7 +370,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       let attempts = 0
       const idle = options.idleTimeout === undefined ? settings.timeout : Duration.decode(options.idleTimeout)
 
-      const read: Stream.Stream<Uint8Array, BatchClientError> = Stream.unwrapScoped(Effect.gen(function*() {
+      const read: Stream.Stream<Uint8Array, CallError> = Stream.unwrapScoped(Effect.gen(function*() {
         const from = delivered
         if (total !== undefined && from >= total) return Stream.empty
         const attempt = ++attempts
@@ -416,7 +417,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         if (from > 0) {
           yield* Effect.logDebug(`resuming ${url} at byte ${from} (HTTP ${response.status})`)
         }
-        return guardIdle<BatchClientError>(
+        return guardIdle<CallError>(
           response.stream.pipe(
             Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub))
           ),
@@ -433,14 +434,14 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
 
       const policy = { serverWaitCap: settings.serverWaitCap }
       const schedule = Retry.withServerWait(transport.schedule(options.retry)).pipe(
-        Schedule.whileInput((error: BatchClientError) => Retry.isRetryable(error, policy))
+        Schedule.whileInput((error: CallError) => Retry.isRetryable(error, policy))
       )
       // Not `Stream.retry`: it starts the schedule over on any output, even a chunk emptied by
       // skipping bytes already delivered, so a server that ignores Range and breaks at the same
       // place would be retried forever. Only bytes past the furthest point delivered are progress.
       return Stream.unwrap(Effect.map(Schedule.driver(schedule), (driver) => {
         let mark = delivered
-        const readWithRetries: Stream.Stream<Uint8Array, BatchClientError> = Stream.catchAll(read, (error) =>
+        const readWithRetries: Stream.Stream<Uint8Array, CallError> = Stream.catchAll(read, (error) =>
           Stream.unwrap(Effect.gen(function*() {
             if (delivered > mark) {
               mark = delivered
@@ -469,7 +470,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
 export const upload = <L extends RequestLine.BatchRequestLine, E = never, R = never>(
   lines: Stream.Stream<L, E, R> | Iterable<L>,
   options: UploadOptions
-): Effect.Effect<File.OpenAiFile, BatchClientError | InputError | E, Files | R> =>
+): Effect.Effect<File.OpenAiFile, CallError | InputError | E, Files | R> =>
   Effect.flatMap(Files, (files) => files.upload(lines, options))
 
 /**
@@ -481,7 +482,7 @@ export const upload = <L extends RequestLine.BatchRequestLine, E = never, R = ne
 export const uploadPath = (
   path: string,
   options: UploadOptions
-): Effect.Effect<File.OpenAiFile, BatchClientError | InputError, Files | FileSystem.FileSystem> =>
+): Effect.Effect<File.OpenAiFile, RequestError | InputError, Files | FileSystem.FileSystem> =>
   Effect.flatMap(Files, (files) => files.uploadPath(path, options))
 
 /**
@@ -490,7 +491,7 @@ export const uploadPath = (
  * @since 0.1.0
  * @category accessors
  */
-export const content = (id: string, options?: ContentOptions): Stream.Stream<Uint8Array, BatchClientError, Files> =>
+export const content = (id: string, options?: ContentOptions): Stream.Stream<Uint8Array, RequestError, Files> =>
   Stream.unwrap(Effect.map(Files, (files) => files.content(id, options)))
 
 /**
@@ -502,8 +503,7 @@ export const content = (id: string, options?: ContentOptions): Stream.Stream<Uin
 export const retrieve = (
   id: string,
   options?: ClientConfig.CallOptions
-): Effect.Effect<File.OpenAiFile, BatchClientError, Files> =>
-  Effect.flatMap(Files, (files) => files.retrieve(id, options))
+): Effect.Effect<File.OpenAiFile, RequestError, Files> => Effect.flatMap(Files, (files) => files.retrieve(id, options))
 
 /**
  * Deletes a file, with the service in context.
@@ -514,8 +514,7 @@ export const retrieve = (
 export const del = (
   id: string,
   options?: ClientConfig.CallOptions
-): Effect.Effect<File.FileDeleted, BatchClientError, Files> =>
-  Effect.flatMap(Files, (files) => files.delete(id, options))
+): Effect.Effect<File.FileDeleted, RequestError, Files> => Effect.flatMap(Files, (files) => files.delete(id, options))
 
 /**
  * Whether a value is an `InputError`.

@@ -136,26 +136,26 @@ export const withServerWait = (schedule: RetrySchedule): RetrySchedule =>
  * @category combinators
  */
 export const retry: {
-  (schedule: RetrySchedule, policy?: Policy): <A, R>(
-    self: Effect.Effect<A, BatchClientError, R>
-  ) => Effect.Effect<A, BatchClientError, R>
-  <A, R>(
-    self: Effect.Effect<A, BatchClientError, R>,
+  (schedule: RetrySchedule, policy?: Policy): <A, E extends BatchClientError, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E, R>
+  <A, E extends BatchClientError, R>(
+    self: Effect.Effect<A, E, R>,
     schedule: RetrySchedule,
     policy?: Policy
-  ): Effect.Effect<A, BatchClientError, R>
+  ): Effect.Effect<A, E, R>
 } = dual(
   (args) => Effect.isEffect(args[0]),
-  <A, R>(self: Effect.Effect<A, BatchClientError, R>, schedule: RetrySchedule, policy?: Policy) =>
+  <A, E extends BatchClientError, R>(self: Effect.Effect<A, E, R>, schedule: RetrySchedule, policy?: Policy) =>
     retryImpl(self, schedule, policy)
 )
 
-const retryImpl = <A, R>(
-  self: Effect.Effect<A, BatchClientError, R>,
+const retryImpl = <A, E extends BatchClientError, R>(
+  self: Effect.Effect<A, E, R>,
   schedule: RetrySchedule,
   policy: Policy = {}
-): Effect.Effect<A, BatchClientError, R> =>
+): Effect.Effect<A, E, R> =>
   Effect.retry(self, {
     schedule: withServerWait(schedule),
-    while: (error: BatchClientError) => isRetryable(error, policy)
+    while: (error: E) => isRetryable(error, policy)
   })

@@ -125,3 +125,43 @@ describe("JSONL files on streams", () => {
       assert.isTrue(all.every((o) => o._tag === "Succeeded"))
     }).pipe(Effect.provide(Layer.merge(inMemory(), NodeFileSystem.layer))))
 })
+
+describe("each operation's error type lists only what it can fail with", () => {
+  type ErrorOf<F extends (...args: ReadonlyArray<never>) => Effect.Effect<unknown, unknown, unknown>> =
+    Effect.Effect.Error<ReturnType<F>>
+  type Tags<E> = E extends { readonly _tag: infer T } ? T : never
+
+  it("retrieve and cancel cannot fail with PaginationError; a listing and create can", () => {
+    const retrieveCanPaginate: "PaginationError" extends Tags<ErrorOf<BatchClient.Service["retrieve"]>> ? true
+      : false = false
+    const cancelCanPaginate: "PaginationError" extends Tags<ErrorOf<BatchClient.Service["cancel"]>> ? true : false =
+      false
+    const createCanPaginate: "PaginationError" extends Tags<ErrorOf<BatchClient.Service["create"]>> ? true : false =
+      true
+    assert.deepStrictEqual([retrieveCanPaginate, cancelCanPaginate, createCanPaginate], [false, false, true])
+  })
+
+  it.effect("catchTags over retrieve's errors is exhaustive with no dead branch", () =>
+    Effect.gen(function*() {
+      const client = yield* BatchClient.BatchClient
+      const said: Effect.Effect<string> = client.retrieve("batch_missing").pipe(
+        Effect.map(() => "found"),
+        Effect.catchTags({
+          NotFound: () => Effect.succeed("no such batch"),
+          InvalidParams: (e) => Effect.succeed(e.message),
+          BadRequest: (e) => Effect.succeed(e.message),
+          Authentication: (e) => Effect.succeed(e.message),
+          PermissionDenied: (e) => Effect.succeed(e.message),
+          Conflict: (e) => Effect.succeed(e.message),
+          Unprocessable: (e) => Effect.succeed(e.message),
+          RateLimited: (e) => Effect.succeed(e.message),
+          QuotaExhausted: (e) => Effect.succeed(e.message),
+          ServerError: (e) => Effect.succeed(e.message),
+          ConnectionError: (e) => Effect.succeed(e.message),
+          TimeoutError: (e) => Effect.succeed(e.message),
+          ResponseDecodeError: (e) => Effect.succeed(e.message)
+        })
+      )
+      assert.strictEqual(yield* said, "no such batch")
+    }).pipe(Effect.provide(inMemory())))
+})

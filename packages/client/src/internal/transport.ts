@@ -21,6 +21,7 @@ import type * as ParseResult from "effect/ParseResult"
 import type * as Tracer from "effect/Tracer"
 import {
   type BatchClientError,
+  type CallError,
   type ConnectionError,
   RateLimited,
   ResponseDecodeError,
@@ -60,7 +61,7 @@ export type Decode<A> = (json: unknown) => Either.Either<A, ParseResult.ParseErr
 export type Handle<A> = (
   response: HttpClientResponse.HttpClientResponse,
   attempt: number
-) => Effect.Effect<A, BatchClientError>
+) => Effect.Effect<A, CallError>
 
 /** The transport's operations. */
 export interface Service {
@@ -75,24 +76,24 @@ export interface Service {
     request: HttpClientRequest.HttpClientRequest,
     handle: Handle<A>,
     options: AttemptOptions
-  ) => Effect.Effect<A, BatchClientError>
+  ) => Effect.Effect<A, CallError>
   /** Runs attempts (numbered from 1) under the retry schedule and rules. */
-  readonly retrying: <A>(
-    f: (attempt: number) => Effect.Effect<A, BatchClientError>,
+  readonly retrying: <A, E extends BatchClientError>(
+    f: (attempt: number) => Effect.Effect<A, E>,
     options?: Omit<ExecuteOptions, "operation" | "timeout">
-  ) => Effect.Effect<A, BatchClientError>
+  ) => Effect.Effect<A, E>
   /** `attempt` retried. */
   readonly execute: <A>(
     request: HttpClientRequest.HttpClientRequest,
     handle: Handle<A>,
     options: ExecuteOptions
-  ) => Effect.Effect<A, BatchClientError>
+  ) => Effect.Effect<A, CallError>
   /** `execute` that decodes the JSON body. */
   readonly json: <A>(
     request: HttpClientRequest.HttpClientRequest,
     decode: Decode<A>,
     options: ExecuteOptions
-  ) => Effect.Effect<A, BatchClientError>
+  ) => Effect.Effect<A, CallError>
   /** A handler that reads the body of an answer and decodes it as JSON. */
   readonly decodeJson: <A>(decode: Decode<A>) => Handle<A>
   /** The retry schedule a call uses: its own, else the client's, else the default bounded by `maxRetries`. */
@@ -166,9 +167,9 @@ export const make = (
     const sendThen = <A>(
       request: HttpClientRequest.HttpClientRequest,
       info: InternalErrors.Exchange,
-      after: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, BatchClientError>,
+      after: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, CallError>,
       timeout: Duration.Duration
-    ): Effect.Effect<A, BatchClientError> =>
+    ): Effect.Effect<A, CallError> =>
       governor.run((observe) =>
         Effect.flatMap(exchange(request, info), (response) => {
           if (response.status >= 200 && response.status < 300) {
