@@ -17,11 +17,14 @@
  * Every pace is enforced as a minimum spacing between start times, never as a bucket that fills
  * while idle, so no burst ever exceeds the per-second quantum.
  *
- * Learning without headers (AIMD). Until the first 429 nothing is paced. The first 429 closes the
- * gate for the server's wait and sets the pace to the successes of the last window, which is what
- * the server just allowed. Each later 429 that begins a storm (its request started after the last
- * decrease) multiplies the pace by a factor under one; each success multiplies it by a factor just
- * over one. The increase is per success rather than per second, so a cycle from one decrease to
+ * Learning without headers (AIMD). Until the server says anything, a request that would overlap
+ * others waits for one of them to end unless the start pace (doubling every few successes) allows
+ * it, so the first 429 is met by one request rather than a storm. The first 429 closes the gate
+ * for the server's wait and sets the pace just under the successes of the last window, which is
+ * what the server just allowed. Each later 429 that begins a storm (its request started after the
+ * last decrease) multiplies the pace by a factor under one, and caps it by that window's successes
+ * again; each success multiplies it by a factor just over one; a cut also re-spaces the slots
+ * already reserved. The increase is per success rather than per second, so a cycle from one decrease to
  * the next takes the same number of requests at any rate, and that number bounds the share of
  * 429s. It converges for the usual reason of AIMD: below the server's rate the pace only grows,
  * above it every storm cuts it by a fixed share, so it oscillates in a band just under the rate
@@ -38,6 +41,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Headers from "./internal/headers.js"
@@ -64,6 +68,12 @@ export interface Options {
   readonly serverWaitCap?: Duration.DurationInput | undefined
   /** What a hold longer than `serverWaitCap` does: `"fail"` (the default) or `"wait"`. */
   readonly longWaits?: "fail" | "wait" | undefined
+  /**
+   * The pace, in requests per second, of requests started while others are in flight before the
+   * server has said anything about its limit; it doubles every few successes. Default 100;
+   * `Infinity` turns it off.
+   */
+  readonly startPace?: number | undefined
 }
 
 /**
@@ -164,7 +174,14 @@ interface Internal {
   readonly tokenCost: Option.Option<number>
   readonly lastRemainingTokens: Option.Option<number>
   readonly nextSlot: number
+  /** Changed when the pace is cut, so that slots reserved at the old pace are taken again. */
+  readonly epoch: number
+  /** Requests started so far; each request's number tells which storm its answer belongs to. */
+  readonly admissions: number
+  /** The requests started when the learned pace was last cut. */
   readonly lastDecrease: number
+  /** Successes before anything was known of the limit, which speed up the start pace. */
+  readonly startSuccesses: number
   readonly tokens: number
   readonly tokensAt: number
   readonly consecutive429: number
@@ -174,7 +191,7 @@ interface Internal {
 
 type Decision =
   | { readonly _tag: "Go"; readonly at: number; readonly reason: Reason }
-  | { readonly _tag: "Wait"; readonly until: number; readonly reason: Reason }
+  | { readonly _tag: "Wait"; readonly until: number; readonly reason: Reason; readonly onRelease?: boolean }
 
 // Successes remembered to estimate the rate the server allowed before a 429.
 const successWindowMillis = 60_000
@@ -182,7 +199,7 @@ const minPace = 0.2
 // AIMD on the learned pace: a cut on each storm, a small rise on each success, so that a cycle
 // between two storms is long enough in requests for the 429s to be a small share.
 const decrease = 0.9
-const increasePerSuccess = 1.001
+const increasePerSuccess = 1.0005
 // A hair of slack on every spacing so that rounding never puts one start too many into a window.
 const slack = 1 + 1e-6
 
@@ -207,6 +224,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     const waitCap = Duration.toMillis(options.serverWaitCap ?? "60 seconds")
     const failLong = options.longWaits !== "wait"
     const rpm = options.requestsPerMinute
+    const startPace = options.startPace ?? 100
     const bucketSize = rpm === undefined ? 0 : Math.max(1, rpm / 60)
     // The governor's time is the clock of the fiber that made it (`TestClock` in tests), read
     // synchronously so that deciding, observing and releasing are one atomic step each.
@@ -224,7 +242,10 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       tokenCost: Option.none(),
       lastRemainingTokens: Option.none(),
       nextSlot: 0,
-      lastDecrease: Number.NEGATIVE_INFINITY,
+      epoch: 0,
+      admissions: 0,
+      lastDecrease: 0,
+      startSuccesses: 0,
       tokens: bucketSize,
       tokensAt: now0,
       consecutive429: 0,
@@ -281,6 +302,13 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       if (Option.isSome(pace)) {
         at = Math.max(at, s.nextSlot)
         next = { ...next, nextSlot: at + (1000 / pace.value) * slack }
+      } else if (Number.isFinite(startPace) && startPace > 0) {
+        // Nothing known yet: a request that would overlap others before the start pace allows it
+        // waits for one of them to end, so that the first 429 is seen before a storm is sent.
+        if (s.inFlight > 0 && now < s.nextSlot) {
+          return [{ _tag: "Wait", until: s.nextSlot, reason: "paced", onRelease: true }, s]
+        }
+        next = { ...next, nextSlot: now + 1000 / (startPace * 2 ** (s.startSuccesses / 4)) }
       }
       if (rpm !== undefined) {
         const tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000) - 1
@@ -293,8 +321,14 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return [{ _tag: "Go", at, reason }, next]
     }
 
+    // Completed (and replaced) whenever a request ends, for requests waiting for one to end.
+    let released = Deferred.unsafeMake<void>(FiberId.none)
+
     const release = Effect.sync(() => {
       state = { ...state, inFlight: state.inFlight - 1 }
+      const ended = released
+      released = Deferred.unsafeMake<void>(FiberId.none)
+      Deferred.unsafeDone(ended, Exit.void)
     })
 
     const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
@@ -319,6 +353,12 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return until - now > waitCap ? heldOf(until, now, decision.reason) : undefined
     }
 
+    // Numbers a request as it starts, after any wait for its slot.
+    const start = (): number => {
+      state = { ...state, admissions: state.admissions + 1 }
+      return state.admissions
+    }
+
     // Taking an admission is atomic with the decision; only the waits are interruptible, and an
     // admission interrupted while it waits for its slot is given back, so none is ever leaked.
     const admit = <E2>(
@@ -334,17 +374,20 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         const [decision, next] = decide(state, now)
         state = next
         if (decision._tag === "Wait") {
-          return Effect.zipRight(restore(waitUntil(decision.until, now)), admit(restore, onHeld))
+          // Waiting for a request to end needs no timer: the waiters decide again at each end.
+          const wait = decision.onRelease === true ? Deferred.await(released) : waitUntil(decision.until, now)
+          return Effect.zipRight(restore(wait), admit(restore, onHeld))
         }
-        if (decision.at <= now) return Effect.succeed(now)
+        if (decision.at <= now) return Effect.sync(start)
+        const epoch = state.epoch
         return restore(waitUntil(decision.at, now)).pipe(
           Effect.onInterrupt(() => release),
           // A 429 that closed the gate while this request waited for its slot: decide again.
           Effect.flatMap((woken) => {
             const later = clock.unsafeCurrentTimeMillis()
-            return woken || later < state.gateUntil
+            return woken || later < state.gateUntil || epoch !== state.epoch
               ? Effect.zipRight(release, admit(restore, onHeld))
-              : Effect.succeed(later)
+              : Effect.sync(start)
           })
         )
       })
@@ -367,7 +410,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     }
 
     // What an answer tells: the server's budget, limits and resets, a 429's wait and the pace.
-    const observed = (s: Internal, now: number, admittedAt: number, observation: Observation): Internal => {
+    const observed = (s: Internal, now: number, admission: number, observation: Observation): Internal => {
       const { headers, status } = observation
       let next: Internal = observeTokens(s, headers)
       const limitRequests = Headers.parseNumber(headers["x-ratelimit-limit-requests"])
@@ -408,21 +451,35 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         }
         // One decrease per storm: answers to requests admitted before the last decrease are
         // the same storm. A wait beyond the cap says nothing about the rate.
-        if (admittedAt >= next.lastDecrease && pause <= waitCap) {
+        if (admission > next.lastDecrease && pause <= waitCap) {
           const window = Math.max(pause, 1000)
           const recent = successesSince(now - window)
           const learned = Option.match(next.learned, {
             // The first storm: the server just allowed the successes of the last window.
             onNone: () => Math.max(minPace, recent === 0 ? 1 : (recent * 1000 * decrease) / window),
-            onSome: (pace) => Math.max(minPace, Math.min(pace, Option.getOrElse(paceOf(next), () => pace)) * decrease)
+            // A later storm: a cut, and no more than the last window's successes allowed either.
+            onSome: (pace) =>
+              Math.max(
+                minPace,
+                Math.min(
+                  Math.min(pace, Option.getOrElse(paceOf(next), () => pace)) * decrease,
+                  recent === 0 ? Number.POSITIVE_INFINITY : (recent * 1000 * decrease) / window
+                )
+              )
           })
-          next = { ...next, learned: Option.some(learned), lastDecrease: now }
+          next = {
+            ...next,
+            learned: Option.some(learned),
+            lastDecrease: next.admissions,
+            epoch: next.epoch + 1,
+            nextSlot: Math.min(next.nextSlot, next.gateUntil)
+          }
         }
         return next
       }
       if (status >= 200 && status < 300) {
         recordSuccess(now)
-        next = { ...next, consecutive429: 0 }
+        next = { ...next, consecutive429: 0, startSuccesses: next.startSuccesses + 1 }
         if (Option.isSome(next.learned)) {
           next = { ...next, learned: Option.some(next.learned.value * increasePerSuccess) }
         }
@@ -430,11 +487,11 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return next
     }
 
-    const observe = (admittedAt: number, observation: Observation): Effect.Effect<void> =>
+    const observe = (admission: number, observation: Observation): Effect.Effect<void> =>
       Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
         const wasLong = state.gateUntil - now > waitCap
-        state = observed(state, now, admittedAt, observation)
+        state = observed(state, now, admission, observation)
         if (!wasLong && longHoldNow(now) !== undefined) {
           const woken = longHold
           longHold = Deferred.unsafeMake<void>(FiberId.none)
@@ -449,8 +506,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       permits.withPermits(1)(Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(
           admit(restore, onHeld),
-          (admittedAt) =>
-            restore(request((observation) => observe(admittedAt, observation))).pipe(Effect.ensuring(release))
+          (admission) =>
+            restore(request((observation) => observe(admission, observation))).pipe(Effect.ensuring(release))
         )
       ))
 

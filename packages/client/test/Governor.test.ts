@@ -97,7 +97,7 @@ describe("Governor", () => {
 
   it.effect("bounds the requests in flight", () =>
     Effect.gen(function*() {
-      const governor = yield* Governor.make({ maxInFlight: 3 })
+      const governor = yield* Governor.make({ maxInFlight: 3, startPace: Infinity })
       const gate = yield* Deferred.make<void>()
       const running = yield* Ref.make(0)
       const peak = yield* Ref.make(0)
@@ -121,7 +121,7 @@ describe("Governor", () => {
 
   it.effect("never has more than maxInFlight requests running, and runs every waiter", () =>
     Effect.gen(function*() {
-      const governor = yield* Governor.make({ maxInFlight: 2 })
+      const governor = yield* Governor.make({ maxInFlight: 2, startPace: Infinity })
       let running = 0
       let most = 0
       const done: Array<number> = []
@@ -205,7 +205,7 @@ describe("Governor", () => {
 
   it.effect("a hold longer than serverWaitCap fails new and waiting calls at once, and says until when", () =>
     Effect.gen(function*() {
-      const governor = yield* Governor.make({ maxInFlight: 8, serverWaitCap: "60 seconds" })
+      const governor = yield* Governor.make({ maxInFlight: 8, serverWaitCap: "60 seconds", startPace: Infinity })
       const starts = yield* Ref.make<Array<number>>([])
       const answer = yield* Deferred.make<Governor.Observation>()
       // A request still in flight whose answer comes later.
