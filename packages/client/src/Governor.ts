@@ -20,8 +20,8 @@
  * Learning without headers (AIMD). Until the server says anything, a request that would overlap
  * others waits for one of them to end unless the start pace (doubling every few successes) allows
  * it, so the first 429 is met by one request rather than a storm. The first 429 closes the gate
- * for the server's wait and sets the pace just under the successes of the last window, which is
- * what the server just allowed. Each later 429 that begins a storm (its request started after the
+ * for the server's wait and, once the last window holds a few successes, sets the pace just under
+ * them, which is what the server just allowed (a 429 after fewer is a penalty, not a rate). Each later 429 that begins a storm (its request started after the
  * last decrease) multiplies the pace by a factor under one, and caps it by that window's successes
  * again; each success multiplies it by a factor just over one; a cut also re-spaces the slots
  * already reserved. The increase is per success rather than per second, so a cycle from one decrease to
@@ -196,6 +196,8 @@ type Decision =
 // Successes remembered to estimate the rate the server allowed before a 429.
 const successWindowMillis = 60_000
 const minPace = 0.2
+// The successes in a 429's window needed before it teaches a pace.
+const minEvidence = 3
 // AIMD on the learned pace: a cut on each storm, a small rise on each success, so that a cycle
 // between two storms is long enough in requests for the 429s to be a small share.
 const decrease = 0.9
@@ -451,12 +453,14 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         }
         // One decrease per storm: answers to requests admitted before the last decrease are
         // the same storm. A wait beyond the cap says nothing about the rate.
-        if (admission > next.lastDecrease && pause <= waitCap) {
-          const window = Math.max(pause, 1000)
-          const recent = successesSince(now - window)
+        const window = Math.max(pause, 1000)
+        const recent = successesSince(now - window)
+        // A 429 after too few successes to show a rate (a penalty, a one-off) only closes the gate.
+        const evidence = Option.isSome(next.learned) || recent >= minEvidence
+        if (admission > next.lastDecrease && pause <= waitCap && evidence) {
           const learned = Option.match(next.learned, {
             // The first storm: the server just allowed the successes of the last window.
-            onNone: () => Math.max(minPace, recent === 0 ? 1 : (recent * 1000 * decrease) / window),
+            onNone: () => Math.max(minPace, (recent * 1000 * decrease) / window),
             // A later storm: a cut, and no more than the last window's successes allowed either.
             onSome: (pace) =>
               Math.max(

@@ -13,6 +13,7 @@ import * as Files from "@batchfx/client/Files"
 import * as Watch from "@batchfx/client/Watch"
 import type * as Batch from "@batchfx/core/Batch"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -23,6 +24,10 @@ import * as Stream from "effect/Stream"
 import { MissingApiKey } from "../CliError.js"
 import { Api, defaultConcurrency, type Outcome, type Service } from "./api.js"
 import type { Globals } from "./options.js"
+import * as Output from "./output.js"
+
+// Holds up to this long pass without a word.
+const announceAfterMillis = 5_000
 
 /** Builds the adapter over the client and Files services of one client. */
 export const make = (
@@ -39,9 +44,31 @@ export const make = (
         ? { _tag: "Succeeded", id: o.id, batch: o.value }
         : { _tag: "Failed", id: o.id, error: o.error }
 
+    // While a bulk operation runs, a hold of the governor longer than a few seconds is told on
+    // stderr once, so that a rate limit never looks like a hang.
+    const announceWaits = Effect.gen(function*() {
+      const output = yield* Effect.serviceOption(Output.Output)
+      if (Option.isNone(output)) return
+      let announced = 0
+      yield* Effect.gen(function*() {
+        const state = yield* client.governor
+        const now = yield* Clock.currentTimeMillis
+        if (state.status !== "waiting" || state.refusing || Option.isNone(state.until)) return
+        const until = state.until.value
+        if (until - now <= announceAfterMillis || now < announced) return
+        announced = until
+        yield* output.value.stderr.write(
+          `batchfx: rate limited until ${new Date(until).toTimeString().slice(0, 8)}, waiting\n`
+        )
+      }).pipe(Effect.repeat(Schedule.spaced("250 millis")))
+    })
+
     const many = (f: typeof Bulk.retrieveMany) => (ids: Stream.Stream<string, BatchClientError>) =>
-      Stream.unwrap(Effect.map(Stream.runCollect(ids), (chunk) =>
-        f(chunk, { concurrency }).pipe(Stream.map(outcome), Stream.provideContext(context))))
+      Stream.unwrapScoped(Effect.as(
+        Effect.forkScoped(announceWaits),
+        Stream.unwrap(Effect.map(Stream.runCollect(ids), (chunk) =>
+          f(chunk, { concurrency }).pipe(Stream.map(outcome), Stream.provideContext(context))))
+      ))
 
     return {
       concurrency,
