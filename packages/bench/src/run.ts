@@ -290,20 +290,39 @@ const scenarioResults = async (ctx: Context) => {
   )
 }
 
-const scenarioRetrieve = (ctx: Context) =>
-  repeat(
-    ctx,
-    5,
-    `retrieve ${ctx.sizes.retrieves} at ${ctx.sizes.ratePerSecond}/s`,
-    ["sdk", "batchfx"],
-    () =>
-      ctx.server.configure({
-        total: ctx.sizes.retrieves,
-        latencyMs: 0,
-        rateLimit: { requests: ctx.sizes.ratePerSecond, windowMs: 1000 }
-      }),
-    () => ["retrieve", ctx.server.baseUrl, key, `count=${ctx.sizes.retrieves}`, "concurrency=32"]
-  )
+// Scenario 5 in each kind of limiter a server in front of the API may use, with and without the
+// per-minute rate-limit headers.
+const retrieveModes = [
+  { name: "fixed 1 s window", mode: "fixed-window", perMinute: false, headers: false },
+  { name: "per-minute window, headers", mode: "fixed-window", perMinute: true, headers: true },
+  { name: "per-minute quantized to 1 s, headers", mode: "quantized", perMinute: true, headers: true },
+  { name: "per-minute quantized to 1 s", mode: "quantized", perMinute: true, headers: false },
+  { name: "token bucket, headers", mode: "token-bucket", perMinute: false, headers: true },
+  { name: "token bucket", mode: "token-bucket", perMinute: false, headers: false }
+] as const
+
+const scenarioRetrieve = async (ctx: Context) => {
+  for (const m of retrieveModes) {
+    await repeat(
+      ctx,
+      5,
+      `retrieve ${ctx.sizes.retrieves} at ${ctx.sizes.ratePerSecond}/s, ${m.name}`,
+      ["sdk", "batchfx"],
+      () =>
+        ctx.server.configure({
+          total: ctx.sizes.retrieves,
+          latencyMs: 0,
+          rateLimit: {
+            requests: m.perMinute ? ctx.sizes.ratePerSecond * 60 : ctx.sizes.ratePerSecond,
+            windowMs: m.perMinute ? 60_000 : 1000,
+            mode: m.mode,
+            headers: m.headers
+          }
+        }),
+      () => ["retrieve", ctx.server.baseUrl, key, `count=${ctx.sizes.retrieves}`, "concurrency=32"]
+    )
+  }
+}
 
 // Scenario 6 runs the real binaries against the emulator (`batchfx-fake-server`), each start timed
 // by the runner from spawn to exit.

@@ -18,8 +18,18 @@ export interface Knobs {
   readonly total: number
   /** A delay before every answer, in milliseconds. */
   readonly latencyMs: number
-  /** At most `requests` retrieves per fixed window of `windowMs`; undefined for no limit. */
-  readonly rateLimit: { readonly requests: number; readonly windowMs: number } | undefined
+  /**
+   * At most `requests` retrieves per `windowMs`; undefined for no limit. `mode` is how they are
+   * counted: a fixed window (the default), the window's limit also enforced per second
+   * (`quantized`, as the API documents for per-minute limits), or a token bucket refilled at that
+   * rate holding one second's worth. `headers` adds `x-ratelimit-*` stating the limit per minute.
+   */
+  readonly rateLimit: {
+    readonly requests: number
+    readonly windowMs: number
+    readonly mode?: "fixed-window" | "quantized" | "token-bucket"
+    readonly headers?: boolean
+  } | undefined
   /** The size of the output file, in bytes (built on first use, kept until it changes). */
   readonly fileBytes: number
 }
@@ -63,6 +73,8 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
   let byStatus: Record<string, number> = {}
   let sequence = 0
   let window = { start: 0, used: 0 }
+  let second = { start: 0, used: 0 }
+  let bucket = { tokens: 0, at: 0 }
   // Pages of up to `cacheLimit` batches are rendered once per `total` and served as bytes, so that
   // the server spends next to nothing per page; larger listings are rendered per request.
   const cacheLimit = 200_000
@@ -100,17 +112,44 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
     byStatus[status] = (byStatus[status] ?? 0) + 1
   }
 
-  // Fixed window, as the emulator does it: `requests` answers per window, then 429 until it ends.
-  const admit = (): number | undefined => {
+  // The limiter of `rateLimit.mode`: the wait a refused request is asked for, or undefined, and
+  // the rate-limit headers of the answer when the limit has them.
+  const admit = (): { readonly wait: number | undefined; readonly headers: Record<string, string> } => {
     const limit = knobs.rateLimit
-    if (limit === undefined) return undefined
+    if (limit === undefined) return { wait: undefined, headers: {} }
     const now = Date.now()
-    if (now >= window.start + limit.windowMs) window = { start: now, used: 0 }
-    if (window.used < limit.requests) {
-      window.used++
-      return undefined
+    const headersOf = (remaining: number, resetMs: number): Record<string, string> =>
+      limit.headers === true
+        ? {
+          "x-ratelimit-limit-requests": String(Math.round((limit.requests * 60_000) / limit.windowMs)),
+          "x-ratelimit-remaining-requests": String(Math.max(0, Math.floor(remaining))),
+          "x-ratelimit-reset-requests": `${Math.max(0, Math.round(resetMs))}ms`
+        }
+        : {}
+    if (limit.mode === "token-bucket") {
+      const rate = limit.requests / limit.windowMs
+      const capacity = Math.max(1, rate * 1000)
+      const tokens = Math.min(capacity, bucket.at === 0 ? capacity : bucket.tokens + (now - bucket.at) * rate)
+      if (tokens < 1) {
+        bucket = { tokens, at: now }
+        return { wait: Math.max(1, Math.ceil((1 - tokens) / rate)), headers: headersOf(0, (capacity - tokens) / rate) }
+      }
+      bucket = { tokens: tokens - 1, at: now }
+      return { wait: undefined, headers: headersOf(tokens - 1, (capacity - tokens + 1) / rate) }
     }
-    return Math.max(1, window.start + limit.windowMs - now)
+    if (now >= window.start + limit.windowMs) window = { start: now, used: 0 }
+    const reset = window.start + limit.windowMs - now
+    if (window.used >= limit.requests) return { wait: Math.max(1, reset), headers: headersOf(0, reset) }
+    if (limit.mode === "quantized") {
+      const quantum = Math.max(1, Math.floor((limit.requests * 1000) / limit.windowMs))
+      if (now >= second.start + 1000) second = { start: now, used: 0 }
+      if (second.used >= quantum) {
+        return { wait: Math.max(1, second.start + 1000 - now), headers: headersOf(limit.requests - window.used, reset) }
+      }
+      second.used++
+    }
+    window.used++
+    return { wait: undefined, headers: headersOf(limit.requests - window.used, reset) }
   }
 
   const sendFile = (req: IncomingMessage, res: ServerResponse, headers: Record<string, string>) => {
@@ -162,12 +201,13 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
     }
     if (req.method === "GET" && path.startsWith("/v1/batches/")) {
       const id = decodeURIComponent(path.slice("/v1/batches/".length))
-      const wait = admit()
+      const { headers: limitHeaders, wait } = admit()
       if (wait !== undefined) {
         count(429)
         const limit = knobs.rateLimit!
         return json(res, 429, Wire.rateLimitBody(limit.requests, limit.windowMs, wait), {
           ...headers,
+          ...limitHeaders,
           "retry-after": String(Math.ceil(wait / 1000)),
           "retry-after-ms": String(wait)
         })
@@ -178,7 +218,7 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
         return json(res, 404, Wire.notFoundBody("batch", id), headers)
       }
       count(200)
-      return json(res, 200, Wire.batchJson(index), headers)
+      return json(res, 200, Wire.batchJson(index), { ...headers, ...limitHeaders })
     }
     if (req.method === "GET" && path === `/v1/files/${Wire.outputFileId}`) {
       const info = prepareFile()
@@ -237,6 +277,8 @@ export const start = (initial: Partial<Knobs> = {}): Promise<BenchServer> => {
         configure: (patch) => {
           knobs = { ...knobs, ...patch }
           window = { start: 0, used: 0 }
+          second = { start: 0, used: 0 }
+          bucket = { tokens: 0, at: 0 }
           warm()
         },
         stats: () => ({ requests, byStatus: { ...byStatus } }),
