@@ -18,7 +18,7 @@
  * while idle, so no burst ever exceeds the per-second quantum.
  *
  * Learning without headers (AIMD). Until the server says anything, a request that would overlap
- * others waits for one of them to end unless the start pace (doubling every few successes) allows
+ * others waits for one of them to end unless the start pace (doubling every sixteen successes) allows
  * it, so the first 429 is met by one request rather than a storm. The first 429 closes the gate
  * for the server's wait and, once the last window holds a few successes, sets the pace just under
  * them, which is what the server just allowed (a 429 after fewer is a penalty, not a rate). Each later 429 that begins a storm (its request started after the
@@ -70,7 +70,7 @@ export interface Options {
   readonly longWaits?: "fail" | "wait" | undefined
   /**
    * The pace, in requests per second, of requests started while others are in flight before the
-   * server has said anything about its limit; it doubles every few successes. Default 100;
+   * server has said anything about its limit; it doubles every sixteen successes. Default 100;
    * `Infinity` turns it off.
    */
   readonly startPace?: number | undefined
@@ -198,6 +198,9 @@ const successWindowMillis = 60_000
 const minPace = 0.2
 // The successes in a 429's window needed before it teaches a pace.
 const minEvidence = 3
+// The successes over which the start pace doubles: slow enough that requests in flight when the
+// first limit is met stay few on a real network.
+const startDoubling = 16
 // AIMD on the learned pace: a cut on each storm, a small rise on each success, so that a cycle
 // between two storms is long enough in requests for the 429s to be a small share.
 const decrease = 0.9
@@ -310,7 +313,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         if (s.inFlight > 0 && now < s.nextSlot) {
           return [{ _tag: "Wait", until: s.nextSlot, reason: "paced", onRelease: true }, s]
         }
-        next = { ...next, nextSlot: now + 1000 / (startPace * 2 ** (s.startSuccesses / 4)) }
+        next = { ...next, nextSlot: now + 1000 / (startPace * 2 ** (s.startSuccesses / startDoubling)) }
       }
       if (rpm !== undefined) {
         const tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000) - 1
