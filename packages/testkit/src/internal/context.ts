@@ -49,7 +49,6 @@ export interface Context {
   readonly arrivals: Ref.Ref<HashMap.HashMap<Route, number>>
   readonly script: Ref.Ref<ReadonlyArray<Scripted>>
   readonly requestSeq: Ref.Ref<number>
-  readonly rateWindow: Ref.Ref<{ readonly start: number; readonly used: number }>
 }
 
 export const make = (options: FakeOpenAi.Options): Effect.Effect<Context> =>
@@ -72,8 +71,7 @@ export const make = (options: FakeOpenAi.Options): Effect.Effect<Context> =>
       counters: yield* Ref.make(HashMap.empty<string, FakeOpenAi.Counter>()),
       arrivals: yield* Ref.make(HashMap.empty<Route, number>()),
       script: yield* Ref.make<ReadonlyArray<Scripted>>([]),
-      requestSeq: yield* Ref.make(0),
-      rateWindow: yield* Ref.make({ start: Number.NEGATIVE_INFINITY, used: 0 })
+      requestSeq: yield* Ref.make(0)
     }
   })
 
