@@ -312,3 +312,40 @@ export const defaultKnobs: Knobs = KnobsInternal.defaultKnobs
  * @category constants
  */
 export const defaultModels: ReadonlyArray<string> = KnobsInternal.defaultModels
+
+/**
+ * Why the emulator could not listen, as words for a sentence (`the port is already in use`, …),
+ * from the cause of a `ServeError`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const listenFailureReason = (cause: unknown): string => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+  return code === "EADDRINUSE"
+    ? "the port is already in use"
+    : code === "EACCES"
+    ? "permission denied"
+    : code === "EADDRNOTAVAIL"
+    ? "the address is not available on this machine"
+    : cause instanceof Error
+    ? cause.message
+    : String(cause)
+}
+
+/**
+ * Ends when the process's standard input ends or closes, so a harness that started the emulator
+ * and dies (or closes the pipe) stops it too: race the server against it.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const stdinClosed: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const done = () => resume(Effect.void)
+  process.stdin.once("end", done).once("close", done)
+  process.stdin.resume()
+  return Effect.sync(() => {
+    process.stdin.off("end", done).off("close", done)
+    process.stdin.pause()
+  })
+})

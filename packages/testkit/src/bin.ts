@@ -20,32 +20,11 @@ const exit = (code: number) =>
     process.exitCode = code
   })
 
-/** Ends when standard input does: a harness that dies (or closes the pipe) stops the server too. */
-const stdinClosed = Effect.async<void>((resume) => {
-  const done = () => resume(Effect.void)
-  process.stdin.once("end", done).once("close", done)
-  process.stdin.resume()
-  return Effect.sync(() => {
-    process.stdin.off("end", done).off("close", done)
-    process.stdin.pause()
-  })
-})
-
 /** A failure to listen as one sentence: the address and what the system said. */
-const listenError = (options: FakeOpenAi.ServerOptions, cause: unknown) => {
-  const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 0}`
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
-  const reason = code === "EADDRINUSE"
-    ? "the port is already in use"
-    : code === "EACCES"
-    ? "permission denied"
-    : code === "EADDRNOTAVAIL"
-    ? "the address is not available on this machine"
-    : cause instanceof Error
-    ? cause.message
-    : String(cause)
-  return `batchfx-fake-server: cannot listen on ${where}: ${reason}.`
-}
+const listenError = (options: FakeOpenAi.ServerOptions, cause: unknown) =>
+  `batchfx-fake-server: cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 0}: ${
+    FakeOpenAi.listenFailureReason(cause)
+  }.`
 
 const program = Either.match(parsed, {
   onLeft: (message) => Effect.zipRight(Console.error(`${message}\n\n${Flags.usage}`), exit(2)),
@@ -64,7 +43,7 @@ const program = Either.match(parsed, {
     ).pipe(
       Effect.catchTag("ServeError", (e) => Effect.zipRight(Console.error(listenError(options, e.cause)), exit(1)))
     )
-    return exitOnStdinClose ? Effect.raceFirst(serve, stdinClosed) : serve
+    return exitOnStdinClose ? Effect.raceFirst(serve, FakeOpenAi.stdinClosed) : serve
   }
 })
 

@@ -30,32 +30,6 @@ export const scaledDurations = (
   }
 }
 
-/** Ends when standard input does: a harness that dies (or closes the pipe) stops the server too. */
-const stdinClosed = Effect.async<void>((resume) => {
-  const done = () => resume(Effect.void)
-  process.stdin.once("end", done).once("close", done)
-  process.stdin.resume()
-  return Effect.sync(() => {
-    process.stdin.off("end", done).off("close", done)
-    process.stdin.pause()
-  })
-})
-
-/** A failure to listen as one sentence: the address and what the system said. */
-export const listenError = (host: string, port: number, cause: unknown): string => {
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
-  const reason = code === "EADDRINUSE"
-    ? "the port is already in use"
-    : code === "EACCES"
-    ? "permission denied"
-    : code === "EADDRNOTAVAIL"
-    ? "the address is not available on this machine"
-    : cause instanceof Error
-    ? cause.message
-    : String(cause)
-  return `Cannot listen on ${host}:${port}: ${reason}.`
-}
-
 const some = <A, K extends string>(key: K, option: Option.Option<A>) =>
   Option.match(option, { onNone: () => ({}), onSome: (value) => ({ [key]: value }) as { [P in K]: A } })
 
@@ -138,7 +112,9 @@ export const handler = (config: Config) =>
     const serve = Layer.launch(Layer.provide(announce, server)).pipe(
       Effect.asVoid,
       Effect.catchTag("ServeError", (e) =>
-        new CommandFailed({ description: listenError(config.host, config.port, e.cause) }))
+        new CommandFailed({
+          description: `Cannot listen on ${config.host}:${config.port}: ${FakeOpenAi.listenFailureReason(e.cause)}.`
+        }))
     )
-    return yield* config.exitOnStdinClose ? Effect.raceFirst(serve, stdinClosed) : serve
+    return yield* config.exitOnStdinClose ? Effect.raceFirst(serve, FakeOpenAi.stdinClosed) : serve
   })
