@@ -182,7 +182,10 @@ describe("the key never shows: every service, every error path, every span and l
             yield* fail("input error", Files.upload([requests(1)[0]!, requests(1)[0]!], { endpoint }))
             yield* fail("bad file", Files.uploadPath(badPath, { endpoint }))
             yield* fail("missing file", Files.uploadPath(join(dir, "nope.jsonl"), { endpoint }))
-            yield* fail("timeout", client.retrieve(done.id, { timeout: "1 millis", retry: Retry.never }))
+            // A server that takes 30 s, so the 50 ms timeout always fires first.
+            yield* fake.configure({ latency: "30 seconds" })
+            yield* fail("timeout", client.retrieve(done.id, { timeout: "50 millis", retry: Retry.never }))
+            yield* fake.configure({ latency: "0 millis" })
             yield* fake.configure({ quotaExhausted: true })
             yield* fail("quota", client.retrieve(done.id))
             yield* fake.configure({

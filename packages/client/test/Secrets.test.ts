@@ -59,7 +59,12 @@ describe("the API key stays secret", () => {
           client.retrieve("batch_missing"),
           client.cancel("batch_missing"),
           client.create({ ...params, endpoint: "/v1/audio/speech" }),
-          client.retrieve("batch_x", { timeout: "1 millis", retry: Retry.never }),
+          // A server that takes 30 s, so the 50 ms timeout always fires first.
+          Effect.acquireUseRelease(
+            fake.configure({ latency: "30 seconds" }),
+            () => client.retrieve("batch_x", { timeout: "50 millis", retry: Retry.never }),
+            () => fake.configure({ latency: "0 millis" })
+          ),
           BatchClient.retrieve("batch_x").pipe(
             Effect.provide(
               BatchClient.layer({
