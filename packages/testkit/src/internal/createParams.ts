@@ -3,7 +3,7 @@ import type { CreateBatchParams } from "@batchfx/core"
 import { Metadata } from "@batchfx/core"
 import * as Either from "effect/Either"
 import type { ApiFailure } from "./wire.js"
-import { decodeCreate, invalid, quoteList } from "./wire.js"
+import { decodeCreate, invalid, outOfRange, quoteList } from "./wire.js"
 
 /**
  * Checks the body of `POST /v1/batches`: required keys, an endpoint the emulator answers, the 24h
@@ -152,19 +152,7 @@ const checkOutputExpiresAfter = (value: unknown): ApiFailure | undefined => {
       "invalid_type"
     )
   }
-  if (seconds < 3600) {
-    return invalid(
-      `Invalid 'output_expires_after.seconds': integer below minimum value. Expected a value >= 3600, but got ${seconds} instead.`,
-      "output_expires_after.seconds",
-      "integer_below_min_value"
-    )
-  }
-  if (seconds > 2_592_000) {
-    return invalid(
-      `Invalid 'output_expires_after.seconds': integer above maximum value. Expected a value <= 2592000, but got ${seconds} instead.`,
-      "output_expires_after.seconds",
-      "integer_above_max_value"
-    )
-  }
+  const range = outOfRange("output_expires_after.seconds", seconds, 3600, 2_592_000)
+  if (range !== undefined) return range
   return undefined
 }

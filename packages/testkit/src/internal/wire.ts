@@ -44,6 +44,22 @@ export const errorResponse = (e: ApiFailure): HttpServerResponse.HttpServerRespo
 export const invalid = (message: string, param: string | null, code: string | null = null, status = 400) =>
   new ApiFailure({ status, message, type: "invalid_request_error", param, code })
 
+/** The API's 400 for an integer parameter outside `[min, max]`, or undefined when it is inside. */
+export const outOfRange = (param: string, value: number, min: number, max: number): ApiFailure | undefined =>
+  value < min
+    ? invalid(
+      `Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
+      param,
+      "integer_below_min_value"
+    )
+    : value > max
+    ? invalid(
+      `Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
+      param,
+      "integer_above_max_value"
+    )
+    : undefined
+
 /** A Go `time.Duration` string, as the `x-ratelimit-reset-*` headers carry: `20ms`, `1.428s`, `6m0s`. */
 export const goDuration = (ms: number): string => {
   const total = Math.max(0, Math.round(ms))

@@ -15,7 +15,7 @@ import { batchId, findFile, nextId, observe, pathParam, searchParam, settle } fr
 import { checkCreate } from "../createParams.js"
 import { millis } from "../knobs.js"
 import * as Store from "../store.js"
-import { ApiFailure, decodeListParams, encodeBatch, encodePage, invalid, json } from "../wire.js"
+import { ApiFailure, decodeListParams, encodeBatch, encodePage, invalid, json, outOfRange } from "../wire.js"
 
 const notFound = (id: string) =>
   new ApiFailure({
@@ -157,20 +157,8 @@ const listLimit = (text: string | undefined): Effect.Effect<number, ApiFailure> 
       "invalid_type"
     )
   }
-  if (n < 1) {
-    return invalid(
-      `Invalid 'limit': integer below minimum value. Expected a value >= 1, but got ${n} instead.`,
-      "limit",
-      "integer_below_min_value"
-    )
-  }
-  if (n > BatchPage.maxLimit) {
-    return invalid(
-      `Invalid 'limit': integer above maximum value. Expected a value <= ${BatchPage.maxLimit}, but got ${n} instead.`,
-      "limit",
-      "integer_above_max_value"
-    )
-  }
+  const range = outOfRange("limit", n, 1, BatchPage.maxLimit)
+  if (range !== undefined) return range
   return Effect.succeed(n)
 }
 
