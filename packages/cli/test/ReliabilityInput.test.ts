@@ -143,10 +143,18 @@ const cases: ReadonlyArray<Case> = [
     says: /batch_nope: Not found .*request id req_/
   },
   {
-    name: "an id with a slash and spaces",
+    name: "an id with a slash",
     args: ["get", "../etc/passwd x"],
     code: 1,
-    says: /Not found \(HTTP 404 on GET \/v1\/batches\/\.\.%2Fetc%2Fpasswd%20x\)/
+    says: /the batch id cannot contain "\/" \(got "\.\.\/etc\/passwd x"\)\. \(nothing was sent\)/
+  },
+  { name: "the id '.' (get)", args: ["get", "."], code: 1, says: /the batch id cannot be "\."/ },
+  { name: "the id '..' (cancel)", args: ["cancel", "..", "--yes"], code: 1, says: /the batch id cannot be "\.\."/ },
+  {
+    name: "an id with spaces (sent escaped)",
+    args: ["get", "batch x"],
+    code: 1,
+    says: /Not found \(HTTP 404 on GET \/v1\/batches\/batch%20x\)/
   },
   { name: "an unknown id (results)", args: ["results", "batch_nope"], code: 1, says: /Not found .*request id req_/ },
   {

@@ -29,6 +29,7 @@ import {
 import * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 import type * as Governor from "./Governor.js"
+import * as Ids from "./internal/ids.js"
 import * as InternalPagination from "./internal/pagination.js"
 import * as Transport from "./internal/transport.js"
 
@@ -140,10 +141,7 @@ const validate = <A, I>(
     Effect.mapError((error) => new InvalidParams({ operation, description: ParseMessage.format(error) }))
   )
 
-const validateId = (id: string, operation: string): Effect.Effect<string, InvalidParams> =>
-  typeof id === "string" && id.trim() !== ""
-    ? Effect.succeed(id)
-    : Effect.fail(new InvalidParams({ operation, description: "the batch id must be a non-empty string" }))
+const validateId = (id: string, operation: string) => Ids.validateId(id, operation, "batch")
 
 const encodeCreate = Schema.encodeSync(CreateBatchParams.CreateBatchParams)
 

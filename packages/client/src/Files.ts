@@ -28,6 +28,7 @@ import {
   TimeoutError
 } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
+import * as Ids from "./internal/ids.js"
 import * as InternalErrors from "./internal/errors.js"
 import * as InternalInput from "./internal/input.js"
 import * as Transport from "./internal/transport.js"
@@ -177,10 +178,7 @@ export class Files extends Context.Tag("@batchfx/client/Files")<Files, Service>(
 
 const defaultUploadTimeout = Duration.minutes(10)
 
-const validateId = (id: string, operation: string): Effect.Effect<string, InvalidParams> =>
-  typeof id === "string" && id.trim() !== ""
-    ? Effect.succeed(id)
-    : Effect.fail(new InvalidParams({ operation, description: "the file id must be a non-empty string" }))
+const validateId = (id: string, operation: string) => Ids.validateId(id, operation, "file")
 
 const parseContentRange = (
   header: string | undefined

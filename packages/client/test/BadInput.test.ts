@@ -71,6 +71,11 @@ const invalidCalls: ReadonlyArray<
   ["retrieve: blank id", BatchClient.retrieve("   "), "InvalidParams"],
   ["retrieve: id not a string", BatchClient.retrieve(42 as unknown as string), "InvalidParams"],
   ["cancel: empty id", BatchClient.cancel(""), "InvalidParams"],
+  ["retrieve: the id \".\" (GET /v1/batches/ would list)", BatchClient.retrieve("."), "InvalidParams"],
+  ["cancel: the id \"..\" (POST /v1/cancel)", BatchClient.cancel(".."), "InvalidParams"],
+  ["retrieve: an id with a slash", BatchClient.retrieve("batch_1/cancel"), "InvalidParams"],
+  ["file content: the id \"..\"", Stream.runDrain(Files.content("..")), "InvalidParams"],
+  ["file delete: an id with a slash", Files.del("file-1/../x"), "InvalidParams"],
   ["create: an endpoint that is not an API path", BatchClient.create({ ...create, endpoint: "chat" }), "InvalidParams"],
   [
     "create: completion window 48h",
