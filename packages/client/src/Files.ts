@@ -28,8 +28,8 @@ import {
   TimeoutError
 } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
-import * as Ids from "./internal/ids.js"
 import * as InternalErrors from "./internal/errors.js"
+import * as Ids from "./internal/ids.js"
 import * as InternalInput from "./internal/input.js"
 import * as Transport from "./internal/transport.js"
 import * as Retry from "./Retry.js"

@@ -12,8 +12,7 @@ export const validateId = (
   operation: string,
   kind: "batch" | "file"
 ): Effect.Effect<string, InvalidParams> => {
-  const refuse = (why: string) =>
-    Effect.fail(new InvalidParams({ operation, description: `the ${kind} id ${why}` }))
+  const refuse = (why: string) => Effect.fail(new InvalidParams({ operation, description: `the ${kind} id ${why}` }))
   if (typeof id !== "string" || id.trim() === "") return refuse("must be a non-empty string")
   if (id === "." || id === "..") return refuse(`cannot be "${id}"`)
   if (id.includes("/")) return refuse(`cannot contain "/" (got ${JSON.stringify(id)})`)
