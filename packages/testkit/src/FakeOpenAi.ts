@@ -106,6 +106,8 @@ export interface RandomFaults {
  * - `omitHasMore`: `GET /v1/batches` leaves `has_more` out.
  * - `breakContentAfterBytes`: every file content answer stops after this many bytes although its
  *   `Content-Length` promised more (a client resumes with `Range`).
+ * - `listLag`: `GET /v1/batches` and `GET /v1/files` leave out what was created less than this long
+ *   ago, as the real lists lag behind a create or an upload (retrieve by id finds it at once).
  * - `durations`: see `Durations`; they apply to batches created afterwards.
  *
  * @since 0.1.0
@@ -119,6 +121,7 @@ export interface Knobs {
   readonly stuckCursor: boolean
   readonly omitHasMore: boolean
   readonly breakContentAfterBytes: number | undefined
+  readonly listLag: Duration.DurationInput | undefined
   readonly durations: Durations
 }
 

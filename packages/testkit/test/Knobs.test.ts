@@ -2,7 +2,7 @@ import { ApiError, Batch, BatchPage, Jsonl, ResultLine } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema, TestClock } from "effect"
-import { api, createBatch, getJson, live, postEmpty, withKnobs } from "./helpers.js"
+import { api, chatLines, createBatch, getJson, live, postEmpty, upload, withKnobs } from "./helpers.js"
 
 const decodeError = Schema.decodeUnknownSync(ApiError.ApiErrorBody)
 const decodePage = Schema.decodeUnknownSync(BatchPage.BatchPage)
@@ -121,6 +121,33 @@ describe("latency, listing quirks and seeding", () => {
       const restored = decodePage((yield* getJson(next)).json)
       assert.strictEqual(restored.has_more, true)
       assert.strictEqual(restored.data[0]?.id, "batch_5eed0000000000000000000000000003")
+    }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
+
+  it.effect("listLag: lists leave out batches and files newer than the lag; retrieve finds them at once", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* fake.seedBatches(2)
+      const oldFile = yield* upload(chatLines(["a"]))
+      const old = (yield* createBatch(oldFile)).json.id as string
+      yield* TestClock.adjust("40 seconds")
+      yield* fake.configure({ listLag: "30 seconds" })
+      const newFile = yield* upload(chatLines(["b"]))
+      const created = (yield* createBatch(newFile)).json.id as string
+      const ids = (path: string) =>
+        Effect.map(getJson(path), (r) => (r.json.data as Array<{ id: string }>).map((x) => x.id))
+      assert.strictEqual((yield* getJson(`/batches/${created}`)).status, 200)
+      const listed = yield* ids("/batches")
+      assert.deepStrictEqual(listed.slice(0, 1), [old])
+      assert.strictEqual(listed.length, 3)
+      // a cursor at the hidden batch starts from the newest visible one
+      assert.deepStrictEqual(yield* ids(`/batches?after=${created}&limit=1`), [old])
+      assert.deepStrictEqual((yield* ids("/files?purpose=batch")).includes(newFile), false)
+      assert.deepStrictEqual((yield* ids("/files?purpose=batch")).includes(oldFile), true)
+      yield* TestClock.adjust("29 seconds")
+      assert.notInclude(yield* ids("/batches"), created)
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual((yield* ids("/batches")).slice(0, 2), [created, old])
+      assert.include(yield* ids("/files?purpose=batch"), newFile)
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 
   it.effect("seeded batches page consistently newest first after the created ones, and can be retrieved", () =>

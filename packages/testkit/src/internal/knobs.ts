@@ -25,6 +25,7 @@ export const defaultKnobs: FakeOpenAi.Knobs = {
   stuckCursor: false,
   omitHasMore: false,
   breakContentAfterBytes: undefined,
+  listLag: undefined,
   durations: defaults.durations
 }
 

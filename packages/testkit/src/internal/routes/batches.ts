@@ -172,17 +172,23 @@ const list = (ctx: Context) =>
     const knobs = yield* Ref.get(ctx.knobs)
     const after = knobs.stuckCursor ? undefined : afterText
     const now = yield* Clock.currentTimeMillis
+    const lag = knobs.listLag === undefined ? 0 : millis(knobs.listLag)
     const page = yield* Ref.modify(
       ctx.state,
       (s): [{ readonly items: ReadonlyArray<Batch.BatchEncoded>; readonly hasMore: boolean }, State] => {
-        const real = Chunk.size(s.batchOrder)
+        // Batches are in creation order, so the ones a lagging list leaves out are the newest.
+        let real = Chunk.size(s.batchOrder)
+        while (
+          lag > 0 && real > 0 &&
+          Option.getOrThrow(HashMap.get(s.batches, Chunk.unsafeGet(s.batchOrder, real - 1))).createdMs > now - lag
+        ) real--
         const total = real + s.seeded
         let start = 0
         if (after !== undefined) {
           const stored = HashMap.get(s.batches, after)
           const index = Store.seededIndex(after)
           start = Option.isSome(stored)
-            ? real - stored.value.seq
+            ? Math.max(0, real - stored.value.seq)
             : index !== undefined && index < s.seeded
             ? real + index + 1
             : total

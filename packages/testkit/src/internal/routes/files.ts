@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import { rechunk } from "../body.js"
 import type { Context, State } from "../context.js"
 import { fileId, getFile, nextId, pathParam, searchParam } from "../context.js"
+import { millis } from "../knobs.js"
 import type * as Store from "../store.js"
 import {
   encodeDeleted,
@@ -174,8 +175,11 @@ const list = (ctx: Context) =>
       )
     }
     const s = yield* Ref.get(ctx.state)
+    const knobs = yield* Ref.get(ctx.knobs)
+    // A lagging list leaves out files uploaded less than `listLag` ago (`createdAt` is in seconds).
+    const visibleUntil = (yield* Clock.currentTimeMillis) - (knobs.listLag === undefined ? 0 : millis(knobs.listLag))
     const all = Chunk.toReadonlyArray(s.fileOrder).flatMap((id) => Option.toArray(HashMap.get(s.files, id)))
-      .filter((f) => purpose === undefined || f.purpose === purpose)
+      .filter((f) => (purpose === undefined || f.purpose === purpose) && f.createdAt * 1000 <= visibleUntil)
     const ordered = order === "desc" ? all.slice().reverse() : all
     const start = after === undefined ? 0 : ordered.findIndex((f) => f.id === after) + 1
     const page = start === 0 && after !== undefined ? [] : ordered.slice(start, start + limit)
