@@ -1,6 +1,7 @@
 /**
  * Watching a batch: a `Stream` of the batch each time it changes, polled on a `Schedule` driven by
- * the Effect `Clock`, ending at a terminal status, and bounded by the batch's `expires_at`.
+ * the Effect `Clock` (never more often than once a second), ending at a terminal status, bounded by
+ * the batch's `expires_at`, and riding out server outages until then.
  *
  * @since 0.1.0
  */
@@ -14,8 +15,9 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
-import type { BatchClientError } from "./BatchClientError.js"
+import { type BatchClientError, retryAfter } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
+import { isRetryable } from "./Retry.js"
 
 /**
  * The watch stopped before the batch reached a terminal status: `reason` is `deadline` when the
@@ -62,6 +64,32 @@ export type PollSchedule = Schedule.Schedule<unknown, Batch.Batch>
 export const defaultSchedule: PollSchedule = Schedule.exponential("2 seconds", 1.5).pipe(
   Schedule.union(Schedule.spaced("1 minute"))
 )
+
+/**
+ * The shortest time between two polls: 1 second. A shorter schedule is stretched to it, since
+ * faster polling only spends the rate limit on a batch that changes over minutes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const minimumInterval: Duration.Duration = Duration.seconds(1)
+
+/**
+ * The longest wait between two attempts while the server is failing: one minute.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const outageCap: Duration.Duration = Duration.minutes(1)
+
+/**
+ * The deadline of a watch before any batch is seen (and of a batch without `expires_at`): the
+ * longest completion window, 24 hours, from the start of the watch (plus the grace).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultWindow: Duration.Duration = Duration.hours(24)
 
 /**
  * How long after `expires_at` a batch may stay non-terminal before the watch gives up (the service
@@ -137,11 +165,38 @@ interface State {
   readonly previous: Option.Option<Batch.Batch>
 }
 
+/** A poll schedule whose waits are at least `minimumInterval`. */
+const atLeastMinimum = (schedule: PollSchedule): PollSchedule =>
+  Schedule.modifyDelay(schedule, (_, delay) => Duration.max(delay, minimumInterval))
+
+/**
+ * Whether a failed poll is part of an outage to ride out: what the client would retry (5xx,
+ * resets, timeouts, 429), whatever wait the server asks for, since a watch has hours to spare.
+ */
+const isTransient = (error: BatchClientError): boolean => isRetryable(error, { serverWaitCap: Duration.infinity })
+
+/**
+ * The waits between attempts during an outage, for at most `budget`: from 1 second, doubling,
+ * capped at a minute, lengthened by up to a quarter at random so that many watchers do not return
+ * together, and never shorter than a wait the server asked for.
+ */
+const outageSchedule = (budget: Duration.Duration): Schedule.Schedule<unknown, BatchClientError> =>
+  Schedule.exponential(minimumInterval, 2).pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, outageCap)),
+    (capped) => Schedule.jitteredWith(capped, { min: 1, max: 1.25 }),
+    Schedule.intersect(Schedule.identity<BatchClientError>()),
+    Schedule.modifyDelay(([, error], delay) => Duration.max(delay, retryAfter(error) ?? Duration.zero)),
+    Schedule.upTo(budget)
+  )
+
 /**
  * The batch each time it changes (status, counts, files, timestamps), starting with its current
- * state and ending with its first terminal observation. Polls follow the schedule; every retrieve
- * has the client's retries. A batch still not terminal `grace` after `expires_at` fails with
- * `WatchTimeout`, as does the end of a finite schedule.
+ * state and ending with its first terminal observation. Polls follow the schedule, never more often
+ * than `minimumInterval`. A poll that fails with what the client retries (5xx, resets, timeouts,
+ * 429) is tried again with backoff until the watch's deadline, whatever the per-call retry budget:
+ * the deadline is `expires_at` plus `grace` (24 hours plus `grace` from the start while no batch
+ * has been seen); past it the last error fails the stream. A batch still not terminal `grace` after
+ * `expires_at` fails with `WatchTimeout`, as does the end of a finite schedule.
  *
  * @since 0.1.0
  * @category accessors
@@ -152,9 +207,26 @@ export const watch = (
 ): Stream.Stream<Batch.Batch, BatchClientError | WatchTimeout, BatchClient> =>
   Stream.unwrap(Effect.gen(function*() {
     const client = yield* BatchClient
-    const driver = yield* Schedule.driver(options.schedule ?? defaultSchedule)
+    const driver = yield* Schedule.driver(atLeastMinimum(options.schedule ?? defaultSchedule))
     const grace = Duration.decode(options.grace ?? defaultGrace)
     const call = { retry: options.retry, timeout: options.timeout }
+    const started = yield* Clock.currentTimeMillis
+
+    /** When the watch stops riding out an outage, in epoch milliseconds. */
+    const deadline = (previous: Option.Option<Batch.Batch>): number =>
+      Option.match(Option.flatMapNullable(previous, (b) => b.expires_at), {
+        onNone: () => started + Duration.toMillis(defaultWindow),
+        onSome: (expiresAt) => expiresAt * 1000
+      }) + Duration.toMillis(grace)
+
+    const retrieve = (previous: Option.Option<Batch.Batch>): Effect.Effect<Batch.Batch, BatchClientError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        client.retrieve(id, call).pipe(
+          Effect.retry({
+            schedule: outageSchedule(Duration.millis(Math.max(0, deadline(previous) - now))),
+            while: isTransient
+          })
+        ))
 
     const observe = (state: State): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout> =>
       Effect.gen(function*() {
@@ -172,7 +244,7 @@ export const watch = (
               })
           )
         }
-        return yield* client.retrieve(id, call)
+        return yield* retrieve(state.previous)
       })
 
     const step = (

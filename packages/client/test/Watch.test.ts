@@ -2,7 +2,7 @@ import { BatchClient } from "@batchfx/client"
 import * as Files from "@batchfx/client/Files"
 import * as Watch from "@batchfx/client/Watch"
 import { type Batch, BatchStatus, type RequestLine } from "@batchfx/core"
-import { FakeOpenAi } from "@batchfx/testkit"
+import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, type Duration, Effect, Fiber, Schedule, Stream, TestClock } from "effect"
 import { inMemory } from "./utils.js"
@@ -161,4 +161,86 @@ describe("Watch under TestClock", () => {
       assert.strictEqual(final.status, "failed")
       assert.deepStrictEqual(Watch.progress(final).terminal, true)
     }).pipe(Effect.provide(env())))
+})
+
+/** Answers of the batch route that were failures: 5xx, resets (status 0) and 429s. */
+const failedPolls = Effect.flatMap(FakeOpenAi.FakeOpenAi, (fake) => fake.counters).pipe(
+  Effect.map((counters) =>
+    counters
+      .filter((c) => c.route === "GET /v1/batches/{id}" && (c.status === 0 || c.status === 429 || c.status >= 500))
+      .reduce((n, c) => n + c.count, 0)
+  )
+)
+
+/** Every poll of a batch fails with one of the transient faults until `outage(false)`. */
+const outage = (on: boolean) =>
+  Effect.flatMap(FakeOpenAi.FakeOpenAi, (fake) =>
+    fake.configure({
+      randomFaults: on
+        ? {
+          rate: 1,
+          faults: [Fault.status(503), Fault.resetBeforeResponse, Fault.status(429), Fault.status(500)],
+          routes: ["GET /v1/batches/{id}"]
+        }
+        : undefined
+    }))
+
+describe("Watch through outages, under TestClock", () => {
+  it.effect("an outage of several polls in the middle of a wait is ridden out, with no per-call retries", () =>
+    Effect.gen(function*() {
+      const created = yield* createBatch(3)
+      const fiber = yield* Effect.fork(Watch.awaitTerminal(created.id, { schedule: Schedule.spaced("1 second") }))
+      yield* TestClock.adjust("2 seconds")
+      yield* outage(true)
+      // 20 s of 5xx, resets and 429s: the attempts back off 1, 2, 4, 8 s (+ up to a quarter)
+      for (let i = 0; i < 20; i++) yield* TestClock.adjust("1 second")
+      const failed = yield* failedPolls
+      assert.isAtLeast(failed, 4, "the outage lasted several attempts")
+      assert.isAtMost(failed, 6, "attempts backed off")
+      assert.strictEqual((yield* Fiber.poll(fiber))._tag, "None", "still waiting through the outage")
+      yield* outage(false)
+      const final = yield* drive(Fiber.join(fiber), "1 second", 120)
+      assert.strictEqual(final.status, "completed")
+    }).pipe(
+      Effect.provide(
+        inMemory({ maxRetries: 0 }, {
+          durations: { validating: "3 seconds", inProgress: "3 seconds", finalizing: "3 seconds" }
+        })
+      )
+    ))
+
+  it.effect("an outage that outlasts expires_at plus the grace fails with the last error", () =>
+    Effect.gen(function*() {
+      const created = yield* createBatch(2)
+      yield* outage(true)
+      const error = yield* drive(
+        Effect.flip(Watch.awaitTerminal(created.id, { initial: created, grace: "10 minutes" })),
+        "1 minute",
+        200
+      )
+      assert.include(["ServerError", "ConnectionError", "RateLimited"], error._tag)
+      const now = yield* TestClock.currentTimeMillis
+      // the window is one hour: it gave up after expires_at + 10 minutes, within a minute's backoff
+      assert.isAtLeast(now, created.expires_at! * 1000 + 10 * 60_000)
+      assert.isAtMost(now, created.expires_at! * 1000 + 12 * 60_000)
+    }).pipe(
+      Effect.provide(inMemory({ maxRetries: 0 }, { durations: { inProgress: "2 hours", completionWindow: "1 hour" } }))
+    ))
+
+  it.effect("an unknown batch fails at once: only transient failures are ridden out", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Watch.awaitTerminal("batch_nope", { schedule: Schedule.spaced("1 second") }))
+      assert.strictEqual(error._tag, "NotFound")
+      assert.strictEqual(yield* polls, 1)
+    }).pipe(Effect.provide(inMemory({ maxRetries: 0 }))))
+
+  it.effect("polls are at least a second apart whatever the schedule", () =>
+    Effect.gen(function*() {
+      const created = yield* createBatch(1)
+      const fiber = yield* Effect.fork(Watch.awaitTerminal(created.id, { schedule: Schedule.spaced("10 millis") }))
+      for (let i = 0; i < 50; i++) yield* TestClock.adjust("100 millis")
+      // 5 s of a 10 ms schedule: the first poll and one a second after it
+      assert.strictEqual(yield* polls, 6)
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(env({ durations: { validating: "1 hour" } }))))
 })
