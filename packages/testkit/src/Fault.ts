@@ -17,6 +17,9 @@ import * as Either from "effect/Either"
  *   is reset, so the client never sees the answer.
  * - `TruncatedBody`: the answer promises its full `Content-Length`, sends `afterBytes` bytes and closes.
  * - `SlowBody`: the answer is sent in chunks of `chunkBytes` with `delay` (on the Effect `Clock`) between them.
+ * - `ShortBody`: the answer ends cleanly after `afterBytes` bytes, as a proxy that gives up sends: with
+ *   `framing: "content-length"` its `Content-Length` says `afterBytes`; with `"chunked"` it has no length and
+ *   its chunked encoding ends early. Nothing on the wire says the body is short.
  *
  * On the in-memory client the resets fail the request with a transport `RequestError` and a truncated
  * body fails the body stream; on a real socket they are real resets and short bodies.
@@ -31,6 +34,7 @@ export type Fault =
   | { readonly _tag: "ResetAfterHandling" }
   | { readonly _tag: "TruncatedBody"; readonly afterBytes: number }
   | { readonly _tag: "SlowBody"; readonly chunkBytes: number; readonly delay: Duration.DurationInput }
+  | { readonly _tag: "ShortBody"; readonly afterBytes: number; readonly framing: "content-length" | "chunked" }
 
 /**
  * An answer with this status and a JSON error body (`server_error` for 5xx).
@@ -85,8 +89,22 @@ export const slowBody = (options: { readonly chunkBytes: number; readonly delay:
 })
 
 /**
+ * The body ends cleanly after `afterBytes` bytes: a `Content-Length` of `afterBytes` (the default), or a
+ * chunked body whose last chunk comes early. Bodies of at most `afterBytes` bytes are sent whole.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const shortBody = (afterBytes: number, framing: "content-length" | "chunked" = "content-length"): Fault => ({
+  _tag: "ShortBody",
+  afterBytes,
+  framing
+})
+
+/**
  * Reads a fault as the command lines write it: `500` (or any status), `html502`, `reset`,
- * `reset-after`, `truncate:<bytes>`, `slow:<bytes>:<ms>`. An unknown spelling gives a message.
+ * `reset-after`, `truncate:<bytes>`, `short:<bytes>` (a short `Content-Length`), `short-chunked:<bytes>`,
+ * `slow:<bytes>:<ms>`. An unknown spelling gives a message.
  *
  * @since 0.1.0
  * @category constructors
@@ -102,6 +120,10 @@ export const parse = (text: string): Either.Either<Fault, string> => {
       return Either.right(resetAfterHandling)
     case "truncate":
       return Either.right(truncatedBody(Number(a ?? "10")))
+    case "short":
+      return Either.right(shortBody(Number(a ?? "10"), "content-length"))
+    case "short-chunked":
+      return Either.right(shortBody(Number(a ?? "10"), "chunked"))
     case "slow":
       return Either.right(slowBody({ chunkBytes: Number(a ?? "16"), delay: Number(b ?? "100") }))
     default:

@@ -89,6 +89,27 @@ describe("faults over a real socket", () => {
       assert.strictEqual(decodePage(yield* again.json).data.length, 5)
     }).pipe(Effect.provide(live())))
 
+  it.live("a body that ends cleanly but short: a short Content-Length, or a chunked body ended early", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const text = chatLines(["a", "b", "c"])
+      const id = yield* upload(text)
+      const client = yield* api
+      yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.shortBody(100))
+      yield* fake.scriptFault("GET /v1/files/{id}/content", 2, Fault.shortBody(150, "chunked"))
+      const short = yield* client.get(`/files/${id}/content`)
+      assert.strictEqual(short.status, 200)
+      assert.strictEqual(short.headers["content-length"], "100")
+      // The read succeeds: nothing on the wire says the body is short.
+      assert.strictEqual(yield* short.text, text.slice(0, 100))
+      const chunked = yield* client.get(`/files/${id}/content`)
+      assert.strictEqual(chunked.headers["content-length"], undefined)
+      assert.strictEqual(chunked.headers["transfer-encoding"], "chunked")
+      assert.strictEqual(yield* chunked.text, text.slice(0, 150))
+      const whole = yield* client.get(`/files/${id}/content`)
+      assert.strictEqual(yield* whole.text, text)
+    }).pipe(Effect.provide(live())))
+
   // The waits between chunks are on the Clock and tested in memory; here a zero wait still sends each chunk alone.
   it.live("a slow body arrives whole, chunk by chunk", () =>
     Effect.gen(function*() {
@@ -168,6 +189,19 @@ describe("faults in memory", () => {
       const text = yield* Effect.either(res.text)
       assert.isTrue(Either.isLeft(text))
       assert.strictEqual((yield* getJson("/batches")).status, 200)
+    }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
+
+  it.effect("a short body ends cleanly in memory too; parse reads short:<n> and short-chunked:<n>", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const text = chatLines(["a", "b"])
+      const id = yield* upload(text)
+      yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.shortBody(30, "chunked"))
+      const client = yield* api
+      const res = yield* client.get(`/files/${id}/content`)
+      assert.strictEqual(yield* res.text, text.slice(0, 30))
+      assert.deepStrictEqual(Fault.parse("short:12"), Either.right(Fault.shortBody(12)))
+      assert.deepStrictEqual(Fault.parse("short-chunked:7"), Either.right(Fault.shortBody(7, "chunked")))
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 
   it.effect("a slow body waits on the Clock between chunks", () =>

@@ -58,8 +58,9 @@ export const replacement = (fault: Fault | undefined): HttpServerResponse.HttpSe
     : undefined
 
 /**
- * Cuts the body after `cut` bytes or sends it slowly, as the fault asks. A cut closes the socket;
- * in memory (no socket) it fails the body stream.
+ * Cuts the body after `cut` bytes, ends it cleanly but short, or sends it slowly, as the fault asks.
+ * A cut closes the socket; in memory (no socket) it fails the body stream. A short body ends as a
+ * whole one does, on a socket and in memory alike.
  */
 export const shapeBody = (
   response: HttpServerResponse.HttpServerResponse,
@@ -80,6 +81,20 @@ export const shapeBody = (
       })
     )
     return withBody(response, broken, body.length)
+  }
+  if (body !== undefined && fault?._tag === "ShortBody" && fault.afterBytes < body.length) {
+    const short = takeBytes(body.stream, Math.max(0, fault.afterBytes))
+    if (fault.framing === "content-length") return withBody(response, short, Math.max(0, fault.afterBytes))
+    // No length: Node sends the stream chunked and ends it with the last chunk, cleanly.
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(response.headers)) {
+      if (k !== "content-type" && k !== "content-length") headers[k] = v
+    }
+    return HttpServerResponse.stream(short, {
+      status: response.status,
+      headers,
+      contentType: response.headers["content-type"] ?? "application/octet-stream"
+    })
   }
   if (body !== undefined && fault?._tag === "SlowBody") {
     const slow = rechunk(body.stream, Math.max(1, fault.chunkBytes)).pipe(
