@@ -107,7 +107,10 @@ export interface State {
   readonly limitRequests: Option.Option<number>
   /** The server's last reported remaining request budget. */
   readonly remainingRequests: Option.Option<number>
-  /** Whether the server said the quota is exhausted; bulk operations stop asking then. */
+  /**
+   * Whether the server's last word on the quota was `insufficient_quota`; a later success clears
+   * it. (Bulk operations stop asking after one, whatever this says.)
+   */
   readonly quotaExhausted: boolean
   /** How many 429 answers this governor has seen. */
   readonly rateLimited: number
@@ -486,7 +489,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       }
       if (status >= 200 && status < 300) {
         recordSuccess(now)
-        next = { ...next, consecutive429: 0, startSuccesses: next.startSuccesses + 1 }
+        // A success means the quota is there again (topped up, or a new billing period).
+        next = { ...next, consecutive429: 0, startSuccesses: next.startSuccesses + 1, quotaExhausted: false }
         if (Option.isSome(next.learned)) {
           next = { ...next, learned: Option.some(next.learned.value * increasePerSuccess) }
         }

@@ -185,6 +185,20 @@ describe("Governor", () => {
       const state = yield* governor.state
       assert.isTrue(state.quotaExhausted)
       assert.strictEqual(state.status, "open")
+      yield* request(governor, starts, { status: 404, headers: {} })
+      assert.isTrue((yield* governor.state).quotaExhausted, "an answer that is not a success says nothing of the quota")
+    }))
+
+  it.effect("a success after an exhausted quota clears it", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make()
+      const starts = yield* Ref.make<Array<number>>([])
+      yield* request(governor, starts, { status: 429, headers: {}, quotaExhausted: true })
+      yield* request(governor, starts)
+      const state = yield* governor.state
+      assert.isFalse(state.quotaExhausted)
+      assert.strictEqual(state.rateLimited, 0, "insufficient_quota is not a rate limit")
+      assert.deepStrictEqual(yield* Ref.get(starts), [0, 0])
     }))
   it.effect("paces evenly at limit/60 per second from x-ratelimit-limit-requests, with no burst", () =>
     Effect.gen(function*() {
