@@ -151,6 +151,19 @@ const cases: ReadonlyArray<Case> = [
   { name: "the id '.' (get)", args: ["get", "."], code: 1, says: /the batch id cannot be "\."/ },
   { name: "the id '..' (cancel)", args: ["cancel", "..", "--yes"], code: 1, says: /the batch id cannot be "\.\."/ },
   {
+    name: "a flag after the ids (cancel)",
+    args: ["cancel", "batch_1", "--bogus", "--yes"],
+    code: 2,
+    says: /unknown argument: '--bogus'/
+  },
+  { name: "a flag after the ids (get)", args: ["get", "batch_1", "-x"], code: 2, says: /unknown argument: '-x'/ },
+  {
+    name: "a bad id after a good one (get): refused before the good one is sent",
+    args: ["get", "batch_1", ".."],
+    code: 1,
+    says: /^batchfx: Invalid parameters for retrieve: the batch id cannot be "\.\."\. \(nothing was sent\)$/m
+  },
+  {
     name: "an id with spaces (sent escaped)",
     args: ["get", "batch x"],
     code: 1,
@@ -251,6 +264,31 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
           assert.deepStrictEqual(readdirSync(files.dir).sort(), before, "no file left behind")
         }))
     }
+
+    it.effect("ids are checked before any request: a flag after ids or a bad id among good ones sends nothing", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        yield* fake.seedBatches(2)
+        const ids = jsonLines((yield* cli(["list"])).stdout).map((b) => b["id"] as string)
+        const runs: ReadonlyArray<readonly [ReadonlyArray<string>, number]> = [
+          [["cancel", ids[0]!, "--bogus", "--yes"], 2],
+          [["cancel", ids[0]!, ids[1]!, "--yes", "-n"], 2],
+          [["get", ids[0]!, ids[1]!, "--nope"], 2],
+          [["get", ids[0]!, "."], 1],
+          [["cancel", ids[0]!, ids[1]!, "a/b", "--yes"], 1],
+          [["wait", ""], 1]
+        ]
+        for (const [args, code] of runs) {
+          const before = yield* fake.requestCount()
+          const r = yield* cli(args)
+          assert.strictEqual(r.code, code, `${args.join(" ")}: ${r.stderr}`)
+          assert.strictEqual(yield* fake.requestCount(), before, `${args.join(" ")} sent a request`)
+          assert.match(r.stderr, /^batchfx: (unknown argument|Invalid parameters)/, r.stderr)
+        }
+        // the batches are untouched
+        const after = jsonLines((yield* cli(["get", ...ids])).stdout).map((b) => b["status"])
+        assert.notInclude(after, "cancelling")
+      }))
 
     it.effect("--verbose adds the stack trace, and only then", () =>
       Effect.gen(function*() {

@@ -7,6 +7,7 @@ import { UsageError } from "../../CliError.js"
 import { cancellable, type Config } from "../../commands/Cancel.js"
 import { Api } from "../api.js"
 import { printOutcomes } from "../bulk.js"
+import * as Ids from "../ids.js"
 import * as Output from "../output.js"
 import * as Render from "../render.js"
 
@@ -15,6 +16,7 @@ export const handler = (config: Config) =>
   Effect.gen(function*() {
     const api = yield* Api
     const usage = (description: string) => new UsageError({ description, command: "cancel" })
+    yield* Ids.check(config.ids, { command: "cancel", operation: "cancel" })
     if (config.all && config.ids.length > 0) return yield* usage("give batch ids or --all, not both")
     if (!config.all && config.ids.length === 0) return yield* usage("give the batch ids to cancel, or --all")
     if (!config.all && (config.status.length > 0 || Object.keys(config.metadata).length > 0)) {

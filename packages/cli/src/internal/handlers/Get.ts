@@ -4,14 +4,16 @@ import * as Stream from "effect/Stream"
 import type { Config } from "../../commands/Get.js"
 import { Api } from "../api.js"
 import { printOutcomes } from "../bulk.js"
+import * as Ids from "../ids.js"
 import * as Render from "../render.js"
 
-/** Fetches the batches, several at a time, and prints each outcome. */
+/** Checks every id, then fetches the batches, several at a time, and prints each outcome. */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
     const api = yield* Api
+    const ids = yield* Ids.check(config.ids, { command: "get", operation: "retrieve" })
     yield* printOutcomes(
-      api.retrieveMany(Stream.fromIterable(config.ids)),
+      api.retrieveMany(Stream.fromIterable(ids)),
       yield* Render.resolveFormat(config.format),
       "retrieved",
       { single: config.ids.length === 1 }

@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { CommandFailed } from "../../CliError.js"
 import type { Config } from "../../commands/Wait.js"
 import { Api } from "../api.js"
+import * as Ids from "../ids.js"
 import type * as Output from "../output.js"
 import * as Render from "../render.js"
 
@@ -54,6 +55,9 @@ export const waitFor = (
     return batch
   })
 
-/** Waits for the batch; the exit code says how it ended. */
+/** Checks the id, then waits for the batch; the exit code says how it ended. */
 export const handler = (config: Config) =>
-  Effect.asVoid(waitFor(config.id, { interval: config.interval, timeout: config.timeout }))
+  Effect.zipRight(
+    Ids.check([config.id], { command: "wait", operation: "retrieve" }),
+    Effect.asVoid(waitFor(config.id, { interval: config.interval, timeout: config.timeout }))
+  )
