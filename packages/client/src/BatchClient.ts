@@ -10,11 +10,14 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -36,7 +39,7 @@ import * as Transport from "./internal/transport.js"
 /**
  * The `metadata` key under which `create` stores its client token. It counts as one of the 16
  * metadata pairs; when the caller's metadata already has 16 pairs no token is added, and a create
- * that fails ambiguously is then not retried (it could make a second batch).
+ * that fails ambiguously is then not retried (it could make a second batch): see `hasRoomForToken`.
  *
  * @since 0.1.0
  * @category constants
@@ -51,6 +54,65 @@ export const clientTokenKey = "batchfx_client_token"
  * @category constants
  */
 export const clientTokenSearchPages = 2
+
+/**
+ * How long `create` keeps looking for its client token after an ambiguous failure before it sends
+ * the create again: the batch list shows a new batch only some time after the create (tens of
+ * seconds have been seen), so one look right away would miss it and make a second batch.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultLookupWindow: Duration.Duration = Duration.seconds(60)
+
+/**
+ * The looks of `create` for its client token within `window`: right away, then after 1 s, doubling
+ * up to 8 s between looks, for as long as `window` has not passed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const lookupSchedule = (window: Duration.DurationInput = defaultLookupWindow): Schedule.Schedule<unknown> =>
+  Schedule.exponential("1 second").pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(8))),
+    Schedule.upTo(window)
+  )
+
+/**
+ * A new client token (`bfx_` and 32 hex digits), for a caller that wants to know the token before
+ * the create (to print it, or to retry the same create later with `clientToken`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeClientToken: Effect.Effect<string> = Effect.sync(() =>
+  `bfx_${globalThis.crypto.randomUUID().replace(/-/g, "")}`
+)
+
+/**
+ * Whether `create` can add its client token to this metadata: there must be fewer than 16 pairs and
+ * no `batchfx_client_token` of the caller's own.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const hasRoomForToken = (metadata: { readonly [key: string]: string } | null | undefined): boolean =>
+  metadata === null || metadata === undefined ||
+  (Object.keys(metadata).length < 16 && !Object.prototype.hasOwnProperty.call(metadata, clientTokenKey))
+
+/**
+ * How to find a batch that a create may have made although it failed: by its client token when it
+ * has one, else by its input file. One sentence, for error messages.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const howToFind = (inputFileId: string, clientToken: string | undefined): string =>
+  clientToken === undefined
+    ? `look for a batch with input_file_id ${inputFileId} (it has no client token: the metadata had no room for it), ` +
+      "e.g. with `batchfx list --format json`, before creating it again"
+    : `look for a batch with metadata ${clientTokenKey}=${clientToken} (input file ${inputFileId}), ` +
+      "e.g. with `batchfx list --format json`, before creating it again"
 
 /**
  * Options of a listing call.
@@ -70,8 +132,19 @@ export interface ListOptions extends ClientConfig.CallOptions {
  * @category models
  */
 export interface CreateOptions extends ClientConfig.CallOptions {
-  /** Whether to tag the batch with a client token; default the client's setting (on). */
-  readonly clientToken?: boolean | undefined
+  /**
+   * Whether to tag the batch with a client token; default the client's setting (on). A string is
+   * the token to use (from `makeClientToken`), for a caller that must know it before the create
+   * ends, to tell the user how to find a batch whose create was interrupted.
+   */
+  readonly clientToken?: boolean | string | undefined
+  /**
+   * How long to keep looking for the token after an ambiguous failure before creating again;
+   * default `defaultLookupWindow` (60 s). 0 looks once.
+   */
+  readonly lookupWindow?: Duration.DurationInput | undefined
+  /** Runs before each create request is sent (after any look for an earlier attempt's batch). */
+  readonly onSend?: ((attempt: number) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -114,8 +187,13 @@ export interface Service {
   /**
    * Creates a batch. The parameters are checked first (`InvalidParams`, nothing sent). The batch is
    * tagged with a client token (see `clientTokenKey`); after an ambiguous failure the client looks
-   * for a batch with that token before it tries again, and returns it if found, so a retried create
-   * never makes a second batch.
+   * for a batch with that token, with backoff for up to `lookupWindow` (lists lag behind creates),
+   * before it tries again, and returns it if found, so a retried create never makes a second batch.
+   *
+   * When it fails while a batch may exist (an ambiguous failure the looks did not resolve, or any
+   * ambiguous failure without a token), the error is ambiguous (`isAmbiguous`): the last such
+   * failure, even if a later attempt failed otherwise. A warning with the way to find the batch
+   * (`howToFind`) is logged.
    */
   readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, ListError>
   /** Asks to cancel a batch; a completed or failed batch answers `Conflict`, never retried. */
@@ -145,7 +223,8 @@ const validateId = (id: string, operation: string) => Ids.validateId(id, operati
 
 const encodeCreate = Schema.encodeSync(CreateBatchParams.CreateBatchParams)
 
-const newToken = Effect.sync(() => `bfx_${globalThis.crypto.randomUUID().replace(/-/g, "")}`)
+// The look for a token found nothing yet (a signal between the looks and their schedule).
+class NotListedYet extends Data.TaggedError("NotListedYet") {}
 
 interface PageState {
   readonly after: Option.Option<string>
@@ -262,25 +341,39 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
       Effect.withSpan("batchfx.batches.create.lookup", { attributes: { "batchfx.client_token": token } })
     )
 
+  // Looks for the token under `lookupSchedule`, as the list may show the batch only later.
+  const lookFor = (
+    token: string,
+    window: Duration.DurationInput
+  ): Effect.Effect<Option.Option<Batch.Batch>, ListError> =>
+    findByToken(token).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail(new NotListedYet()), onSome: Effect.succeed })),
+      Effect.retry({ schedule: lookupSchedule(window), while: (e) => e._tag === "NotListedYet" }),
+      Effect.map(Option.some),
+      Effect.catchTag("NotListedYet", () => Effect.succeed(Option.none<Batch.Batch>()))
+    )
+
   const create: Service["create"] = Effect.fn("BatchClient.create")(
     function*(params: CreateParams, options: CreateOptions = {}) {
       const valid = yield* validate(CreateBatchParams.CreateBatchParams, params, "create")
       const metadata = valid.metadata ?? {}
-      const useToken = (options.clientToken ?? settings.clientToken) &&
-        Object.keys(metadata).length < 16 && !(clientTokenKey in metadata)
-      const token = useToken ? Option.some(yield* newToken) : Option.none<string>()
+      const wanted = options.clientToken ?? settings.clientToken
+      const token = wanted !== false && hasRoomForToken(metadata)
+        ? Option.some(typeof wanted === "string" ? wanted : yield* makeClientToken)
+        : Option.none<string>()
       const body = encodeCreate(
         Option.isSome(token) ? { ...valid, metadata: { ...metadata, [clientTokenKey]: token.value } } : valid
       )
       yield* Effect.annotateCurrentSpan("batchfx.client_token", Option.getOrElse(token, () => ""))
       const request = HttpClientRequest.post("/batches").pipe(HttpClientRequest.bodyUnsafeJson(body))
-      // Set once an attempt failed in a way after which the batch may exist; from then on each
-      // attempt first looks for it.
-      const maybeCreated = yield* Ref.make(false)
+      const window = options.lookupWindow ?? defaultLookupWindow
+      // The last failure after which the batch may exist and no look has found it; from then on
+      // each attempt first looks for it.
+      const unresolved = yield* Ref.make<CallError | undefined>(undefined)
       const attempt = (n: number): Effect.Effect<Batch.Batch, ListError> =>
         Effect.gen(function*() {
-          if (Option.isSome(token) && (yield* Ref.get(maybeCreated))) {
-            const found = yield* findByToken(token.value)
+          if (Option.isSome(token) && (yield* Ref.get(unresolved)) !== undefined) {
+            const found = yield* lookFor(token.value, window)
             if (Option.isSome(found)) {
               yield* Effect.logDebug("create found the batch of an earlier attempt").pipe(
                 Effect.annotateLogs({ batchId: found.value.id, attempt: n })
@@ -288,13 +381,32 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
               return found.value
             }
           }
+          if (options.onSend !== undefined) yield* options.onSend(n)
           return yield* transport.attempt(request, decodeBatch, {
             operation: "batches.create",
             attempt: n,
             timeout: options.timeout
-          }).pipe(Effect.tapError((error) => isAmbiguous(error) ? Ref.set(maybeCreated, true) : Effect.void))
+          }).pipe(Effect.tapError((error) => isAmbiguous(error) ? Ref.set(unresolved, error) : Effect.void))
         })
-      return yield* transport.retrying(attempt, { retry: options.retry, retryAmbiguous: Option.isSome(token) })
+      return yield* transport.retrying(attempt, { retry: options.retry, retryAmbiguous: Option.isSome(token) }).pipe(
+        // A later failure (a 429, a failed look) does not settle an earlier ambiguous one: the
+        // batch may still exist, so the error says so by being that ambiguous failure.
+        Effect.catchAll((error) =>
+          Effect.flatMap(Ref.get(unresolved), (earlier) => {
+            const final = isAmbiguous(error) || earlier === undefined ? error : earlier
+            return isAmbiguous(final)
+              ? Effect.zipRight(
+                Effect.logWarning(
+                  `the create may have made a batch although it failed: ${
+                    howToFind(valid.input_file_id, Option.getOrUndefined(token))
+                  }`
+                ),
+                Effect.fail(final)
+              )
+              : Effect.fail(final)
+          })
+        )
+      )
     }
   )
 
