@@ -1,0 +1,108 @@
+/**
+ * A job as a durable workflow: split → per shard upload, create, await, download → finish. Each
+ * step is an activity whose result the engine keeps, so a restarted worker replays finished steps
+ * from the store and runs only the one a crash cut short, which looks for its own earlier work
+ * before doing it again.
+ *
+ * @since 0.1.0
+ */
+import * as Activity from "@effect/workflow/Activity"
+import * as Workflow from "@effect/workflow/Workflow"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Steps from "./internal/steps.js"
+import { StepFailed } from "./JobsError.js"
+import * as JobStore from "./JobStore.js"
+
+/**
+ * The workflow of one job; its execution is keyed by the job id, so starting it twice runs it once.
+ *
+ * @since 0.1.0
+ * @category workflows
+ */
+export const JobWorkflow = Workflow.make({
+  name: "batchfx/Job",
+  payload: { jobId: Schema.String },
+  success: JobStore.JobStatus,
+  idempotencyKey: ({ jobId }) => jobId
+})
+
+const PlannedShard = Schema.Struct({
+  shard: Schema.Number,
+  firstLine: Schema.Number,
+  lines: Schema.Number,
+  bytes: Schema.Number
+})
+
+const OptionalId = Schema.OptionFromNullOr(Schema.String)
+
+const runShard = (jobId: string, shard: number) =>
+  Effect.gen(function*() {
+    const fileId = yield* Activity.make({
+      name: `upload/${shard}`,
+      success: OptionalId,
+      error: StepFailed,
+      execute: Steps.upload(jobId, shard)
+    })
+    if (Option.isNone(fileId)) return
+    const batchId = yield* Activity.make({
+      name: `create/${shard}`,
+      success: OptionalId,
+      error: StepFailed,
+      execute: Steps.create(jobId, shard, fileId.value)
+    })
+    if (Option.isNone(batchId)) return
+    // one activity per round, so a restart resumes polling at once and the history stays short
+    let round = 0
+    while (true) {
+      const seen = yield* Activity.make({
+        name: `await/${shard}/${round}`,
+        success: Steps.Round,
+        error: StepFailed,
+        execute: Steps.awaitRound(jobId, shard, batchId.value)
+      })
+      if (seen.terminal) break
+      round++
+    }
+    yield* Activity.make({
+      name: `download/${shard}`,
+      error: StepFailed,
+      execute: Steps.download(jobId, shard)
+    })
+  })
+
+/**
+ * The workflow's implementation, over the client (`BatchClient`, `Files`), the store and the step
+ * settings in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = JobWorkflow.toLayer(({ jobId }) =>
+  Effect.gen(function*() {
+    const settings = yield* Steps.StepSettings
+    const planned = yield* Activity.make({
+      name: "split",
+      success: Schema.Array(PlannedShard),
+      execute: Effect.flatMap(JobStore.JobStore, (store) => store.split(jobId, settings.limits)).pipe(Effect.orDie)
+    })
+    // A failed shard does not stop the others: their batches run to the end and their results
+    // are kept; the job ends `failed` with the first sentence.
+    const errors = yield* Effect.forEach(
+      planned,
+      (p) =>
+        runShard(jobId, p.shard).pipe(
+          Effect.as(undefined),
+          Effect.catchTag("StepFailed", (e) => Effect.succeed(e.message))
+        ),
+      { concurrency: settings.shardConcurrency }
+    )
+    const stepError = errors.find((e) => e !== undefined)
+    return yield* Activity.make({
+      name: "finish",
+      success: JobStore.JobStatus,
+      execute: Steps.finish(jobId, stepError)
+    })
+  })
+)

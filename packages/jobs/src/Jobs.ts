@@ -1,0 +1,538 @@
+/**
+ * Durable batch jobs: hand a job to the store, let a worker run it (surviving restarts), come back
+ * for its status and results.
+ *
+ * @since 0.1.0
+ */
+import { BatchClient, ClientConfig, Files } from "@batchfx/client"
+import { type Batch, Jsonl, RequestLine, ResultLine } from "@batchfx/core"
+import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as SingleRunner from "@effect/cluster/SingleRunner"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Path from "@effect/platform/Path"
+import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as FileLookup from "./internal/fileLookup.js"
+import * as Steps from "./internal/steps.js"
+import { type JobNotFound, StoreError } from "./JobsError.js"
+import * as JobStore from "./JobStore.js"
+import * as JobWorkflow from "./JobWorkflow.js"
+
+/**
+ * Options of a new job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubmitOptions {
+  /** The batch endpoint; every line's `url` must equal it. */
+  readonly endpoint: string
+  /** A name to recognise the job by in lists. */
+  readonly name?: string | undefined
+  /** How many problems an `InputError` keeps; default 100. */
+  readonly maxProblems?: number | undefined
+  /** The job whose failed lines this one retries. */
+  readonly retryOf?: string | undefined
+}
+
+/**
+ * Why a new job's input was refused, or the store failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubmitError = Files.InputError | StoreError
+
+const newJobId = Effect.sync(() => `job_${globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`)
+
+/** Encoded lines, checked as they pass; problems end the stream with `InputError` (rolling back the store). */
+const checked = <E, R>(
+  texts: Stream.Stream<{ readonly text: string } | { readonly value: RequestLine.BatchRequestLine }, E, R>,
+  options: SubmitOptions,
+  path: string | undefined
+): Stream.Stream<string, E | Files.InputError, R> =>
+  Stream.suspend(() => {
+    const check = RequestLine.makeInputCheck(options.endpoint, {
+      maxLines: Number.POSITIVE_INFINITY,
+      maxBytes: Number.POSITIVE_INFINITY
+    })
+    const max = options.maxProblems ?? 100
+    const problems: Array<RequestLine.LineProblem> = []
+    let count = 0
+    const report = (found: ReadonlyArray<RequestLine.LineProblem>) => {
+      count += found.length
+      for (const p of found) if (problems.length < max) problems.push(p)
+      return found.length === 0
+    }
+    const end = Stream.suspend(() => {
+      report(check.finish())
+      if (count === 0 && check.lines() === 0) {
+        report([{ line: null, code: "empty_file", param: null, message: "The input has no request lines." }])
+      }
+      return count === 0 ? Stream.empty : Stream.fail(
+        new Files.InputError({ problems, count, ...(path === undefined ? {} : { path }) })
+      )
+    })
+    return texts.pipe(
+      Stream.filterMap((item) => {
+        if ("text" in item) {
+          if (item.text.trim() === "") return Option.none()
+          const ok = report(check.pushText(item.text))
+          return ok && count === 0 ? Option.some(JSON.stringify(JSON.parse(item.text))) : Option.none()
+        }
+        const ok = report(check.pushLine(item.value))
+        return ok && count === 0 ? Option.some(JSON.stringify(item.value)) : Option.none()
+      }),
+      Stream.concat(end)
+    )
+  })
+
+const store = (
+  lines: Stream.Stream<string, unknown, unknown>,
+  options: SubmitOptions
+) =>
+  Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    const id = yield* newJobId
+    const createdAt = yield* Effect.clockWith((c) => c.currentTimeMillis)
+    yield* jobs.insertJob(
+      { id, name: options.name, endpoint: options.endpoint, createdAt, retryOf: options.retryOf },
+      lines
+    )
+    return id
+  })
+
+/**
+ * Stores a new job from request lines and returns its id; a worker (`run`, `layerWorker`) runs it.
+ * Every line is checked first (unique `custom_id`, `url` equal to the endpoint, no streaming, one
+ * model); any problem fails with `InputError` and nothing is stored. The input is kept in the
+ * store, so the job does not depend on it afterwards.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submit = <L extends RequestLine.BatchRequestLine, E = never, R = never>(
+  lines: Stream.Stream<L, E, R> | Iterable<L>,
+  options: SubmitOptions
+): Effect.Effect<string, SubmitError | E, JobStore.JobStore | R> =>
+  store(
+    checked(Stream.map(Files.toStream(lines), (value) => ({ value })), options, undefined),
+    options
+  ) as Effect.Effect<string, SubmitError | E, JobStore.JobStore | R>
+
+/**
+ * Stores a new job from a JSONL file (read once, checked line by line with the file's line numbers).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submitPath = (
+  path: string,
+  options: SubmitOptions
+): Effect.Effect<string, SubmitError, JobStore.JobStore | FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => {
+    const splitter = Jsonl.makeLineSplitter()
+    const raw = fs.stream(path).pipe(
+      Stream.mapError((error) =>
+        new Files.InputError({
+          problems: [{
+            line: null,
+            code: "unreadable_file",
+            param: null,
+            message: `cannot be read (${error.message})`
+          }],
+          count: 1,
+          path
+        })
+      ),
+      Stream.mapConcat((chunk) => splitter.push(chunk)),
+      Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
+      Stream.map((line) => ({ text: line.text }))
+    )
+    return store(checked(raw, options, path), options) as Effect.Effect<string, SubmitError>
+  })
+
+/**
+ * A job with its shards and overall progress.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobReport {
+  readonly job: JobStore.Job
+  readonly shards: ReadonlyArray<JobStore.Shard>
+  /** Requests over every batch so far. */
+  readonly total: number
+  readonly completed: number
+  readonly failed: number
+  /** Result lines stored. */
+  readonly results: number
+}
+
+/**
+ * A job's status, shards, batches and counts, from the store.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const status = (jobId: string): Effect.Effect<JobReport, JobNotFound | StoreError, JobStore.JobStore> =>
+  Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    const job = yield* jobs.job(jobId)
+    const shards = yield* jobs.shards(jobId)
+    const results = yield* jobs.resultCount(jobId)
+    const sum = (f: (s: JobStore.Shard) => number) => shards.reduce((n, s) => n + f(s), 0)
+    return {
+      job,
+      shards,
+      total: sum((s) => s.total),
+      completed: sum((s) => s.completed),
+      failed: sum((s) => s.failed),
+      results
+    }
+  })
+
+/**
+ * Every job in the store, newest first.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const list: Effect.Effect<ReadonlyArray<JobStore.Job>, StoreError, JobStore.JobStore> = Effect.flatMap(
+  JobStore.JobStore,
+  (jobs) => jobs.jobs
+)
+
+/**
+ * One input of a job with its outcome: `Succeeded` (a 2xx answer), `Failed` (an error line or a
+ * non-2xx answer) or `Missing` (no result line, because the batch never ran it or has not ended).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JobResult =
+  | {
+    readonly _tag: "Succeeded" | "Failed"
+    readonly customId: string
+    /** 1-based line of the job's input. */
+    readonly inputLine: number
+    readonly input: RequestLine.BatchRequestLine
+    readonly file: "output" | "error"
+    /** The result line, decoded. */
+    readonly result: ResultLine.BatchResultLine
+    /** The result line as the API wrote it. */
+    readonly text: string
+  }
+  | {
+    readonly _tag: "Missing"
+    readonly customId: string
+    readonly inputLine: number
+    readonly input: RequestLine.BatchRequestLine
+  }
+
+const toResults = (row: JobStore.JoinedRow): ReadonlyArray<JobResult> => {
+  const input = JSON.parse(row.input) as RequestLine.BatchRequestLine
+  if (row.results.length === 0) return [{ _tag: "Missing", customId: row.customId, inputLine: row.line, input }]
+  return row.results.map((r): JobResult => {
+    const decoded = ResultLine.decodeBatchResultLine(JSON.parse(r.text))
+    const result = decoded._tag === "Right"
+      ? decoded.right
+      : ({ id: "", custom_id: row.customId, response: null, error: null } as unknown as ResultLine.BatchResultLine)
+    return {
+      _tag: r.kind === "output" && decoded._tag === "Right" && ResultLine.isSuccess(result) ? "Succeeded" : "Failed",
+      customId: row.customId,
+      inputLine: row.line,
+      input,
+      file: r.kind,
+      result,
+      text: r.text
+    }
+  })
+}
+
+/**
+ * A job's results joined to its inputs by `custom_id`, across every shard, in input order, read
+ * from the store a page at a time.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const results = (jobId: string): Stream.Stream<JobResult, JobNotFound | StoreError, JobStore.JobStore> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    yield* jobs.job(jobId)
+    return jobs.joined(jobId).pipe(Stream.mapConcat(toResults))
+  }))
+
+/**
+ * Cancels a job: no batch is created for it from now on, and its batches still running are asked
+ * to cancel (now, and by the worker if one is created meanwhile). Their partial results are still
+ * downloaded; the job ends `cancelled`. A job no worker has started ends `cancelled` at once.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const cancel = (
+  jobId: string
+): Effect.Effect<JobReport, JobNotFound | StoreError, JobStore.JobStore | BatchClient.BatchClient> =>
+  Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    const client = yield* BatchClient.BatchClient
+    const job = yield* jobs.job(jobId)
+    if (JobStore.isFinished(job.status)) return yield* status(jobId)
+    yield* jobs.requestCancel(jobId)
+    if (job.status === "pending") yield* jobs.setStatus(jobId, "cancelled")
+    const shards = yield* jobs.shards(jobId)
+    yield* Effect.forEach(
+      shards.filter((s) => s.batchId !== undefined && !isTerminalStatus(s.batchStatus)),
+      (s) =>
+        client.cancel(s.batchId!).pipe(
+          Effect.flatMap((batch) => jobs.setBatch(jobId, s.shard, Steps.seen(batch))),
+          Effect.catchAll((error) => Effect.logWarning(`could not cancel batch ${s.batchId}: ${error.message}`))
+        ),
+      { discard: true, concurrency: 4 }
+    )
+    return yield* status(jobId)
+  })
+
+const isTerminalStatus = (status: string | undefined) =>
+  status === "completed" || status === "failed" || status === "expired" || status === "cancelled"
+
+/**
+ * Starts a new job with the inputs of `jobId` that did not succeed (failed or missing). Fails with
+ * `InputError` (“no request lines”) when every input succeeded.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const retryFailed = (
+  jobId: string,
+  options: { readonly name?: string | undefined } = {}
+): Effect.Effect<string, SubmitError | JobNotFound, JobStore.JobStore> =>
+  Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    const job = yield* jobs.job(jobId)
+    const failedInputs = results(jobId).pipe(
+      Stream.filter((r) => r._tag !== "Succeeded"),
+      // an input with both an output and an error line is retried once
+      Stream.changesWith((a, b) => a.inputLine === b.inputLine),
+      Stream.map((r) => r.input)
+    )
+    return yield* submit(failedInputs, {
+      endpoint: job.endpoint,
+      name: options.name ?? `${job.name ?? job.id} (retry)`,
+      retryOf: jobId
+    })
+  })
+
+/**
+ * The result lines of a job as the API wrote them (`custom_id` intact), output or error files,
+ * across every shard in shard order.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const resultLines = (
+  jobId: string,
+  file: "output" | "error"
+): Stream.Stream<string, JobNotFound | StoreError, JobStore.JobStore> =>
+  results(jobId).pipe(
+    Stream.filterMap((r) => (r._tag !== "Missing" && r.file === file ? Option.some(r.text) : Option.none()))
+  )
+
+/**
+ * Waits until a job has ended (reading the store every `interval`, default a second) and returns it.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const awaitJob = (
+  jobId: string,
+  interval: Duration.DurationInput = "1 second"
+): Effect.Effect<JobStore.Job, JobNotFound | StoreError, JobStore.JobStore> =>
+  Effect.flatMap(JobStore.JobStore, (jobs) => {
+    const loop: Effect.Effect<JobStore.Job, JobNotFound | StoreError> = Effect.flatMap(
+      jobs.job(jobId),
+      (job) => (JobStore.isFinished(job.status) ? Effect.succeed(job) : Effect.zipRight(Effect.sleep(interval), loop))
+    )
+    return loop
+  })
+
+// ---- layers --------------------------------------------------------------------------------------
+
+/**
+ * The default store: `BATCHFX_STORE`, else this SQLite file.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultStore = "file:.batchfx/jobs.db"
+
+/**
+ * The store's URL from `BATCHFX_STORE`, default `defaultStore`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const storeConfig: Config.Config<string> = Config.string("BATCHFX_STORE").pipe(
+  Config.withDefault(defaultStore)
+)
+
+/**
+ * The SQL client of a store URL: a `file:` URL (or a bare path) is an embedded SQLite file, made
+ * with its directory when missing; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server.
+ * Integers are read as `bigint` because the workflow engine's ids are 64-bit.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (
+  url: string
+): Layer.Layer<SqlClient.SqlClient, StoreError, FileSystem.FileSystem | Path.Path> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const isRemote = /^(libsql|https?|wss?):/i.test(url)
+    const full = isRemote || url.startsWith("file:") || url === ":memory:" ? url : `file:${url}`
+    if (full.startsWith("file:")) {
+      const file = full.slice("file:".length)
+      yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
+        Effect.mapError((cause) => new StoreError({ operation: `create the directory of ${file}`, cause }))
+      )
+    }
+    return LibsqlClient.layer({ url: full, intMode: "bigint" }) as Layer.Layer<SqlClient.SqlClient>
+  }))
+
+/**
+ * The store (and its SQL client) at a URL.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStore = (
+  url: string
+): Layer.Layer<JobStore.JobStore | SqlClient.SqlClient, StoreError, FileSystem.FileSystem | Path.Path> =>
+  JobStore.layer.pipe(Layer.provideMerge(layerSql(url)))
+
+/**
+ * The store at `BATCHFX_STORE` (default `file:.batchfx/jobs.db`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStoreConfig: Layer.Layer<
+  JobStore.JobStore | SqlClient.SqlClient,
+  StoreError | ConfigError.ConfigError,
+  FileSystem.FileSystem | Path.Path
+> = Layer.unwrapEffect(Effect.map(storeConfig, layerStore))
+
+/**
+ * Options of a worker.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkerOptions {
+  /** The poll schedule of each batch; default the client's (2 s, ×1.5, at most a minute). */
+  readonly poll?: Schedule.Schedule<unknown, Batch.Batch> | undefined
+  /** How long one recorded await step polls; default 10 minutes. */
+  readonly awaitRound?: Duration.DurationInput | undefined
+  /** The limits of one shard; default 50,000 lines and 200 MB. */
+  readonly limits?: { readonly maxLines?: number; readonly maxBytes?: number } | undefined
+  /** Shards of a job worked on at once; default 4. */
+  readonly shardConcurrency?: number | undefined
+  /** How often the worker looks for jobs it has not started; default every second. */
+  readonly pickUp?: Duration.DurationInput | undefined
+}
+
+/**
+ * The client services a worker and `cancel` use, from the client's options, over the `HttpClient`
+ * in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = (
+  options: ClientConfig.Options
+): Layer.Layer<BatchClient.BatchClient | Files.Files | FileLookup.FileLookup, never, HttpClient.HttpClient> =>
+  Layer.merge(BatchClient.layer(options), FileLookup.layer(options))
+
+/**
+ * The client services from `Config` (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClientConfig: Layer.Layer<
+  BatchClient.BatchClient | Files.Files | FileLookup.FileLookup,
+  ConfigError.ConfigError,
+  HttpClient.HttpClient
+> = Layer.unwrapEffect(Effect.map(ClientConfig.config, layerClient))
+
+/**
+ * A worker: the workflow engine on a single runner over the store's SQL database, running every
+ * unfinished job (those stored before it started and those stored while it runs) until its scope
+ * closes. Restarted after a crash, it resumes each job at the step the crash cut short.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWorker = (
+  options: WorkerOptions = {}
+): Layer.Layer<
+  never,
+  ConfigError.ConfigError,
+  | JobStore.JobStore
+  | SqlClient.SqlClient
+  | BatchClient.BatchClient
+  | Files.Files
+  | FileLookup.FileLookup
+> => {
+  const settings: Steps.Settings = {
+    poll: options.poll,
+    awaitRound: options.awaitRound === undefined
+      ? Steps.defaultSettings.awaitRound
+      : Duration.decode(options.awaitRound),
+    limits: { ...JobStore.defaultLimits, ...options.limits },
+    shardConcurrency: options.shardConcurrency ?? Steps.defaultSettings.shardConcurrency
+  }
+  const pickUp = Layer.scopedDiscard(Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    const started = new Set<string>()
+    const startNew = Effect.gen(function*() {
+      const all = yield* jobs.jobs
+      for (const job of all) {
+        if (JobStore.isFinished(job.status) || started.has(job.id)) continue
+        started.add(job.id)
+        yield* JobWorkflow.JobWorkflow.execute({ jobId: job.id }, { discard: true })
+      }
+    }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("could not look for new jobs", cause)))
+    yield* startNew.pipe(
+      Effect.repeat(Schedule.spaced(options.pickUp ?? "1 second")),
+      Effect.forkScoped
+    )
+  }))
+  return pickUp.pipe(
+    Layer.provideMerge(JobWorkflow.layer),
+    Layer.provide(Layer.succeed(Steps.StepSettings, settings)),
+    Layer.provideMerge(ClusterWorkflowEngine.layer),
+    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql" }))
+  )
+}
+
+/**
+ * Runs a worker until interrupted.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const run = (options: WorkerOptions = {}) => Layer.launch(layerWorker(options))

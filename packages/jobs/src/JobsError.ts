@@ -1,0 +1,53 @@
+/**
+ * The errors of durable jobs.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * No job has this id in the store.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobNotFound extends Schema.TaggedError<JobNotFound>("@batchfx/jobs/JobNotFound")("JobNotFound", {
+  jobId: Schema.String
+}) {
+  override get message(): string {
+    return `No job ${this.jobId} in the store.`
+  }
+}
+
+/**
+ * The job store could not be read or written (the database is missing, locked, or not ours).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoreError extends Schema.TaggedError<StoreError>("@batchfx/jobs/StoreError")("StoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `The job store failed to ${this.operation}: ${reason}`
+  }
+}
+
+/**
+ * A step of a job failed in a way retrying would not fix (the server refused the input or the
+ * batch, the key is wrong, …). The job ends `failed` with this sentence.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StepFailed extends Schema.TaggedError<StepFailed>("@batchfx/jobs/StepFailed")("StepFailed", {
+  step: Schema.String,
+  shard: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Shard ${this.shard}: ${this.step} failed: ${this.reason}`
+  }
+}

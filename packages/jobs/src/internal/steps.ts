@@ -1,0 +1,213 @@
+/**
+ * The steps of a job, each written to be run again after a crash without doing its work twice:
+ * it first looks in the store (and, after an attempt that may have reached the server, at the
+ * server) for what an earlier run already did.
+ */
+import { BatchClient, Files, Watch } from "@batchfx/client"
+import { type Batch, BatchStatus, Jsonl, type RequestLine } from "@batchfx/core"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { StepFailed } from "../JobsError.js"
+import * as JobStore from "../JobStore.js"
+import { FileLookup } from "./fileLookup.js"
+
+/** How the worker runs steps. */
+export interface Settings {
+  /** The poll schedule of a batch; default the client's `Watch.defaultSchedule`. */
+  readonly poll: Watch.PollSchedule | undefined
+  /** How long one durable await step polls before its progress is recorded as done. */
+  readonly awaitRound: Duration.Duration
+  readonly limits: { readonly maxLines: number; readonly maxBytes: number }
+  /** Shards of one job worked on at once. */
+  readonly shardConcurrency: number
+}
+
+export class StepSettings extends Context.Tag("@batchfx/jobs/internal/StepSettings")<StepSettings, Settings>() {}
+
+export const defaultSettings: Settings = {
+  poll: undefined,
+  awaitRound: Duration.minutes(10),
+  limits: JobStore.defaultLimits,
+  shardConcurrency: 4
+}
+
+/** The metadata keys that tie a batch to its job and shard, searched after a crash. */
+export const jobKey = "batchfx_job"
+export const shardKey = "batchfx_shard"
+
+/** The file name of a shard's upload, searched after a crash. */
+export const filenameOf = (jobId: string, shard: number) => `batchfx-${jobId}-${shard}.jsonl`
+
+/** How many pages of the newest batches a create looks through for its own batch. */
+const searchPages = 3
+
+const failed = (step: string, shard: number) => (error: { readonly message: string }) =>
+  new StepFailed({ step, shard, reason: error.message })
+
+/** A snapshot of a batch for the store. */
+export const seen = (batch: Batch.Batch): JobStore.BatchSeen => ({
+  batchId: batch.id,
+  status: batch.status,
+  total: batch.request_counts?.total ?? 0,
+  completed: batch.request_counts?.completed ?? 0,
+  failed: batch.request_counts?.failed ?? 0,
+  outputFileId: batch.output_file_id ?? undefined,
+  errorFileId: batch.error_file_id ?? undefined
+})
+
+/** The file id of the shard's input: the one recorded, the one found on the server, or a new upload. */
+export const upload = (jobId: string, shard: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const files = yield* Files.Files
+    const lookup = yield* FileLookup
+    const job = yield* store.job(jobId)
+    const s = yield* store.shard(jobId, shard)
+    if (s.fileId !== undefined) return Option.some(s.fileId)
+    if (job.cancelRequested) return Option.none<string>()
+    const filename = filenameOf(jobId, shard)
+    if (s.uploadAttempts > 0) {
+      const found = yield* lookup.byFilename(filename)
+      if (Option.isSome(found)) {
+        yield* store.setFile(jobId, shard, found.value)
+        return found
+      }
+    }
+    yield* store.countUploadAttempt(jobId, shard)
+    const lines = store.inputLines(jobId, s.firstLine, s.lines).pipe(
+      Stream.map((text) => JSON.parse(text) as RequestLine.BatchRequestLine)
+    )
+    const file = yield* files.upload(lines, { endpoint: job.endpoint, filename })
+    yield* store.setFile(jobId, shard, file.id)
+    return Option.some(file.id)
+  }).pipe(Effect.mapError(failed("upload", shard)), Effect.withSpan("batchfx.jobs.upload"))
+
+const findBatch = (jobId: string, shard: number) =>
+  Effect.flatMap(BatchClient.BatchClient, (client) =>
+    client.list({ limit: 100 }, { lookAhead: 0 }).pipe(
+      Stream.take(100 * searchPages),
+      Stream.filter((b) => b.metadata?.[jobKey] === jobId && b.metadata?.[shardKey] === String(shard)),
+      Stream.runHead
+    ))
+
+/** The shard's batch: the one recorded, the one found on the server, or a new one. */
+export const create = (jobId: string, shard: number, fileId: string) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const client = yield* BatchClient.BatchClient
+    const job = yield* store.job(jobId)
+    const s = yield* store.shard(jobId, shard)
+    if (s.batchId !== undefined) return Option.some(s.batchId)
+    if (job.cancelRequested) return Option.none<string>()
+    if (s.createAttempts > 0) {
+      const found = yield* findBatch(jobId, shard)
+      if (Option.isSome(found)) {
+        yield* store.setBatch(jobId, shard, seen(found.value))
+        return Option.some(found.value.id)
+      }
+    }
+    yield* store.countCreateAttempt(jobId, shard)
+    const batch = yield* client.create({
+      input_file_id: fileId,
+      endpoint: job.endpoint,
+      completion_window: "24h",
+      metadata: { [jobKey]: jobId, [shardKey]: String(shard) }
+    })
+    yield* store.setBatch(jobId, shard, seen(batch))
+    return Option.some(batch.id)
+  }).pipe(Effect.mapError(failed("create", shard)), Effect.withSpan("batchfx.jobs.create"))
+
+/** What one await step saw last. */
+export const Round = Schema.Struct({ status: Schema.String, terminal: Schema.Boolean })
+
+/**
+ * Polls the shard's batch for at most one round, recording each change; asks the server to cancel
+ * it when the job was cancelled. Polling again after a crash is harmless, so a round cut short is
+ * simply run again.
+ */
+export const awaitRound = (jobId: string, shard: number, batchId: string) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const client = yield* BatchClient.BatchClient
+    const settings = yield* StepSettings
+    let cancelAsked = false
+    let last: Batch.Batch | undefined
+    yield* Watch.watch(batchId, { schedule: settings.poll }).pipe(
+      Stream.interruptAfter(settings.awaitRound),
+      Stream.runForEach((batch) =>
+        Effect.gen(function*() {
+          last = batch
+          yield* store.setBatch(jobId, shard, seen(batch))
+          if (cancelAsked || BatchStatus.isTerminal(batch.status)) return
+          const job = yield* store.job(jobId)
+          if (job.cancelRequested) {
+            cancelAsked = true
+            yield* client.cancel(batchId).pipe(Effect.catchTag("Conflict", () => Effect.void))
+          }
+        })
+      )
+    )
+    const status = last?.status ?? "unknown"
+    return { status, terminal: last !== undefined && BatchStatus.isTerminal(last.status) }
+  }).pipe(Effect.mapError(failed("await", shard)), Effect.withSpan("batchfx.jobs.await"))
+
+/** How many result lines are stored at once. */
+const storeChunk = 500
+
+/**
+ * Stores the shard's output and error lines as the API wrote them. A run cut short is run again
+ * from the first line: lines already stored are kept, none is stored twice.
+ */
+export const download = (jobId: string, shard: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const files = yield* Files.Files
+    const s = yield* store.shard(jobId, shard)
+    if (s.downloaded) return
+    const read = (fileId: string | undefined, kind: "output" | "error") =>
+      fileId === undefined ? Effect.void : Effect.suspend(() => {
+        const splitter = Jsonl.makeLineSplitter()
+        return files.content(fileId).pipe(
+          Stream.mapConcat((chunk) => splitter.push(chunk)),
+          Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
+          Stream.map((raw): JobStore.StoredResult => {
+            const text = raw.text.replace(/\r?\n$/, "")
+            const customId = String((JSON.parse(text) as { readonly custom_id?: unknown }).custom_id ?? "")
+            return { shard, kind, line: raw.line, customId, text }
+          }),
+          Stream.grouped(storeChunk),
+          Stream.runForEach((chunk) => store.insertResults(jobId, Array.from(chunk)))
+        )
+      })
+    yield* read(s.outputFileId, "output")
+    yield* read(s.errorFileId, "error")
+    yield* store.setDownloaded(jobId, shard)
+  }).pipe(
+    Effect.mapError((error) => failed("download", shard)(error instanceof Error ? error : { message: String(error) })),
+    Effect.withSpan("batchfx.jobs.download")
+  )
+
+/** The job's final status from its shards, recorded. */
+export const finish = (jobId: string, stepError: string | undefined) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const job = yield* store.job(jobId)
+    if (JobStore.isFinished(job.status)) return job.status
+    const shards = yield* store.shards(jobId)
+    const status: JobStore.JobStatus = job.cancelRequested
+      ? "cancelled"
+      : stepError !== undefined || shards.some((s) => s.batchStatus !== "completed")
+      ? "failed"
+      : "completed"
+    const reason = stepError ?? (status === "failed"
+      ? shards.filter((s) => s.batchStatus !== "completed").map((s) =>
+        `shard ${s.shard}: batch ${s.batchId ?? "(none)"} ended ${s.batchStatus ?? "unknown"}`
+      ).join("; ")
+      : undefined)
+    yield* store.setStatus(jobId, status, reason)
+    return status
+  }).pipe(Effect.orDie)
