@@ -32,8 +32,14 @@ Usage: batchfx-fake-server [flags]
                                 delay before each request (e.g. 50ms, 1s)
   --speed <x>                   run the lifecycle x times faster (durations not given are divided by x)
   --rps <n>                     at most n requests per second (429 rate_limit_exceeded)
-  --rate-limit <n>/<ms>         at most n requests per window of ms (429 rate_limit_exceeded)
-  --no-rate-limit-headers       429s carry retry-after but no x-ratelimit-* headers
+  --rate-limit <n>/<window>     at most n requests per window (ms, or a duration such as 1m)
+  --rate-limit-mode <mode>      how the limit counts: fixed-window (default), quantized (the
+                                window's limit also enforced per second) or token-bucket
+  --rate-limit-burst <n>        the token bucket's size (default one second's worth)
+  --no-rate-limit-headers       answers carry no x-ratelimit-* headers (429s keep retry-after)
+  --daily-limit <n>             at most n requests per UTC day (429 until midnight)
+  --long-retry-after <n>=<duration>
+                                the n-th request gets a 429 asking to wait that long, e.g. 5=5m
   --quota-exhausted             every request gets 429 insufficient_quota
   --fault-rate <0..1>           probability of a random fault per request
   --faults <list>               comma list of 500,502,503,html502,reset,reset-after,truncate:<bytes>,slow:<bytes>:<ms>
@@ -62,6 +68,47 @@ const parseMillis = (flag: string, text: string): number => {
   return Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1000)
 }
 
+/** The modes of `--rate-limit-mode`. */
+export const rateLimitModes = ["fixed-window", "quantized", "token-bucket"] as const
+
+/**
+ * Builds the emulator's rate limit from the rate-limit flags, or says what is wrong: the mode and
+ * the burst shape a per-window limit, so they need `--rps` or `--rate-limit`; a daily limit or a
+ * long retry-after alone counts nothing per window. `batchfx fake-server` applies the same rules.
+ */
+export const rateLimitOf = (flags: {
+  readonly rate: { readonly requests: number; readonly window: number } | undefined
+  readonly headers: boolean
+  readonly mode: FakeOpenAi.RateLimit["mode"] | undefined
+  readonly burst: number | undefined
+  readonly daily: number | undefined
+  readonly longRetryAfter: { readonly nth: number; readonly wait: number } | undefined
+}): Either.Either<FakeOpenAi.RateLimit | undefined, string> => {
+  const { burst, daily, headers, longRetryAfter, mode, rate } = flags
+  if (rate === undefined && mode !== undefined) return Either.left("--rate-limit-mode needs --rps or --rate-limit")
+  if (rate === undefined && burst !== undefined) return Either.left("--rate-limit-burst needs --rps or --rate-limit")
+  if (burst !== undefined && mode !== "token-bucket") {
+    return Either.left("--rate-limit-burst is the size of a token bucket: add --rate-limit-mode token-bucket")
+  }
+  if (rate === undefined && daily === undefined && longRetryAfter === undefined) return Either.right(undefined)
+  return Either.right({
+    ...(rate ?? { requests: Number.POSITIVE_INFINITY, window: 60_000 }),
+    headers,
+    ...(mode === undefined ? {} : { mode }),
+    ...(burst === undefined ? {} : { burst }),
+    ...(daily === undefined ? {} : { daily }),
+    ...(longRetryAfter === undefined ? {} : { longRetryAfter })
+  })
+}
+
+const millisOrNaN = (text: string): number => {
+  try {
+    return parseMillis("", text)
+  } catch {
+    return Number.NaN
+  }
+}
+
 const durationFlags: { readonly [flag: string]: keyof FakeOpenAi.Durations } = {
   "--validating-ms": "validating",
   "--in-progress-ms": "inProgress",
@@ -84,6 +131,10 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
   let faults: Array<Fault.Fault> = []
   let rateHeaders = true
   let rate: { requests: number; window: number } | undefined
+  let rateMode: FakeOpenAi.RateLimit["mode"] | undefined
+  let burst: number | undefined
+  let daily: number | undefined
+  let longRetryAfter: { nth: number; wait: number } | undefined
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!
     const value = (): string => {
@@ -129,6 +180,7 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
           if (speed <= 0) throw new Error("--speed must be more than 0")
           break
         case "--rps": {
+          if (rate !== undefined) throw new Error("give --rps or --rate-limit, not both")
           const rps = number()
           if (rps <= 0) throw new Error("--rps must be more than 0")
           const requests = Math.max(1, Math.round(rps))
@@ -142,14 +194,49 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
           exitOnStdinClose = true
           break
         case "--rate-limit": {
-          const match = /^(\d+)\/(\d+)$/.exec(value())
-          if (match === null) throw new Error("--rate-limit needs <requests>/<window ms>, e.g. 60/60000")
-          rate = { requests: Number(match[1]), window: Number(match[2]) }
+          if (rate !== undefined) throw new Error("give --rps or --rate-limit, not both")
+          const text = value()
+          const match = /^(\d+)\/(.+)$/.exec(text)
+          const window = match === null
+            ? Number.NaN
+            : /^\d+$/.test(match[2]!)
+            ? Number(match[2])
+            : millisOrNaN(match[2]!)
+          if (match === null || Number(match[1]) <= 0 || !(window > 0)) {
+            throw new Error(`--rate-limit needs <requests>/<window>, e.g. 60/60000 or 3000/1m, got '${text}'`)
+          }
+          rate = { requests: Number(match[1]), window }
           break
         }
+        case "--rate-limit-mode": {
+          const text = value()
+          rateMode = rateLimitModes.find((m) => m === text)
+          if (rateMode === undefined) {
+            throw new Error(`--rate-limit-mode needs one of ${rateLimitModes.join(", ")}, got '${text}'`)
+          }
+          break
+        }
+        case "--rate-limit-burst":
+          burst = number()
+          if (burst < 1) throw new Error("--rate-limit-burst must be at least 1")
+          break
         case "--no-rate-limit-headers":
           rateHeaders = false
           break
+        case "--daily-limit":
+          daily = number()
+          if (!Number.isInteger(daily)) throw new Error("--daily-limit needs a whole number")
+          break
+        case "--long-retry-after": {
+          const text = value()
+          const match = /^(\d+)=(.+)$/.exec(text)
+          const wait = match === null ? Number.NaN : millisOrNaN(match[2]!)
+          if (match === null || Number(match[1]) < 1 || !(wait > 0)) {
+            throw new Error(`--long-retry-after needs <n>=<duration>, e.g. 5=5m, got '${text}'`)
+          }
+          longRetryAfter = { nth: Number(match[1]), wait }
+          break
+        }
         case "--quota-exhausted":
           options.quotaExhausted = true
           break
@@ -197,7 +284,9 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
       return Either.left(e instanceof Error ? e.message : String(e))
     }
   }
-  if (rate !== undefined) options.rateLimit = { ...rate, headers: rateHeaders }
+  const rateLimit = rateLimitOf({ rate, headers: rateHeaders, mode: rateMode, burst, daily, longRetryAfter })
+  if (Either.isLeft(rateLimit)) return Either.left(rateLimit.left)
+  if (rateLimit.right !== undefined) options.rateLimit = rateLimit.right
   if (faultRate !== undefined) {
     options.randomFaults = { rate: faultRate, faults: faults.length > 0 ? faults : [Fault.status(500)] }
   }

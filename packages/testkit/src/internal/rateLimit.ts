@@ -5,6 +5,8 @@
  *
  * `x-ratelimit-limit-requests` always states the limit per minute, as the API's does, whatever the
  * window the emulator counts in; remaining and reset describe the window or bucket that counts.
+ * `requests: Infinity` counts nothing per window (a daily limit or a long wait alone), and then no
+ * `x-ratelimit-*` header is sent.
  */
 import * as Ref from "effect/Ref"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
@@ -70,7 +72,8 @@ const decide = (s0: State, limit: FakeOpenAi.RateLimit, now: number): [Limited, 
   const mode = limit.mode ?? "fixed-window"
   const seen = s.seen + 1
   const headersOf = (remaining: number, resetMs: number): Record<string, string> =>
-    limit.headers === false ? {} : {
+    // A limit of only a day, or of only one long wait, counts nothing per minute to state.
+    limit.headers === false || !Number.isFinite(perMinute) ? {} : {
       "x-ratelimit-limit-requests": String(Math.round(perMinute)),
       "x-ratelimit-remaining-requests": String(Math.max(0, Math.floor(remaining))),
       "x-ratelimit-reset-requests": goDuration(Math.max(0, resetMs))
