@@ -403,6 +403,45 @@ export class InvalidParams extends Schema.TaggedError<InvalidParams>("@batchfx/c
 }
 
 /**
+ * A download ended short and could not be completed: the body ended cleanly before its
+ * `Content-Length`, or without the newline a JSONL file ends with (and the server did not confirm
+ * that nothing follows), or it has fewer lines than the batch's `request_counts` promise. Resuming
+ * was tried where the server allows it; what was received is not the whole file.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IncompleteDownload extends Schema.TaggedError<IncompleteDownload>("@batchfx/client/IncompleteDownload")(
+  "IncompleteDownload",
+  {
+    /** The file. */
+    fileId: Schema.String,
+    /** The bytes received, from the start of the file. */
+    received: Schema.Number,
+    /** The size the server announced (`Content-Length`, `Content-Range`), when it announced one. */
+    expected: Schema.optional(Schema.Number),
+    /** The lines received, when lines were counted. */
+    lines: Schema.optional(Schema.Number),
+    /** The lines the batch's `request_counts` promise, when lines were counted against them. */
+    expectedLines: Schema.optional(Schema.Number),
+    /** How many reads were made. */
+    attempts: Schema.optional(Schema.Number),
+    /** What showed the file to be short, as the end of a sentence. */
+    reason: Schema.String,
+    /** The `x-request-id` of the last answer. */
+    requestId: Schema.optional(Schema.String)
+  }
+) {
+  /** One sentence and the request id. */
+  override get message(): string {
+    const tries = this.attempts === undefined || this.attempts <= 1 ? "" : ` after ${this.attempts} reads`
+    return sentence(
+      `The download of file ${this.fileId} is incomplete${tries}: ${this.reason.trim().replace(/[.!?]$/, "")}`
+    ) + requestIdSuffix(this.requestId)
+  }
+}
+
+/**
  * Every error of an HTTP answer with a status.
  *
  * @since 0.1.0
@@ -447,6 +486,15 @@ export type RequestError = CallError | InvalidParams
 export type ListError = RequestError | PaginationError
 
 /**
+ * What a download (a file's content, a batch's results) can fail with: a request, an id that is
+ * not one, or a body that ended short and could not be completed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DownloadError = RequestError | IncompleteDownload
+
+/**
  * Every error a client call can fail with.
  *
  * @since 0.1.0
@@ -459,6 +507,7 @@ export type BatchClientError =
   | ResponseDecodeError
   | PaginationError
   | InvalidParams
+  | IncompleteDownload
 
 const statusTags: ReadonlySet<string> = new Set<ApiStatusError["_tag"]>([
   "BadRequest",
@@ -486,7 +535,8 @@ const tags: ReadonlySet<string> = new Set<BatchClientError["_tag"]>([
   "TimeoutError",
   "ResponseDecodeError",
   "PaginationError",
-  "InvalidParams"
+  "InvalidParams",
+  "IncompleteDownload"
 ])
 
 /**

@@ -9,7 +9,9 @@ import { File, Jsonl, RequestLine } from "@batchfx/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +22,8 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
   type CallError,
+  type DownloadError,
+  IncompleteDownload,
   InvalidParams,
   isAmbiguous,
   type RequestError,
@@ -29,6 +33,7 @@ import {
 } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
 import * as InternalErrors from "./internal/errors.js"
+import * as InternalHeaders from "./internal/headers.js"
 import * as Ids from "./internal/ids.js"
 import * as InternalInput from "./internal/input.js"
 import * as Transport from "./internal/transport.js"
@@ -115,18 +120,32 @@ export interface ContentOptions {
   /** Start this many bytes into the file (a `Range` request). Default 0. */
   readonly offset?: number | undefined
   /**
-   * The schedule of re-reads after a failure (a broken body, a 5xx, a timeout). It starts over
-   * whenever bytes arrive again. Default the client's retry schedule.
+   * The schedule of re-reads after a failure (a broken or short body, a 5xx, a timeout). It starts
+   * over whenever bytes arrive again. Default the client's retry schedule.
    */
   readonly retry?: ClientConfig.RetrySchedule | undefined
   /** The timeout of each request until its headers arrive; default the client's. */
   readonly timeout?: Duration.DurationInput | undefined
   /**
-   * How long the body may go without a byte before the read counts as broken (and is resumed);
-   * default the client's timeout. Checked every `idleTimeout`, so a stall is noticed after one to
-   * two of them. Time the consumer spends on a chunk does not count.
+   * How long the body may go without a byte before the read counts as stalled (and is resumed);
+   * default the client's timeout. Time the consumer spends on a chunk does not count.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * The slowest body that is not a stall, in bytes per second, measured over each `idleTimeout`
+   * of waiting: a body that trickles slower stalls as a silent one does. Default 1024; 0 counts
+   * only silence. A stall that brought less than one such window's worth does not renew the
+   * retries, so a trickle ends after them.
+   */
+  readonly minBytesPerSecond?: number | undefined
+  /** A deadline for the whole read, resumes and the consumer's time included; default none. */
+  readonly deadline?: Duration.DurationInput | undefined
+  /**
+   * Whether the file ends with a newline, as every JSONL file the API writes does; default true. A
+   * body that ends without one is taken as cut short and resumed, unless the server confirms that
+   * nothing follows (a 416 to the resume, or a `Content-Range` total).
+   */
+  readonly requireNewline?: boolean | undefined
 }
 
 /**
@@ -154,11 +173,13 @@ export interface Service {
     options: UploadOptions
   ) => Effect.Effect<File.OpenAiFile, RequestError | InputError, FileSystem.FileSystem>
   /**
-   * The bytes of a file as a stream. A body that breaks off is read again from the first byte not
-   * yet emitted: with `Range: bytes=<n>-` (answered 206) or, if the server ignores it, a full read
-   * whose first bytes are skipped. No byte is emitted twice or lost.
+   * The bytes of a file as a stream. A body that breaks off, stalls, or ends cleanly but short
+   * (before its `Content-Length` or `Content-Range` total, or without the final newline) is read
+   * again from the first byte not yet emitted: with `Range: bytes=<n>-` (answered 206) or, if the
+   * server ignores it, a full read whose first bytes are skipped. No byte is emitted twice or lost;
+   * a file that cannot be completed fails with `IncompleteDownload`, never ends as if whole.
    */
-  readonly content: (id: string, options?: ContentOptions) => Stream.Stream<Uint8Array, RequestError>
+  readonly content: (id: string, options?: ContentOptions) => Stream.Stream<Uint8Array, DownloadError>
   /** One file's object. */
   readonly retrieve: (
     id: string,
@@ -189,41 +210,54 @@ const parseContentRange = (
 }
 
 /**
- * A body whose every pull fails with `stalled()` when no bytes come for `idle` (time the consumer
- * spends on a chunk does not count), with its first `skip` bytes dropped and each byte handed on
- * counted by `taken`.
+ * The default slowest body that is not a stall: 1 KiB/s.
+ *
+ * @since 0.1.0
+ * @category constants
  */
-const guardIdle = <E>(
+export const defaultMinBytesPerSecond = 1024
+
+/**
+ * A body that fails with `stalled()` when, over `idle` of waiting for it, it brings fewer than
+ * `minBytesPerSecond` bytes per second. The wait is measured from the consumer's pull to the next
+ * chunk, so time the consumer spends on a chunk does not count. Silence is caught by the per-pull
+ * timeout beside it; this catches the trickle that resets such a timeout with every byte.
+ */
+const guardRate = <E>(
   body: Stream.Stream<Uint8Array, E>,
-  options: {
-    readonly idle: Duration.Duration
-    readonly stalled: () => E
-    readonly skip: number
-    readonly taken: (bytes: number) => void
-  }
+  options: { readonly idle: Duration.Duration; readonly minBytesPerSecond: number; readonly stalled: () => E }
 ): Stream.Stream<Uint8Array, E> => {
-  let skip = options.skip
-  return body.pipe(
-    Stream.timeoutFail(options.stalled, options.idle),
-    Stream.mapChunks((chunk) => {
-      let out = chunk
-      if (skip > 0) {
-        out = Chunk.filterMap(chunk, (part) => {
-          if (skip >= part.length) {
-            skip -= part.length
-            return Option.none()
-          }
-          const kept = skip > 0 ? part.subarray(skip) : part
-          skip = 0
-          return Option.some(kept)
-        })
-      }
-      let bytes = 0
-      for (const part of out) bytes += part.length
-      options.taken(bytes)
-      return out
-    })
-  )
+  if (options.minBytesPerSecond <= 0) return body
+  const idleMillis = Duration.toMillis(options.idle)
+  return Stream.suspend(() => {
+    let waited = 0
+    let bytes = 0
+    const loop = (since: number): Channel.Channel<
+      Chunk.Chunk<Uint8Array>,
+      Chunk.Chunk<Uint8Array>,
+      E,
+      E,
+      unknown,
+      unknown
+    > =>
+      Channel.readWithCause({
+        onInput: (chunk: Chunk.Chunk<Uint8Array>) =>
+          Channel.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
+            waited += now - since
+            for (const part of chunk) bytes += part.length
+            if (waited >= idleMillis) {
+              if (bytes * 1000 < options.minBytesPerSecond * waited) return Channel.fail(options.stalled())
+              waited = 0
+              bytes = 0
+            }
+            // The clock is read again when the consumer asks for the next chunk.
+            return Channel.zipRight(Channel.write(chunk), Channel.unwrap(Effect.map(Clock.currentTimeMillis, loop)))
+          })),
+        onFailure: Channel.failCause,
+        onDone: () => Channel.void
+      })
+    return Stream.pipeThroughChannelOrFail(body, Channel.unwrap(Effect.map(Clock.currentTimeMillis, loop)))
+  })
 }
 
 /**
@@ -362,15 +396,29 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
     Stream.unwrap(Effect.gen(function*() {
       const valid = yield* validateId(id, "file content")
       const url = `/files/${encodeURIComponent(valid)}/content`
-      // per read of the stream: bytes emitted so far, the file's size once known, attempts made
-      let delivered = Math.max(0, Math.floor(options.offset ?? 0))
-      let total: number | undefined = undefined
-      let attempts = 0
+      const fullUrl = settings.baseUrl + url
       const idle = options.idleTimeout === undefined ? settings.timeout : Duration.decode(options.idleTimeout)
+      const minBytesPerSecond = Math.max(0, options.minBytesPerSecond ?? defaultMinBytesPerSecond)
+      const requireNewline = options.requireNewline ?? true
+      // per read of the stream: bytes emitted so far, the file's size as the server stated it
+      // (a Content-Range total or a 416), the last byte emitted, attempts made
+      let delivered = Math.max(0, Math.floor(options.offset ?? 0))
+      let confirmedTotal: number | undefined = undefined
+      let lastByte: number | undefined = undefined
+      let attempts = 0
+      let requestId: string | undefined = undefined
+      // per attempt: the bytes its body announced (Content-Length) and brought
+      let announced: number | undefined = undefined
+      let received = 0
 
-      const read: Stream.Stream<Uint8Array, CallError> = Stream.unwrapScoped(Effect.gen(function*() {
+      const incomplete = (reason: string, expected?: number) =>
+        new IncompleteDownload({ fileId: valid, received: delivered, expected, attempts, reason, requestId })
+
+      const attemptRead: Stream.Stream<Uint8Array, CallError> = Stream.unwrapScoped(Effect.gen(function*() {
         const from = delivered
-        if (total !== undefined && from >= total) return Stream.empty
+        announced = undefined
+        received = 0
+        if (confirmedTotal !== undefined && from >= confirmedTotal) return Stream.empty
         const attempt = ++attempts
         let request = HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", "application/binary"))
         if (from > 0) request = HttpClientRequest.setHeader(request, "range", `bytes=${from}-`)
@@ -379,14 +427,20 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
           (r) => Effect.succeed<HttpClientResponse.HttpClientResponse | undefined>(r),
           { operation: "files.content", attempt, timeout: options.timeout }
         ).pipe(
-          // Range not satisfiable: the body broke after its last byte; nothing is left to read.
+          // Range not satisfiable: the server's word that nothing follows byte `from`.
           Effect.catchIf(
             (e): e is ServerError => e._tag === "ServerError" && e.status === 416 && from > 0,
-            () => Effect.succeed(undefined)
+            (e) =>
+              Effect.sync(() => {
+                confirmedTotal = from
+                requestId = e.requestId
+                return undefined
+              })
           )
         )
         if (response === undefined) return Stream.empty
-        const exchange = { method: "GET", url: settings.baseUrl + url, attempt }
+        requestId = response.headers["x-request-id"]
+        const exchange = { method: "GET", url: fullUrl, attempt }
         let skip = from
         if (response.status === 206) {
           const range = parseContentRange(response.headers["content-range"])
@@ -405,55 +459,110 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
             })
           }
           skip = from - range.start
-          if (range.total !== undefined) total = range.total
-        } else {
-          const length = Number(response.headers["content-length"])
-          if (Number.isFinite(length) && response.headers["content-length"] !== undefined) {
-            total = length
-          }
+          if (range.total !== undefined) confirmedTotal = range.total
         }
+        // A Content-Length is this body's promise only: a proxy that gives up may send a short one.
+        const length = InternalHeaders.parseNumber(response.headers["content-length"])
+        if (Option.isSome(length) && Number.isInteger(length.value)) announced = length.value
         if (from > 0) {
           yield* Effect.logDebug(`resuming ${url} at byte ${from} (HTTP ${response.status})`)
         }
-        return guardIdle<CallError>(
-          response.stream.pipe(
-            Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub))
-          ),
-          {
-            idle,
-            stalled: () => new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle }),
-            skip,
-            taken: (bytes) => {
-              delivered += bytes
+        const stalled = () => new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle })
+        return response.stream.pipe(
+          Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub)),
+          Stream.timeoutFail(stalled, idle),
+          (body) => guardRate(body, { idle, minBytesPerSecond, stalled }),
+          Stream.mapChunks((chunk) => {
+            let out = chunk
+            for (const part of chunk) received += part.length
+            if (skip > 0) {
+              out = Chunk.filterMap(chunk, (part) => {
+                if (skip >= part.length) {
+                  skip -= part.length
+                  return Option.none()
+                }
+                const kept = skip > 0 ? part.subarray(skip) : part
+                skip = 0
+                return Option.some(kept)
+              })
             }
-          }
+            for (const part of out) {
+              if (part.length > 0) {
+                delivered += part.length
+                lastByte = part[part.length - 1]
+              }
+            }
+            return out
+          })
         )
       }))
 
+      // A body that ended cleanly is checked before the read counts as whole; a short one is an
+      // `IncompleteDownload`, which the loop below resumes like a broken body.
+      const checkEnd = Effect.suspend((): Effect.Effect<void, IncompleteDownload> => {
+        if (announced !== undefined && received < announced) {
+          return Effect.fail(incomplete(
+            `the body ended after ${received} of the ${announced} bytes its Content-Length announced`,
+            announced
+          ))
+        }
+        if (confirmedTotal !== undefined && delivered < confirmedTotal) {
+          return Effect.fail(incomplete(`the body ended at byte ${delivered} of ${confirmedTotal}`, confirmedTotal))
+        }
+        if (requireNewline && lastByte !== undefined && lastByte !== 10 && confirmedTotal !== delivered) {
+          return Effect.fail(incomplete(
+            "the body ended without the newline that ends a JSONL file, and the server did not confirm that nothing follows"
+          ))
+        }
+        return Effect.void
+      })
+      const read: Stream.Stream<Uint8Array, CallError | IncompleteDownload> = Stream.concat(
+        attemptRead,
+        Stream.execute(checkEnd)
+      )
+
       const policy = { serverWaitCap: settings.serverWaitCap }
       const schedule = Retry.withServerWait(transport.schedule(options.retry)).pipe(
-        Schedule.whileInput((error: CallError) => Retry.isRetryable(error, policy))
+        Schedule.whileInput((error: CallError | IncompleteDownload) =>
+          error._tag === "IncompleteDownload" || Retry.isRetryable(error, policy)
+        )
       )
+      // A stall that brought less than one window at the slowest rate is no progress: a trickle
+      // must run out of retries, not renew them with every byte.
+      const stallProgress = Math.ceil(minBytesPerSecond * Duration.toSeconds(idle))
       // Not `Stream.retry`: it starts the schedule over on any output, even a chunk emptied by
       // skipping bytes already delivered, so a server that ignores Range and breaks at the same
       // place would be retried forever. Only bytes past the furthest point delivered are progress.
-      return Stream.unwrap(Effect.map(Schedule.driver(schedule), (driver) => {
+      const resumed = Stream.unwrap(Effect.map(Schedule.driver(schedule), (driver) => {
         let mark = delivered
-        const readWithRetries: Stream.Stream<Uint8Array, CallError> = Stream.catchAll(read, (error) =>
-          Stream.unwrap(Effect.gen(function*() {
-            if (delivered > mark) {
-              mark = delivered
-              yield* driver.reset
-            }
-            return yield* driver.next(error).pipe(
-              Effect.as(readWithRetries),
-              Effect.catchAll(() =>
-                Effect.fail(error)
+        const readWithRetries: Stream.Stream<Uint8Array, CallError | IncompleteDownload> = Stream.catchAll(
+          read,
+          (error) =>
+            Stream.unwrap(Effect.gen(function*() {
+              const progress = delivered - mark
+              if (progress > 0 && (error._tag !== "TimeoutError" || progress >= stallProgress)) {
+                mark = delivered
+                yield* driver.reset
+              }
+              return yield* driver.next(error).pipe(
+                Effect.as(readWithRetries),
+                Effect.catchAll(() => Effect.fail(error))
               )
-            )
-          })))
+            }))
+        )
         return readWithRetries
       }))
+      if (options.deadline === undefined) return resumed
+      const deadline = Duration.decode(options.deadline)
+      return Stream.interruptWhen(
+        resumed,
+        Effect.zipRight(
+          Effect.sleep(deadline),
+          Effect.suspend(() =>
+            Effect.fail(new TimeoutError({ method: "GET", url: fullUrl, attempt: attempts, timeout: deadline }))
+          )
+        )
+      )
     }))
 
   return { upload, uploadPath, content, retrieve, delete: deleteFile }
@@ -489,7 +598,7 @@ export const uploadPath = (
  * @since 0.1.0
  * @category accessors
  */
-export const content = (id: string, options?: ContentOptions): Stream.Stream<Uint8Array, RequestError, Files> =>
+export const content = (id: string, options?: ContentOptions): Stream.Stream<Uint8Array, DownloadError, Files> =>
   Stream.unwrap(Effect.map(Files, (files) => files.content(id, options)))
 
 /**

@@ -17,7 +17,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
-import type { BatchClientError } from "./BatchClientError.js"
+import { type BatchClientError, IncompleteDownload } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 
@@ -157,6 +157,20 @@ export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> 
   readonly after?: Position | undefined
 }
 
+/**
+ * Options of a read of one result file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadFileOptions<A, I> extends ReadOptions<A, I> {
+  /**
+   * The lines the file has at least (its batch's `request_counts`); a file that ends with fewer
+   * fails with `IncompleteDownload` after its last line. `stream` gives it from the batch.
+   */
+  readonly expectedLines?: number | undefined
+}
+
 type Decoded<A> = { readonly _tag: "Right"; readonly right: A } | { readonly _tag: "Left"; readonly left: string }
 
 /** Decodes one line, synchronously: a file of any length costs no effect per line. */
@@ -243,7 +257,7 @@ const toResult = <A>(
 export const readFile = <A = unknown, I = unknown>(
   fileId: string,
   file: FileKind,
-  options: ReadOptions<A, I> = {}
+  options: ReadFileOptions<A, I> = {}
 ): Stream.Stream<Result<A>, BatchClientError | ResultDecodeError, Files.Files> =>
   Stream.unwrap(Effect.gen(function*() {
     const files = yield* Files.Files
@@ -251,9 +265,12 @@ export const readFile = <A = unknown, I = unknown>(
       ? { offset: options.after.end, line: options.after.line }
       : { offset: 0, line: 0 }
     const decodeBody = options.body === undefined ? undefined : Schema.decodeUnknownEither(options.body)
-    const { after: _after, body: _body, ...content } = options
+    const { after: _after, body: _body, expectedLines, ...content } = options
     return Stream.suspend(() => {
       const splitter = Jsonl.makeLineSplitter(start)
+      // the last line read (numbered as in the file, blank lines included) and the byte past it
+      let lastLine = start.line
+      let lastEnd = start.offset
       // Each chunk is cut and its lines decoded in one step, so a network chunk turns into results
       // (and can be collected) as soon as it arrives.
       const decodeLines = (
@@ -261,6 +278,8 @@ export const readFile = <A = unknown, I = unknown>(
         out: Array<Result<A>>
       ): ResultDecodeError | undefined => {
         for (const raw of raws) {
+          lastLine = raw.line
+          lastEnd = raw.end
           const decoded = decodeRaw(raw.text)
           if (decoded._tag === "Left") {
             return new ResultDecodeError({ fileId, file, line: raw.line, reason: decoded.left })
@@ -274,7 +293,7 @@ export const readFile = <A = unknown, I = unknown>(
         return undefined
       }
       // A channel, so that the lines decoded before a bad one are emitted before the failure.
-      const emit = (out: Array<Result<A>>, error: ResultDecodeError | undefined) =>
+      const emit = (out: Array<Result<A>>, error: ResultDecodeError | IncompleteDownload | undefined) =>
         error === undefined
           ? Channel.write(Chunk.unsafeFromArray(out))
           : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), Channel.fail(error))
@@ -295,10 +314,23 @@ export const readFile = <A = unknown, I = unknown>(
           return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), decode)
         },
         onFailure: (error: BatchClientError) => Channel.fail(error),
-        // the last line, when the file does not end with a newline
+        // the last line, when the file does not end with a newline; then the count of lines
         onDone: () => {
           const out: Array<Result<A>> = []
-          return emit(out, decodeLines(splitter.flush(), out))
+          const error = decodeLines(splitter.flush(), out)
+          if (error !== undefined || expectedLines === undefined || lastLine >= expectedLines) return emit(out, error)
+          return emit(
+            out,
+            new IncompleteDownload({
+              fileId,
+              received: lastEnd,
+              lines: lastLine,
+              expectedLines,
+              reason: `the ${file} file has ${lastLine} line${
+                lastLine === 1 ? "" : "s"
+              }, and the batch's request_counts ${file === "output" ? "say" : "say at least"} ${expectedLines}`
+            })
+          )
         }
       })
       return Stream.pipeThroughChannel(files.content(fileId, { ...content, offset: start.offset }), decode)
@@ -323,8 +355,16 @@ export const stream = <A = unknown, I = unknown>(
   const output = Batch.outputFileId(batch)
   const error = Batch.errorFileId(batch)
   const skipOutput = options.after?.file === "error"
+  // The output file has a line per completed request; the error file one per failed request, and
+  // on an expired or cancelled batch one more per request that never ran (counted in neither).
+  const counts = batch.request_counts ?? undefined
   const read = (id: Option.Option<string>, kind: FileKind, skip: boolean) =>
-    Option.isSome(id) && !skip ? readFile(id.value, kind, options) : Stream.empty
+    Option.isSome(id) && !skip
+      ? readFile(id.value, kind, {
+        ...options,
+        expectedLines: counts === undefined ? undefined : kind === "output" ? counts.completed : counts.failed
+      })
+      : Stream.empty
   return Stream.concat(read(output, "output", skipOutput), read(error, "error", false))
 }
 

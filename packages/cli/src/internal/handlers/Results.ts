@@ -2,7 +2,7 @@
  * What `batchfx results` does once parsed (loaded when it runs; the options are in
  * `commands/Results.ts`), and the download that `submit` and `demo` share.
  */
-import type { BatchClientError } from "@batchfx/client/BatchClientError"
+import { type BatchClientError, IncompleteDownload } from "@batchfx/client/BatchClientError"
 import * as Batch from "@batchfx/core/Batch"
 import * as BatchStatus from "@batchfx/core/BatchStatus"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -17,6 +17,51 @@ import { writeAtomically } from "../atomic.js"
 import * as Output from "../output.js"
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
+/** What went through a download: bytes, lines (a last line without newline included), and the last byte. */
+interface Tally {
+  bytes: number
+  lines: number
+  last: number | undefined
+}
+
+/**
+ * The bytes of a result file, counted as they pass; once they end, a file with fewer lines than
+ * `expected` (the batch's `request_counts`) fails with `IncompleteDownload`, so that it is never
+ * renamed into place.
+ */
+const counted = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  tally: Tally,
+  check: { readonly fileId: string; readonly kind: string; readonly expected: number | undefined }
+): Stream.Stream<Uint8Array, E | IncompleteDownload, R> =>
+  Stream.concat(
+    Stream.map(bytes, (chunk) => {
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) tally.lines++
+      if (chunk.length > 0) tally.last = chunk[chunk.length - 1]
+      tally.bytes += chunk.length
+      return chunk
+    }),
+    Stream.suspend(() => {
+      const lines = linesOf(tally)
+      return check.expected === undefined || lines >= check.expected
+        ? Stream.empty
+        : Stream.fail(
+          new IncompleteDownload({
+            fileId: check.fileId,
+            received: tally.bytes,
+            lines,
+            expectedLines: check.expected,
+            reason: `the ${check.kind} file has ${plural(lines, "line")}, and the batch's request_counts ${
+              check.kind === "output" ? "say" : "say at least"
+            } ${check.expected}`
+          })
+        )
+    })
+  )
+
+/** Lines in what was counted: each newline ends one, and a last line without newline counts too. */
+const linesOf = (tally: Tally): number => tally.lines + (tally.last !== undefined && tally.last !== 10 ? 1 : 0)
 
 /**
  * Downloads the results of a batch that ended: the output file to `output` (or stdout), the error
@@ -39,21 +84,35 @@ export const download = (
           `Batch ${batch.id} is still ${batch.status}; its results exist once it ends (run \`batchfx wait ${batch.id}\` first).`
       })
     }
-    const bytesOf = (file: Option.Option<string>) =>
-      Option.match(file, { onNone: () => Stream.empty, onSome: (id) => api.content(id) })
     const outputFile = Batch.outputFileId(batch)
     const errorFile = Batch.errorFileId(batch)
-    const counts = batch.request_counts
+    const counts = batch.request_counts ?? undefined
+    // The output file has a line per completed request; the error file one per failed request, and
+    // on an expired or cancelled batch one more per request that never ran (counted in neither).
+    const bytesOf = (file: Option.Option<string>, kind: "output" | "error", tally: Tally) =>
+      Option.match(file, {
+        onNone: () => Stream.empty,
+        onSome: (id) =>
+          counted(api.content(id), tally, {
+            fileId: id,
+            kind,
+            expected: counts === undefined ? undefined : kind === "output" ? counts.completed : counts.failed
+          })
+      })
+    const wrote = (path: string, tally: Tally) =>
+      `Wrote ${path} (${plural(tally.bytes, "byte")}, ${plural(linesOf(tally), "line")}).`
+    const outputTally: Tally = { bytes: 0, lines: 0, last: undefined }
     yield* Option.match(options.output, {
-      onNone: () => Stream.runForEach(bytesOf(outputFile), Output.outBytes),
+      onNone: () => Stream.runForEach(bytesOf(outputFile, "output", outputTally), Output.outBytes),
       onSome: (path) =>
-        Effect.flatMap(writeAtomically(path, bytesOf(outputFile)), (bytes) =>
+        Effect.flatMap(writeAtomically(path, bytesOf(outputFile, "output", outputTally)), () =>
           Output.errLine(
             Option.isSome(outputFile)
-              ? `Wrote ${path} (${bytes} bytes${counts ? `, ${plural(counts.completed, "result")}` : ""}).`
+              ? wrote(path, outputTally)
               : `Batch ${batch.id} has no output file; wrote an empty ${path}.`
           ))
     })
+    const errorTally: Tally = { bytes: 0, lines: 0, last: undefined }
     yield* Option.match(options.errors, {
       onNone: () =>
         Option.isSome(errorFile)
@@ -65,10 +124,10 @@ export const download = (
           )
           : Effect.void,
       onSome: (path) =>
-        Effect.flatMap(writeAtomically(path, bytesOf(errorFile)), (bytes) =>
+        Effect.flatMap(writeAtomically(path, bytesOf(errorFile, "error", errorTally)), () =>
           Output.errLine(
             Option.isSome(errorFile)
-              ? `Wrote ${path} (${bytes} bytes).`
+              ? wrote(path, errorTally)
               : `Batch ${batch.id} has no error file; wrote an empty ${path}.`
           ))
     })
