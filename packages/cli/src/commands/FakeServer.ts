@@ -5,10 +5,15 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Opts from "../internal/options.js"
 import { lazy, withSetup } from "../internal/root.js"
+
+const rateLimitModes = ["fixed-window", "quantized", "token-bucket"] as const
 
 const positiveFloat = (name: string) =>
   Options.float(name).pipe(
@@ -40,6 +45,45 @@ const options = {
   ),
   rps: positiveFloat("rps").pipe(
     Options.withDescription("Answer 429 rate_limit_exceeded above this many requests per second."),
+    Options.optional
+  ),
+  rateLimit: Options.text("rate-limit").pipe(
+    Options.withPseudoName("N/WINDOW"),
+    Options.withDescription("Answer 429 above N requests per window (ms, or a duration such as 1m), e.g. 3000/1m."),
+    Options.optional
+  ),
+  rateLimitMode: Options.text("rate-limit-mode").pipe(
+    Options.withPseudoName("MODE"),
+    // A text checked here rather than a choice, so that a wrong mode names the flag.
+    Options.mapEffect((text) => {
+      const mode = rateLimitModes.find((m) => m === text)
+      return mode === undefined
+        ? Effect.fail(
+          ValidationError.invalidValue(
+            HelpDoc.p(`--rate-limit-mode needs one of ${rateLimitModes.join(", ")}, got '${text}'`)
+          )
+        )
+        : Effect.succeed(mode)
+    }),
+    Options.withDescription(
+      "How the limit counts: fixed-window (default), quantized (the window's limit also per second) or token-bucket."
+    ),
+    Options.optional
+  ),
+  rateLimitBurst: Opts.positiveInt("rate-limit-burst").pipe(
+    Options.withDescription("The token bucket's size (default one second's worth)."),
+    Options.optional
+  ),
+  noRateLimitHeaders: Options.boolean("no-rate-limit-headers").pipe(
+    Options.withDescription("Send no x-ratelimit-* headers (429s keep retry-after).")
+  ),
+  dailyLimit: Opts.nonNegativeInt("daily-limit").pipe(
+    Options.withDescription("Answer 429 above this many requests per UTC day, until midnight."),
+    Options.optional
+  ),
+  longRetryAfter: Options.text("long-retry-after").pipe(
+    Options.withPseudoName("N=DURATION"),
+    Options.withDescription("The N-th request gets a 429 asking to wait DURATION, e.g. 5=5m."),
     Options.optional
   ),
   latency: Opts.duration("latency").pipe(

@@ -4,10 +4,12 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { CommandFailed, UsageError } from "../../CliError.js"
 import type { Config } from "../../commands/FakeServer.js"
+import * as Opts from "../options.js"
 import * as Output from "../output.js"
 
 /** The lifecycle durations of the emulator divided by `speed` (2 = twice as fast). */
@@ -32,6 +34,75 @@ export const scaledDurations = (
 
 const some = <A, K extends string>(key: K, option: Option.Option<A>) =>
   Option.match(option, { onNone: () => ({}), onSome: (value) => ({ [key]: value }) as { [P in K]: A } })
+
+/** A window of `--rate-limit`: bare digits are milliseconds (as in `60/60000`), else a duration. */
+const windowMillis = (text: string): number =>
+  /^\d+$/.test(text)
+    ? Number(text)
+    : Either.match(Opts.parseDuration(text), { onLeft: () => Number.NaN, onRight: Duration.toMillis })
+
+/**
+ * The emulator's rate limit from the rate-limit flags, by the rules of `batchfx-fake-server`: the
+ * mode and the burst shape a per-window limit, so they need `--rps` or `--rate-limit`; a daily
+ * limit or a long retry-after alone counts nothing per window (and sends no x-ratelimit-* header).
+ */
+const rateLimitOf = <E>(config: Config, usage: (description: string) => E) =>
+  Effect.gen(function*() {
+    if (Option.isSome(config.rps) && Option.isSome(config.rateLimit)) {
+      return yield* Effect.fail(usage("Give --rps or --rate-limit, not both."))
+    }
+    let rate: { readonly requests: number; readonly window: number } | undefined
+    if (Option.isSome(config.rps)) {
+      const requests = Math.max(1, Math.round(config.rps.value))
+      rate = { requests, window: (requests / config.rps.value) * 1000 }
+    }
+    if (Option.isSome(config.rateLimit)) {
+      const match = /^(\d+)\/(.+)$/.exec(config.rateLimit.value.trim())
+      const window = match === null ? Number.NaN : windowMillis(match[2]!)
+      if (match === null || Number(match[1]) <= 0 || !(window > 0)) {
+        return yield* Effect.fail(
+          usage(`--rate-limit needs <requests>/<window>, e.g. 60/60000 or 3000/1m, got '${config.rateLimit.value}'.`)
+        )
+      }
+      rate = { requests: Number(match[1]), window }
+    }
+    let longRetryAfter: { readonly nth: number; readonly wait: number } | undefined
+    if (Option.isSome(config.longRetryAfter)) {
+      const match = /^(\d+)=(.+)$/.exec(config.longRetryAfter.value.trim())
+      const wait = match === null
+        ? Number.NaN
+        : Either.match(Opts.parseDuration(match[2]!), { onLeft: () => Number.NaN, onRight: Duration.toMillis })
+      if (match === null || Number(match[1]) < 1 || !(wait > 0)) {
+        return yield* Effect.fail(
+          usage(`--long-retry-after needs <n>=<duration>, e.g. 5=5m, got '${config.longRetryAfter.value}'.`)
+        )
+      }
+      longRetryAfter = { nth: Number(match[1]), wait }
+    }
+    const mode = Option.getOrUndefined(config.rateLimitMode)
+    const burst = Option.getOrUndefined(config.rateLimitBurst)
+    const daily = Option.getOrUndefined(config.dailyLimit)
+    if (rate === undefined && mode !== undefined) {
+      return yield* Effect.fail(usage("--rate-limit-mode needs --rps or --rate-limit."))
+    }
+    if (rate === undefined && burst !== undefined) {
+      return yield* Effect.fail(usage("--rate-limit-burst needs --rps or --rate-limit."))
+    }
+    if (burst !== undefined && mode !== "token-bucket") {
+      return yield* Effect.fail(
+        usage("--rate-limit-burst is the size of a token bucket: add --rate-limit-mode token-bucket.")
+      )
+    }
+    if (rate === undefined && daily === undefined && longRetryAfter === undefined) return Option.none()
+    return Option.some({
+      ...(rate ?? { requests: Number.POSITIVE_INFINITY, window: 60_000 }),
+      headers: !config.noRateLimitHeaders,
+      ...(mode === undefined ? {} : { mode }),
+      ...(burst === undefined ? {} : { burst }),
+      ...(daily === undefined ? {} : { daily }),
+      ...(longRetryAfter === undefined ? {} : { longRetryAfter })
+    })
+  })
 
 /** Runs the emulator until interrupted (or until stdin ends), after printing its URL. */
 export const handler = (config: Config) =>
@@ -58,10 +129,7 @@ export const handler = (config: Config) =>
       rate,
       faults: faults.length > 0 ? faults : [Fault.status(500)]
     }))
-    const rateLimit = Option.map(config.rps, (rps) => {
-      const requests = Math.max(1, Math.round(rps))
-      return { requests, window: Duration.millis((requests / rps) * 1000) }
-    })
+    const rateLimit = yield* rateLimitOf(config, usage)
     const scaled = scaledDurations(FakeOpenAi.defaultKnobs.durations, config.speed)
     const exact = (option: Option.Option<number>, otherwise: Duration.Duration) =>
       Option.match(option, { onNone: () => otherwise, onSome: Duration.millis })
