@@ -48,7 +48,8 @@ export const command = root.pipe(
   Command.withDescription(
     "batchfx: the OpenAI Batch API from a shell. The key comes from OPENAI_API_KEY; global options " +
       "(--base-url, --organization, --project, --max-retries, --timeout, --concurrency, --rpm, --verbose) " +
-      "go before or after the command. Exit codes: 0 ok, 1 API or runtime error, 2 usage error, 130 interrupted."
+      "go before or after the command. Exit codes: 0 ok, 1 API or runtime error, 2 usage error, 128+n on a " +
+      "signal (129 SIGHUP, 130 Ctrl-C, 143 SIGTERM)."
   ),
   Command.withSubcommands([
     List.command,

@@ -8,7 +8,7 @@ import * as internal from "./internal/exitCode.js"
 
 /**
  * Exit codes: 0 ok, 1 an API or runtime error (or a batch that did not complete), 2 a usage
- * error, 130 interrupted (Ctrl-C).
+ * error, 129 SIGHUP, 130 interrupted (Ctrl-C), 143 SIGTERM.
  *
  * @since 0.1.0
  * @category constants

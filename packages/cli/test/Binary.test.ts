@@ -61,13 +61,17 @@ layer(FakeOpenAi.layer({ apiKey: canary }), { excludeTestServices: true, timeout
         assert.deepStrictEqual(yield* runScript(join(dirname(bin), "bundle", "main.js"), ["--version"]), fast)
       }))
 
-    it.scoped("SIGTERM during wait exits 130", () =>
+    it.scoped("SIGTERM during wait exits 143, SIGHUP 129", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
         const id = yield* createValidating()
         const running = yield* spawnBinary(["wait", id, ...poll], { env: envFor(fake) })
         yield* running.until("the first progress line", () => running.stdout().includes(`${id} validating`))
-        assert.strictEqual((yield* running.signal("SIGTERM")).code, 130, running.stderr())
+        assert.strictEqual((yield* running.signal("SIGTERM")).code, 143, running.stderr())
+        const again = yield* spawnBinary(["wait", id, ...poll], { env: envFor(fake) })
+        yield* again.until("the first progress line", () => again.stdout().includes(`${id} validating`))
+        assert.strictEqual((yield* again.signal("SIGHUP")).code, 129, again.stderr())
+        assert.notInclude(again.stderr(), "    at ")
         yield* cli(["cancel", id])
       }))
 

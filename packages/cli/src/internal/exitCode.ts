@@ -5,16 +5,29 @@
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 
-/** Exit codes: 0 ok, 1 an API or runtime error, 2 a usage error, 130 interrupted (Ctrl-C). */
-export const ExitCode = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const
+/**
+ * Exit codes: 0 ok, 1 an API or runtime error, 2 a usage error, 128 + the signal's number when a
+ * signal ended the run: 129 SIGHUP (the terminal closed), 130 SIGINT (Ctrl-C), 143 SIGTERM.
+ */
+export const ExitCode = { ok: 0, failure: 1, usage: 2, hangup: 129, interrupted: 130, terminated: 143 } as const
+
+/** The signals that end a run cleanly (temporary files removed), with their exit codes. */
+export const signalCodes = {
+  SIGHUP: ExitCode.hangup,
+  SIGINT: ExitCode.interrupted,
+  SIGTERM: ExitCode.terminated
+} as const
+
+/** A signal that ends a run cleanly. */
+export type Signal = keyof typeof signalCodes
 
 /**
- * The exit code of a run of `Cli.run`: the code it returned, 130 when it was interrupted from
- * outside (a signal), 1 for anything else.
+ * The exit code of a run of `Cli.run`: the code it returned; when it was interrupted from outside,
+ * the code of the signal that did it (130, Ctrl-C, when none is known); 1 for anything else.
  */
-export const fromExit = (exit: Exit.Exit<unknown, unknown>): number =>
+export const fromExit = (exit: Exit.Exit<unknown, unknown>, signal?: Signal | undefined): number =>
   Exit.isSuccess(exit)
     ? (typeof exit.value === "number" ? exit.value : ExitCode.ok)
     : Cause.isInterruptedOnly(exit.cause)
-    ? ExitCode.interrupted
+    ? (signal === undefined ? ExitCode.interrupted : signalCodes[signal])
     : ExitCode.failure
