@@ -9,12 +9,13 @@
  *
  * @since 0.1.0
  */
-import type { RequestLine } from "@batchfx/core"
+import type { Batch, RequestLine } from "@batchfx/core"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -187,6 +188,51 @@ export interface Counter {
 }
 
 /**
+ * A batch to seed with `seedBatch`: at the seeding instant it shows `status` and these counts, and
+ * from then on it follows the lifecycle like a created batch (with `durations`, default the
+ * emulator's), so a seeded `in_progress` batch completes, can be cancelled and has result files.
+ *
+ * - `endpoint`: default `/v1/chat/completions`; `model`: default a model of that endpoint.
+ * - `request_counts`: `total` (default 3, or what the other counts need), `completed` (default all
+ *   but `failed` for `finalizing` and `completed`, else 0), `failed` (default 0). A `validating` or
+ *   `failed` batch has run nothing; `in_progress` and `expired` have requests left; `finalizing`
+ *   and `completed` ran them all. Counts that cannot be fail with `IllegalArgumentException`.
+ * - `errors`: the `errors.data` of a `failed` batch; default one `invalid_json_line` on line 1.
+ *
+ * Its input file holds `total` request lines (custom ids `request-1`, …); its timestamps are in
+ * the past as its status needs (an `expired` batch was created a completion window ago).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SeedBatchOptions {
+  readonly status:
+    | "validating"
+    | "failed"
+    | "in_progress"
+    | "finalizing"
+    | "completed"
+    | "expired"
+    | "cancelling"
+    | "cancelled"
+  readonly endpoint?: string
+  readonly model?: string
+  readonly metadata?: { readonly [key: string]: string } | null
+  readonly request_counts?: {
+    readonly total?: number
+    readonly completed?: number
+    readonly failed?: number
+  }
+  readonly errors?: ReadonlyArray<{
+    readonly code: string
+    readonly message: string
+    readonly param?: string | null
+    readonly line?: number | null
+  }>
+  readonly durations?: Partial<Durations>
+}
+
+/**
  * The running emulator.
  *
  * @since 0.1.0
@@ -205,6 +251,10 @@ export interface Service {
   readonly configure: (patch: KnobsPatch) => Effect.Effect<void>
   /** Makes `n` synthetic, terminal batches exist (older than every created one), without storing them. */
   readonly seedBatches: (n: number) => Effect.Effect<void>
+  /** Stores one batch in any status, with its metadata and counts (see `SeedBatchOptions`); returns it as GET would. */
+  readonly seedBatch: (
+    options: SeedBatchOptions
+  ) => Effect.Effect<Batch.BatchEncoded, Cause.IllegalArgumentException>
   /** Injects `fault` into the `nth` request (1 = the next one) that arrives at `route` from now on. */
   readonly scriptFault: (route: Route, nth: number, fault: Fault) => Effect.Effect<void>
   /** Drops faults scripted and not yet used. */

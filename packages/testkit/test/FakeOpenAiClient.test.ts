@@ -93,6 +93,36 @@ describe("FakeOpenAiClient.layerInMemory: the same services, driven by TestClock
     }).pipe(Effect.provide(FakeOpenAiClient.layerInMemory())))
 })
 
+describe("seeded batches as a user's test sets them up", () => {
+  // The code under test: cancels the running batches a team owns, and reports what it did.
+  const cancelStale = (team: string) =>
+    Effect.gen(function*() {
+      const client = yield* BatchClient.BatchClient
+      const mine = client.list().pipe(
+        Stream.filter((b) => b.metadata?.team === team && (b.status === "in_progress" || b.status === "validating"))
+      )
+      return yield* Stream.runCollect(Stream.mapEffect(mine, (b) => client.cancel(b.id)))
+    })
+
+  it.effect("cancels only the team's running batches, whatever their status was seeded as", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const running = yield* fake.seedBatch({
+        status: "in_progress",
+        metadata: { team: "search" },
+        request_counts: { total: 100, completed: 40, failed: 2 }
+      })
+      const queued = yield* fake.seedBatch({ status: "validating", metadata: { team: "search" } })
+      yield* fake.seedBatch({ status: "completed", metadata: { team: "search" } })
+      yield* fake.seedBatch({ status: "in_progress", metadata: { team: "ads" } })
+      const cancelled = Chunk.toReadonlyArray(yield* cancelStale("search"))
+      assert.deepStrictEqual(cancelled.map((b) => b.id).sort(), [running.id, queued.id].sort())
+      assert.deepStrictEqual(cancelled.map((b) => b.status), ["cancelling", "cancelling"])
+      const counts = cancelled.find((b) => b.id === running.id)?.request_counts
+      assert.deepStrictEqual(counts, { total: 100, completed: 40, failed: 2 })
+    }).pipe(Effect.provide(FakeOpenAiClient.layerInMemory())))
+})
+
 // The layers give what a user's test asks for, and nothing of their wiring (no HttpClient).
 export const socketLayer: Layer.Layer<
   BatchClient.BatchClient | Files.Files | FakeOpenAi.FakeOpenAi,

@@ -8,6 +8,7 @@ import * as App from "./app.js"
 import * as Context from "./context.js"
 import * as Faults from "./faults.js"
 import { millis, patchKnobs } from "./knobs.js"
+import * as SeedBatch from "./seedBatch.js"
 
 /** The service without its `baseUrl`, which depends on how the app is reached. */
 export type Emulator = Omit<FakeOpenAi.Service, "baseUrl">
@@ -41,6 +42,7 @@ export const make = (options: FakeOpenAi.Options = {}): Effect.Effect<Emulator> 
             seededWindow: window
           }))
         }),
+      seedBatch: (seeded) => SeedBatch.seedBatch(ctx, seeded),
       scriptFault: (route, nth, fault) => Faults.script(ctx, route, nth, fault),
       clearFaults: Ref.set(ctx.script, []),
       counters,
