@@ -133,15 +133,39 @@ const nodeTarget = (stream: NodeJS.WriteStream, colors: boolean): Target => ({
   colors,
   write: (chunk) =>
     Effect.async<void>((resume) => {
-      if (stream.destroyed || !stream.writable || stream.write(chunk)) return resume(Effect.void)
+      if (stream.destroyed || !stream.writable || writeOrFail(stream, chunk)) return resume(Effect.void)
       const drained = () => resume(Effect.void)
       stream.once("drain", drained)
-      return Effect.sync(() => void stream.off("drain", drained))
+      stream.once("close", drained)
+      return Effect.sync(() => {
+        stream.off("drain", drained)
+        stream.off("close", drained)
+      })
     }),
   unsafeWrite: (text) => {
-    if (!stream.destroyed && stream.writable) stream.write(text)
+    if (!stream.destroyed && stream.writable) writeOrFail(stream, text)
   }
 })
+
+/**
+ * Writes to a process stream. A stream on a file writes synchronously and throws (ENOSPC on a full
+ * disk): the error is turned into the stream's `error` event, which `main.ts` handles as it does a
+ * pipe's, so that it never surfaces as a stack trace.
+ */
+const writeOrFail = (stream: NodeJS.WriteStream, chunk: string | Uint8Array): boolean => {
+  try {
+    return stream.write(chunk)
+  } catch (error) {
+    stream.destroy(error instanceof Error ? error : new Error(String(error)))
+    return true
+  }
+}
+
+/** One sentence for a failed write to a process stream: `cannot write to stdout: no space left on device (ENOSPC)`. */
+export const writeFailure = (name: string, error: NodeJS.ErrnoException): string => {
+  const what = error.message.replace(/^[A-Z]+: /, "").replace(/, \w+$/, "")
+  return `cannot write to ${name}: ${what}${error.code === undefined ? "" : ` (${error.code})`}.`
+}
 
 /** The process's stdout, stderr and stdin; colour on a terminal unless `NO_COLOR` or `TERM=dumb`. */
 export const layerNode: Layer.Layer<Output> = Layer.effect(
