@@ -11,7 +11,7 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as BatchClient from "./BatchClient.js"
-import { type BatchClientError, InvalidParams } from "./BatchClientError.js"
+import { type BatchClientError, InvalidParams, isAmbiguous, isBatchClientError } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 import * as InternalInput from "./internal/input.js"
@@ -51,6 +51,191 @@ export class BatchFailed extends Schema.TaggedError<BatchFailed>("@batchfx/clien
   }
 }
 
+const ClientError = Schema.declare((u: unknown): u is BatchClientError => isBatchClientError(u), {
+  identifier: "BatchClientError"
+})
+
+/**
+ * What became of an input file uploaded for a batch that was not created: `deleted`, `kept` (asked
+ * for, or the batch may exist and would fail without it), or `not-deleted` (the delete failed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InputFileFate = "deleted" | "kept" | "not-deleted"
+
+const fateSentence = (
+  inputFileId: string,
+  maybeCreated: boolean,
+  fate: InputFileFate | undefined,
+  deleteError: string | undefined
+): string => {
+  switch (fate) {
+    case undefined:
+      return ""
+    case "deleted":
+      return ` The uploaded input file ${inputFileId} was deleted.`
+    case "not-deleted":
+      return ` The uploaded input file ${inputFileId} could not be deleted${
+        deleteError === undefined ? "" : ` (${deleteError.replace(/[.!?]$/, "")})`
+      }.`
+    case "kept":
+      return maybeCreated
+        ? ` The input file ${inputFileId} was kept, as a batch whose input file is gone fails.`
+        : ` The uploaded input file ${inputFileId} was kept.`
+  }
+}
+
+/**
+ * A create that failed for good, after the input file was uploaded (or given). `error` is the
+ * create's own error. When the batch may exist (`maybeCreated`: an ambiguous failure that no look
+ * for the client token resolved), the message says how to find it and the file is kept; otherwise
+ * an uploaded file is deleted unless `keepFile` was asked. The message names the file and what
+ * became of it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CreateFailed extends Schema.TaggedError<CreateFailed>("@batchfx/client/CreateFailed")("CreateFailed", {
+  /** The create's error. */
+  error: ClientError,
+  /** The batch's input file. */
+  inputFileId: Schema.String,
+  /** The client token the create carried, if the metadata had room for it. */
+  clientToken: Schema.optional(Schema.String),
+  /** Whether the batch may exist although the create failed. */
+  maybeCreated: Schema.Boolean,
+  /** What became of the input file; absent when it was not uploaded for this batch. */
+  file: Schema.optional(Schema.Literal("deleted", "kept", "not-deleted")),
+  /** Why the delete failed, when `file` is `not-deleted`. */
+  deleteError: Schema.optional(Schema.String)
+}) {
+  /** The create's error, then what may exist and what became of the file. */
+  override get message(): string {
+    const found = this.maybeCreated
+      ? ` The batch may exist: ${BatchClient.howToFind(this.inputFileId, this.clientToken)}.`
+      : ""
+    return this.error.message + found + fateSentence(this.inputFileId, this.maybeCreated, this.file, this.deleteError)
+  }
+}
+
+/**
+ * A create interrupted after its input file was uploaded (or given): the token and file to find the
+ * batch by, whether it may exist (a create request may have been sent), and what became of the
+ * file (deleted only when no request was sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateInterrupted {
+  readonly inputFileId: string
+  readonly clientToken: string | undefined
+  readonly maybeCreated: boolean
+  readonly file: InputFileFate | undefined
+  readonly deleteError?: string | undefined
+}
+
+/**
+ * One sentence on an interrupted create: how to find the batch if it may exist, and the file.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const interruptedMessage = (info: CreateInterrupted): string =>
+  (info.maybeCreated
+    ? `Interrupted while creating the batch; it may exist: ${
+      BatchClient.howToFind(info.inputFileId, info.clientToken)
+    }.`
+    : `Interrupted before the create was sent; no batch was made.`) +
+  fateSentence(info.inputFileId, info.maybeCreated, info.file, info.deleteError)
+
+/**
+ * Options of `createFromUpload`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateFromUploadOptions extends Omit<BatchClient.CreateOptions, "onSend"> {
+  /** Keep the uploaded input file when the create fails for good; default false (it is deleted). */
+  readonly keepFile?: boolean | undefined
+  /** Whether the input file was uploaded for this batch, so is ours to delete; default true. */
+  readonly uploaded?: boolean | undefined
+  /** Runs when the create is interrupted, after the file was dealt with; default a warning in the log. */
+  readonly onInterrupt?: ((info: CreateInterrupted) => Effect.Effect<void>) | undefined
+}
+
+// A delete on the way out must not hold an interrupted program for long.
+const deleteWithin = "10 seconds"
+
+/**
+ * Creates the batch of an input file uploaded for it, and cleans up when that fails: a create that
+ * fails for good deletes the file (unless `keepFile`) and fails with `CreateFailed`, which names the
+ * file. A file is never deleted while the batch may exist (a batch whose input file is gone
+ * fails): then it is kept and the error says how to find the batch. An interrupted create deletes
+ * the file only if no create request was sent, and tells `onInterrupt` the token and file id.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const createFromUpload = (
+  params: BatchClient.CreateParams,
+  options: CreateFromUploadOptions = {}
+): Effect.Effect<Batch.Batch, CreateFailed, BatchClient.BatchClient | Files.Files> =>
+  Effect.gen(function*() {
+    const client = yield* BatchClient.BatchClient
+    const files = yield* Files.Files
+    // The token is made here, so that the error and the interrupt can name it.
+    const clientToken = options.clientToken !== false && BatchClient.hasRoomForToken(params.metadata)
+      ? (typeof options.clientToken === "string" ? options.clientToken : yield* BatchClient.makeClientToken)
+      : undefined
+    const inputFileId = params.input_file_id
+    const sent = yield* Ref.make(false)
+    const dealWithFile = (
+      maybeCreated: boolean
+    ): Effect.Effect<{ readonly file: InputFileFate | undefined; readonly deleteError?: string }> => {
+      if (options.uploaded === false) return Effect.succeed({ file: undefined })
+      if (maybeCreated || options.keepFile === true) return Effect.succeed({ file: "kept" })
+      return files.delete(inputFileId).pipe(
+        Effect.timeoutFail({
+          duration: deleteWithin,
+          onTimeout: () => new Error(`no answer within ${deleteWithin}`)
+        }),
+        Effect.as({ file: "deleted" as const }),
+        Effect.catchAll((error) => Effect.succeed({ file: "not-deleted" as const, deleteError: error.message }))
+      )
+    }
+    return yield* client.create(params, {
+      ...options,
+      clientToken: clientToken ?? false,
+      onSend: () => Ref.set(sent, true)
+    }).pipe(
+      Effect.catchAll((error) =>
+        Effect.gen(function*() {
+          const maybeCreated = isAmbiguous(error)
+          const fate = yield* dealWithFile(maybeCreated)
+          return yield* new CreateFailed({
+            error,
+            inputFileId,
+            ...(clientToken === undefined ? {} : { clientToken }),
+            maybeCreated,
+            ...(fate.file === undefined ? {} : { file: fate.file }),
+            ...(fate.deleteError === undefined ? {} : { deleteError: fate.deleteError })
+          })
+        })
+      ),
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const maybeCreated = yield* Ref.get(sent)
+          const fate = yield* dealWithFile(maybeCreated)
+          const info: CreateInterrupted = { inputFileId, clientToken, maybeCreated, ...fate }
+          yield* options.onInterrupt === undefined
+            ? Effect.logWarning(interruptedMessage(info))
+            : options.onInterrupt(info)
+        })
+      )
+    )
+  })
+
 /**
  * Every error a submission can fail with (besides the input stream's own).
  *
@@ -64,6 +249,7 @@ export type SubmitError =
   | Results.ResultDecodeError
   | Results.ResultsNotReady
   | BatchFailed
+  | CreateFailed
 
 /**
  * One batch of a submission, as reported to `onBatch`.
@@ -108,6 +294,11 @@ export interface SubmitOptions<A, I> {
   readonly read?: Omit<Results.ReadOptions<A, I>, "body" | "after"> | undefined
   /** Retry schedule and timeout of the upload and create calls. */
   readonly call?: ClientConfig.CallOptions | undefined
+  /**
+   * Keep the input file of a part whose batch could not be created; default false: it is deleted
+   * (never while the batch may exist), and `CreateFailed` says which.
+   */
+  readonly keepFile?: boolean | undefined
   /** How many problems an `InputError` keeps; default 100. */
   readonly maxProblems?: number | undefined
   /** Called with each batch when it is created and each time it changes. */
@@ -222,14 +413,17 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
           timeout: options.call?.timeout
         })
         const metadata = metadataOf(part)
-        const batch = yield* client.create(
+        const batch = yield* createFromUpload(
           {
             input_file_id: file.id,
             endpoint: options.endpoint,
             completion_window: "24h",
             ...(metadata === undefined ? {} : { metadata })
           },
-          options.call
+          { ...options.call, keepFile: options.keepFile }
+        ).pipe(
+          Effect.provideService(BatchClient.BatchClient, client),
+          Effect.provideService(Files.Files, files)
         )
         yield* Ref.update(created, (all) => [...all, { id: batch.id, terminal: false }])
         yield* report(batch, part)
