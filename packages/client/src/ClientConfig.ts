@@ -4,7 +4,9 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
@@ -169,7 +171,45 @@ export const settings = (options: Options): Settings => ({
 })
 
 /**
- * Options read from the environment: `OPENAI_API_KEY` (required, read as `Redacted`),
+ * Why an API key cannot be sent, if it cannot: empty, or holding a character an HTTP header cannot
+ * carry (a control character, a space, a non-ASCII character). The sentence names the position,
+ * never the key. Check the key after `normalizeApiKey`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const apiKeyProblem = (key: string): string | undefined => {
+  if (key.trim() === "") return "is empty"
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i)
+    if (code > 0x20 && code < 0x7f) continue
+    const kind = code === 0x20
+      ? "a space"
+      : code < 0x20 || code === 0x7f
+      ? "a control character"
+      : "a non-ASCII character"
+    return `has ${kind} at position ${i + 1} of ${key.length}, which an HTTP header cannot carry`
+  }
+  return undefined
+}
+
+/**
+ * An API key as a user most likely meant it: without the trailing CR/LF that a `.env` file saved
+ * with Windows line ends (or `$(cat key.txt)` on some shells) leaves. Any other bad character is
+ * left for `apiKeyProblem` to refuse, since guessing more could send a different key.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const normalizeApiKey = (key: Redacted.Redacted): Redacted.Redacted => {
+  const value = Redacted.value(key)
+  const trimmed = value.replace(/[\r\n]+$/, "")
+  return trimmed === value ? key : Redacted.make(trimmed)
+}
+
+/**
+ * Options read from the environment: `OPENAI_API_KEY` (required, read as `Redacted`; a trailing
+ * CR/LF is dropped and a key a header cannot carry is a `ConfigError` that names no character of it),
  * `OPENAI_BASE_URL` (default `https://api.openai.com/v1`), `OPENAI_ORG_ID` and
  * `OPENAI_PROJECT_ID` (optional).
  *
@@ -177,7 +217,7 @@ export const settings = (options: Options): Settings => ({
  * @category constants
  */
 export const config: Config.Config<Options> = Config.all({
-  apiKey: Config.redacted("OPENAI_API_KEY"),
+  apiKey: Config.redacted("OPENAI_API_KEY").pipe(Config.map(normalizeApiKey)),
   baseUrl: Config.string("OPENAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl)),
   organization: Config.option(Config.string("OPENAI_ORG_ID")),
   project: Config.option(Config.string("OPENAI_PROJECT_ID"))
@@ -188,8 +228,10 @@ export const config: Config.Config<Options> = Config.all({
     organization: Option.getOrUndefined(organization),
     project: Option.getOrUndefined(project)
   })),
-  Config.validate({
-    message: "OPENAI_API_KEY must not be empty",
-    validation: (options) => Redacted.value(options.apiKey).trim() !== ""
+  Config.mapOrFail((options) => {
+    const problem = apiKeyProblem(Redacted.value(options.apiKey))
+    return problem === undefined
+      ? Either.right(options)
+      : Either.left(ConfigError.InvalidData(["OPENAI_API_KEY"], `OPENAI_API_KEY ${problem}`))
   })
 )

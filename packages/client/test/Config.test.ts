@@ -70,4 +70,36 @@ describe("configuration", () => {
       }
       assert.strictEqual(seen.length, 0)
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
+
+  it.effect("a key ending in CR/LF (a CRLF .env) is sent without it; a key a header cannot carry is a ConfigError naming no character", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const { http, seen } = yield* recordingClient
+      const retrieve = (key: string) =>
+        BatchClient.retrieve("batch_x").pipe(
+          Effect.provide(BatchClient.layerConfig().pipe(Layer.provide(http))),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["OPENAI_API_KEY", key]]))),
+          Effect.flip
+        )
+      for (const ending of ["\r\n", "\n", "\r\n\r\n"]) {
+        const error = yield* retrieve(fake.apiKey + ending)
+        assert.strictEqual(error._tag, "NotFound", "the key was accepted")
+        assert.strictEqual(seen.at(-1)!.headers["authorization"], `Bearer ${fake.apiKey}`)
+      }
+      const sent = seen.length
+      const bad: ReadonlyArray<readonly [string, RegExp]> = [
+        ["sk-SECRET\r\nX-Injected: 1", /a control character at position 10 of 24/],
+        ["sk-SECRET\u0000", /a control character at position 10 of 10/],
+        ["sk-SECRET \r\n", /a space at position 10 of 10/],
+        ["sk-SECRET-é€", /a non-ASCII character at position 11 of 12/]
+      ]
+      for (const [key, says] of bad) {
+        const error = yield* retrieve(key)
+        assert.isTrue(ConfigError.isConfigError(error), String(error))
+        assert.match(String(error), says)
+        assert.match(String(error), /which an HTTP header cannot carry/)
+        assert.notInclude(String(error), "SECRET")
+      }
+      assert.strictEqual(seen.length, sent, "nothing sent with a bad key")
+    }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 })
