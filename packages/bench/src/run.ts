@@ -7,12 +7,28 @@
  *   pnpm bench --smoke              every scenario once at a tiny size (CI), no thresholds
  *   pnpm bench --only 1,4 --runs 5  some scenarios, more runs
  *   pnpm bench --cpu-prof           also writes a .cpuprofile per contender run to packages/bench/profiles
+ *
+ * Scenarios 7 (what loading the client and starting the installed CLI cost) and 8 (the emulator
+ * at size through the official SDK) measure packaging and the testkit rather than a contender.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
-import { cpus, release, totalmem } from "node:os"
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync
+} from "node:fs"
+import { cpus, release, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as ExtraRows from "./extraRows.js"
 import { pageSize, type Report } from "./measure.js"
 import * as Markdown from "./report.js"
 import * as Server from "./server.js"
@@ -40,7 +56,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     return at === -1 ? undefined : argv[at + 1]
   }
   const runs = Number(valueOf("--runs") ?? (smoke ? 1 : 3))
-  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6").split(",").map(Number))
+  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6,7,8").split(",").map(Number))
   return { smoke, runs, only, cpuProf: argv.includes("--cpu-prof"), write: !argv.includes("--no-write") }
 }
 
@@ -65,6 +81,8 @@ export interface RunRecord {
   readonly server?: Server.Stats | undefined
   /** The scenario whose run this is, when a scenario reuses another's runs. */
   readonly reusedFrom?: number | undefined
+  /** Scenario 8: the emulator process's resident memory before the work and its peak after, in MB. */
+  readonly emulator?: { readonly idleRssMB: number; readonly peakRssMB: number } | undefined
 }
 
 interface Spawned {
@@ -74,7 +92,7 @@ interface Spawned {
   readonly wallMs: number
 }
 
-const exec = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+export const exec = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
   new Promise<Spawned>((resolve, reject) => {
     const started = performance.now()
     const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] })
@@ -138,6 +156,9 @@ interface Sizes {
   readonly fileBytes: number
   readonly retrieves: number
   readonly ratePerSecond: number
+  /** Scenario 8: the file uploaded through the SDK, and the lines of the batch created. */
+  readonly uploadBytes: number
+  readonly createLines: number
 }
 
 const fullSizes: Sizes = {
@@ -149,7 +170,10 @@ const fullSizes: Sizes = {
   memory: [10_000, 100_000, 1_000_000],
   fileBytes: 256 * 1024 * 1024,
   retrieves: 2_000,
-  ratePerSecond: 200
+  ratePerSecond: 200,
+  // The API's largest batch input (209,715,200 bytes) and most lines.
+  uploadBytes: 200 * 1024 * 1024,
+  createLines: 50_000
 }
 
 const smokeSizes: Sizes = {
@@ -161,7 +185,9 @@ const smokeSizes: Sizes = {
   memory: [1_000, 2_000],
   fileBytes: 2 * 1024 * 1024,
   retrieves: 60,
-  ratePerSecond: 50
+  ratePerSecond: 50,
+  uploadBytes: 2 * 1024 * 1024,
+  createLines: 500
 }
 
 const contenders: ReadonlyArray<Contender> = ["floor", "sdk", "batchfx"]
@@ -326,17 +352,17 @@ const scenarioRetrieve = async (ctx: Context) => {
 
 // Scenario 6 runs the real binaries against the emulator (`batchfx-fake-server`), each start timed
 // by the runner from spawn to exit.
-const startEmulator = () =>
-  new Promise<{ readonly baseUrl: string; readonly stop: () => void }>((resolve, reject) => {
+const startEmulator = (args: ReadonlyArray<string> = ["--seed-batches", "1000"]) =>
+  new Promise<{ readonly baseUrl: string; readonly pid: number; readonly stop: () => void }>((resolve, reject) => {
     const bin = join(repoDir, "packages", "testkit", "dist", "bin.js")
-    const child = spawn(process.execPath, [bin, "--seed-batches", "1000"], { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
     child.once("error", reject)
     child.once("exit", (code) => reject(new Error(`the emulator exited (${code}) before it printed its URL`)))
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString()
       const line = out.split("\n").find((l) => l.startsWith("http"))
-      if (line !== undefined) resolve({ baseUrl: line.trim(), stop: () => child.kill("SIGINT") })
+      if (line !== undefined) resolve({ baseUrl: line.trim(), pid: child.pid!, stop: () => child.kill("SIGINT") })
     })
   })
 
@@ -416,6 +442,185 @@ const scenarioCold = async (ctx: Context) => {
   }
 }
 
+// Scenario 7 (issue 19): what a user pays to load the client, beside what any Effect program over
+// HTTP loads anyway (and the SDK, for scale); and `batchfx --help` as `npm install -g` of the CLI's
+// tarball installs it, beside the in-repo bundle it was packed from. Each figure is one fresh
+// process; the installed CLI and the bundle are spawned the same way (their own shebang).
+const probe = (name: string) => join(here, "probes", `${name}.js`)
+
+const checkedExec = async (command: string, args: ReadonlyArray<string>) => {
+  const result = await exec(command, args)
+  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")}: exit ${result.code}: ${result.stderr.trim()}`)
+  return result
+}
+
+// Packs the CLI and installs the tarball globally into a temporary prefix: the user's `batchfx`.
+const installCli = async (dir: string): Promise<string> => {
+  await checkedExec("pnpm", ["--dir", repoDir, "--filter", "@batchfx/cli", "pack", "--pack-destination", dir])
+  const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))
+  if (tarball === undefined) throw new Error(`pnpm pack wrote no tarball to ${dir}`)
+  const prefix = join(dir, "global")
+  await checkedExec("npm", [
+    "install",
+    "-g",
+    "--prefix",
+    prefix,
+    "--no-audit",
+    "--no-fund",
+    "--silent",
+    join(dir, tarball)
+  ])
+  return join(prefix, "bin", "batchfx")
+}
+
+const scenarioPackaging = async (ctx: Context) => {
+  const runs = Math.max(ctx.options.runs, ctx.options.smoke ? 1 : 7)
+  const push = (record: RunRecord) => {
+    ctx.records.push(record)
+    log(`  [7] ${record.case} ${record.contender} run ${record.run}: ${
+      record.exitCode === 0
+        ? `${(record.report?.ms ?? record.wallMs).toFixed(0)} ms`
+        : `FAILED (exit ${record.exitCode}): ${record.error ?? ""}`
+    }`)
+  }
+  for (let run = 1; run <= runs; run++) {
+    for (const [which, contender] of [["effect", "effect"], ["client", "batchfx"], ["sdk", "sdk"]] as const) {
+      const result = await exec(process.execPath, [probe("importCost"), which])
+      const report = result.code === 0 ? lastReport(result.stdout) : undefined
+      push({
+        scenario: 7,
+        case: ExtraRows.importCase,
+        contender,
+        run,
+        report,
+        wallMs: result.wallMs,
+        exitCode: result.code,
+        ...(report === undefined ? { error: (result.stderr || result.stdout).trim().slice(-600) } : {})
+      })
+    }
+  }
+  const bundle = join(repoDir, "packages", "cli", "dist", "bundle", "batchfx.js")
+  const dir = mkdtempSync(join(tmpdir(), "batchfx-bench-cli-"))
+  try {
+    const installed = await installCli(dir)
+    log(`  [7] installed the CLI's tarball: ${installed}`)
+    for (let run = 1; run <= runs; run++) {
+      for (const [bin, contender] of [[bundle, "bundle"], [installed, "installed"]] as const) {
+        const result = await exec(bin, ["--help"])
+        push({
+          scenario: 7,
+          case: ExtraRows.helpCase,
+          contender,
+          run,
+          report: undefined,
+          wallMs: result.wallMs,
+          exitCode: result.code,
+          ...(result.code === 0 ? {} : { error: (result.stderr || result.stdout).trim().slice(-600) })
+        })
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Scenario 8 (issue 23): the emulator at the API's sizes, through the official SDK: the largest
+// input file uploaded (time, and the emulator's peak memory), and a batch of the most lines
+// created (how long the create takes to answer). A fresh emulator per run, so that its peak is
+// this run's.
+
+/** Writes a JSONL file of chat requests: `lines` of them, or as many as fit in `bytes`. */
+const writeRequests = (path: string, target: { readonly bytes?: number; readonly lines?: number }) => {
+  const fd = openSync(path, "w")
+  try {
+    const lineOf = (n: number, pad: number) =>
+      JSON.stringify({
+        custom_id: `r-${n}`,
+        method: "POST",
+        url: "/v1/chat/completions",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `Question ${n}: ${"x".repeat(pad)}` }] }
+      }) + "\n"
+    // Lines of about 4.3 KB: 200 MB in under the API's 50,000 lines.
+    const pad = target.bytes === undefined ? 40 : 4_200
+    let written = 0
+    let chunk = ""
+    for (let n = 1;; n++) {
+      if (target.lines !== undefined && n > target.lines) break
+      const line = lineOf(n, pad)
+      if (target.bytes !== undefined && written + chunk.length + line.length > target.bytes) break
+      chunk += line
+      if (chunk.length > 1 << 20) {
+        written += writeSync(fd, chunk)
+        chunk = ""
+      }
+    }
+    written += writeSync(fd, chunk)
+    return written
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** The resident memory of a process now and at its peak, in MB (Linux; 0 elsewhere). */
+const memoryOf = (pid: number): { readonly rssMB: number; readonly peakMB: number } => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status)?.[1] ?? 0)
+    return { rssMB: kb("VmRSS") / 1024, peakMB: kb("VmHWM") / 1024 }
+  } catch {
+    return { rssMB: 0, peakMB: 0 }
+  }
+}
+
+const scenarioEmulatorAtSize = async (ctx: Context) => {
+  const dir = mkdtempSync(join(tmpdir(), "batchfx-bench-emulator-"))
+  try {
+    const uploadPath = join(dir, "upload.jsonl")
+    const createPath = join(dir, "create.jsonl")
+    const uploadBytes = writeRequests(uploadPath, { bytes: ctx.sizes.uploadBytes })
+    writeRequests(createPath, { lines: ctx.sizes.createLines })
+    log(`  [8] files: ${(uploadBytes / 1024 / 1024).toFixed(1)} MB to upload, ${ctx.sizes.createLines} lines to create`)
+    const cases = [
+      { name: ExtraRows.uploadCase(uploadBytes), args: ["upload", uploadPath] },
+      { name: ExtraRows.createCase(ctx.sizes.createLines), args: ["create", createPath] }
+    ]
+    for (let run = 1; run <= ctx.options.runs; run++) {
+      for (const c of cases) {
+        const emulator = await startEmulator([])
+        try {
+          const idle = memoryOf(emulator.pid)
+          const result = await exec(process.execPath, [probe("sdkEmulator"), c.args[0]!, emulator.baseUrl, c.args[1]!])
+          const after = memoryOf(emulator.pid)
+          const report = result.code === 0 ? lastReport(result.stdout) : undefined
+          const record: RunRecord = {
+            scenario: 8,
+            case: c.name,
+            contender: "sdk",
+            run,
+            report,
+            wallMs: result.wallMs,
+            exitCode: result.code,
+            emulator: { idleRssMB: idle.rssMB, peakRssMB: after.peakMB },
+            ...(report === undefined ? { error: (result.stderr || result.stdout).trim().slice(-600) } : {})
+          }
+          ctx.records.push(record)
+          log(`  [8] ${c.name} run ${run}: ${
+            report === undefined
+              ? `FAILED (exit ${result.code}): ${record.error ?? ""}`
+              : `${report.ms.toFixed(0)} ms, emulator ${idle.rssMB.toFixed(0)} MB idle, peak ${
+                after.peakMB.toFixed(0)
+              } MB`
+          }`)
+        } finally {
+          emulator.stop()
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -462,8 +667,10 @@ const main = async () => {
   // (2 and 3) run last, so that a run cut short has the others.
   const scenarios: ReadonlyArray<readonly [number, (ctx: Context) => Promise<void>]> = [
     [6, scenarioCold],
+    [7, scenarioPackaging],
     [1, scenarioList],
     [4, scenarioResults],
+    [8, scenarioEmulatorAtSize],
     [5, scenarioRetrieve],
     [2, scenarioLatency],
     [3, scenarioMemory]
@@ -485,7 +692,7 @@ const main = async () => {
       notes,
       partial
     }
-    const rows = Markdown.summarize(raw)
+    const rows = [...Markdown.summarize(raw), ...ExtraRows.summarize(raw)]
     const markdown = Markdown.render(raw, rows)
     const dir = options.write && !options.smoke ? packageDir : join(packageDir, "build")
     mkdirSync(dir, { recursive: true })
