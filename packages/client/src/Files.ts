@@ -15,6 +15,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
@@ -108,6 +109,18 @@ export interface UploadOptions extends ClientConfig.CallOptions {
   readonly limits?: RequestLine.InputLimits | undefined
   /** How many problems an `InputError` keeps; default 100. */
   readonly maxProblems?: number | undefined
+  /**
+   * How long the server may go without taking a byte of the upload, or without answering once it
+   * has them all, before the attempt counts as timed out; default the client's timeout. `timeout`,
+   * when given, bounds each attempt as a whole as well.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long an upload whose answer was lost (a reset after sending, a timeout, a 5xx) is looked
+   * for in the files list (same purpose, name and size, created since the attempt began) before it
+   * is sent again; the list lags behind uploads. Default 60 seconds; 0 sends again at once.
+   */
+  readonly findWithin?: Duration.DurationInput | undefined
 }
 
 /**
@@ -197,7 +210,29 @@ export interface Service {
  */
 export class Files extends Context.Tag("@batchfx/client/Files")<Files, Service>() {}
 
-const defaultUploadTimeout = Duration.minutes(10)
+/**
+ * How long an upload whose answer was lost is looked for before it is sent again: 60 seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultFindWithin: Duration.Duration = Duration.seconds(60)
+
+/** The waits between looks for a lost upload: 1 s doubling to 8 s, jittered (about 10 looks in a minute). */
+const lookSchedule = Schedule.exponential("1 second").pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(8))),
+  Schedule.jitteredWith({ min: 0.8, max: 1 })
+)
+
+/** How many files a page of the lookup asks for (newest first). */
+const lookPageSize = 100
+
+/** A lookup for a lost upload that has not found it (yet). */
+class NotYetListed {
+  readonly _tag = "NotYetListed"
+}
+
+const decodeFileList = Schema.decodeUnknownEither(File.FileList)
 
 const validateId = (id: string, operation: string) => Ids.validateId(id, operation, "file")
 
@@ -287,19 +322,118 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
   const transport = yield* Transport.Transport
   const settings = transport.settings
 
+  // Files this client got from an upload or claimed from the list: a lookup never claims one twice,
+  // so two uploads of the same bytes whose answers were both lost are not taken for one.
+  const claimed = new Set<string>()
+
+  // The newest files with this purpose, name and size created at or after `sinceSeconds`, not yet
+  // claimed; pages are read newest first until they are older than that.
+  const findUploaded = (
+    filename: string,
+    size: number,
+    sinceSeconds: number
+  ): Effect.Effect<Option.Option<File.OpenAiFile>, CallError> => {
+    const page = (after: string | undefined): Effect.Effect<Option.Option<File.OpenAiFile>, CallError> =>
+      transport.json(
+        HttpClientRequest.get("/files").pipe(
+          HttpClientRequest.setUrlParams({
+            purpose: "batch",
+            order: "desc",
+            limit: String(lookPageSize),
+            ...(after === undefined ? {} : { after })
+          })
+        ),
+        decodeFileList,
+        { operation: "files.list" }
+      ).pipe(Effect.flatMap((list) => {
+        const found = list.data.find((f) =>
+          f.filename === filename && f.bytes === size && f.created_at >= sinceSeconds && !claimed.has(f.id)
+        )
+        if (found !== undefined) {
+          claimed.add(found.id)
+          return Effect.succeed(Option.some(found))
+        }
+        const last = list.data[list.data.length - 1]
+        return last !== undefined && last.created_at >= sinceSeconds && list.has_more !== false
+          ? page(last.id)
+          : Effect.succeed(Option.none())
+      }))
+    return page(undefined)
+  }
+
   const send = (
     body: Stream.Stream<Uint8Array, unknown>,
     size: number,
     filename: string,
     options: UploadOptions
-  ): Effect.Effect<File.OpenAiFile, CallError> =>
-    transport.json(
-      HttpClientRequest.post("/files").pipe(
-        HttpClientRequest.setBody(InternalInput.multipart(body, size, filename, "batch"))
-      ),
-      File.decodeOpenAiFile,
-      { operation: "files.upload", retry: options.retry, timeout: options.timeout ?? defaultUploadTimeout }
+  ): Effect.Effect<File.OpenAiFile, CallError> => {
+    const idle = options.idleTimeout === undefined ? settings.timeout : Duration.decode(options.idleTimeout)
+    const overall = options.timeout === undefined ? Duration.infinity : Duration.decode(options.timeout)
+    const findWithin = options.findWithin === undefined ? defaultFindWithin : Duration.decode(options.findWithin)
+    const decode = transport.decodeJson(File.decodeOpenAiFile)
+    const url = `${settings.baseUrl}/files`
+
+    const attempt = (n: number) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        // The time of the last byte the client took from the body (a pull means the one before
+        // was accepted); unset until the request goes out, so a governor's hold does not count.
+        let lastPull: number | undefined = undefined
+        const tracked = Stream.tap(body, () =>
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            lastPull = now
+          }))
+        const request = HttpClientRequest.post("/files").pipe(
+          HttpClientRequest.setBody(InternalInput.multipart(tracked, size, filename, "batch"))
+        )
+        const idleMillis = Duration.toMillis(idle)
+        const watchdog: Effect.Effect<never, TimeoutError> = Effect.gen(function*() {
+          while (true) {
+            yield* Effect.sleep(Duration.millis(Math.max(10, idleMillis / 4)))
+            const now = yield* Clock.currentTimeMillis
+            if (lastPull !== undefined && now - lastPull >= idleMillis) {
+              return yield* new TimeoutError({ method: "POST", url, attempt: n, timeout: idle })
+            }
+          }
+        })
+        const sent = Effect.raceFirst(
+          transport.attempt(request, decode, { operation: "files.upload", attempt: n, timeout: overall }),
+          watchdog
+        )
+        // The answer was lost, not necessarily the upload: look for it before sending it again.
+        const lookFor = (error: CallError): Effect.Effect<Either.Either<File.OpenAiFile, CallError>, CallError> =>
+          findUploaded(filename, size, Math.floor(started / 1000)).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.fail(new NotYetListed()),
+              onSome: (found) => Effect.succeed(found)
+            })),
+            Effect.retry({
+              schedule: lookSchedule.pipe(Schedule.upTo(findWithin)),
+              while: (e) => e instanceof NotYetListed
+            }),
+            Effect.tap((found) =>
+              Effect.logDebug(`an upload whose answer was lost was found in the files list as ${found.id}`)
+            ),
+            Effect.map((found) => Either.right(found)),
+            // Not listed in time: sent again (if the schedule allows). A lookup that failed for good
+            // leaves the outcome unknown, so the upload ends with its error and is not repeated.
+            Effect.catchAll((lookup) =>
+              lookup instanceof NotYetListed ? Effect.fail(error) : Effect.succeed(Either.left(error))
+            )
+          )
+        return yield* sent.pipe(
+          Effect.map((file): Either.Either<File.OpenAiFile, CallError> => Either.right(file)),
+          Effect.catchIf((error) => isAmbiguous(error) && Duration.toMillis(findWithin) > 0, lookFor)
+        )
+      })
+    return transport.retrying(attempt, { retry: options.retry }).pipe(
+      Effect.flatMap(Either.match({
+        onLeft: (error) => Effect.fail(error),
+        onRight: (file) => Effect.succeed(file)
+      })),
+      Effect.tap((file) => Effect.sync(() => claimed.add(file.id)))
     )
+  }
 
   const inputError = (collected: InternalInput.Collected, path?: string) =>
     new InputError({ problems: collected.problems, count: collected.problemCount, path })

@@ -201,10 +201,15 @@ export const make = (
           apiMessage: `The client holds requests until ${new Date(held.until).toISOString()} (${held.reason})`,
           retryAfter: held.retryAfter
         })).pipe(
-          Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () => new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
-          })
+          // An infinite timeout is none: an upload bounded by its idle guard instead.
+          (effect) =>
+            Duration.isFinite(timeout)
+              ? Effect.timeoutFail(effect, {
+                duration: timeout,
+                onTimeout: () =>
+                  new TimeoutError({ method: info.method, url: info.url, attempt: info.attempt, timeout })
+              })
+              : effect
         )
 
     const attempt: Service["attempt"] = (request, handle, attemptOptions) => {
