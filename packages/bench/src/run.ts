@@ -14,6 +14,7 @@
 import { execFileSync, spawn } from "node:child_process"
 import {
   closeSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -457,7 +458,7 @@ const checkedExec = async (command: string, args: ReadonlyArray<string>) => {
 // Packs the CLI and installs the tarball globally into a temporary prefix: the user's `batchfx`.
 const installCli = async (dir: string): Promise<string> => {
   await checkedExec("pnpm", ["--dir", repoDir, "--filter", "@batchfx/cli", "pack", "--pack-destination", dir])
-  const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))
+  const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz") && f.includes("cli"))
   if (tarball === undefined) throw new Error(`pnpm pack wrote no tarball to ${dir}`)
   const prefix = join(dir, "global")
   await checkedExec("npm", [
@@ -499,9 +500,12 @@ const scenarioPackaging = async (ctx: Context) => {
       })
     }
   }
-  const bundle = join(repoDir, "packages", "cli", "dist", "bundle", "batchfx.js")
   const dir = mkdtempSync(join(tmpdir(), "batchfx-bench-cli-"))
   try {
+    // A copy of the in-repo bundle (it needs nothing beside it), taken when the tarball is packed
+    // from it, so that a rebuild during the run changes neither.
+    cpSync(join(repoDir, "packages", "cli", "dist", "bundle"), join(dir, "bundle"), { recursive: true })
+    const bundle = join(dir, "bundle", "batchfx.js")
     const installed = await installCli(dir)
     log(`  [7] installed the CLI's tarball: ${installed}`)
     for (let run = 1; run <= runs; run++) {
