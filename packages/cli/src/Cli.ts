@@ -86,7 +86,7 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never
       const defect = Cause.squash(cause)
       yield* Output.errLine(
         `batchfx: unexpected error: ${
-          defect instanceof Error ? defect.message : String(defect)
+          Output.escapeControl(defect instanceof Error ? defect.message : String(defect))
         } (run with --verbose for details)`
       )
       yield* trace
@@ -96,22 +96,25 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never
     if (ValidationError.isValidationError(error)) return ExitCode.usage
     if (PlatformTerminal.isQuitException(error)) return ExitCode.interrupted
     if (hasMessage(error)) {
+      // Messages carry server text: control characters are shown escaped, never acted on.
+      const message = Output.escapeControl(error.message)
       switch (error._tag) {
         case "UsageError": {
           const command = "command" in error && typeof error.command === "string" ? `${error.command} ` : ""
-          yield* Output.errLine(`batchfx: ${error.message}\nRun 'batchfx ${command}--help' for usage.`)
+          yield* Output.errLine(`batchfx: ${message}\nRun 'batchfx ${command}--help' for usage.`)
           return ExitCode.usage
         }
         case "MissingApiKey":
-          yield* Output.errLine(`batchfx: ${error.message}`)
+        case "InvalidApiKey":
+          yield* Output.errLine(`batchfx: ${message}`)
           return ExitCode.usage
         default:
-          if (error.message !== "") yield* Output.errLine(`batchfx: ${error.message}`)
+          if (message !== "") yield* Output.errLine(`batchfx: ${message}`)
           yield* trace
           return ExitCode.failure
       }
     }
-    yield* Output.errLine(`batchfx: ${String(error)}`)
+    yield* Output.errLine(`batchfx: ${Output.escapeControl(String(error))}`)
     yield* trace
     return ExitCode.failure
   })

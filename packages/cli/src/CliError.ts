@@ -50,6 +50,22 @@ export class MissingApiKey
 }
 
 /**
+ * `OPENAI_API_KEY` holds a character an HTTP header cannot carry (a trailing CR/LF is dropped
+ * before this check). The sentence names the position, never the key. Exit code 2.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidApiKey extends Schema.TaggedError<InvalidApiKey>("@batchfx/cli/InvalidApiKey")("InvalidApiKey", {
+  /** What is wrong, e.g. `has a control character at position 12 of 40, which an HTTP header cannot carry`. */
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `OPENAI_API_KEY ${this.problem}: set it again (a key is letters, digits, '-' and '_').`
+  }
+}
+
+/**
  * The command ran and did not succeed for a reason that is not an API error: a batch that ended
  * other than `completed`, a wait that timed out, some ids of a bulk operation failing (each was
  * reported already). Exit code 1.

@@ -17,7 +17,7 @@ const toFullDisk = (args: ReadonlyArray<string>, env: Record<string, string>) =>
     const child = spawn(process.execPath, [bin, ...args], { env: processEnv(env), stdio: ["ignore", full, "pipe"] })
     closeSync(full)
     let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (d: string) => void (stderr += d))
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => void (stderr += d))
     child.on("close", (code) => resume(Effect.succeed({ code, stdout: "", stderr })))
     return Effect.sync(() => void child.kill("SIGKILL"))
   })

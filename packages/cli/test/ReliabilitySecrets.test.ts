@@ -120,6 +120,59 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
       assertNoLeak("the files written", filesIn(dir))
     }), 180_000)
 
+  it.effect("a password in the base URL is never printed: the URL is refused before anything is sent (exit 2)", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const host = new URL(fake.baseUrl).host
+      const before = yield* fake.requestCount()
+      const urls = [
+        `http://bob:hunter2@${host}/v1`,
+        `http://bob:hunter2@127.0.0.1:99999/v1`,
+        `ht!tp://bob:hunter2@${host}/v1`,
+        `http://hunter2@${host}/v1`
+      ]
+      for (const url of urls) {
+        for (const args of [["get", "batch_x"], ["--verbose", "list"]]) {
+          for (const env of [{ OPENAI_API_KEY: canary, OPENAI_BASE_URL: url }, { OPENAI_API_KEY: canary }]) {
+            const r = yield* runCli(env.OPENAI_BASE_URL === undefined ? [...args, "--base-url", url] : args, { env })
+            assert.strictEqual(r.code, 2, r.stderr)
+            assert.notInclude(r.stdout + r.stderr, "hunter2", url)
+            assert.match(r.stderr, /^batchfx: (--base-url|OPENAI_BASE_URL) (must not carry a user name|is not a URL)/)
+            assertNoLeak(url, r.stdout + r.stderr)
+          }
+        }
+      }
+      assert.strictEqual(yield* fake.requestCount(), before, "nothing sent")
+    }))
+
+  it.effect("a key ending in CR/LF works; a key a header cannot carry is one sentence and exit 2, nothing sent", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* fake.seedBatches(1)
+      for (const ending of ["\r\n", "\n"]) {
+        const r = yield* runCli(["list", "--max", "1"], {
+          env: { OPENAI_API_KEY: canary + ending, OPENAI_BASE_URL: fake.baseUrl }
+        })
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.strictEqual(jsonLines(r.stdout).length, 1)
+      }
+      const before = yield* fake.requestCount()
+      const bad = [`${canary}\r\nX-Injected: 1`, `${canary}\u0000`, `sk-SECRET-canary-é`, `sk-SECRET canary`]
+      for (const key of bad) {
+        for (const verbose of [[], ["--verbose"]]) {
+          const r = yield* runCli([...verbose, "list"], { env: { OPENAI_API_KEY: key, OPENAI_BASE_URL: fake.baseUrl } })
+          assert.strictEqual(r.code, 2, r.stderr)
+          assert.match(
+            r.stderr,
+            /^batchfx: OPENAI_API_KEY has an? [a-zA-Z -]+ at position \d+ of \d+, which an HTTP header cannot carry: set it again/
+          )
+          assert.strictEqual(r.stderr.trimEnd().split("\n").filter((l) => !l.includes("DEBUG")).length, 1, r.stderr)
+          assertNoLeak(JSON.stringify(key), r.stdout + r.stderr)
+        }
+      }
+      assert.strictEqual(yield* fake.requestCount(), before, "nothing sent")
+    }))
+
   it.effect("demo and fake-server with the key in the environment", () =>
     Effect.gen(function*() {
       const demo = yield* runCli(["--verbose", "demo"], { env: { OPENAI_API_KEY: canary } })

@@ -8,7 +8,7 @@
 import * as BatchClient from "@batchfx/client/BatchClient"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import * as Bulk from "@batchfx/client/Bulk"
-import type * as ClientConfig from "@batchfx/client/ClientConfig"
+import * as ClientConfig from "@batchfx/client/ClientConfig"
 import * as Files from "@batchfx/client/Files"
 import * as Watch from "@batchfx/client/Watch"
 import type * as Batch from "@batchfx/core/Batch"
@@ -21,7 +21,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { MissingApiKey } from "../CliError.js"
+import { InvalidApiKey, MissingApiKey, UsageError } from "../CliError.js"
 import { Api, defaultConcurrency, type Outcome, type Service } from "./api.js"
 import type { Globals } from "./options.js"
 import * as Output from "./output.js"
@@ -111,21 +111,56 @@ const optionalEnv = (name: string) =>
     Effect.orElseSucceed(() => Option.none<string>())
   )
 
+/** A URL with any user name and password replaced by `***`, for messages. */
+const withoutUserinfo = (url: string): string => url.replace(/^([^/]*\/\/)[^/@]*@/, "$1***@")
+
+/**
+ * Checks a base URL before anything is sent: it must be an http(s) URL and carry no user name or
+ * password (the API key is the credential; fetch refuses such a URL, and its error would print it).
+ */
+const checkBaseUrl = (url: string, from: string): Effect.Effect<string, UsageError> => {
+  const refuse = (why: string) => Effect.fail(new UsageError({ description: `${from} ${why}` }))
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return refuse(`is not a URL: ${withoutUserinfo(url)}`)
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    return refuse(
+      `must not carry a user name or password (${withoutUserinfo(url)}): the API key is the credential`
+    )
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return refuse(`must be an http or https URL, got ${parsed.protocol}`)
+  }
+  return Effect.succeed(url)
+}
+
 /**
  * The adapter from the global options and the environment: `OPENAI_API_KEY` (required, kept
- * `Redacted`), `--base-url` or `OPENAI_BASE_URL`, `--organization` or `OPENAI_ORG_ID`, `--project`
- * or `OPENAI_PROJECT_ID`. A missing key fails with `MissingApiKey`.
+ * `Redacted`, a trailing CR/LF dropped), `--base-url` or `OPENAI_BASE_URL`, `--organization` or
+ * `OPENAI_ORG_ID`, `--project` or `OPENAI_PROJECT_ID`. A missing key fails with `MissingApiKey`, a
+ * key a header cannot carry with `InvalidApiKey`, a base URL with a password or no URL at all with
+ * `UsageError`.
  */
 export const layerGlobals = (
   globals: Globals
-): Layer.Layer<Api | BatchClient.BatchClient | Files.Files, MissingApiKey> =>
+): Layer.Layer<Api | BatchClient.BatchClient | Files.Files, MissingApiKey | InvalidApiKey | UsageError> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const apiKey = yield* Config.option(Config.redacted("OPENAI_API_KEY")).pipe(
       Effect.orElseSucceed(() => Option.none<Redacted.Redacted>()),
+      Effect.map(Option.map(ClientConfig.normalizeApiKey)),
       Effect.map(Option.filter((key) => Redacted.value(key).trim() !== ""))
     )
     if (Option.isNone(apiKey)) return yield* new MissingApiKey()
-    const baseUrl = Option.isSome(globals.baseUrl) ? globals.baseUrl : yield* optionalEnv("OPENAI_BASE_URL")
+    const problem = ClientConfig.apiKeyProblem(Redacted.value(apiKey.value))
+    if (problem !== undefined) return yield* new InvalidApiKey({ problem })
+    const baseUrl = Option.isSome(globals.baseUrl)
+      ? Option.some(yield* checkBaseUrl(globals.baseUrl.value, "--base-url"))
+      : yield* optionalEnv("OPENAI_BASE_URL").pipe(
+        Effect.flatMap(Effect.transposeMapOption((url) => checkBaseUrl(url, "OPENAI_BASE_URL")))
+      )
     const organization = Option.isSome(globals.organization)
       ? globals.organization
       : yield* optionalEnv("OPENAI_ORG_ID")

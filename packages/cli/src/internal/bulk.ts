@@ -27,7 +27,9 @@ export const printOutcomes = (
         outcome._tag === "Failed"
           ? Effect.zipRight(
             Ref.update(counts, (c) => ({ ...c, failed: c.failed + 1 })),
-            Output.errLine(`batchfx: ${outcome.id}: ${outcome.error.message}`)
+            Output.errLine(
+              `batchfx: ${Output.escapeControl(outcome.id)}: ${Output.escapeControl(outcome.error.message)}`
+            )
           )
           : Ref.update(counts, (c) => ({ ...c, ok: c.ok + 1 }))
       ),

@@ -47,6 +47,25 @@ export const stripAnsi = (text: string): string => text.replace(ansi, "")
 
 const clean = (target: Target, text: string): string => target.colors ? text : stripAnsi(text)
 
+// C0 controls (newline and tab too), DEL, C1 controls (0x9b starts an escape on some terminals),
+// and the bidirectional overrides that reorder what a terminal shows.
+const control = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text from a server (error messages, batch fields) made safe to print: every control character
+ * is shown as an escape (`\x1b`, `\n`, `\u202e`) instead of acting on the terminal or forging a line.
+ */
+export const escapeControl = (text: string): string =>
+  text.replace(control, (c) => {
+    const code = c.charCodeAt(0)
+    return c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`
+  })
+
+/** URLs with a user name or password have them replaced by `***` (what stderr shows never carries them). */
+export const redactUserinfo = (text: string): string => text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, "$1***@")
+
 /** Writes text to stdout (add the newline yourself). */
 export const out = (text: string): Effect.Effect<void, never, Output> =>
   Effect.flatMap(Output, ({ stdout }) => stdout.write(clean(stdout, text)))
@@ -58,9 +77,9 @@ export const outLine = (text: string): Effect.Effect<void, never, Output> => out
 export const outBytes = (bytes: Uint8Array): Effect.Effect<void, never, Output> =>
   Effect.flatMap(Output, ({ stdout }) => stdout.write(bytes))
 
-/** Writes text to stderr as is. */
+/** Writes text to stderr, with any password in a URL replaced by `***`. */
 export const err = (text: string): Effect.Effect<void, never, Output> =>
-  Effect.flatMap(Output, ({ stderr }) => stderr.write(clean(stderr, text)))
+  Effect.flatMap(Output, ({ stderr }) => stderr.write(clean(stderr, redactUserinfo(text))))
 
 /** Writes a line to stderr. */
 export const errLine = (text: string): Effect.Effect<void, never, Output> => err(text + "\n")
@@ -77,10 +96,13 @@ export const isTty = (stream: "stdout" | "stderr" | "stdin"): Effect.Effect<bool
  * `@effect/cli` prints (help, usage errors, version, completions) and for the logger.
  */
 export const console = (output: Service): Console.Console => {
-  const writer = (target: Target) => ({ write: (text: string) => target.unsafeWrite(clean(target, text)) })
+  const writer = (target: Target, redact: (text: string) => string) => ({
+    write: (text: string) => target.unsafeWrite(clean(target, redact(text)))
+  })
   const node = new NodeConsole({
-    stdout: writer(output.stdout) as unknown as NodeJS.WritableStream,
-    stderr: writer(output.stderr) as unknown as NodeJS.WritableStream,
+    stdout: writer(output.stdout, (text) => text) as unknown as NodeJS.WritableStream,
+    // Logs (`--verbose`) and usage errors go to stderr: no password of a URL in them either.
+    stderr: writer(output.stderr, redactUserinfo) as unknown as NodeJS.WritableStream,
     ignoreErrors: false,
     colorMode: false
   })

@@ -11,8 +11,14 @@ import * as Output from "./output.js"
 
 const encode = Schema.encodeSync(Batch.Batch)
 
-/** A batch as the API sent it (JSON text, one line). */
-export const json = (batch: Batch.Batch): string => JSON.stringify(encode(batch))
+// JSON.stringify escapes C0 controls but leaves DEL, C1 controls (0x9b starts an escape on some
+// terminals) and the bidirectional overrides as they are; the \u form is the same JSON value.
+const unsafeInJson = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+const safeJson = (text: string): string =>
+  text.replace(unsafeInJson, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** A batch as the API sent it (JSON text, one line, no character that acts on a terminal). */
+export const json = (batch: Batch.Batch): string => safeJson(JSON.stringify(encode(batch)))
 
 /** The format to use: the one asked for, else `table` on a terminal and `jsonl` in a pipe. */
 export const resolveFormat = (format: Option.Option<Format>): Effect.Effect<Format, never, Output.Output> =>
@@ -35,8 +41,10 @@ const columns = [
   ["FAILED", 6]
 ] as const
 
+// Cells come from the server: escaped, so that no control character acts on the terminal.
 const row = (cells: ReadonlyArray<string>): string =>
-  cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(columns[i]![1])).join("  ").trimEnd()
+  cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(columns[i]![1])).map(Output.escapeControl)
+    .join("  ").trimEnd()
 
 /** The header of the batch table. */
 export const tableHeader: string = row(columns.map(([name]) => name))
@@ -92,7 +100,7 @@ export const printOne = (batch: Batch.Batch, format: Format): Effect.Effect<void
     case "jsonl":
       return Output.outLine(json(batch))
     case "json":
-      return Output.outLine(JSON.stringify(encode(batch), null, 2))
+      return Output.outLine(safeJson(JSON.stringify(encode(batch), null, 2)))
     case "table":
       return Effect.zipRight(Output.outLine(Output.bold(tableHeader)), Output.outLine(tableRow(batch)))
   }
@@ -104,14 +112,14 @@ export const summary = (batch: Batch.Batch): string => {
   const counts = c === null || c === undefined || c.total === 0
     ? ""
     : ` ${c.completed}/${c.total} done, ${c.failed} failed`
-  return `${batch.status}${counts}`
+  return `${Output.escapeControl(batch.status)}${counts}`
 }
 
 /** A progress bar line: `batch_… [█████░░░░░]  50% in_progress 5/10 done, 0 failed`. */
 export const bar = (batch: Batch.Batch, width = 24): string => {
   const { fraction } = Watch.progress(batch)
   const full = Math.round(fraction * width)
-  return `${batch.id} [${"█".repeat(full)}${"░".repeat(width - full)}] ${
+  return `${Output.escapeControl(batch.id)} [${"█".repeat(full)}${"░".repeat(width - full)}] ${
     String(Math.floor(fraction * 100)).padStart(3)
   }% ${summary(batch)}`
 }
@@ -120,7 +128,7 @@ export const bar = (batch: Batch.Batch, width = 24): string => {
 export const progressLine = (batch: Batch.Batch): Effect.Effect<string> =>
   Effect.map(
     Clock.currentTimeMillis,
-    (now) => `${new Date(now).toISOString().slice(0, 19)}Z ${batch.id} ${summary(batch)}`
+    (now) => `${new Date(now).toISOString().slice(0, 19)}Z ${Output.escapeControl(batch.id)} ${summary(batch)}`
   )
 
 /**
@@ -143,6 +151,8 @@ export const showProgress = <E, R>(
 export const firstError = (batch: Batch.Batch): Option.Option<string> =>
   Option.fromNullable(batch.errors?.data?.[0]).pipe(
     Option.map((e) =>
-      `${e.message ?? e.code ?? "unknown error"}${e.line === null || e.line === undefined ? "" : ` (line ${e.line})`}`
+      `${Output.escapeControl(e.message ?? e.code ?? "unknown error")}${
+        e.line === null || e.line === undefined ? "" : ` (line ${e.line})`
+      }`
     )
   )
