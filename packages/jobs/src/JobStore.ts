@@ -155,16 +155,16 @@ export interface NewJob {
 }
 
 /**
- * The store's operations. Each write is one statement or one transaction, so a crash leaves the
- * store as it was before or after it, never between.
+ * The store's operations. Each write is one statement, so a crash leaves the store as it was
+ * before or after it, never between; no transaction holds the database while a worker runs.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Service {
   /**
-   * Stores a job and its input lines (each already checked and encoded as JSON) in one
-   * transaction: a failure of the stream rolls everything back.
+   * Stores a job and its input lines (each already checked and encoded as JSON); the job appears
+   * only once every line is stored, and a failure of the stream stores nothing.
    */
   readonly insertJob: <E, R>(
     job: NewJob,
@@ -327,18 +327,11 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
   const fail = (operation: string) => (cause: SqlError) => new StoreError({ operation, cause })
   yield* migrate(sql).pipe(Effect.mapError(fail("create its tables")))
 
+  // Without a transaction, which would hold the database for the whole input: the lines go in
+  // first and the job's row last, so no one sees the job before its input is complete, and a
+  // failed input (or a crash) leaves only lines that no job names, removed on the next failure.
   const insertJob: Service["insertJob"] = (job, lines) =>
     Effect.gen(function*() {
-      yield* sql`INSERT INTO batchfx_jobs ${
-        sql.insert({
-          id: job.id,
-          name: job.name ?? null,
-          endpoint: job.endpoint,
-          status: "pending",
-          created_at: job.createdAt,
-          retry_of: job.retryOf ?? null
-        })
-      }`
       let n = 0
       let bytes = 0
       yield* lines.pipe(
@@ -351,10 +344,21 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
         Stream.grouped(insertChunk),
         Stream.runForEach((rows) => sql`INSERT INTO batchfx_job_inputs ${sql.insert(Array.from(rows))}`)
       )
-      yield* sql`UPDATE batchfx_jobs SET lines = ${n}, bytes = ${bytes} WHERE id = ${job.id}`
+      yield* sql`INSERT INTO batchfx_jobs ${
+        sql.insert({
+          id: job.id,
+          name: job.name ?? null,
+          endpoint: job.endpoint,
+          status: "pending",
+          created_at: job.createdAt,
+          lines: n,
+          bytes,
+          retry_of: job.retryOf ?? null
+        })
+      }`
       return { lines: n, bytes }
     }).pipe(
-      sql.withTransaction,
+      Effect.tapError(() => sql`DELETE FROM batchfx_job_inputs WHERE job_id = ${job.id}`.pipe(Effect.ignore)),
       Effect.mapError((e) => (isSqlError(e) ? fail("store the job")(e) : e))
     )
 
@@ -404,11 +408,16 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
       Effect.mapError(fail("record a cancel"))
     )
 
+  const markRunning = (jobId: string, shards: number) =>
+    sql`UPDATE batchfx_jobs SET shards = ${shards},
+      status = CASE WHEN status = 'pending' THEN 'running' ELSE status END WHERE id = ${jobId}`
+
   const split: Service["split"] = (jobId, limits) =>
     Effect.gen(function*() {
       const existing = yield* sql`SELECT shard, first_line, lines, bytes FROM batchfx_job_shards
         WHERE job_id = ${jobId} ORDER BY shard`
       if (existing.length > 0) {
+        yield* markRunning(jobId, existing.length)
         return existing.map((row): Split.PlannedShard => ({
           shard: num(row.shard),
           firstLine: num(row.first_line),
@@ -419,18 +428,19 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
       const sizes = yield* sql`SELECT length(CAST(line AS BLOB)) + 1 AS size FROM batchfx_job_inputs
         WHERE job_id = ${jobId} ORDER BY line_no`
       const planned = Split.plan(sizes.map((row) => num(row.size)), limits)
-      yield* Effect.forEach(
-        planned,
-        (p) =>
-          sql`INSERT INTO batchfx_job_shards ${
-            sql.insert({ job_id: jobId, shard: p.shard, first_line: p.firstLine, lines: p.lines, bytes: p.bytes })
-          }`,
-        { discard: true }
-      )
-      yield* sql`UPDATE batchfx_jobs SET shards = ${planned.length},
-        status = CASE WHEN status = 'pending' THEN 'running' ELSE status END WHERE id = ${jobId}`
+      // one statement, so a crash leaves every shard or none
+      yield* sql`INSERT INTO batchfx_job_shards ${
+        sql.insert(planned.map((p) => ({
+          job_id: jobId,
+          shard: p.shard,
+          first_line: p.firstLine,
+          lines: p.lines,
+          bytes: p.bytes
+        })))
+      }`
+      yield* markRunning(jobId, planned.length)
       return planned
-    }).pipe(sql.withTransaction, Effect.mapError(fail("split a job")))
+    }).pipe(Effect.mapError(fail("split a job")))
 
   const inputLines: Service["inputLines"] = (jobId, firstLine, lines) =>
     Stream.paginateEffect(firstLine, (from) => {
@@ -482,7 +492,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
           })))
         }`,
       { discard: true }
-    ).pipe(sql.withTransaction, Effect.mapError(fail("store result lines")))
+    ).pipe(Effect.mapError(fail("store result lines")))
 
   const setDownloaded: Service["setDownloaded"] = (jobId, n) =>
     sql`UPDATE batchfx_job_shards SET downloaded = 1 WHERE job_id = ${jobId} AND shard = ${n}`.pipe(

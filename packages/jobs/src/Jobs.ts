@@ -7,12 +7,14 @@
 import { BatchClient, ClientConfig, Files } from "@batchfx/client"
 import { type Batch, Jsonl, RequestLine, ResultLine } from "@batchfx/core"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as SingleRunner from "@effect/cluster/SingleRunner"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Path from "@effect/platform/Path"
 import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Libsql from "@libsql/client"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -387,10 +389,35 @@ export const storeConfig: Config.Config<string> = Config.string("BATCHFX_STORE")
   Config.withDefault(defaultStore)
 )
 
+/** How long a statement waits for another process's write to finish before it fails. */
+const busyTimeoutMillis = 15_000
+
+/**
+ * A libsql client whose every connection waits for a busy database: libsql opens a new
+ * connection after each transaction, and SQLite's busy timeout is set per connection.
+ */
+const waitingWhenBusy = (client: Libsql.Client): Libsql.Client => {
+  const pragma = () => client.execute(`PRAGMA busy_timeout = ${busyTimeoutMillis}`)
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === "transaction") {
+        return async (mode?: Libsql.TransactionMode) => {
+          const tx = await target.transaction(mode)
+          await pragma()
+          return tx
+        }
+      }
+      const value = Reflect.get(target, property, receiver)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
+}
+
 /**
  * The SQL client of a store URL: a `file:` URL (or a bare path) is an embedded SQLite file, made
- * with its directory when missing; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server.
- * Integers are read as `bigint` because the workflow engine's ids are 64-bit.
+ * with its directory when missing, in WAL mode so that readers (`status`, `results`) never stop a
+ * worker; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server. Integers are read as
+ * `bigint` because the workflow engine's ids are 64-bit.
  *
  * @since 0.1.0
  * @category layers
@@ -398,18 +425,35 @@ export const storeConfig: Config.Config<string> = Config.string("BATCHFX_STORE")
 export const layerSql = (
   url: string
 ): Layer.Layer<SqlClient.SqlClient, StoreError, FileSystem.FileSystem | Path.Path> =>
-  Layer.unwrapEffect(Effect.gen(function*() {
+  Layer.unwrapScoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const isRemote = /^(libsql|https?|wss?):/i.test(url)
     const full = isRemote || url.startsWith("file:") || url === ":memory:" ? url : `file:${url}`
-    if (full.startsWith("file:")) {
+    const isFile = full.startsWith("file:")
+    if (isFile) {
       const file = full.slice("file:".length)
       yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
         Effect.mapError((cause) => new StoreError({ operation: `create the directory of ${file}`, cause }))
       )
     }
-    return LibsqlClient.layer({ url: full, intMode: "bigint" }) as Layer.Layer<SqlClient.SqlClient>
+    const client = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => waitingWhenBusy(Libsql.createClient({ url: full, intMode: "bigint" })),
+        catch: (cause) => new StoreError({ operation: `open ${full}`, cause })
+      }),
+      (client) => Effect.sync(() => client.close())
+    )
+    if (isFile) {
+      yield* Effect.tryPromise({
+        try: async () => {
+          await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMillis}`)
+          await client.execute("PRAGMA journal_mode = WAL")
+        },
+        catch: (cause) => new StoreError({ operation: `open ${full}`, cause })
+      })
+    }
+    return LibsqlClient.layer({ liveClient: client }) as Layer.Layer<SqlClient.SqlClient>
   }))
 
 /**
@@ -452,6 +496,24 @@ export interface WorkerOptions {
   readonly shardConcurrency?: number | undefined
   /** How often the worker looks for jobs it has not started; default every second. */
   readonly pickUp?: Duration.DurationInput | undefined
+  /** Settings of the cluster's runner over `singleRunnerSharding` (say, to poll storage less often). */
+  readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}
+
+/**
+ * The cluster settings of a worker: storage is polled every second rather than every 10 s, so a
+ * restarted worker resumes its jobs and a new job starts within a second or two.
+ * `shardsPerGroup` must stay the same for the life of a store: each workflow's messages are filed
+ * under a shard computed from it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const singleRunnerSharding: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  shardsPerGroup: 300,
+  entityMessagePollInterval: Duration.seconds(1),
+  refreshAssignmentsInterval: Duration.seconds(1),
+  sendRetryInterval: Duration.millis(100)
 }
 
 /**
@@ -525,7 +587,10 @@ export const layerWorker = (
     Layer.provideMerge(JobWorkflow.layer),
     Layer.provide(Layer.succeed(Steps.StepSettings, settings)),
     Layer.provideMerge(ClusterWorkflowEngine.layer),
-    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql" }))
+    Layer.provideMerge(SingleRunner.layer({
+      runnerStorage: "sql",
+      shardingConfig: { ...singleRunnerSharding, ...options.sharding }
+    }))
   )
 }
 
