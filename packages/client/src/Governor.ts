@@ -329,17 +329,40 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return [{ _tag: "Go", at, reason }, next]
     }
 
-    // Completed (and replaced) whenever a request ends, for requests waiting for one to end.
-    let released = Deferred.unsafeMake<void>(FiberId.none)
+    const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
 
-    const release = Effect.sync(() => {
-      state = { ...state, inFlight: state.inFlight - 1 }
+    // Completed (and replaced) whenever a request ends or the start pace's next slot comes, for
+    // requests waiting for either; they all decide again then.
+    let released = Deferred.unsafeMake<void>(FiberId.none)
+    const wakeWaiters = (): void => {
       const ended = released
       released = Deferred.unsafeMake<void>(FiberId.none)
       Deferred.unsafeDone(ended, Exit.void)
+    }
+    // The time of the one timer that wakes those waiters at the next slot, so that they share it
+    // rather than each sleeping (and each being woken by every end).
+    let wakeAt = Number.POSITIVE_INFINITY
+
+    const release = Effect.sync(() => {
+      state = { ...state, inFlight: state.inFlight - 1 }
+      wakeWaiters()
     })
 
-    const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
+    // Waits until a request ends or the time `until` comes, whichever is first.
+    const awaitReleaseOrTime = (until: number, now: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const wake = Deferred.await(released)
+        if (until >= wakeAt) return wake
+        wakeAt = until
+        const timer = Effect.zipRight(
+          sleepUntil(until, now),
+          Effect.sync(() => {
+            if (wakeAt === until) wakeAt = Number.POSITIVE_INFINITY
+            wakeWaiters()
+          })
+        )
+        return Effect.zipRight(Effect.forkDaemon(timer), wake)
+      })
 
     // A wait that ends early (with `true`) when a hold longer than the cap begins.
     const waitUntil = (until: number, now: number): Effect.Effect<boolean> =>
@@ -382,8 +405,11 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         const [decision, next] = decide(state, now)
         state = next
         if (decision._tag === "Wait") {
-          // Waiting for a request to end needs no timer: the waiters decide again at each end.
-          const wait = decision.onRelease === true ? Deferred.await(released) : waitUntil(decision.until, now)
+          // A wait for a request to end also ends at the start pace's next slot: on a slow network
+          // the requests in flight may not end for long, and the pace alone allows the next one then.
+          const wait = decision.onRelease === true
+            ? awaitReleaseOrTime(decision.until, now)
+            : waitUntil(decision.until, now)
           return Effect.zipRight(restore(wait), admit(restore, onHeld))
         }
         if (decision.at <= now) return Effect.sync(start)

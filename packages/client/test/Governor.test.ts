@@ -95,6 +95,28 @@ describe("Governor", () => {
       assert.deepStrictEqual(yield* Ref.get(starts), [0, 0, 500, 1000, 1500])
     }))
 
+  it.effect("before the server says anything, slow requests overlap at the start pace, not one at a time", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 16, startPace: 100 })
+      const starts = yield* Ref.make<Array<number>>([])
+      // Each request takes 200 ms, as over a slow network; nothing is known of the limit yet.
+      const slow = governor.run((observe) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Ref.update(starts, (s) => [...s, now])
+          yield* Effect.sleep("200 millis")
+          yield* observe({ status: 200, headers: {} })
+        })
+      )
+      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 8 }, () => slow), { concurrency: "unbounded" }))
+      yield* TestClock.adjust("100 millis")
+      // 100 a second: one every 10 ms, while the first is still in flight.
+      assert.deepStrictEqual(yield* Ref.get(starts), [0, 10, 20, 30, 40, 50, 60, 70])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      assert.strictEqual((yield* governor.state).inFlight, 0)
+    }))
+
   it.effect("bounds the requests in flight", () =>
     Effect.gen(function*() {
       const governor = yield* Governor.make({ maxInFlight: 3, startPace: Infinity })
