@@ -334,8 +334,11 @@ export class ResponseDecodeError extends Schema.TaggedError<ResponseDecodeError>
     attempt: Schema.optional(Schema.Number),
     /** The `x-request-id` header of the answer. */
     requestId: Schema.optional(Schema.String),
-    /** `InvalidJson` when the body is not JSON, `UnexpectedShape` when it is JSON of another shape. */
-    reason: Schema.Literal("InvalidJson", "UnexpectedShape"),
+    /**
+     * `InvalidJson` when the body is not JSON, `UnexpectedShape` when it is JSON of another shape,
+     * `TooLarge` when it is longer than the client reads (it was not read past the cap).
+     */
+    reason: Schema.Literal("InvalidJson", "UnexpectedShape", "TooLarge"),
     /** What did not match. */
     description: Schema.String,
     /** The first bytes of the body. */
@@ -344,7 +347,11 @@ export class ResponseDecodeError extends Schema.TaggedError<ResponseDecodeError>
 ) {
   /** One sentence and the request id. */
   override get message(): string {
-    const what = this.reason === "InvalidJson" ? "was not JSON" : "did not have the expected shape"
+    const what = this.reason === "InvalidJson"
+      ? "was not JSON"
+      : this.reason === "TooLarge"
+      ? "was too large to read"
+      : "did not have the expected shape"
     return sentence(
       `The answer to ${this.method} ${pathOf(this.url)} (HTTP ${this.status}) ${what}: ${
         this.description.split("\n")[0]!.trim().replace(/[.!?]$/, "")

@@ -18,6 +18,7 @@ import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
+import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import {
   type BatchClientError,
@@ -115,12 +116,24 @@ const pathOf = (url: string): string => {
   }
 }
 
+/** The largest JSON answer the client reads: 64 MiB. A list page of 100 batches is well under 1 MB. */
+export const defaultMaxJsonBytes = 64 * 1024 * 1024
+
+/** Options of the transport beyond the client's. */
+export interface TransportOptions {
+  /** The largest JSON answer read, in bytes; a longer one is a `ResponseDecodeError` (`TooLarge`). Default 64 MiB. */
+  readonly maxJsonBytes?: number | undefined
+}
+
+const utf8 = new TextDecoder()
+
 /** Builds a transport over the `HttpClient` in context. */
 export const make = (
-  options: ClientConfig.Options
+  options: ClientConfig.Options & TransportOptions
 ): Effect.Effect<Service, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const settings = ClientConfig.settings(options)
+    const maxJsonBytes = options.maxJsonBytes ?? defaultMaxJsonBytes
     // The API has no use for our trace ids, so no `traceparent`/`b3` header leaves the process,
     // and each attempt has our span (below), so the platform client makes none of its own.
     const http = (yield* HttpClient.HttpClient).pipe(
@@ -177,7 +190,8 @@ export const make = (
           }
           return Effect.flatMap(
             Effect.zip(
-              Effect.mapError(response.text, (error) => InternalErrors.fromHttpClientError(info, error, scrub)),
+              // An error body past the cap is not read further; the status still says what failed.
+              Effect.catchTag(readText(response, info), "ResponseDecodeError", () => Effect.succeed("")),
               Clock.currentTimeMillis
             ),
             ([text, now]) => {
@@ -286,10 +300,58 @@ export const make = (
         executeOptions
       )
 
+    // Read as a stream of chunks joined once at the end, whatever the chunking: the platform's
+    // `text` of the node:http client copies everything read so far on every chunk.
+    const readText = (
+      response: HttpClientResponse.HttpClientResponse,
+      info: InternalErrors.Exchange
+    ): Effect.Effect<string, ConnectionError | ResponseDecodeError> => {
+      const tooLarge = (what: string) =>
+        new ResponseDecodeError({
+          method: info.method,
+          url: info.url,
+          status: response.status,
+          attempt: info.attempt,
+          requestId: response.headers["x-request-id"],
+          reason: "TooLarge",
+          description: `${what}, more than the ${maxJsonBytes} bytes a JSON answer may have`,
+          bodyPreview: ""
+        })
+      // A Content-Length counts the bytes on the wire; with a Content-Encoding they are not the text's.
+      const encoded = (response.headers["content-encoding"] ?? "identity") !== "identity"
+      const announced = Number(response.headers["content-length"])
+      if (!encoded && Number.isFinite(announced) && announced > maxJsonBytes) {
+        return Effect.fail(tooLarge(`its Content-Length is ${announced} bytes`))
+      }
+      return Effect.suspend(() => {
+        const parts: Array<Uint8Array> = []
+        let size = 0
+        return response.stream.pipe(
+          Stream.mapError((error) => InternalErrors.fromHttpClientError(info, error, scrub)),
+          Stream.runForEachChunk((chunk) => {
+            for (const part of chunk) {
+              size += part.length
+              parts.push(part)
+            }
+            return size > maxJsonBytes ? Effect.fail(tooLarge(`it went on past ${maxJsonBytes} bytes`)) : Effect.void
+          }),
+          Effect.map(() => {
+            if (parts.length === 1) return utf8.decode(parts[0])
+            const joined = new Uint8Array(size)
+            let at = 0
+            for (const part of parts) {
+              joined.set(part, at)
+              at += part.length
+            }
+            return utf8.decode(joined)
+          })
+        )
+      })
+    }
+
     const decodeJson: Service["decodeJson"] = (decode) => (response, n) => {
       const info = exchangeOf(response.request, n)
-      return response.text.pipe(
-        Effect.mapError((error) => InternalErrors.fromHttpClientError(info, error, scrub)),
+      return readText(response, info).pipe(
         Effect.flatMap((text) => {
           const decoded = InternalErrors.decodeBody(info, response, text, decode, scrub)
           return decoded instanceof ResponseDecodeError ? Effect.fail(decoded) : Effect.succeed(decoded)
@@ -304,5 +366,6 @@ export const make = (
   })
 
 /** The transport as a layer, from explicit options. */
-export const layer = (options: ClientConfig.Options): Layer.Layer<Transport, never, HttpClient.HttpClient> =>
-  Layer.effect(Transport, make(options))
+export const layer = (
+  options: ClientConfig.Options & TransportOptions
+): Layer.Layer<Transport, never, HttpClient.HttpClient> => Layer.effect(Transport, make(options))
