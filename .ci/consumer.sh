@@ -3,6 +3,7 @@
 # - installing core + client brings none of @effect/cluster, sql, workflow, rpc;
 # - the app keeps one copy of effect (it pins effect, platform and platform-node one patch back);
 # - the README's library example type-checks (strict, NodeNext) and runs against the emulator;
+# - the testkit's FakeOpenAiClient gives the installed client's services over the emulator;
 # - the CLI's tarball, installed globally into a prefix, runs its bundle (--version, --help).
 # Run after `pnpm build`. Prints "consumer: ok" or the first failure, and exits non-zero on failure.
 set -euo pipefail
@@ -58,6 +59,26 @@ for _ in $(seq 1 100); do grep -q '^http' emulator.log && break; sleep 0.1; done
 base_url=$(grep -m1 '^http' emulator.log) || fail "the emulator printed no URL: $(cat emulator.log)"
 OPENAI_API_KEY=sk-fake-batchfx OPENAI_BASE_URL=$base_url node out/readme.js >run.log 2>&1 ||
   fail "the README's example failed: $(cat run.log)"
+
+# A user's test setup: the client's services pointed at the installed emulator in one layer.
+cat >fake.ts <<'TS'
+import { BatchClient } from "@batchfx/client"
+import { FakeOpenAi } from "@batchfx/testkit"
+import * as FakeOpenAiClient from "@batchfx/testkit/FakeOpenAiClient"
+import { Chunk, Effect, Stream } from "effect"
+const program = Effect.gen(function*() {
+  const fake = yield* FakeOpenAi.FakeOpenAi
+  const seeded = yield* fake.seedBatch({ status: "in_progress", metadata: { team: "a" } })
+  const listed = yield* Stream.runCollect((yield* BatchClient.BatchClient).list())
+  if (Chunk.unsafeHead(listed).id !== seeded.id) throw new Error("the seeded batch is not listed first")
+  console.log("fake: ok")
+})
+await Effect.runPromise(program.pipe(Effect.provide(FakeOpenAiClient.layer())))
+TS
+sed 's/"readme.ts"/"fake.ts"/' tsconfig.json >tsconfig.fake.json
+npx tsc -p tsconfig.fake.json || fail "FakeOpenAiClient does not type-check against the installed packages"
+node out/fake.js >fake.log 2>&1 && grep -qx 'fake: ok' fake.log ||
+  fail "FakeOpenAiClient.layer() did not serve the installed client: $(tail -3 fake.log)"
 
 # The CLI as `npm install -g` installs it: its own bundle, no dependencies.
 npm install --no-audit --no-fund --silent -g --prefix "$work/global" "$(tarball cli)" >/dev/null
