@@ -32,6 +32,19 @@ export const outputExpiresAfter = Opts.duration("output-expires-after").pipe(
   Options.optional
 )
 
+/**
+ * `--keep-file`: keep an uploaded input file whose batch could not be created.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const keepFile = Options.boolean("keep-file").pipe(
+  Options.withDescription(
+    "Keep the uploaded input file if the batch cannot be created (by default it is deleted, " +
+      "unless the batch may exist)."
+  )
+)
+
 const options = {
   ...Opts.globalOptions,
   inputFileId: Options.text("input-file-id").pipe(
@@ -47,6 +60,7 @@ const options = {
   endpoint,
   metadata: Opts.metadata("Metadata of the batch, key=value; repeat for several (at most 16)."),
   outputExpiresAfter,
+  keepFile,
   format: Opts.format
 }
 

@@ -10,7 +10,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
-import { endpoint, outputExpiresAfter } from "./Create.js"
+import { endpoint, keepFile, outputExpiresAfter } from "./Create.js"
 import { errors, output } from "./Results.js"
 import { interval } from "./Wait.js"
 
@@ -19,6 +19,7 @@ const options = {
   endpoint,
   metadata: Opts.metadata("Metadata of the batch, key=value; repeat for several (at most 16)."),
   outputExpiresAfter,
+  keepFile,
   wait: Options.boolean("wait").pipe(
     Options.withAlias("w"),
     Options.withDescription("Wait until the batch ends (exit code 0 only if it completed).")

@@ -2,12 +2,18 @@
  * What `batchfx create` does once parsed (loaded when it runs; the options are in
  * `commands/Create.ts`), and the checks it shares with `submit`.
  */
-import type * as BatchClient from "@batchfx/client/BatchClient"
+import * as BatchClient from "@batchfx/client/BatchClient"
 import * as BatchClientError from "@batchfx/client/BatchClientError"
+import type * as Files from "@batchfx/client/Files"
+import * as Submit from "@batchfx/client/Submit"
+import type * as Batch from "@batchfx/core/Batch"
 import * as CreateBatchParams from "@batchfx/core/CreateBatchParams"
 import * as ParseMessage from "@batchfx/core/ParseMessage"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { UsageError } from "../../CliError.js"
@@ -15,6 +21,7 @@ import type { Config } from "../../commands/Create.js"
 import { Api } from "../api.js"
 import * as Output from "../output.js"
 import * as Render from "../render.js"
+import { verbose } from "../root.js"
 
 /**
  * Checks the create parameters other than the input file before anything is uploaded, so that bad
@@ -51,6 +58,45 @@ export const expiry = (
     }
   })
 
+/**
+ * One line for stderr before anything is sent when the batch can carry no client token: a create
+ * whose answer is lost then cannot be retried, nor its batch found by the token.
+ */
+export const noTokenWarning = (metadata: { readonly [key: string]: string } | undefined): Option.Option<string> =>
+  BatchClient.hasRoomForToken(metadata)
+    ? Option.none()
+    : Option.some(
+      `batchfx: warning: ${
+        metadata !== undefined && BatchClient.clientTokenKey in metadata
+          ? `the metadata sets ${BatchClient.clientTokenKey} itself`
+          : "the metadata has 16 pairs, leaving no room for the client token"
+      }; if the create's answer is lost it is not retried, and the batch may exist without batchfx knowing.`
+    )
+
+/**
+ * Creates the batch of an input file and cleans up as `Submit.createFromUpload` does: when the
+ * create fails for good an uploaded file is deleted (kept with `keepFile`, or while the batch may
+ * exist) and the error names it; Ctrl-C during the create prints the client token and the file id.
+ * The client's own warning about a batch that may exist stays out of the output (the error says it),
+ * unless `--verbose`.
+ */
+export const createBatch = (
+  params: BatchClient.CreateParams,
+  options: { readonly uploaded: boolean; readonly keepFile: boolean }
+): Effect.Effect<Batch.Batch, Submit.CreateFailed, BatchClient.BatchClient | Files.Files | Output.Output> =>
+  Effect.gen(function*() {
+    const quiet = !(yield* FiberRef.get(verbose))
+    const output = yield* Output.Output
+    return yield* Submit.createFromUpload(params, {
+      uploaded: options.uploaded,
+      keepFile: options.keepFile,
+      onInterrupt: (info) =>
+        Output.errLine(`batchfx: ${Submit.interruptedMessage(info)}`).pipe(
+          Effect.provideService(Output.Output, output)
+        )
+    }).pipe(quiet ? Logger.withMinimumLogLevel(LogLevel.Error) : (self) => self)
+  })
+
 /** Creates the batch (uploading `--input` first) and prints it. */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
@@ -58,35 +104,33 @@ export const handler = (config: Config) =>
     const expires = yield* expiry(config.outputExpiresAfter, "create")
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
     yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
-    const inputFileId = yield* Option.match(config.inputFileId, {
-      onSome: (id) =>
-        Option.isSome(config.input)
-          ? Effect.fail(
-            new UsageError({ description: "give either --input-file-id or --input, not both", command: "create" })
-          )
-          : Effect.succeed(id),
-      onNone: () =>
-        Option.match(config.input, {
-          onNone: () =>
-            Effect.fail(
-              new UsageError({
-                description: "give the input with --input FILE.jsonl or --input-file-id FILE_ID",
-                command: "create"
-              })
-            ),
-          onSome: (path) =>
-            api.upload(path, config.endpoint).pipe(
-              Effect.tap((file) => Output.errLine(`Uploaded ${path} as ${file.id} (${file.bytes} bytes).`)),
-              Effect.map((file) => file.id)
-            )
-        })
+    if (Option.isSome(config.inputFileId) && Option.isSome(config.input)) {
+      return yield* new UsageError({
+        description: "give either --input-file-id or --input, not both",
+        command: "create"
+      })
+    }
+    if (Option.isNone(config.inputFileId) && Option.isNone(config.input)) {
+      return yield* new UsageError({
+        description: "give the input with --input FILE.jsonl or --input-file-id FILE_ID",
+        command: "create"
+      })
+    }
+    yield* Option.match(noTokenWarning(metadata.metadata), { onNone: () => Effect.void, onSome: Output.errLine })
+    const inputFileId = yield* Option.match(config.input, {
+      onNone: () => Effect.succeed(Option.getOrElse(config.inputFileId, () => "")),
+      onSome: (path) =>
+        api.upload(path, config.endpoint).pipe(
+          Effect.tap((file) => Output.errLine(`Uploaded ${path} as ${file.id} (${file.bytes} bytes).`)),
+          Effect.map((file) => file.id)
+        )
     })
-    const batch = yield* api.create({
+    const batch = yield* createBatch({
       input_file_id: inputFileId,
       endpoint: config.endpoint,
       completion_window: "24h",
       ...metadata,
       ...expires
-    })
+    }, { uploaded: Option.isSome(config.input), keepFile: config.keepFile })
     yield* Render.printOne(batch, yield* Render.resolveFormat(config.format))
   })

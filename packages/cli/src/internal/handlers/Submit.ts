@@ -5,7 +5,7 @@ import type { Config } from "../../commands/Submit.js"
 import { Api } from "../api.js"
 import * as Output from "../output.js"
 import * as Render from "../render.js"
-import { checkBeforeUpload, expiry } from "./Create.js"
+import { checkBeforeUpload, createBatch, expiry, noTokenWarning } from "./Create.js"
 import { download } from "./Results.js"
 import { waitFor } from "./Wait.js"
 
@@ -16,15 +16,16 @@ export const handler = (config: Config) =>
     const expires = yield* expiry(config.outputExpiresAfter, "submit")
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
     yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
+    yield* Option.match(noTokenWarning(metadata.metadata), { onNone: () => Effect.void, onSome: Output.errLine })
     const file = yield* api.upload(config.file, config.endpoint)
     yield* Output.errLine(`Uploaded ${config.file} as ${file.id} (${file.bytes} bytes).`)
-    const batch = yield* api.create({
+    const batch = yield* createBatch({
       input_file_id: file.id,
       endpoint: config.endpoint,
       completion_window: "24h",
       ...metadata,
       ...expires
-    })
+    }, { uploaded: true, keepFile: config.keepFile })
     const wait = config.wait || Option.isSome(config.output) || Option.isSome(config.errors)
     if (!wait) {
       yield* Render.printOne(batch, yield* Render.resolveFormat(config.format))
