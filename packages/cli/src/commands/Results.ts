@@ -57,7 +57,9 @@ export type Config = Command.Command.ParseConfig<typeof options>
 export const command = Command.make("results", options, lazy(() => import("../internal/handlers/Results.js"))).pipe(
   Command.withDescription(
     "Download the results of a batch that ended: the output file to --output (default stdout) and the error " +
-      "file to --errors. Files are written to a temporary name and renamed when complete."
+      "file to --errors. Files are written to a temporary name and renamed only when complete: a body that ends " +
+      "short is resumed, else nothing is written. --timeout also bounds a body that stalls or trickles " +
+      "(under 1 KiB/s for that long)."
   ),
   withApi
 )
