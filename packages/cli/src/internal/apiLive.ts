@@ -13,6 +13,7 @@ import * as Files from "@batchfx/client/Files"
 import * as Watch from "@batchfx/client/Watch"
 import type * as Batch from "@batchfx/core/Batch"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -90,7 +91,7 @@ export const make = (
 export const layerOptions = (
   options: ClientConfig.Options,
   bulk: { readonly concurrency?: number | undefined; readonly rpm?: number | undefined } = {}
-): Layer.Layer<Api | BatchClient.BatchClient | Files.Files> =>
+): Layer.Layer<Api | BatchClient.BatchClient | Files.Files, UsageError> =>
   Layer.effect(Api, make(bulk)).pipe(
     Layer.provideMerge(Layer.provide(
       BatchClient.layer({
@@ -101,9 +102,68 @@ export const layerOptions = (
           ...(bulk.rpm === undefined ? {} : { requestsPerMinute: bulk.rpm })
         }
       }),
-      FetchHttpClient.layer
+      layerHttp
     ))
   )
+
+/** The first of these environment variables that is set and not blank. */
+const firstEnv = (...names: ReadonlyArray<string>): Effect.Effect<Option.Option<string>> =>
+  Effect.map(Effect.all(names.map(optionalEnv)), Option.firstSomeOf)
+
+/** Hosts always reached directly, as Go's HTTP client does: an emulator on this machine (and `demo`). */
+const loopback = "localhost,127.0.0.1,[::1]"
+
+/**
+ * The HTTP client: Node's fetch, through the proxies of the environment when `HTTPS_PROXY` or
+ * `HTTP_PROXY` is set (lower case first, as curl reads them; `NO_PROXY` lists hosts reached
+ * directly, and this machine always is). Node's fetch ignores these variables, so undici's
+ * `EnvHttpProxyAgent` is passed to it as its dispatcher; undici is loaded only then, so a start
+ * without a proxy stays fast.
+ */
+export const layerHttp: Layer.Layer<HttpClient.HttpClient, UsageError> = Layer.unwrapScoped(Effect.gen(function*() {
+  const httpProxy = yield* firstEnv("http_proxy", "HTTP_PROXY")
+  const httpsProxy = yield* firstEnv("https_proxy", "HTTPS_PROXY")
+  const noProxy = yield* firstEnv("no_proxy", "NO_PROXY")
+  if (Option.isNone(httpProxy) && Option.isNone(httpsProxy)) return FetchHttpClient.layer
+  // undici is CommonJS: in the bundle only its default export carries the classes.
+  const undici = yield* Effect.promise(() => import("@effect/platform-node/Undici"))
+  const EnvHttpProxyAgent = undici.EnvHttpProxyAgent ?? undici.default.EnvHttpProxyAgent
+  const dispatcher = yield* Effect.acquireRelease(
+    Effect.try({
+      // Every setting is given, so that the agent reads nothing of `process.env` on its own.
+      try: () =>
+        new EnvHttpProxyAgent({
+          httpProxy: Option.getOrElse(httpProxy, () => ""),
+          httpsProxy: Option.getOrElse(Option.orElse(httpsProxy, () => httpProxy), () => ""),
+          noProxy: Option.match(noProxy, {
+            onNone: () => loopback,
+            onSome: (hosts) => hosts.trim() === "*" ? "*" : `${hosts},${loopback}`
+          })
+        }),
+      catch: (error) =>
+        new UsageError({
+          description: Output.redactUserinfo(
+            `the proxy setting (HTTPS_PROXY ${Option.getOrElse(httpsProxy, () => "unset")}, HTTP_PROXY ${
+              Option.getOrElse(httpProxy, () => "unset")
+            }) is not usable: ${error instanceof Error ? error.message : String(error)}`
+          )
+        })
+    }),
+    (agent) => Effect.promise(() => agent.destroy())
+  )
+  yield* Effect.logDebug(
+    Output.redactUserinfo(
+      `through the proxy ${Option.getOrElse(Option.orElse(httpsProxy, () => httpProxy), () => "")}` +
+        Option.match(noProxy, { onNone: () => "", onSome: (hosts) => ` except for ${hosts}` })
+    )
+  )
+  // Node's fetch takes an undici dispatcher in its options (the undici of @effect/platform-node
+  // is newer than Node 20's own, and its dispatchers work with it).
+  return Layer.provide(
+    FetchHttpClient.layer,
+    Layer.succeed(FetchHttpClient.RequestInit, { dispatcher } as globalThis.RequestInit)
+  )
+}))
 
 const optionalEnv = (name: string) =>
   Config.option(Config.string(name)).pipe(
