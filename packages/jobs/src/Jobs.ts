@@ -56,13 +56,18 @@ export type SubmitError = Files.InputError | StoreError
 
 const newJobId = Effect.sync(() => `job_${globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`)
 
-/** Encoded lines, checked as they pass; problems end the stream with `InputError` (rolling back the store). */
+/** Encoded lines, checked as they pass; problems end the stream with `InputError` (so nothing is stored). */
 const checked = <E, R>(
-  texts: Stream.Stream<{ readonly text: string } | { readonly value: RequestLine.BatchRequestLine }, E, R>,
+  items: Stream.Stream<
+    { readonly text: string; readonly fileLine: number } | { readonly value: RequestLine.BatchRequestLine },
+    E,
+    R
+  >,
   options: SubmitOptions,
   path: string | undefined
 ): Stream.Stream<string, E | Files.InputError, R> =>
   Stream.suspend(() => {
+    // the shard limits apply later, when the job is split
     const check = RequestLine.makeInputCheck(options.endpoint, {
       maxLines: Number.POSITIVE_INFINITY,
       maxBytes: Number.POSITIVE_INFINITY
@@ -70,25 +75,26 @@ const checked = <E, R>(
     const max = options.maxProblems ?? 100
     const problems: Array<RequestLine.LineProblem> = []
     let count = 0
-    const report = (found: ReadonlyArray<RequestLine.LineProblem>) => {
+    /** Records problems (numbered as the file numbers its lines); true when there were none. */
+    const report = (found: ReadonlyArray<RequestLine.LineProblem>, fileLine?: number) => {
       count += found.length
-      for (const p of found) if (problems.length < max) problems.push(p)
+      for (const p of found) {
+        if (problems.length >= max) break
+        problems.push(fileLine !== undefined && p.line === check.lines() ? { ...p, line: fileLine } : p)
+      }
       return found.length === 0
     }
     const end = Stream.suspend(() => {
       report(check.finish())
-      if (count === 0 && check.lines() === 0) {
-        report([{ line: null, code: "empty_file", param: null, message: "The input has no request lines." }])
-      }
       return count === 0 ? Stream.empty : Stream.fail(
         new Files.InputError({ problems, count, ...(path === undefined ? {} : { path }) })
       )
     })
-    return texts.pipe(
+    return items.pipe(
       Stream.filterMap((item) => {
         if ("text" in item) {
           if (item.text.trim() === "") return Option.none()
-          const ok = report(check.pushText(item.text))
+          const ok = report(check.pushText(item.text), item.fileLine)
           return ok && count === 0 ? Option.some(JSON.stringify(JSON.parse(item.text))) : Option.none()
         }
         const ok = report(check.pushLine(item.value))
@@ -158,7 +164,7 @@ export const submitPath = (
       ),
       Stream.mapConcat((chunk) => splitter.push(chunk)),
       Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
-      Stream.map((line) => ({ text: line.text }))
+      Stream.map((line) => ({ text: line.text, fileLine: line.line }))
     )
     return store(checked(raw, options, path), options) as Effect.Effect<string, SubmitError>
   })

@@ -144,7 +144,9 @@ export const awaitRound = (jobId: string, shard: number, batchId: string) =>
           yield* store.setBatch(jobId, shard, seen(batch))
           if (cancelAsked || BatchStatus.isTerminal(batch.status)) return
           const job = yield* store.job(jobId)
-          if (job.cancelRequested) {
+          // `Jobs.cancel` asks the server itself and records `cancelling`; ask once, not twice
+          const recorded = job.cancelRequested ? (yield* store.shard(jobId, shard)).batchStatus : undefined
+          if (job.cancelRequested && recorded !== "cancelling" && recorded !== "cancelled") {
             cancelAsked = true
             yield* client.cancel(batchId).pipe(Effect.catchTag("Conflict", () => Effect.void))
           }
