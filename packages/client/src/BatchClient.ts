@@ -190,10 +190,11 @@ export interface Service {
    * for a batch with that token, with backoff for up to `lookupWindow` (lists lag behind creates),
    * before it tries again, and returns it if found, so a retried create never makes a second batch.
    *
-   * When it fails while a batch may exist (an ambiguous failure the looks did not resolve, or any
-   * ambiguous failure without a token), the error is ambiguous (`isAmbiguous`): the last such
-   * failure, even if a later attempt failed otherwise. A warning with the way to find the batch
-   * (`howToFind`) is logged.
+   * An ambiguous failure is looked for even when no retry follows (retries exhausted or none
+   * allowed). When the create fails while a batch may exist (an ambiguous failure the looks did not
+   * resolve, or any ambiguous failure without a token), the error is ambiguous (`isAmbiguous`): the
+   * last such failure, even if a later attempt failed otherwise. A warning with the way to find
+   * the batch (`howToFind`) is logged.
    */
   readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, ListError>
   /** Asks to cancel a batch; a completed or failed batch answers `Conflict`, never retried. */
@@ -367,44 +368,63 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
       yield* Effect.annotateCurrentSpan("batchfx.client_token", Option.getOrElse(token, () => ""))
       const request = HttpClientRequest.post("/batches").pipe(HttpClientRequest.bodyUnsafeJson(body))
       const window = options.lookupWindow ?? defaultLookupWindow
-      // The last failure after which the batch may exist and no look has found it; from then on
-      // each attempt first looks for it.
+      // The last failure after which the batch may exist and no look has found it, and whether an
+      // attempt failed so since the last look: the next attempt, or the end, looks first.
       const unresolved = yield* Ref.make<CallError | undefined>(undefined)
+      const lookPending = yield* Ref.make(false)
+      const look = (n: number): Effect.Effect<Option.Option<Batch.Batch>, ListError> =>
+        Option.isNone(token)
+          ? Effect.succeed(Option.none())
+          : Effect.flatMap(Ref.getAndSet(lookPending, false), (pending) =>
+            pending
+              ? lookFor(token.value, window).pipe(
+                Effect.tap(Option.match({
+                  onNone: () => Effect.void,
+                  onSome: (found) =>
+                    Effect.logDebug("create found the batch of an earlier attempt").pipe(
+                      Effect.annotateLogs({ batchId: found.id, attempt: n })
+                    )
+                }))
+              )
+              : Effect.succeed(Option.none()))
       const attempt = (n: number): Effect.Effect<Batch.Batch, ListError> =>
         Effect.gen(function*() {
-          if (Option.isSome(token) && (yield* Ref.get(unresolved)) !== undefined) {
-            const found = yield* lookFor(token.value, window)
-            if (Option.isSome(found)) {
-              yield* Effect.logDebug("create found the batch of an earlier attempt").pipe(
-                Effect.annotateLogs({ batchId: found.value.id, attempt: n })
-              )
-              return found.value
-            }
-          }
+          const found = yield* look(n)
+          if (Option.isSome(found)) return found.value
           if (options.onSend !== undefined) yield* options.onSend(n)
           return yield* transport.attempt(request, decodeBatch, {
             operation: "batches.create",
             attempt: n,
             timeout: options.timeout
-          }).pipe(Effect.tapError((error) => isAmbiguous(error) ? Ref.set(unresolved, error) : Effect.void))
+          }).pipe(
+            Effect.tapError((error) =>
+              isAmbiguous(error) ? Effect.zipRight(Ref.set(unresolved, error), Ref.set(lookPending, true)) : Effect.void
+            )
+          )
+        })
+      // A later failure (a 429, a failed look) does not settle an earlier ambiguous one: the batch
+      // may still exist, so the error says so by being that ambiguous failure.
+      const giveUp = (error: ListError): Effect.Effect<never, ListError> =>
+        Effect.flatMap(Ref.get(unresolved), (earlier) => {
+          const final = isAmbiguous(error) || earlier === undefined ? error : earlier
+          return isAmbiguous(final)
+            ? Effect.zipRight(
+              Effect.logWarning(
+                `the create may have made a batch although it failed: ${
+                  howToFind(valid.input_file_id, Option.getOrUndefined(token))
+                }`
+              ),
+              Effect.fail(final)
+            )
+            : Effect.fail(final)
         })
       return yield* transport.retrying(attempt, { retry: options.retry, retryAmbiguous: Option.isSome(token) }).pipe(
-        // A later failure (a 429, a failed look) does not settle an earlier ambiguous one: the
-        // batch may still exist, so the error says so by being that ambiguous failure.
+        // With no retry left (or none allowed), the last ambiguous attempt is still looked for.
         Effect.catchAll((error) =>
-          Effect.flatMap(Ref.get(unresolved), (earlier) => {
-            const final = isAmbiguous(error) || earlier === undefined ? error : earlier
-            return isAmbiguous(final)
-              ? Effect.zipRight(
-                Effect.logWarning(
-                  `the create may have made a batch although it failed: ${
-                    howToFind(valid.input_file_id, Option.getOrUndefined(token))
-                  }`
-                ),
-                Effect.fail(final)
-              )
-              : Effect.fail(final)
-          })
+          look(0).pipe(
+            Effect.catchAll(() => Effect.succeed(Option.none<Batch.Batch>())),
+            Effect.flatMap(Option.match({ onNone: () => giveUp(error), onSome: Effect.succeed }))
+          )
         )
       )
     }

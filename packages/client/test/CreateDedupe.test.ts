@@ -3,7 +3,7 @@
  * a new batch only 30 s after it was made (the emulator's `listLag`). Under `TestClock`, counted at
  * the server: the batches it holds and the create requests it answered.
  */
-import { BatchClient, BatchClientError } from "@batchfx/client"
+import { BatchClient, BatchClientError, Retry } from "@batchfx/client"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Logger, Ref, Stream, TestClock } from "effect"
@@ -60,6 +60,16 @@ describe("create with a lagging list (TestClock)", () => {
       assert.deepStrictEqual(all.map((b) => b.id), [created.id])
       assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), 2)
     }).pipe(Effect.provide(inMemory({ retry: quickRetry(3) }, lagging))))
+
+  it.effect("with no retries allowed, a lost answer is still looked for: the batch is found, not lost", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.scriptFault("POST /v1/batches", 1, Fault.resetAfterHandling)
+      const created = yield* underClock(client.create(params), 40)
+      assert.deepStrictEqual((yield* serverBatches).map((b) => b.id), [created.id])
+      assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), 1)
+    }).pipe(Effect.provide(inMemory({ retry: Retry.never }, lagging))))
 
   it.effect("lookupWindow bounds the looks: with 0 a lagging list is looked at once", () =>
     Effect.gen(function*() {
