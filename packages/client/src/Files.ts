@@ -159,6 +159,14 @@ export interface ContentOptions {
    * nothing follows (a 416 to the resume, or a `Content-Range` total).
    */
   readonly requireNewline?: boolean | undefined
+  /**
+   * The lines the file has at least (a batch's `request_counts`): a body with fewer is taken as cut
+   * short and resumed, as one without its final newline is; once the server confirms its end, it
+   * fails with `IncompleteDownload`. Lines are counted by their newlines, plus `linesBefore`.
+   */
+  readonly expectedLines?: number | undefined
+  /** The lines before `offset`, for `expectedLines`; default 0. */
+  readonly linesBefore?: number | undefined
 }
 
 /**
@@ -540,7 +548,10 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       let confirmedTotal: number | undefined = undefined
       let lastByte: number | undefined = undefined
       let attempts = 0
+      let lines = Math.max(0, options.linesBefore ?? 0)
       let requestId: string | undefined = undefined
+      // short reads the server confirmed (its end is known): reading again cannot help
+      const final = new WeakSet<IncompleteDownload>()
       // per attempt: the bytes its body announced (Content-Length) and brought
       let announced: number | undefined = undefined
       let received = 0
@@ -624,6 +635,9 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
               if (part.length > 0) {
                 delivered += part.length
                 lastByte = part[part.length - 1]
+                if (options.expectedLines !== undefined) {
+                  for (let at = part.indexOf(10); at !== -1; at = part.indexOf(10, at + 1)) lines++
+                }
               }
             }
             return out
@@ -648,6 +662,24 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
             "the body ended without the newline that ends a JSONL file, and the server did not confirm that nothing follows"
           ))
         }
+        const expectedLines = options.expectedLines
+        const counted = lines + (lastByte !== undefined && lastByte !== 10 ? 1 : 0)
+        if (expectedLines !== undefined && counted < expectedLines) {
+          const error = new IncompleteDownload({
+            fileId: valid,
+            received: delivered,
+            expected: confirmedTotal,
+            lines: counted,
+            expectedLines,
+            attempts,
+            reason: `the file has ${counted} line${counted === 1 ? "" : "s"} where ${expectedLines} were expected${
+              confirmedTotal === delivered ? "" : ", and the server did not confirm that nothing follows"
+            }`,
+            requestId
+          })
+          if (confirmedTotal === delivered) final.add(error)
+          return Effect.fail(error)
+        }
         return Effect.void
       })
       const read: Stream.Stream<Uint8Array, CallError | IncompleteDownload> = Stream.concat(
@@ -658,7 +690,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       const policy = { serverWaitCap: settings.serverWaitCap }
       const schedule = Retry.withServerWait(transport.schedule(options.retry)).pipe(
         Schedule.whileInput((error: CallError | IncompleteDownload) =>
-          error._tag === "IncompleteDownload" || Retry.isRetryable(error, policy)
+          error._tag === "IncompleteDownload" ? !final.has(error) : Retry.isRetryable(error, policy)
         )
       )
       // A stall that brought less than one window at the slowest rate is no progress: a trickle

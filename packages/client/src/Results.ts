@@ -17,7 +17,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { BatchClient } from "./BatchClient.js"
-import { type BatchClientError, IncompleteDownload } from "./BatchClientError.js"
+import type { BatchClientError } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 
@@ -150,7 +150,7 @@ export class ResultsNotReady extends Schema.TaggedError<ResultsNotReady>("@batch
  * @since 0.1.0
  * @category models
  */
-export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> {
+export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset" | "expectedLines" | "linesBefore"> {
   /** Decodes the `response.body` of each successful line. */
   readonly body?: Schema.Schema<A, I> | undefined
   /** Resumes right after this position (a result's `position` from an earlier read). */
@@ -165,8 +165,9 @@ export interface ReadOptions<A, I> extends Omit<Files.ContentOptions, "offset"> 
  */
 export interface ReadFileOptions<A, I> extends ReadOptions<A, I> {
   /**
-   * The lines the file has at least (its batch's `request_counts`); a file that ends with fewer
-   * fails with `IncompleteDownload` after its last line. `stream` gives it from the batch.
+   * The lines the file has at least (its batch's `request_counts`): a body with fewer is resumed,
+   * and once the server confirms its end, the read fails with `IncompleteDownload` after the last
+   * line. `stream` gives it from the batch.
    */
   readonly expectedLines?: number | undefined
 }
@@ -268,9 +269,6 @@ export const readFile = <A = unknown, I = unknown>(
     const { after: _after, body: _body, expectedLines, ...content } = options
     return Stream.suspend(() => {
       const splitter = Jsonl.makeLineSplitter(start)
-      // the last line read (numbered as in the file, blank lines included) and the byte past it
-      let lastLine = start.line
-      let lastEnd = start.offset
       // Each chunk is cut and its lines decoded in one step, so a network chunk turns into results
       // (and can be collected) as soon as it arrives.
       const decodeLines = (
@@ -278,8 +276,6 @@ export const readFile = <A = unknown, I = unknown>(
         out: Array<Result<A>>
       ): ResultDecodeError | undefined => {
         for (const raw of raws) {
-          lastLine = raw.line
-          lastEnd = raw.end
           const decoded = decodeRaw(raw.text)
           if (decoded._tag === "Left") {
             return new ResultDecodeError({ fileId, file, line: raw.line, reason: decoded.left })
@@ -293,7 +289,7 @@ export const readFile = <A = unknown, I = unknown>(
         return undefined
       }
       // A channel, so that the lines decoded before a bad one are emitted before the failure.
-      const emit = (out: Array<Result<A>>, error: ResultDecodeError | IncompleteDownload | undefined) =>
+      const emit = (out: Array<Result<A>>, error: ResultDecodeError | undefined) =>
         error === undefined
           ? Channel.write(Chunk.unsafeFromArray(out))
           : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), Channel.fail(error))
@@ -314,26 +310,17 @@ export const readFile = <A = unknown, I = unknown>(
           return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), decode)
         },
         onFailure: (error: BatchClientError) => Channel.fail(error),
-        // the last line, when the file does not end with a newline; then the count of lines
+        // the last line, when the file does not end with a newline
         onDone: () => {
           const out: Array<Result<A>> = []
-          const error = decodeLines(splitter.flush(), out)
-          if (error !== undefined || expectedLines === undefined || lastLine >= expectedLines) return emit(out, error)
-          return emit(
-            out,
-            new IncompleteDownload({
-              fileId,
-              received: lastEnd,
-              lines: lastLine,
-              expectedLines,
-              reason: `the ${file} file has ${lastLine} line${
-                lastLine === 1 ? "" : "s"
-              }, and the batch's request_counts ${file === "output" ? "say" : "say at least"} ${expectedLines}`
-            })
-          )
+          return emit(out, decodeLines(splitter.flush(), out))
         }
       })
-      return Stream.pipeThroughChannel(files.content(fileId, { ...content, offset: start.offset }), decode)
+      // The content read counts the lines against `expectedLines` and resumes a file that has too few.
+      return Stream.pipeThroughChannel(
+        files.content(fileId, { ...content, expectedLines, linesBefore: start.line, offset: start.offset }),
+        decode
+      )
     })
   }))
 

@@ -9,10 +9,11 @@ import { BatchClient } from "@batchfx/client"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import * as Files from "@batchfx/client/Files"
 import * as Results from "@batchfx/client/Results"
+import * as Watch from "@batchfx/client/Watch"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, type Duration, Effect, Layer, Redacted, Stream } from "effect"
+import { Chunk, type Duration, Effect, Layer, Redacted, Schedule, Stream } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { quickRetry, wire } from "./utils.js"
 
@@ -196,6 +197,41 @@ describe("bodies that end cleanly but short", () => {
         assert.include(last.left.message, "file-out")
       }
     }))
+})
+
+describe("a short body that ends on a line boundary", () => {
+  it.live("is caught by the line count against request_counts and resumed with Range", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const input = Array.from({ length: 12 }, (_, i) => ({
+        custom_id: `req-${i + 1}`,
+        method: "POST" as const,
+        url: "/v1/chat/completions",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `question ${i + 1}` }] }
+      }))
+      const file = yield* Files.upload(input, { endpoint: "/v1/chat/completions" })
+      const created = yield* BatchClient.create({
+        input_file_id: file.id,
+        endpoint: "/v1/chat/completions",
+        completion_window: "24h"
+      })
+      const batch = yield* Watch.awaitTerminal(created.id, { schedule: Schedule.spaced("20 millis") })
+      const whole = yield* text(Files.content(batch.output_file_id!))
+      // cut right after the 5th line: a whole-looking file of 5 lines, newline at the end
+      const cut = whole.split("\n").slice(0, 5).join("\n").length + 1
+      yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.shortBody(cut, "chunked"))
+      const before = yield* fake.requestCount("GET /v1/files/{id}/content")
+      const results = yield* Stream.runCollect(Results.stream(batch))
+      assert.deepStrictEqual(
+        Chunk.toReadonlyArray(results).map((r) => r.customId).sort(),
+        input.map((l) => l.custom_id).sort()
+      )
+      assert.strictEqual((yield* fake.requestCount("GET /v1/files/{id}/content")) - before, 2)
+    }).pipe(
+      Effect.provide(wire({ retry: quickRetry(2) }, {
+        durations: { validating: "20 millis", inProgress: "60 millis", finalizing: "20 millis" }
+      }))
+    ), 30_000)
 })
 
 describe("slow bodies", () => {
