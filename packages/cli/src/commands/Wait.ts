@@ -19,7 +19,11 @@ import { lazy, withApi } from "../internal/root.js"
  * @category options
  */
 export const interval = Opts.duration("interval").pipe(
-  Options.withDescription(`Time between polls, e.g. 500ms, 10s (default ${Duration.format(defaultInterval)}).`),
+  Options.withDescription(
+    `Time between polls, at least 1s (a shorter one is stretched to it), e.g. 10s (default ${
+      Duration.format(defaultInterval)
+    }).`
+  ),
   Options.withDefault(defaultInterval)
 )
 
@@ -52,7 +56,8 @@ export type Config = Command.Command.ParseConfig<typeof options>
  */
 export const command = Command.make("wait", options, lazy(() => import("../internal/handlers/Wait.js"))).pipe(
   Command.withDescription(
-    "Wait until a batch ends: a progress bar on a terminal, one line per change in a pipe. " +
+    "Wait until a batch ends: a progress bar on a terminal, one line per change in a pipe. Server errors, " +
+      "resets, timeouts and rate limits are waited out until the batch's expiry. " +
       "Exit code 0 if it completed, 1 if it failed, expired or was cancelled, or the wait timed out."
   ),
   (self) => withApi(self, { ownTimeout: true })
