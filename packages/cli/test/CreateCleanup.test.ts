@@ -8,7 +8,7 @@
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { cli, envFor, fastDurations, inputFile, startCli, tempDir } from "./utils.js"
+import { cli, envFor, fastDurations, inputFile, spawnBinary, startCli, tempDir } from "./utils.js"
 
 const chat = "/v1/chat/completions"
 const sixteenPairs = Array.from({ length: 16 }, (_, i) => ["--metadata", `k${i}=v`]).flat()
@@ -97,6 +97,26 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
           assert.strictEqual((yield* counts).deletes, before.deletes)
         }))
     }
+
+    it.scoped("the binary: SIGINT during a slow create of submit exits 130 and prints the token and the file id", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const before = yield* counts
+        yield* scripted(Fault.slowBody({ chunkBytes: 16, delay: "10 seconds" }))
+        const running = yield* spawnBinary(["submit", inputFile(tempDir(), 2), "-e", chat], { env: envFor(fake) })
+        yield* running.until("the upload", () => running.stderr().includes("Uploaded"))
+        for (let i = 0; i < 1000 && (yield* fake.requestCount("POST /v1/batches")) === before.creates; i++) {
+          yield* realPause(10)
+        }
+        yield* realPause(50)
+        const { code } = yield* running.signal("SIGINT")
+        assert.strictEqual(code, 130, running.stderr())
+        const id = uploadedId(running.stderr())
+        assert.match(running.stderr(), /Interrupted while creating the batch; it may exist: .*bfx_[0-9a-f]{32}/)
+        assert.include(running.stderr(), `input file ${id}`)
+        assert.notInclude(running.stderr(), "    at ")
+        assert.strictEqual((yield* counts).deletes, before.deletes)
+      }))
 
     it.scoped("submit with 16 metadata pairs warns before sending; a lost answer keeps the file and says how to look", () =>
       Effect.gen(function*() {
