@@ -211,8 +211,27 @@ const increasePerSuccess = 1.0005
 // A hair of slack on every spacing so that rounding never puts one start too many into a window.
 const slack = 1 + 1e-6
 
+// How late a timer may fire before the process counts as having been busy.
+const lateMillis = 2
+
+// One turn of the event loop: I/O that arrived while the process was busy is handled first.
+const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => clearTimeout(timer))
+})
+
 const minOption = (a: Option.Option<number>, b: Option.Option<number>): Option.Option<number> =>
   Option.isNone(a) ? b : Option.isNone(b) ? a : Option.some(Math.min(a.value, b.value))
+
+/**
+ * The most starts in one second at `pace`: a server stating its limit per minute allows its whole
+ * share of a second and no fraction more, so a stated pace rounds down; a learned pace is only an
+ * estimate under the rate, so it rounds up (a second over it costs one 429, which cuts it).
+ */
+const quantumOf = (s: Internal, pace: number): number => {
+  const stated = minOption(s.headerPace, s.tokenPace)
+  return Math.max(1, Option.isSome(stated) && stated.value <= pace ? Math.floor(pace) : Math.ceil(pace))
+}
 
 /** The pace in force: the smallest of the header, token and learned paces. */
 const paceOf = (s: Internal): Option.Option<number> => minOption(minOption(s.headerPace, s.tokenPace), s.learned)
@@ -280,6 +299,27 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         oldest = 0
       }
     }
+    // The start times of the last second, oldest first: after a stall the requests whose slots
+    // passed would all go at once, so each start also waits until the pace's one-second quantum
+    // has room, and no second ever holds more than it (a quantized limit counts exactly that).
+    const starts: Array<number> = []
+    let firstStart = 0
+    const recordStart = (now: number): void => {
+      starts.push(now)
+      while (firstStart < starts.length && starts[firstStart]! <= now - 1000) firstStart++
+      if (firstStart > 1024 && firstStart * 2 > starts.length) {
+        starts.splice(0, firstStart)
+        firstStart = 0
+      }
+    }
+    /** When the quantum next has room: a second after the start a quantum back, or now. */
+    const quantumEdge = (quantum: number, now: number): number => {
+      const back = starts.length - quantum
+      if (back < firstStart) return now
+      const edge = starts[back]! + 1000
+      return edge > now ? edge : now
+    }
+
     const successesSince = (time: number): number => {
       let count = 0
       for (let i = successes.length - 1; i >= oldest && successes[i]! > time; i--) count++
@@ -308,7 +348,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       }
       const pace = paceOf(s)
       if (Option.isSome(pace)) {
-        at = Math.max(at, s.nextSlot)
+        at = Math.max(at, s.nextSlot, quantumEdge(quantumOf(s, pace.value), now))
         next = { ...next, nextSlot: at + (1000 / pace.value) * slack }
       } else if (Number.isFinite(startPace) && startPace > 0) {
         // Nothing known yet: a request that would overlap others before the start pace allows it
@@ -329,7 +369,14 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
       return [{ _tag: "Go", at, reason }, next]
     }
 
-    const sleepUntil = (until: number, now: number) => clock.sleep(Duration.millis(Math.max(1, until - now)))
+    // A timer that fires late means the process was busy: answers that came meanwhile (a 429
+    // among them) wait in the event loop behind the timers that just fired, so a request woken
+    // late lets them be read before it decides, rather than going out on stale news.
+    const sleepUntil = (until: number, now: number) =>
+      Effect.zipRight(
+        clock.sleep(Duration.millis(Math.max(1, until - now))),
+        Effect.suspend(() => clock.unsafeCurrentTimeMillis() - until > lateMillis ? yieldToEventLoop : Effect.void)
+      )
 
     // Completed (and replaced) whenever a request ends or the start pace's next slot comes, for
     // requests waiting for either; they all decide again then.
@@ -386,6 +433,7 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
 
     // Numbers a request as it starts, after any wait for its slot.
     const start = (): number => {
+      recordStart(clock.unsafeCurrentTimeMillis())
       state = { ...state, admissions: state.admissions + 1 }
       return state.admissions
     }
@@ -416,10 +464,13 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         const epoch = state.epoch
         return restore(waitUntil(decision.at, now)).pipe(
           Effect.onInterrupt(() => release),
-          // A 429 that closed the gate while this request waited for its slot: decide again.
+          // A 429 that closed the gate while this request waited for its slot, or a second already
+          // full of starts (the process was busy and woke late): decide again.
           Effect.flatMap((woken) => {
             const later = clock.unsafeCurrentTimeMillis()
-            return woken || later < state.gateUntil || epoch !== state.epoch
+            const pace = paceOf(state)
+            return woken || later < state.gateUntil || epoch !== state.epoch ||
+                (Option.isSome(pace) && quantumEdge(quantumOf(state, pace.value), later) > later)
               ? Effect.zipRight(release, admit(restore, onHeld))
               : Effect.sync(start)
           })

@@ -239,6 +239,36 @@ describe("Governor", () => {
       for (const t of later) assert.isAtMost(later.filter((u) => u >= t && u < t + 1000).length, 10)
     }))
 
+  it.live(
+    "after the process stalls, the requests whose slots passed never put more than the quantum into a second",
+    () =>
+      Effect.gen(function*() {
+        // 6,000 a minute: 100 a second. Real time, because what is tested is timers firing late.
+        const limit = { status: 200, headers: { "x-ratelimit-limit-requests": "6000" } }
+        const governor = yield* Governor.make({ maxInFlight: 40 })
+        const starts: Array<number> = []
+        let n = 0
+        const one = governor.run((observe) =>
+          Effect.gen(function*() {
+            starts.push(yield* Clock.currentTimeMillis)
+            // The 30th request blocks the process for 300 ms, as a long GC or a busy CPU does.
+            if (++n === 30) {
+              const end = Date.now() + 300
+              while (Date.now() < end) {
+                // busy
+              }
+            }
+            yield* observe(limit)
+          })
+        )
+        yield* one
+        yield* Effect.all(Array.from({ length: 200 }, () => one), { concurrency: 40 })
+        const busiest = Math.max(...starts.map((t) => starts.filter((u) => u >= t && u < t + 1000).length))
+        assert.isAtMost(busiest, 100, `starts ${starts.map((t) => t - starts[0]!).join(",")}`)
+      }),
+    { timeout: 20_000 }
+  )
+
   it.effect("a hold longer than serverWaitCap fails new and waiting calls at once, and says until when", () =>
     Effect.gen(function*() {
       const governor = yield* Governor.make({ maxInFlight: 8, serverWaitCap: "60 seconds", startPace: Infinity })
