@@ -15,7 +15,9 @@
  * - the bound on requests in flight (a `Semaphore`).
  *
  * Every pace is enforced as a minimum spacing between start times, never as a bucket that fills
- * while idle, so no burst ever exceeds the per-second quantum.
+ * while idle, and no second ever holds more starts than the pace's one-second quantum, even when
+ * the process stalls and the requests whose slots passed wake together; such a late wake-up also
+ * lets the answers that came during the stall be read first, so that a 429 among them is heeded.
  *
  * Learning without headers (AIMD). Until the server says anything, a request that would overlap
  * others waits for one of them to end unless the start pace (doubling every sixteen successes) allows
