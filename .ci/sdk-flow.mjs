@@ -5,8 +5,8 @@
 // a 404 as the SDK's NotFoundError. Run after `pnpm build`; prints "sdk-flow: ok" or the first
 // failure and exits non-zero.
 import { spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { createRequire } from "node:module"
+import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 
 const repo = fileURLToPath(new URL("..", import.meta.url))
@@ -97,8 +97,14 @@ const main = async () => {
     // A key from the user's environment, not the emulator's: any non-empty key is accepted.
     const client = new OpenAI({ baseURL: server.baseUrl, apiKey: "sk-proj-users-own-key-0123456789", maxRetries: 0 })
 
-    const file = await client.files.create({ file: await toFile(Buffer.from(lines(5)), "input.jsonl"), purpose: "batch" })
-    check(file.purpose === "batch" && file.filename === "input.jsonl" && file.bytes > 0, `upload: ${JSON.stringify(file)}`)
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(lines(5)), "input.jsonl"),
+      purpose: "batch"
+    })
+    check(
+      file.purpose === "batch" && file.filename === "input.jsonl" && file.bytes > 0,
+      `upload: ${JSON.stringify(file)}`
+    )
 
     const batch = await client.batches.create({
       input_file_id: file.id,
@@ -153,10 +159,10 @@ const main = async () => {
     // Ctrl-C ends it with 130 (128 + SIGINT), as every batchfx command ends on a signal.
     check(code === 130 || code === 0 || signal === "SIGINT", `batchfx fake-server stopped with code ${code}`)
   }
-  console.log("sdk-flow: ok")
+  process.stdout.write("sdk-flow: ok\n")
 }
 
 main().catch((error) => {
-  console.log(`sdk-flow: ${error instanceof Error ? error.message : String(error)}`)
+  process.stdout.write(`sdk-flow: ${error instanceof Error ? error.message : String(error)}\n`)
   process.exitCode = 1
 })
