@@ -375,9 +375,11 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
       const look = (n: number): Effect.Effect<Option.Option<Batch.Batch>, ListError> =>
         Option.isNone(token)
           ? Effect.succeed(Option.none())
-          : Effect.flatMap(Ref.getAndSet(lookPending, false), (pending) =>
+          : Effect.flatMap(Ref.get(lookPending), (pending) =>
             pending
               ? lookFor(token.value, window).pipe(
+                // a look that failed leaves the look pending: the next attempt looks again
+                Effect.tap(() => Ref.set(lookPending, false)),
                 Effect.tap(Option.match({
                   onNone: () => Effect.void,
                   onSome: (found) =>

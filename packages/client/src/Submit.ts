@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { type Batch, CreateBatchParams, ParseMessage, RequestLine } from "@batchfx/core"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
@@ -299,6 +300,11 @@ export interface SubmitOptions<A, I> {
    * (never while the batch may exist), and `CreateFailed` says which.
    */
   readonly keepFile?: boolean | undefined
+  /**
+   * How long a create whose answer was lost looks for its batch before creating it again; default
+   * `BatchClient.defaultLookupWindow` (60 s, as lists lag behind creates).
+   */
+  readonly lookupWindow?: Duration.DurationInput | undefined
   /** How many problems an `InputError` keeps; default 100. */
   readonly maxProblems?: number | undefined
   /** Called with each batch when it is created and each time it changes. */
@@ -420,7 +426,7 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
             completion_window: "24h",
             ...(metadata === undefined ? {} : { metadata })
           },
-          { ...options.call, keepFile: options.keepFile }
+          { ...options.call, keepFile: options.keepFile, lookupWindow: options.lookupWindow }
         ).pipe(
           Effect.provideService(BatchClient.BatchClient, client),
           Effect.provideService(Files.Files, files)

@@ -71,6 +71,17 @@ describe("create with a lagging list (TestClock)", () => {
       assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), 1)
     }).pipe(Effect.provide(inMemory({ retry: Retry.never }, lagging))))
 
+  it.effect("a look that fails does not count as a look: the batch is still looked for and found", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.scriptFault("POST /v1/batches", 1, Fault.resetAfterHandling)
+      yield* fake.scriptFault("GET /v1/batches", 1, Fault.status(400))
+      const created = yield* underClock(client.create(params), 40)
+      assert.deepStrictEqual((yield* serverBatches).map((b) => b.id), [created.id])
+      assert.strictEqual(yield* fake.requestCount("POST /v1/batches"), 1)
+    }).pipe(Effect.provide(inMemory({ retry: quickRetry(3) }, lagging))))
+
   it.effect("lookupWindow bounds the looks: with 0 a lagging list is looked at once", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
