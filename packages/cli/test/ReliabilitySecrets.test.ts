@@ -95,7 +95,14 @@ layer(FakeOpenAi.layer({ apiKey: canary, durations: fastDurations }), {
         Effect.zipRight(faulty([Fault.htmlBadGateway]), both("html 502", ["list", "--max-retries", "0"]))
       )
       yield* Effect.scoped(
-        Effect.zipRight(faulty([Fault.resetBeforeResponse]), both("reset", ["wait", done, "--max-retries", "0"]))
+        Effect.zipRight(faulty([Fault.resetBeforeResponse]), both("reset", ["get", done, "--max-retries", "0"]))
+      )
+      // a wait rides out resets until the batch's expiry: here its own --timeout ends it
+      yield* Effect.scoped(
+        Effect.zipRight(
+          faulty([Fault.resetBeforeResponse]),
+          both("reset during wait", ["wait", done, "--max-retries", "0", "--timeout", "1500ms"])
+        )
       )
       yield* Effect.scoped(Effect.zipRight(configured({ quotaExhausted: true }), both("quota", ["get", ids[0]!])))
       yield* fake.scriptFault("GET /v1/files/{id}/content", 1, Fault.truncatedBody(20))
