@@ -95,7 +95,7 @@ export const handler = () =>
     yield* Output.outLine(`   created ${batch.id} (${batch.status})`)
 
     yield* step(3, `Waiting for ${batch.id} (batchfx wait ${batch.id})`)
-    const final = yield* waitFor(batch.id, { interval: "200 millis", timeout: Option.some(Duration.seconds(25)) }).pipe(
+    const final = yield* waitFor(batch.id, { interval: "1 second", timeout: Option.some(Duration.seconds(25)) }).pipe(
       Effect.catchTag(
         "CommandFailed",
         (e) => Effect.zipRight(Output.outLine(`   ${e.message}`), api.retrieve(batch.id))
