@@ -455,6 +455,9 @@ export const layerSql = (
         try: async () => {
           await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMillis}`)
           await client.execute("PRAGMA journal_mode = WAL")
+          // in WAL mode a commit survives a crash of the process without an fsync of its own;
+          // only a power cut can lose the last ones
+          await client.execute("PRAGMA synchronous = NORMAL")
         },
         catch: (cause) => new StoreError({ operation: `open ${full}`, cause })
       })
