@@ -116,7 +116,7 @@ export interface UploadOptions extends ClientConfig.CallOptions {
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
   /**
-   * How long an upload whose answer was lost (a reset after sending, a timeout, a 5xx) is looked
+   * How long an upload whose answer was lost (a reset after sending, a timeout, a 504) is looked
    * for in the files list (same purpose, name and size, created since the attempt began) before it
    * is sent again; the list lags behind uploads. Default 60 seconds; 0 sends again at once.
    */
@@ -234,6 +234,14 @@ const lookSchedule = Schedule.exponential("1 second").pipe(
 
 /** How many files a page of the lookup asks for (newest first). */
 const lookPageSize = 100
+
+/**
+ * Whether an upload's answer was lost after the server may have stored the file: a timeout, a
+ * connection broken after sending, an answer that could not be read, a gateway's timeout. A server
+ * that answers 500 or 503 itself did not store it: that upload is sent again without a lookup.
+ */
+const answerLost = (error: CallError): boolean =>
+  isAmbiguous(error) && (error._tag !== "ServerError" || error.status === 504 || error.status === 408)
 
 /** A lookup for a lost upload that has not found it (yet). */
 class NotYetListed {
@@ -431,7 +439,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
           )
         return yield* sent.pipe(
           Effect.map((file): Either.Either<File.OpenAiFile, CallError> => Either.right(file)),
-          Effect.catchIf((error) => isAmbiguous(error) && Duration.toMillis(findWithin) > 0, lookFor)
+          Effect.catchIf((error) => answerLost(error) && Duration.toMillis(findWithin) > 0, lookFor)
         )
       })
     return transport.retrying(attempt, { retry: options.retry }).pipe(

@@ -4,7 +4,8 @@
  *
  * - listing yields each batch exactly once, in the server's order;
  * - `retrieveMany`/`cancelMany` give exactly one outcome per id;
- * - a results download yields every line exactly once, numbered without gaps;
+ * - a results download yields every line exactly once, numbered without gaps, also when bodies end
+ *   cleanly but short (a short Content-Length, chunked encoding ended early, on a line boundary or not);
  * - a submission creates at most one batch per shard (exactly one when it succeeds), and every
  *   input gets exactly one outcome.
  *
@@ -37,7 +38,12 @@ const catalogue = {
   resetBefore: Fault.resetBeforeResponse,
   resetAfter: Fault.resetAfterHandling,
   truncated40: Fault.truncatedBody(40),
-  truncated300: Fault.truncatedBody(300)
+  truncated300: Fault.truncatedBody(300),
+  // bodies that end cleanly but short: nothing on the wire says so
+  short40: Fault.shortBody(40),
+  short300: Fault.shortBody(300),
+  shortChunked200: Fault.shortBody(200, "chunked"),
+  shortChunked1000: Fault.shortBody(1000, "chunked")
 } as const
 
 type FaultName = keyof typeof catalogue
@@ -100,7 +106,9 @@ describe("chaos: listing", () => {
         "resetBefore",
         "resetAfter",
         "truncated40",
-        "truncated300"
+        "truncated300",
+        "short40",
+        "shortChunked1000"
       ])
     },
     ({ batches, faults, limit, lookAhead, rate, seed }) =>
@@ -265,7 +273,18 @@ describe("chaos: results", () => {
       breakAfter: fc.option(fc.integer({ min: 3_000, max: 40_000 }), { nil: undefined }),
       rate: fc.double({ min: 0.05, max: 0.5, noNaN: true }),
       seed: fc.integer({ min: 0, max: 1_000_000 }),
-      faults: faultMix(["500", "503", "html502", "resetBefore", "truncated40", "truncated300"])
+      faults: faultMix([
+        "500",
+        "503",
+        "html502",
+        "resetBefore",
+        "truncated40",
+        "truncated300",
+        "short40",
+        "short300",
+        "shortChunked200",
+        "shortChunked1000"
+      ])
     },
     ({ breakAfter, failEvery, faults, lines, rate, seed }) =>
       Effect.gen(function*() {
@@ -331,7 +350,16 @@ describe("chaos: submit", () => {
       perShard: fc.integer({ min: 5, max: 30 }),
       rate: fc.double({ min: 0.05, max: 0.35, noNaN: true }),
       seed: fc.integer({ min: 0, max: 1_000_000 }),
-      faults: faultMix(["500", "503", "html502", "resetBefore", "resetAfter", "truncated40"])
+      faults: faultMix([
+        "500",
+        "503",
+        "html502",
+        "resetBefore",
+        "resetAfter",
+        "truncated40",
+        "short300",
+        "shortChunked200"
+      ])
     },
     ({ faults, lines, perShard, rate, seed }) =>
       Effect.gen(function*() {
@@ -356,6 +384,9 @@ describe("chaos: submit", () => {
         const outcomes = yield* Submit.submitAll(input, {
           endpoint,
           limits: { maxLines: perShard },
+          // The emulator's lists do not lag here: a create's lost answer is found at the first look,
+          // and a 5xx that made nothing costs a second of looks, not the default minute.
+          lookupWindow: "1 second",
           call: { retry: quickRetry(12) },
           read: { retry: quickRetry(12) },
           watch: { schedule: Schedule.spaced("20 millis"), retry: quickRetry(12) }
