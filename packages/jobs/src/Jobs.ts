@@ -604,6 +604,44 @@ export const layerWorker = (
 }
 
 /**
+ * Everything but the worker, from options: the store at `options.store` and the client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: {
+  readonly store: string
+  readonly client: ClientConfig.Options
+}): Layer.Layer<
+  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files | FileLookup.FileLookup,
+  StoreError,
+  FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
+> => Layer.merge(layerStore(options.store), layerClient(options.client))
+
+/**
+ * Everything but the worker, from `Config`: the store at `BATCHFX_STORE` and the client from
+ * `OPENAI_API_KEY`, `OPENAI_BASE_URL`, ….
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<
+  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files | FileLookup.FileLookup,
+  StoreError | ConfigError.ConfigError,
+  FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
+> = Layer.merge(layerStoreConfig, layerClientConfig)
+
+/**
+ * Runs a worker in this process until the job `jobId` ends (what `batchfx jobs submit --wait`
+ * does), then stops it and returns the job. Other unfinished jobs of the store advance meanwhile.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const runUntilDone = (jobId: string, options: WorkerOptions = {}) =>
+  awaitJob(jobId, "200 millis").pipe(Effect.provide(layerWorker(options)), Effect.scoped)
+
+/**
  * Runs a worker until interrupted.
  *
  * @since 0.1.0
