@@ -380,38 +380,59 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         Effect.suspend(() => clock.unsafeCurrentTimeMillis() - until > lateMillis ? yieldToEventLoop : Effect.void)
       )
 
-    // Completed (and replaced) whenever a request ends or the start pace's next slot comes, for
-    // requests waiting for either; they all decide again then.
-    let released = Deferred.unsafeMake<void>(FiberId.none)
-    const wakeWaiters = (): void => {
-      const ended = released
-      released = Deferred.unsafeMake<void>(FiberId.none)
-      Deferred.unsafeDone(ended, Exit.void)
+    // The requests waiting for a request to end or the start pace's next slot, first come first:
+    // each end and each slot wakes one of them, so that a wake-up costs one decision, not one per
+    // waiter.
+    const waiters: Array<Deferred.Deferred<void>> = []
+    const wakeOne = (): void => {
+      const next = waiters.shift()
+      if (next !== undefined) Deferred.unsafeDone(next, Exit.void)
     }
-    // The time of the one timer that wakes those waiters at the next slot, so that they share it
-    // rather than each sleeping (and each being woken by every end).
+    // The time of the one timer that wakes a waiter at the next slot, if one is pending.
     let wakeAt = Number.POSITIVE_INFINITY
+    const wakeOneAt = (until: number, now: number): Effect.Effect<void> => {
+      if (until >= wakeAt) return Effect.void
+      wakeAt = until
+      return Effect.asVoid(Effect.forkDaemon(Effect.zipRight(
+        sleepUntil(until, now),
+        Effect.sync(() => {
+          if (wakeAt === until) wakeAt = Number.POSITIVE_INFINITY
+          wakeOne()
+        })
+      )))
+    }
 
     const release = Effect.sync(() => {
       state = { ...state, inFlight: state.inFlight - 1 }
-      wakeWaiters()
+      wakeOne()
     })
 
-    // Waits until a request ends or the time `until` comes, whichever is first.
-    const awaitReleaseOrTime = (until: number, now: number): Effect.Effect<void> =>
+    // Waits in line until a request ends or the time `until` comes; a request woken before that
+    // waits again at the front. Interrupted after being woken, it hands the wake-up on.
+    const awaitTurn = (until: number, now: number, front: boolean): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const wake = Deferred.await(released)
-        if (until >= wakeAt) return wake
-        wakeAt = until
-        const timer = Effect.zipRight(
-          sleepUntil(until, now),
-          Effect.sync(() => {
-            if (wakeAt === until) wakeAt = Number.POSITIVE_INFINITY
-            wakeWaiters()
-          })
+        const turn = Deferred.unsafeMake<void>(FiberId.none)
+        if (front) waiters.unshift(turn)
+        else waiters.push(turn)
+        return Effect.zipRight(wakeOneAt(until, now), Deferred.await(turn)).pipe(
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              const at = waiters.indexOf(turn)
+              if (at >= 0) waiters.splice(at, 1)
+              else wakeOne()
+            })
+          )
         )
-        return Effect.zipRight(Effect.forkDaemon(timer), wake)
       })
+
+    // After a request is admitted, the next in line may go too: at once when a pace reserves
+    // slots, else when the start pace's next slot comes.
+    const passTurn = (now: number): Effect.Effect<void> =>
+      waiters.length === 0
+        ? Effect.void
+        : Option.isSome(paceOf(state))
+        ? Effect.sync(wakeOne)
+        : wakeOneAt(state.nextSlot, now)
 
     // A wait that ends early (with `true`) when a hold longer than the cap begins.
     const waitUntil = (until: number, now: number): Effect.Effect<boolean> =>
@@ -444,27 +465,32 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
     // admission interrupted while it waits for its slot is given back, so none is ever leaked.
     const admit = <E2>(
       restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
-      onHeld: ((held: Held) => E2) | undefined
+      onHeld: ((held: Held) => E2) | undefined,
+      woken = false
     ): Effect.Effect<number, E2> =>
       Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
         if (onHeld !== undefined) {
           const held = longHoldNow(now)
-          if (held !== undefined) return Effect.fail(onHeld(held))
+          if (held !== undefined) {
+            // Woken in line, it hands the wake-up on, so the next one fails at once too.
+            if (woken) wakeOne()
+            return Effect.fail(onHeld(held))
+          }
         }
         const [decision, next] = decide(state, now)
         state = next
         if (decision._tag === "Wait") {
           // A wait for a request to end also ends at the start pace's next slot: on a slow network
           // the requests in flight may not end for long, and the pace alone allows the next one then.
-          const wait = decision.onRelease === true
-            ? awaitReleaseOrTime(decision.until, now)
-            : waitUntil(decision.until, now)
-          return Effect.zipRight(restore(wait), admit(restore, onHeld))
+          return decision.onRelease === true
+            ? Effect.zipRight(restore(awaitTurn(decision.until, now, woken)), admit(restore, onHeld, true))
+            : Effect.zipRight(restore(waitUntil(decision.until, now)), admit(restore, onHeld, woken))
         }
-        if (decision.at <= now) return Effect.sync(start)
+        const pass = woken ? passTurn(now) : Effect.void
+        if (decision.at <= now) return Effect.zipRight(pass, Effect.sync(start))
         const epoch = state.epoch
-        return restore(waitUntil(decision.at, now)).pipe(
+        return Effect.zipRight(pass, restore(waitUntil(decision.at, now))).pipe(
           Effect.onInterrupt(() => release),
           // A 429 that closed the gate while this request waited for its slot, or a second already
           // full of starts (the process was busy and woke late): decide again.
@@ -585,6 +611,8 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         if (!wasLong && longHoldNow(now) !== undefined) {
           const woken = longHold
           longHold = Deferred.unsafeMake<void>(FiberId.none)
+          // Those waiting in line for an end wake up to meet the long hold too.
+          while (waiters.length > 0) wakeOne()
           return Deferred.succeed(woken, undefined)
         }
         return Effect.void
