@@ -210,7 +210,8 @@ export const normalizeApiKey = (key: Redacted.Redacted): Redacted.Redacted => {
 /**
  * Options read from the environment: `OPENAI_API_KEY` (required, read as `Redacted`; a trailing
  * CR/LF is dropped and a key a header cannot carry is a `ConfigError` that names no character of it),
- * `OPENAI_BASE_URL` (default `https://api.openai.com/v1`), `OPENAI_ORG_ID` and
+ * `OPENAI_BASE_URL` (default `https://api.openai.com/v1`; one with a user name or password is a
+ * `ConfigError` that shows it as `***`), `OPENAI_ORG_ID` and
  * `OPENAI_PROJECT_ID` (optional).
  *
  * @since 0.1.0
@@ -230,8 +231,20 @@ export const config: Config.Config<Options> = Config.all({
   })),
   Config.mapOrFail((options) => {
     const problem = apiKeyProblem(Redacted.value(options.apiKey))
-    return problem === undefined
-      ? Either.right(options)
-      : Either.left(ConfigError.InvalidData(["OPENAI_API_KEY"], `OPENAI_API_KEY ${problem}`))
+    if (problem !== undefined) {
+      return Either.left(ConfigError.InvalidData(["OPENAI_API_KEY"], `OPENAI_API_KEY ${problem}`))
+    }
+    const url = options.baseUrl ?? defaultBaseUrl
+    return hasUserinfo(url)
+      ? Either.left(ConfigError.InvalidData(
+        ["OPENAI_BASE_URL"],
+        `OPENAI_BASE_URL must not carry a user name or password (${
+          url.replace(/^([^/]*\/\/)[^/@]*@/, "$1***@")
+        }): the API key is the credential`
+      ))
+      : Either.right(options)
   })
 )
+
+/** Whether a URL has a user name or password (`https://user:pass@host`), which errors would print. */
+const hasUserinfo = (url: string): boolean => /^[^/]*\/\/[^/@]*@/.test(url)

@@ -71,7 +71,7 @@ describe("configuration", () => {
       assert.strictEqual(seen.length, 0)
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 
-  it.effect("a key ending in CR/LF (a CRLF .env) is sent without it; a key a header cannot carry is a ConfigError naming no character", () =>
+  it.effect("a key ending in CR/LF (a CRLF .env) is sent without it; a bad key or a base URL with a password is a ConfigError that shows neither", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const { http, seen } = yield* recordingClient
@@ -101,5 +101,17 @@ describe("configuration", () => {
         assert.notInclude(String(error), "SECRET")
       }
       assert.strictEqual(seen.length, sent, "nothing sent with a bad key")
+      // a password in the base URL: refused, and shown as ***
+      const withPassword = yield* BatchClient.retrieve("batch_x").pipe(
+        Effect.provide(BatchClient.layerConfig().pipe(Layer.provide(http))),
+        Effect.withConfigProvider(ConfigProvider.fromMap(
+          new Map([["OPENAI_API_KEY", fake.apiKey], ["OPENAI_BASE_URL", "https://bob:hunter2@proxy.example/v1"]])
+        )),
+        Effect.flip
+      )
+      assert.isTrue(ConfigError.isConfigError(withPassword), String(withPassword))
+      assert.include(String(withPassword), "https://***@proxy.example/v1")
+      assert.notInclude(String(withPassword), "hunter2")
+      assert.strictEqual(seen.length, sent)
     }).pipe(Effect.provide(FakeOpenAi.layerInMemory())))
 })
