@@ -505,6 +505,11 @@ export interface WorkerOptions {
   readonly shardConcurrency?: number | undefined
   /** How often the worker looks for jobs it has not started; default every second. */
   readonly pickUp?: Duration.DurationInput | undefined
+  /**
+   * How long the server's lists may lag behind an upload or a create (default 10 s): after a
+   * crash, a step that finds no trace of its earlier attempt looks this long before sending again.
+   */
+  readonly listLag?: Duration.DurationInput | undefined
   /** Settings of the cluster's runner over `singleRunnerSharding` (say, to poll storage less often). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
 }
@@ -574,7 +579,8 @@ export const layerWorker = (
       ? Steps.defaultSettings.awaitRound
       : Duration.decode(options.awaitRound),
     limits: { ...JobStore.defaultLimits, ...options.limits },
-    shardConcurrency: options.shardConcurrency ?? Steps.defaultSettings.shardConcurrency
+    shardConcurrency: options.shardConcurrency ?? Steps.defaultSettings.shardConcurrency,
+    listLag: options.listLag === undefined ? Steps.defaultSettings.listLag : Duration.decode(options.listLag)
   }
   const pickUp = Layer.scopedDiscard(Effect.gen(function*() {
     const jobs = yield* JobStore.JobStore

@@ -52,7 +52,9 @@ interface Kill {
 const killingEmulator = (kills: ReadonlyArray<Kill>, current: { child: ChildProcess | undefined }) =>
   Effect.gen(function*() {
     const fake = yield* FakeOpenAi.make({
-      durations: { validating: "200 millis", inProgress: "600 millis", finalizing: "200 millis" }
+      durations: { validating: "200 millis", inProgress: "600 millis", finalizing: "200 millis" },
+      // the real lists lag behind uploads and creates; longer than a restart takes here
+      listLag: "8 seconds"
     })
     let seen = 0
     const kill = () => current.child?.kill("SIGKILL")
@@ -104,7 +106,8 @@ const oneJob = (kills: ReadonlyArray<Kill>) =>
       OPENAI_BASE_URL: baseUrl,
       OPENAI_API_KEY: fake.apiKey,
       JOB_ID: jobId,
-      MAX_LINES: String(maxLines)
+      MAX_LINES: String(maxLines),
+      LIST_LAG: "10 seconds"
     }
     let runs = 0
     let last = { code: null as number | null, stdout: "", stderr: "" }

@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { StepFailed } from "../JobsError.js"
@@ -24,6 +25,11 @@ export interface Settings {
   readonly limits: { readonly maxLines: number; readonly maxBytes: number }
   /** Shards of one job worked on at once. */
   readonly shardConcurrency: number
+  /**
+   * How long after an upload or create the server's lists may still leave it out: a step that
+   * finds no trace of an earlier attempt keeps looking this long before it sends again.
+   */
+  readonly listLag: Duration.Duration
 }
 
 export class StepSettings extends Context.Tag("@batchfx/jobs/internal/StepSettings")<StepSettings, Settings>() {}
@@ -32,7 +38,8 @@ export const defaultSettings: Settings = {
   poll: undefined,
   awaitRound: Duration.minutes(10),
   limits: JobStore.defaultLimits,
-  shardConcurrency: 4
+  shardConcurrency: 4,
+  listLag: Duration.seconds(10)
 }
 
 /** The metadata keys that tie a batch to its job and shard, searched after a crash. */
@@ -44,6 +51,24 @@ export const filenameOf = (jobId: string, shard: number) => `batchfx-${jobId}-${
 
 /** How many pages of the newest batches a create looks through for its own batch. */
 const searchPages = 3
+
+/**
+ * Looks for the work of an earlier attempt until it is found or `listLag` has passed since the
+ * first look: the lists lag behind uploads and creates.
+ */
+const lookAgainDuringLag = <A, E, R>(find: Effect.Effect<Option.Option<A>, E, R>) =>
+  Effect.flatMap(StepSettings, (settings) => {
+    const notYet = Symbol.for("@batchfx/jobs/notYet")
+    const every = Duration.millis(Math.max(250, Duration.toMillis(settings.listLag) / 5))
+    return find.pipe(
+      Effect.flatMap((found) => (Option.isSome(found) ? Effect.succeed(found) : Effect.fail(notYet))),
+      Effect.retry({
+        while: (e) => e === notYet,
+        schedule: Schedule.spaced(every).pipe(Schedule.upTo(settings.listLag))
+      }),
+      Effect.catchIf((e): e is typeof notYet => e === notYet, () => Effect.succeed(Option.none<A>()))
+    )
+  })
 
 const failed = (step: string, shard: number) => (error: { readonly message: string }) =>
   new StepFailed({ step, shard, reason: error.message })
@@ -71,7 +96,7 @@ export const upload = (jobId: string, shard: number) =>
     if (job.cancelRequested) return Option.none<string>()
     const filename = filenameOf(jobId, shard)
     if (s.uploadAttempts > 0) {
-      const found = yield* lookup.byFilename(filename)
+      const found = yield* lookAgainDuringLag(lookup.byFilename(filename))
       if (Option.isSome(found)) {
         yield* store.setFile(jobId, shard, found.value)
         return found
@@ -104,7 +129,7 @@ export const create = (jobId: string, shard: number, fileId: string) =>
     if (s.batchId !== undefined) return Option.some(s.batchId)
     if (job.cancelRequested) return Option.none<string>()
     if (s.createAttempts > 0) {
-      const found = yield* findBatch(jobId, shard)
+      const found = yield* lookAgainDuringLag(findBatch(jobId, shard))
       if (Option.isSome(found)) {
         yield* store.setBatch(jobId, shard, seen(found.value))
         return Option.some(found.value.id)
