@@ -20,8 +20,9 @@
  * lets the answers that came during the stall be read first, so that a 429 among them is heeded.
  *
  * Learning without headers (AIMD). Until the server says anything, a request that would overlap
- * others waits for one of them to end unless the start pace (doubling every sixteen successes) allows
- * it, so the first 429 is met by one request rather than a storm. The first 429 closes the gate
+ * others waits for one of them to end unless the start pace allows it (it doubles every sixteen
+ * successes, but stays within twice the successes of the last second), so the first 429 is met by
+ * few requests in flight rather than a storm. The first 429 closes the gate
  * for the server's wait and, once the last window holds a few successes, sets the pace just under
  * them, which is what the server just allowed (a 429 after fewer is a penalty, not a rate). Each later 429 that begins a storm (its request started after the
  * last decrease) multiplies the pace by a factor under one, and caps it by that window's successes
@@ -358,7 +359,12 @@ export const make = (options: Options = {}): Effect.Effect<Governor> =>
         if (s.inFlight > 0 && now < s.nextSlot) {
           return [{ _tag: "Wait", until: s.nextSlot, reason: "paced", onRelease: true }, s]
         }
-        next = { ...next, nextSlot: now + 1000 / (startPace * 2 ** (s.startSuccesses / startDoubling)) }
+        // It doubles every sixteen successes, but never beyond twice the successes of the last
+        // second: on a fast network sixteen successes take milliseconds, and a pace far above the
+        // rate sends a storm of requests in flight into the first full window.
+        const grown = startPace * 2 ** (s.startSuccesses / startDoubling)
+        const pace = Math.min(grown, Math.max(startPace, 2 * successesSince(now - 1000)))
+        next = { ...next, nextSlot: now + 1000 / pace }
       }
       if (rpm !== undefined) {
         const tokens = Math.min(bucketSize, s.tokens + ((now - s.tokensAt) * rpm) / 60_000) - 1
