@@ -117,6 +117,29 @@ describe("Governor", () => {
       assert.strictEqual((yield* governor.state).inFlight, 0)
     }))
 
+  it.effect("before the server says anything, the start pace grows with the successes of the last second", () =>
+    Effect.gen(function*() {
+      const governor = yield* Governor.make({ maxInFlight: 32, startPace: 100 })
+      const starts: Array<number> = []
+      // Requests of 50 ms: 16 successes come in a fraction of a second.
+      const one = governor.run((observe) =>
+        Effect.gen(function*() {
+          starts.push(yield* Clock.currentTimeMillis)
+          yield* Effect.sleep("50 millis")
+          yield* observe({ status: 200, headers: {} })
+        })
+      )
+      const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 400 }, () => one), { concurrency: 32 }))
+      yield* TestClock.adjust("1 second")
+      const first = starts.length
+      yield* TestClock.adjust("1 second")
+      const second = starts.length - first
+      yield* Fiber.interrupt(fiber)
+      // Doubling every 16 successes alone would be at the bound of 32 in flight (640 a second) by now.
+      assert.isAtMost(first, 200, `${first} in the first second`)
+      assert.isAbove(second, first, `${second} in the second second`)
+    }))
+
   it.effect("bounds the requests in flight", () =>
     Effect.gen(function*() {
       const governor = yield* Governor.make({ maxInFlight: 3, startPace: Infinity })
