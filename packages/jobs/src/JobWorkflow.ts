@@ -37,39 +37,36 @@ const PlannedShard = Schema.Struct({
 
 const OptionalId = Schema.OptionFromNullOr(Schema.String)
 
+/**
+ * A step as an activity: after an outage it pauses and fails, and is run again as a new attempt
+ * (each attempt is recorded, so a restart continues the count).
+ */
+const step = <A, I>(
+  name: string,
+  success: Schema.Schema<A, I>,
+  execute: Effect.Effect<A, StepFailed, Steps.Requirements>
+) =>
+  Activity.make({
+    name,
+    success,
+    error: StepFailed,
+    execute: Effect.tapError(execute, Steps.pauseAfterOutage)
+  }).pipe(Activity.retry({ times: Steps.stepAttempts - 1, while: (e: StepFailed) => e.transient }))
+
 const runShard = (jobId: string, shard: number) =>
   Effect.gen(function*() {
-    const fileId = yield* Activity.make({
-      name: `upload/${shard}`,
-      success: OptionalId,
-      error: StepFailed,
-      execute: Steps.upload(jobId, shard)
-    })
+    const fileId = yield* step(`upload/${shard}`, OptionalId, Steps.upload(jobId, shard))
     if (Option.isNone(fileId)) return
-    const batchId = yield* Activity.make({
-      name: `create/${shard}`,
-      success: OptionalId,
-      error: StepFailed,
-      execute: Steps.create(jobId, shard, fileId.value)
-    })
+    const batchId = yield* step(`create/${shard}`, OptionalId, Steps.create(jobId, shard, fileId.value))
     if (Option.isNone(batchId)) return
     // one activity per round, so a restart resumes polling at once and the history stays short
     let round = 0
     while (true) {
-      const seen = yield* Activity.make({
-        name: `await/${shard}/${round}`,
-        success: Steps.Round,
-        error: StepFailed,
-        execute: Steps.awaitRound(jobId, shard, batchId.value)
-      })
+      const seen = yield* step(`await/${shard}/${round}`, Steps.Round, Steps.awaitRound(jobId, shard, batchId.value))
       if (seen.terminal) break
       round++
     }
-    yield* Activity.make({
-      name: `download/${shard}`,
-      error: StepFailed,
-      execute: Steps.download(jobId, shard)
-    })
+    yield* step(`download/${shard}`, Schema.Void, Steps.download(jobId, shard))
   })
 
 /**

@@ -36,8 +36,9 @@ export class StoreError extends Schema.TaggedError<StoreError>("@batchfx/jobs/St
 }
 
 /**
- * A step of a job failed in a way retrying would not fix (the server refused the input or the
- * batch, the key is wrong, …). The job ends `failed` with this sentence.
+ * A step of a job failed. When `transient`, the worker runs it again after a pause (up to
+ * `stepAttempts` times); otherwise (the server refused the input or the batch, the key is wrong,
+ * …) the job ends `failed` with this sentence.
  *
  * @since 0.1.0
  * @category errors
@@ -45,7 +46,9 @@ export class StoreError extends Schema.TaggedError<StoreError>("@batchfx/jobs/St
 export class StepFailed extends Schema.TaggedError<StepFailed>("@batchfx/jobs/StepFailed")("StepFailed", {
   step: Schema.String,
   shard: Schema.Number,
-  reason: Schema.String
+  reason: Schema.String,
+  /** An outage (5xx, reset, timeout, 429) that outlasted the client's retries: the step is tried again later. */
+  transient: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {
   override get message(): string {
     return `Shard ${this.shard}: ${this.step} failed: ${this.reason}`

@@ -1,18 +1,18 @@
 import { Files } from "@batchfx/client"
 import { Jobs, JobStore } from "@batchfx/jobs"
-import { Responder } from "@batchfx/testkit"
+import { FakeOpenAi, Fault, Responder } from "@batchfx/testkit"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Schedule, Stream } from "effect"
+import { Chunk, type Duration, Effect, Layer, Schedule, Stream } from "effect"
 import { chat, chatLine, chatLines, count, drive, inMemory, tempStore, worker } from "./utils.js"
 
 const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
   Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
 
 /** Runs a worker until the job ends, under the TestClock. */
-const runUntilDone = (jobId: string, maxLines = 50_000) =>
-  drive(Jobs.awaitJob(jobId).pipe(Effect.provide(worker(maxLines)), Effect.scoped))
+const runUntilDone = (jobId: string, maxLines = 50_000, step: Duration.DurationInput = "1 second") =>
+  drive(Jobs.awaitJob(jobId).pipe(Effect.provide(worker(maxLines)), Effect.scoped), step)
 
 describe("Jobs", () => {
   it.effect("a job of 5 lines cut into 3 shards completes with every result joined to its input", () =>
@@ -126,6 +126,23 @@ describe("Jobs", () => {
       assert.strictEqual(yield* count("POST /v1/files"), 0)
       assert.strictEqual(yield* count("POST /v1/batches"), 0)
     }).pipe(Effect.provide(Layer.fresh(inMemory(tempStore())))))
+
+  it.effect(
+    "an outage longer than the client's retries pauses the step and runs it again; one batch is made",
+    () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        // the client tries 3 times per run of the step: the first run fails, the second succeeds
+        for (let nth = 1; nth <= 3; nth++) yield* fake.scriptFault("POST /v1/batches", nth, Fault.status(503))
+        const jobId = yield* Jobs.submit(chatLines(2), { endpoint: chat })
+        const job = yield* runUntilDone(jobId, 50_000, "5 seconds")
+        assert.strictEqual(job.status, "completed")
+        const created = (yield* fake.counters).filter((c) => c.route === "POST /v1/batches" && c.status === 200)
+        assert.deepStrictEqual(created.map((c) => c.count), [1])
+        assert.strictEqual((yield* Jobs.status(jobId)).shards[0]?.createAttempts, 2)
+      }).pipe(Effect.provide(Layer.fresh(inMemory(tempStore())))),
+    120_000
+  )
 
   it.effect("a batch the server fails ends the job failed with one sentence naming the shard and batch", () =>
     Effect.gen(function*() {

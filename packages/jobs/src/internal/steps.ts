@@ -3,8 +3,9 @@
  * it first looks in the store (and, after an attempt that may have reached the server, at the
  * server) for what an earlier run already did.
  */
-import { BatchClient, Files, Watch } from "@batchfx/client"
+import { BatchClient, BatchClientError, Files, Retry, Watch } from "@batchfx/client"
 import { type Batch, BatchStatus, Jsonl, type RequestLine } from "@batchfx/core"
+import * as Activity from "@effect/workflow/Activity"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -71,7 +72,37 @@ const lookAgainDuringLag = <A, E, R>(find: Effect.Effect<Option.Option<A>, E, R>
   })
 
 const failed = (step: string, shard: number) => (error: { readonly message: string }) =>
-  new StepFailed({ step, shard, reason: error.message })
+  new StepFailed({
+    step,
+    shard,
+    reason: error.message,
+    transient: BatchClientError.isBatchClientError(error) &&
+      Retry.isRetryable(error, { serverWaitCap: Duration.infinity })
+  })
+
+/** What the steps need. */
+export type Requirements =
+  | JobStore.JobStore
+  | BatchClient.BatchClient
+  | Files.Files
+  | FileLookup
+  | StepSettings
+
+/** How many times a step that meets an outage is run before the job fails. */
+export const stepAttempts = 12
+
+/**
+ * The pause before a step that met an outage fails (and is run again): 5 s doubling with each
+ * attempt, at most 5 minutes; 12 attempts ride out about half an hour.
+ */
+export const pauseAfterOutage = (error: StepFailed) =>
+  error.transient
+    ? Effect.flatMap(Effect.serviceOption(Activity.CurrentAttempt), (current) => {
+      // the engine provides the attempt to every activity it runs
+      const attempt = Option.getOrElse(current, () => 1)
+      return Effect.sleep(Duration.min(Duration.seconds(5 * 2 ** Math.max(0, attempt - 1)), Duration.minutes(5)))
+    })
+    : Effect.void
 
 /** A snapshot of a batch for the store. */
 export const seen = (batch: Batch.Batch): JobStore.BatchSeen => ({
