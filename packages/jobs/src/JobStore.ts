@@ -94,6 +94,8 @@ export interface Shard {
   readonly uploadAttempts: number
   /** How many times a create was started. */
   readonly createAttempts: number
+  /** When the first create was started (Unix seconds). */
+  readonly firstCreateAt: number | undefined
 }
 
 /**
@@ -259,7 +261,8 @@ const toShard = (row: Record<string, unknown>): Shard => ({
   errorFileId: str(row.error_file_id),
   downloaded: num(row.downloaded) === 1,
   uploadAttempts: num(row.upload_attempts),
-  createAttempts: num(row.create_attempts)
+  createAttempts: num(row.create_attempts),
+  firstCreateAt: row.first_create_at === null ? undefined : num(row.first_create_at)
 })
 
 const migrate = (sql: SqlClient.SqlClient) =>
@@ -302,6 +305,7 @@ const migrate = (sql: SqlClient.SqlClient) =>
       downloaded INTEGER NOT NULL DEFAULT 0,
       upload_attempts INTEGER NOT NULL DEFAULT 0,
       create_attempts INTEGER NOT NULL DEFAULT 0,
+      first_create_at INTEGER,
       PRIMARY KEY (job_id, shard)
     )`,
     sql`CREATE TABLE IF NOT EXISTS batchfx_job_results (
@@ -468,8 +472,13 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
     )
 
   const countCreateAttempt: Service["countCreateAttempt"] = (jobId, n) =>
-    sql`UPDATE batchfx_job_shards SET create_attempts = create_attempts + 1
-      WHERE job_id = ${jobId} AND shard = ${n}`.pipe(Effect.asVoid, Effect.mapError(fail("record a create")))
+    Effect.flatMap(
+      Effect.clockWith((c) => c.currentTimeMillis),
+      (now) =>
+        sql`UPDATE batchfx_job_shards SET create_attempts = create_attempts + 1,
+        first_create_at = COALESCE(first_create_at, ${Math.floor(now / 1000)})
+        WHERE job_id = ${jobId} AND shard = ${n}`.pipe(Effect.asVoid, Effect.mapError(fail("record a create")))
+    )
 
   const setBatch: Service["setBatch"] = (jobId, n, b) =>
     sql`UPDATE batchfx_job_shards SET batch_id = ${b.batchId}, batch_status = ${b.status},

@@ -142,13 +142,20 @@ export const upload = (jobId: string, shard: number) =>
     return Option.some(file.id)
   }).pipe(Effect.mapError(failed("upload", shard)), Effect.withSpan("batchfx.jobs.upload"))
 
-const findBatch = (jobId: string, shard: number) =>
+/**
+ * Finds the shard's batch among the newest batches, back to a few minutes before the first create
+ * was started (the server's and our clocks may differ), however many batches came since.
+ */
+const findBatch = (jobId: string, shard: number, since: number | undefined) =>
   Effect.flatMap(BatchClient.BatchClient, (client) =>
     client.list({ limit: 100 }, { lookAhead: 0 }).pipe(
-      Stream.take(100 * searchPages),
+      since === undefined ? Stream.take(100 * searchPages) : Stream.takeWhile((b) => b.created_at >= since - clockSkew),
       Stream.filter((b) => b.metadata?.[jobKey] === jobId && b.metadata?.[shardKey] === String(shard)),
       Stream.runHead
     ))
+
+/** How far (in seconds) the server's clock may be behind ours. */
+const clockSkew = 600
 
 /** The shard's batch: the one recorded, the one found on the server, or a new one. */
 export const create = (jobId: string, shard: number, fileId: string) =>
@@ -160,7 +167,7 @@ export const create = (jobId: string, shard: number, fileId: string) =>
     if (s.batchId !== undefined) return Option.some(s.batchId)
     if (job.cancelRequested) return Option.none<string>()
     if (s.createAttempts > 0) {
-      const found = yield* lookAgainDuringLag(findBatch(jobId, shard))
+      const found = yield* lookAgainDuringLag(findBatch(jobId, shard, s.firstCreateAt))
       if (Option.isSome(found)) {
         yield* store.setBatch(jobId, shard, seen(found.value))
         return Option.some(found.value.id)
