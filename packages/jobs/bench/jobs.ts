@@ -142,6 +142,9 @@ const manyJobs = (n: number) =>
       )
       const wallMs = Date.now() - started
       const statuses = yield* Jobs.list
+      const counters = yield* Effect.flatMap(FakeOpenAi.FakeOpenAi, (fake) => fake.counters)
+      const ok = (route: string) =>
+        counters.filter((c) => c.route === route && c.status === 200).reduce((n, c) => n + c.count, 0)
       yield* print({
         figure: "jobs of 2 shards on one worker",
         jobs: n,
@@ -149,6 +152,9 @@ const manyJobs = (n: number) =>
         wallMs,
         jobsPerMinute: Math.round(n / (wallMs / 60_000)),
         completed: statuses.filter((j) => j.status === "completed").length,
+        // exactly 2 of each per job: nothing uploaded or created twice under load
+        uploads: ok("POST /v1/files"),
+        batchesCreated: ok("POST /v1/batches"),
         statements: counts.statements
       })
     }).pipe(Effect.provide(Layer.merge(layer, clientLayer)))
