@@ -138,6 +138,31 @@ export const submit = <L extends RequestLine.BatchRequestLine, E = never, R = ne
   ) as Effect.Effect<string, SubmitError | E, JobStore.JobStore | R>
 
 /**
+ * Stores a new job from JSONL bytes (standard input, say), checked line by line with the input's
+ * own line numbers (blank lines counted). `path` only names the input in an `InputError`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const submitJsonl = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  options: SubmitOptions & { readonly path?: string | undefined }
+): Effect.Effect<string, SubmitError | E, JobStore.JobStore | R> =>
+  Effect.suspend(() => {
+    const splitter = Jsonl.makeLineSplitter()
+    const raw = bytes.pipe(
+      Stream.mapConcat((chunk) => splitter.push(chunk)),
+      Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
+      Stream.map((line) => ({ text: line.text, fileLine: line.line }))
+    )
+    return store(checked(raw, options, options.path), options) as Effect.Effect<
+      string,
+      SubmitError | E,
+      JobStore.JobStore | R
+    >
+  })
+
+/**
  * Stores a new job from a JSONL file (read once, checked line by line with the file's line numbers).
  *
  * @since 0.1.0
@@ -147,27 +172,24 @@ export const submitPath = (
   path: string,
   options: SubmitOptions
 ): Effect.Effect<string, SubmitError, JobStore.JobStore | FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => {
-    const splitter = Jsonl.makeLineSplitter()
-    const raw = fs.stream(path).pipe(
-      Stream.mapError((error) =>
-        new Files.InputError({
-          problems: [{
-            line: null,
-            code: "unreadable_file",
-            param: null,
-            message: `cannot be read (${error.message})`
-          }],
-          count: 1,
-          path
-        })
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    submitJsonl(
+      fs.stream(path).pipe(
+        Stream.mapError((error) =>
+          new Files.InputError({
+            problems: [{
+              line: null,
+              code: "unreadable_file",
+              param: null,
+              message: `cannot be read (${error.message})`
+            }],
+            count: 1,
+            path
+          })
+        )
       ),
-      Stream.mapConcat((chunk) => splitter.push(chunk)),
-      Stream.concat(Stream.suspend(() => Stream.fromIterable(splitter.flush()))),
-      Stream.map((line) => ({ text: line.text, fileLine: line.line }))
-    )
-    return store(checked(raw, options, path), options) as Effect.Effect<string, SubmitError>
-  })
+      { ...options, path }
+    ))
 
 /**
  * A job with its shards and overall progress.

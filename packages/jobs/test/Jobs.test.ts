@@ -62,6 +62,11 @@ describe("Jobs", () => {
       yield* fs.writeFileString(bad, `${JSON.stringify(chatLine(1))}\n\nnot json\n`)
       const error = yield* Effect.flip(Jobs.submitPath(bad, { endpoint: chat }))
       assert.deepStrictEqual(Files.problemLines(error as Files.InputError), [3])
+      const missing = yield* Effect.flip(Jobs.submitPath(`${dir}/missing.jsonl`, { endpoint: chat }))
+      assert.match(
+        missing.message,
+        /^The input .*missing\.jsonl has 1 problem, so nothing was uploaded: cannot be read/
+      )
       const good = `${dir}/good.jsonl`
       yield* fs.writeFileString(good, chatLines(3).map((l) => JSON.stringify(l)).join("\n"))
       const jobId = yield* Jobs.submitPath(good, { endpoint: chat })
