@@ -21,6 +21,7 @@ import * as Create from "./commands/Create.js"
 import * as Demo from "./commands/Demo.js"
 import * as FakeServer from "./commands/FakeServer.js"
 import * as Get from "./commands/Get.js"
+import * as Jobs from "./commands/Jobs.js"
 import * as List from "./commands/List.js"
 import * as Results from "./commands/Results.js"
 import * as Submit from "./commands/Submit.js"
@@ -59,6 +60,7 @@ export const command = root.pipe(
     Wait.command,
     Results.command,
     Submit.command,
+    Jobs.command,
     FakeServer.command,
     Demo.command
   ])

@@ -1,0 +1,158 @@
+/**
+ * `batchfx jobs submit|run|list|status|results|cancel`: durable batch jobs kept in a store
+ * (`--store URL`, default `$BATCHFX_STORE`, else `file:.batchfx/jobs.db`) and run by a worker
+ * that survives restarts. The jobs library is loaded only when one of these commands runs.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import * as Opts from "../internal/options.js"
+import { lazy, withSetup } from "../internal/root.js"
+import { endpoint } from "./Create.js"
+
+const store = Options.text("store").pipe(
+  Options.withPseudoName("URL"),
+  Options.withDescription(
+    "The job store: a SQLite file (file:PATH) or a libSQL server URL (default $BATCHFX_STORE, else file:.batchfx/jobs.db)."
+  ),
+  Options.optional
+)
+
+const jobId = Args.text({ name: "JOB" }).pipe(Args.withDescription("The job id (job_…), as submit printed it."))
+
+const submitOptions = {
+  ...Opts.globalOptions,
+  store,
+  endpoint,
+  name: Options.text("name").pipe(
+    Options.withPseudoName("NAME"),
+    Options.withDescription("A name to recognise the job by in lists."),
+    Options.optional
+  ),
+  wait: Options.boolean("wait").pipe(
+    Options.withAlias("w"),
+    Options.withDescription("Run the worker in this process until the job ends (exit code 0 only if it completed).")
+  ),
+  file: Args.text({ name: "FILE.jsonl" }).pipe(
+    Args.withDescription("The requests, one JSON object per line; - reads standard input.")
+  )
+}
+
+const storeOnly = { ...Opts.globalOptions, store }
+
+const resultsOptions = {
+  ...Opts.globalOptions,
+  store,
+  output: Options.file("output").pipe(
+    Options.withAlias("o"),
+    Options.withDescription("Where the output lines go (the lines as the API wrote them, across every shard).")
+  ),
+  errors: Options.file("errors").pipe(
+    Options.withDescription("Where the error lines go."),
+    Options.optional
+  ),
+  jobId
+}
+
+/**
+ * The parsed options of each `jobs` command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubmitConfig = Command.Command.ParseConfig<typeof submitOptions>
+/** @since 0.1.0 @category models */
+export type RunConfig = Command.Command.ParseConfig<typeof storeOnly>
+/** @since 0.1.0 @category models */
+export type ListConfig = Command.Command.ParseConfig<typeof storeOnly & { format: typeof Opts.format }>
+/** @since 0.1.0 @category models */
+export type StatusConfig = Command.Command.ParseConfig<
+  typeof storeOnly & { format: typeof Opts.format; jobId: typeof jobId }
+>
+/** @since 0.1.0 @category models */
+export type ResultsConfig = Command.Command.ParseConfig<typeof resultsOptions>
+/** @since 0.1.0 @category models */
+export type CancelConfig = Command.Command.ParseConfig<typeof storeOnly & { jobId: typeof jobId }>
+
+const handlers = () => import("../internal/handlers/Jobs.js")
+
+const submit = Command.make(
+  "submit",
+  submitOptions,
+  lazy(() => handlers().then((m) => ({ handler: m.submit })))
+).pipe(
+  Command.withDescription(
+    "Check a JSONL file line by line and store it as a job (nothing is stored if a line is bad); prints the job id. " +
+      "With --wait, run the worker here until the job ends."
+  ),
+  withSetup
+)
+
+const run = Command.make("run", storeOnly, lazy(() => handlers().then((m) => ({ handler: m.run })))).pipe(
+  Command.withDescription(
+    "Work on every unfinished job of the store until interrupted (Ctrl-C); a restart resumes them."
+  ),
+  withSetup
+)
+
+const list = Command.make(
+  "list",
+  { ...storeOnly, format: Opts.format },
+  lazy(() => handlers().then((m) => ({ handler: m.list })))
+).pipe(Command.withDescription("List the jobs of the store, newest first."), withSetup)
+
+const status = Command.make(
+  "status",
+  { ...storeOnly, format: Opts.format, jobId },
+  lazy(() => handlers().then((m) => ({ handler: m.status })))
+).pipe(
+  Command.withDescription(
+    "A job's status (pending, running, completed, failed, cancelled), its shards, batches, counts and progress."
+  ),
+  withSetup
+)
+
+const results = Command.make(
+  "results",
+  resultsOptions,
+  lazy(() => handlers().then((m) => ({ handler: m.results })))
+).pipe(
+  Command.withDescription(
+    "Write a job's result lines, custom_id intact, across every shard (--errors: its error lines)."
+  ),
+  withSetup
+)
+
+const cancel = Command.make(
+  "cancel",
+  { ...storeOnly, jobId },
+  lazy(() => handlers().then((m) => ({ handler: m.cancel })))
+).pipe(
+  Command.withDescription("Cancel a job: no more batches are created and its running batches are cancelled."),
+  withSetup
+)
+
+/**
+ * The `jobs` command and its subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  "jobs",
+  {},
+  () =>
+    Effect.flatMap(
+      Effect.promise(() => import("../CliError.js")),
+      ({ UsageError }) =>
+        new UsageError({ description: "a jobs command is required: submit, run, list, status, results or cancel" })
+    )
+).pipe(
+  Command.withDescription(
+    "Durable batch jobs: submitted to a store, run by a worker that survives restarts, results joined across shards."
+  ),
+  Command.withSubcommands([submit, run, list, status, results, cancel])
+)

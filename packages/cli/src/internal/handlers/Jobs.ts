@@ -1,0 +1,311 @@
+/**
+ * What `batchfx jobs …` does once parsed (loaded when such a command runs, so that no other
+ * command loads the jobs library, libSQL or the workflow engine; the options are in
+ * `commands/Jobs.ts`). The store comes from `--store`, else `BATCHFX_STORE`, else the default
+ * file; the client, for the commands that reach the API, from the global options and the
+ * environment as for every other command.
+ */
+import * as ClientConfig from "@batchfx/client/ClientConfig"
+import { Jobs, JobStore } from "@batchfx/jobs"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { CommandFailed, InvalidApiKey, MissingApiKey, UsageError } from "../../CliError.js"
+import type {
+  CancelConfig,
+  ListConfig,
+  ResultsConfig,
+  RunConfig,
+  StatusConfig,
+  SubmitConfig
+} from "../../commands/Jobs.js"
+import { layerHttp } from "../apiLive.js"
+import { writeAtomically } from "../atomic.js"
+import type { Globals } from "../options.js"
+import * as Output from "../output.js"
+import * as Render from "../render.js"
+import { globalsOf } from "../root.js"
+
+const storeSchemes = /^(file|libsql|https?|wss?):/i
+
+/**
+ * `--store`, else `BATCHFX_STORE`, else `file:.batchfx/jobs.db`. A URL of another scheme is
+ * refused: the library would take it for a relative path and make directories named after it.
+ */
+const storeUrl = (store: Option.Option<string>) =>
+  Effect.flatMap(
+    Option.match(store, {
+      onSome: (url) => Effect.succeed({ url, from: "--store" }),
+      onNone: () =>
+        Jobs.storeConfig.pipe(
+          Effect.orElseSucceed(() => Jobs.defaultStore),
+          Effect.map((url) => ({ url, from: "BATCHFX_STORE" }))
+        )
+    }),
+    ({ from, url }) =>
+      url.trim() === "" || (/^[a-z][a-z0-9+.-]+:/i.test(url) && !storeSchemes.test(url))
+        ? Effect.fail(
+          new UsageError({
+            description: `${from} must be a file: path or a libsql:, http(s): or ws(s): URL, got ${
+              Output.redactUserinfo(url)
+            }`
+          })
+        )
+        : Effect.succeed(url)
+  )
+
+const layerStore = (store: Option.Option<string>) => Layer.unwrapEffect(Effect.map(storeUrl(store), Jobs.layerStore))
+
+const optionalEnv = (name: string) =>
+  Config.option(Config.string(name)).pipe(
+    Effect.map(Option.filter((s) => s.trim() !== "")),
+    Effect.orElseSucceed(() => Option.none<string>())
+  )
+
+/**
+ * The client's options from the global options and the environment, checked as `apiLive` checks
+ * them for the other commands (the jobs library builds its own client from options).
+ */
+const clientOptions = (config: Globals) =>
+  Effect.gen(function*() {
+    const globals = yield* globalsOf(config)
+    const apiKey = yield* Config.option(Config.redacted("OPENAI_API_KEY")).pipe(
+      Effect.orElseSucceed(() => Option.none<Redacted.Redacted>()),
+      Effect.map(Option.map(ClientConfig.normalizeApiKey)),
+      Effect.map(Option.filter((key) => Redacted.value(key).trim() !== ""))
+    )
+    if (Option.isNone(apiKey)) return yield* new MissingApiKey()
+    const problem = ClientConfig.apiKeyProblem(Redacted.value(apiKey.value))
+    if (problem !== undefined) return yield* new InvalidApiKey({ problem })
+    const baseUrl = Option.isSome(globals.baseUrl) ? globals.baseUrl : yield* optionalEnv("OPENAI_BASE_URL")
+    if (Option.isSome(baseUrl)) {
+      const from = Option.isSome(globals.baseUrl) ? "--base-url" : "OPENAI_BASE_URL"
+      const parsed = URL.canParse(baseUrl.value) ? new URL(baseUrl.value) : undefined
+      if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+        return yield* new UsageError({ description: `${from} must be an http or https URL` })
+      }
+      if (parsed.username !== "" || parsed.password !== "") {
+        return yield* new UsageError({
+          description: `${from} must not carry a user name or password: the API key is the credential`
+        })
+      }
+    }
+    const organization = Option.isSome(globals.organization)
+      ? globals.organization
+      : yield* optionalEnv("OPENAI_ORG_ID")
+    const project = Option.isSome(globals.project) ? globals.project : yield* optionalEnv("OPENAI_PROJECT_ID")
+    const options: ClientConfig.Options = {
+      apiKey: apiKey.value,
+      baseUrl: Option.getOrUndefined(baseUrl),
+      organization: Option.getOrUndefined(organization),
+      project: Option.getOrUndefined(project),
+      maxRetries: Option.getOrUndefined(globals.maxRetries),
+      timeout: Option.getOrUndefined(globals.timeout),
+      governor: {
+        ...(Option.isSome(globals.concurrency) ? { maxInFlight: globals.concurrency.value } : {}),
+        ...(Option.isSome(globals.rpm) ? { requestsPerMinute: globals.rpm.value } : {})
+      }
+    }
+    return options
+  })
+
+/** The store and the client, for the commands that reach the API. */
+const layerStoreAndClient = (config: Globals & { readonly store: Option.Option<string> }) =>
+  Layer.unwrapEffect(
+    Effect.map(clientOptions(config), (options) =>
+      Layer.merge(layerStore(config.store), Layer.provide(Jobs.layerClient(options), layerHttp)))
+  )
+
+// ---- rendering -----------------------------------------------------------------------------------
+
+const iso = (millis: number | undefined) => millis === undefined ? null : new Date(Number(millis)).toISOString()
+
+const jobJson = (job: JobStore.Job) => ({
+  id: job.id,
+  name: job.name ?? null,
+  endpoint: job.endpoint,
+  status: job.status,
+  created_at: iso(job.createdAt),
+  finished_at: iso(job.finishedAt),
+  lines: Number(job.lines),
+  bytes: Number(job.bytes),
+  shards: Number(job.shards),
+  cancel_requested: job.cancelRequested,
+  error: job.error ?? null,
+  retry_of: job.retryOf ?? null
+})
+
+const shardJson = (s: JobStore.Shard) => ({
+  shard: Number(s.shard),
+  first_line: Number(s.firstLine),
+  lines: Number(s.lines),
+  bytes: Number(s.bytes),
+  file_id: s.fileId ?? null,
+  batch_id: s.batchId ?? null,
+  batch_status: s.batchStatus ?? null,
+  total: Number(s.total),
+  completed: Number(s.completed),
+  failed: Number(s.failed),
+  output_file_id: s.outputFileId ?? null,
+  error_file_id: s.errorFileId ?? null,
+  downloaded: s.downloaded
+})
+
+const reportJson = (report: Jobs.JobReport) => ({
+  ...jobJson(report.job),
+  shards: report.shards.map(shardJson),
+  total: Number(report.total),
+  completed: Number(report.completed),
+  failed: Number(report.failed),
+  results: Number(report.results)
+})
+
+const cell = (text: string, width: number) => Output.escapeControl(text).padEnd(width)
+
+const listHeader = `${cell("ID", 30)}  ${cell("STATUS", 10)}  ${cell("ENDPOINT", 22)}  ${cell("CREATED", 16)}  ${
+  cell("LINES", 8)
+}  ${cell("SHARDS", 6)}  NAME`
+
+const listRow = (job: JobStore.Job) =>
+  `${cell(job.id, 30)}  ${cell(job.status, 10)}  ${cell(job.endpoint, 22)}  ${
+    cell(iso(job.createdAt)!.slice(0, 16).replace("T", " "), 16)
+  }  ${cell(String(job.lines), 8)}  ${cell(String(job.shards), 6)}  ${Output.escapeControl(job.name ?? "")}`.trimEnd()
+
+const statusText = (report: Jobs.JobReport): string => {
+  const job = report.job
+  const lines = [
+    `${Output.bold(job.id)}${job.name === undefined ? "" : ` (${job.name})`}: ${job.status}`,
+    `  endpoint ${job.endpoint}, ${job.lines} lines in ${job.shards} shard(s)`,
+    `  requests ${report.completed}/${report.total} done, ${report.failed} failed; ${report.results} result lines stored`
+  ]
+  if (job.error !== undefined) lines.push(`  error: ${job.error}`)
+  for (const s of report.shards) {
+    lines.push(
+      `  shard ${s.shard}: ${s.lines} lines, file ${s.fileId ?? "-"}, batch ${s.batchId ?? "-"} ${
+        s.batchStatus ?? "not created"
+      } ${s.completed}/${s.total}${s.failed > 0 ? ` (${s.failed} failed)` : ""}${s.downloaded ? ", downloaded" : ""}`
+    )
+  }
+  return lines.map(Output.escapeControl).join("\n")
+}
+
+/** Fails with one sentence unless the job completed. */
+const endedWell = (job: JobStore.Job) =>
+  job.status === "completed"
+    ? Effect.void
+    : Effect.fail(
+      new CommandFailed({
+        description: `job ${job.id} ended ${job.status}${job.error === undefined ? "" : `: ${job.error}`}`
+      })
+    )
+
+// ---- handlers ------------------------------------------------------------------------------------
+
+/** `jobs submit`: stores the job, prints its id, and with `--wait` runs the worker until it ends. */
+export const submit = (config: SubmitConfig) =>
+  Effect.gen(function*() {
+    const options = { endpoint: config.endpoint, name: Option.getOrUndefined(config.name) }
+    const submitted = config.file === "-"
+      ? Jobs.submitJsonl(NodeStream.stdin, { ...options, path: "standard input" })
+      : Jobs.submitPath(config.file, options)
+    if (!config.wait) {
+      const id = yield* Effect.provide(submitted, layerStore(config.store))
+      return yield* Output.outLine(id)
+    }
+    yield* Effect.gen(function*() {
+      const id = yield* submitted
+      yield* Output.outLine(id)
+      yield* Output.errLine(
+        `batchfx: running job ${id} here until it ends (Ctrl-C stops; 'batchfx jobs run' resumes it)`
+      )
+      const job = yield* Jobs.runUntilDone(id)
+      yield* Output.errLine(`batchfx: job ${id} ${job.status}`)
+      yield* endedWell(job)
+    }).pipe(Effect.provide(layerStoreAndClient(config)))
+  })
+
+/** `jobs run`: a worker on every unfinished job of the store until interrupted. */
+export const run = (config: RunConfig) =>
+  Effect.gen(function*() {
+    const url = yield* storeUrl(config.store)
+    yield* Output.errLine(`batchfx: working on the jobs of ${url} (Ctrl-C stops; jobs resume on the next run)`)
+    return yield* Jobs.run()
+  }).pipe(Effect.provide(layerStoreAndClient(config)))
+
+/** `jobs list`: every job of the store, newest first. */
+export const list = (config: ListConfig) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs.list
+    const format = yield* Render.resolveFormat(config.format)
+    switch (format) {
+      case "json":
+        return yield* Output.outLine(JSON.stringify(jobs.map(jobJson), null, 2))
+      case "jsonl":
+        return yield* Effect.forEach(jobs, (job) => Output.outLine(JSON.stringify(jobJson(job))), { discard: true })
+      case "table":
+        if (jobs.length === 0) return yield* Output.errLine("No job in the store.")
+        yield* Output.outLine(Output.bold(listHeader))
+        return yield* Effect.forEach(jobs, (job) => Output.outLine(listRow(job)), { discard: true })
+    }
+  }).pipe(Effect.provide(layerStore(config.store)))
+
+/** `jobs status JOB`: the job, its shards and batches, counts and progress. */
+export const status = (config: StatusConfig) =>
+  Effect.gen(function*() {
+    const report = yield* Jobs.status(config.jobId)
+    const format = yield* Render.resolveFormat(config.format)
+    switch (format) {
+      case "json":
+        return yield* Output.outLine(JSON.stringify(reportJson(report), null, 2))
+      case "jsonl":
+        return yield* Output.outLine(JSON.stringify(reportJson(report)))
+      case "table":
+        return yield* Output.outLine(statusText(report))
+    }
+  }).pipe(Effect.provide(layerStore(config.store)))
+
+const linesOf = <E, R>(lines: Stream.Stream<string, E, R>) => {
+  let count = 0
+  const encoder = new TextEncoder()
+  return {
+    bytes: Stream.map(lines, (line) => {
+      count++
+      return encoder.encode(line + "\n")
+    }),
+    count: () => count
+  }
+}
+
+/** `jobs results JOB --output FILE [--errors FILE]`: the stored result lines, as the API wrote them. */
+export const results = (config: ResultsConfig) =>
+  Effect.gen(function*() {
+    const report = yield* Jobs.status(config.jobId)
+    if (!JobStore.isFinished(report.job.status)) {
+      yield* Output.errLine(
+        `batchfx: warning: job ${config.jobId} is ${report.job.status}: only the results stored so far are written`
+      )
+    }
+    const output = linesOf(Jobs.resultLines(config.jobId, "output"))
+    yield* writeAtomically(config.output, output.bytes)
+    yield* Output.errLine(`batchfx: ${output.count()} output lines written to ${config.output}`)
+    if (Option.isSome(config.errors)) {
+      const errors = linesOf(Jobs.resultLines(config.jobId, "error"))
+      yield* writeAtomically(config.errors.value, errors.bytes)
+      yield* Output.errLine(`batchfx: ${errors.count()} error lines written to ${config.errors.value}`)
+    }
+  }).pipe(Effect.provide(layerStore(config.store)))
+
+/** `jobs cancel JOB`: no more batches for it, its running batches cancelled. */
+export const cancel = (config: CancelConfig) =>
+  Effect.gen(function*() {
+    const report = yield* Jobs.cancel(config.jobId)
+    yield* Output.errLine(
+      `batchfx: job ${config.jobId} ${
+        report.job.status === "cancelled" ? "cancelled" : `is ${report.job.status} (cancel requested)`
+      }`
+    )
+  }).pipe(Effect.provide(layerStoreAndClient(config)))
