@@ -41,6 +41,9 @@ const result = await build({
       "import { createRequire as __batchfxRequire } from 'node:module'; const require = __batchfxRequire(import.meta.url);"
   },
   plugins: [unusedParsers],
+  // libSQL (the jobs store) loads a native binary of the platform by a computed name: it cannot be
+  // bundled, so it stays an import, installed as the CLI's one runtime dependency.
+  external: ["libsql"],
   metafile: analyze,
   logLevel: "warning"
 })
