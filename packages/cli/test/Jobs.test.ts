@@ -1,11 +1,15 @@
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { cli, fastDurations, inputFile, jsonLines, tempDir } from "./utils.js"
+import { cli, envFor, fastDurations, inputFile, jsonLines, startCli, tempDir } from "./utils.js"
 
 const Fake = FakeOpenAi.layer({ durations: fastDurations, apiKey: "sk-fake-batchfx" })
+
+/** Repeats a read of the store every 200 ms until `done` holds for what it read. */
+const pollUntil = <A>(done: (a: A) => boolean) => <E, R>(read: Effect.Effect<A, E, R>) =>
+  Effect.repeat(read, Schedule.spaced("200 millis").pipe(Schedule.whileInput((a: A) => !done(a)), Schedule.passthrough))
 
 /** A store of its own for each test, in a fresh directory. */
 const freshStore = () => `file:${join(tempDir(), "jobs.db")}`
@@ -116,5 +120,59 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
         scheme.stderr,
         /^batchfx: BATCHFX_STORE must be a file: path or a libsql:, http\(s\): or ws\(s\): URL, got ftp:\/\/example.invalid\/jobs\n/
       )
+    }))
+
+  it.effect("jobs run works on the stored jobs until interrupted; cancel of a running job cancels its batch at the server", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const dir = tempDir()
+      const store = `file:${join(dir, "jobs.db")}`
+      const statusOf = (id: string) =>
+        Effect.map(
+          cli(["jobs", "status", id, "--format", "json", "--store", store]),
+          (r) =>
+            JSON.parse(r.stdout) as {
+              status: string
+              cancel_requested: boolean
+              shards: ReadonlyArray<{ batch_id: string | null; batch_status: string | null }>
+            }
+        )
+      const submit = (n: number) =>
+        Effect.map(
+          cli([
+            "jobs",
+            "submit",
+            inputFile(dir, n, `in-${n}.jsonl`),
+            "--endpoint",
+            "/v1/chat/completions",
+            "--store",
+            store
+          ]),
+          (r) => r.stdout.trim()
+        )
+      const done = yield* submit(4)
+      const worker = yield* startCli(["jobs", "run", "--store", store], { env: envFor(fake) })
+      yield* worker.stderr.until((text) => text.includes("working on the jobs of"))
+      // the store is read until the job ends; the test's timeout bounds the wait
+      const finished = yield* statusOf(done).pipe(pollUntil((r) => r.status !== "pending" && r.status !== "running"))
+      assert.strictEqual(finished.status, "completed")
+      const stopped = yield* worker.interrupt
+      assert.strictEqual(stopped.code, 130, stopped.stderr)
+
+      // a job whose batch is running (the emulator keeps it in progress for a minute), cancelled
+      // while no worker runs: in one process, libsql's synchronous busy wait would block the worker
+      yield* fake.configure({ durations: { inProgress: "60 seconds" } })
+      const running = yield* submit(2)
+      const again = yield* startCli(["jobs", "run", "--store", store], { env: envFor(fake) })
+      const created = yield* statusOf(running).pipe(pollUntil((r) => r.shards[0]?.batch_status === "in_progress"))
+      yield* again.interrupt
+      const cancel = yield* cli(["jobs", "cancel", running, "--store", store])
+      assert.strictEqual(cancel.code, 0, cancel.stderr)
+      assert.include(cancel.stderr, "cancel requested")
+      const batch = jsonLines((yield* cli(["get", created.shards[0]!.batch_id!])).stdout)[0]!
+      assert.oneOf(batch["status"], ["cancelling", "cancelled"])
+      const requested = yield* statusOf(running)
+      assert.strictEqual(requested.cancel_requested, true)
+      yield* fake.configure({ durations: fastDurations })
     }))
 })

@@ -37,7 +37,7 @@ const submitOptions = {
     Options.withDescription("Run the worker in this process until the job ends (exit code 0 only if it completed).")
   ),
   file: Args.text({ name: "FILE.jsonl" }).pipe(
-    Args.withDescription("The requests, one JSON object per line; - reads standard input.")
+    Args.withDescription("The requests, one JSON object per line; - (after the options) reads standard input.")
   )
 }
 
