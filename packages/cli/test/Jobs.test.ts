@@ -114,6 +114,17 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       assert.match(bad.stderr, /^batchfx: The job store failed to [^\n]+\n$/)
       assert.strictEqual(bad.stdout, "")
 
+      // a libSQL URL libsql refuses (an unknown parameter): one sentence, and its token is never shown
+      const remote = yield* cli([
+        "jobs",
+        "list",
+        "--store",
+        "libsql://127.0.0.1:9/db?authToken=sekrit-token&colour=blue"
+      ])
+      assert.strictEqual(remote.code, 1)
+      assert.match(remote.stderr, /^batchfx: The job store failed to [^\n]+\n$/)
+      assert.notInclude(remote.stderr, "sekrit-token")
+
       const scheme = yield* cli(["jobs", "list"], { env: { BATCHFX_STORE: "ftp://example.invalid/jobs" } })
       assert.strictEqual(scheme.code, 2)
       assert.match(

@@ -148,7 +148,10 @@ export const command = Command.make(
     Effect.flatMap(
       Effect.promise(() => import("../CliError.js")),
       ({ UsageError }) =>
-        new UsageError({ description: "a jobs command is required: submit, run, list, status, results or cancel" })
+        new UsageError({
+          description: "a jobs command is required: submit, run, list, status, results or cancel",
+          command: "jobs"
+        })
     )
 ).pipe(
   Command.withDescription(

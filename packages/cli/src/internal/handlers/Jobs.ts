@@ -6,7 +6,7 @@
  * environment as for every other command.
  */
 import * as ClientConfig from "@batchfx/client/ClientConfig"
-import { Jobs, JobStore } from "@batchfx/jobs"
+import { Jobs, JobsError, JobStore } from "@batchfx/jobs"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -52,13 +52,27 @@ const storeUrl = (store: Option.Option<string>) =>
           new UsageError({
             description: `${from} must be a file: path or a libsql:, http(s): or ws(s): URL, got ${
               Output.redactUserinfo(url)
-            }`
+            }`,
+            command: "jobs"
           })
         )
         : Effect.succeed(url)
   )
 
 const layerStore = (store: Option.Option<string>) => Layer.unwrapEffect(Effect.map(storeUrl(store), Jobs.layerStore))
+
+/** A libSQL server URL may carry its token (`?authToken=…`): never shown. */
+const hideToken = (text: string): string => Output.redactUserinfo(text).replace(/([?&]authToken=)[^&\s]*/gi, "$1***")
+
+/** A store failure as one sentence without the store's token. */
+const sayStoreFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.mapError(
+    effect,
+    (error) =>
+      error instanceof JobsError.StoreError
+        ? new CommandFailed({ description: hideToken(error.message) })
+        : error
+  )
 
 const optionalEnv = (name: string) =>
   Config.option(Config.string(name)).pipe(
@@ -213,10 +227,10 @@ export const submit = (config: SubmitConfig) =>
       ? Jobs.submitJsonl(NodeStream.stdin, { ...options, path: "standard input" })
       : Jobs.submitPath(config.file, options)
     if (!config.wait) {
-      const id = yield* Effect.provide(submitted, layerStore(config.store))
+      const id = yield* Effect.provide(submitted, layerStore(config.store)).pipe(sayStoreFailure)
       return yield* Output.outLine(id)
     }
-    yield* Effect.gen(function*() {
+    return yield* Effect.gen(function*() {
       const id = yield* submitted
       yield* Output.outLine(id)
       yield* Output.errLine(
@@ -225,16 +239,18 @@ export const submit = (config: SubmitConfig) =>
       const job = yield* Jobs.runUntilDone(id)
       yield* Output.errLine(`batchfx: job ${id} ${job.status}`)
       yield* endedWell(job)
-    }).pipe(Effect.provide(layerStoreAndClient(config)))
+    }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
   })
 
 /** `jobs run`: a worker on every unfinished job of the store until interrupted. */
 export const run = (config: RunConfig) =>
   Effect.gen(function*() {
     const url = yield* storeUrl(config.store)
-    yield* Output.errLine(`batchfx: working on the jobs of ${url} (Ctrl-C stops; jobs resume on the next run)`)
+    yield* Output.errLine(
+      `batchfx: working on the jobs of ${hideToken(url)} (Ctrl-C stops; jobs resume on the next run)`
+    )
     return yield* Jobs.run()
-  }).pipe(Effect.provide(layerStoreAndClient(config)))
+  }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
 
 /** `jobs list`: every job of the store, newest first. */
 export const list = (config: ListConfig) =>
@@ -251,7 +267,7 @@ export const list = (config: ListConfig) =>
         yield* Output.outLine(Output.bold(listHeader))
         return yield* Effect.forEach(jobs, (job) => Output.outLine(listRow(job)), { discard: true })
     }
-  }).pipe(Effect.provide(layerStore(config.store)))
+  }).pipe(Effect.provide(layerStore(config.store)), sayStoreFailure)
 
 /** `jobs status JOB`: the job, its shards and batches, counts and progress. */
 export const status = (config: StatusConfig) =>
@@ -266,7 +282,7 @@ export const status = (config: StatusConfig) =>
       case "table":
         return yield* Output.outLine(statusText(report))
     }
-  }).pipe(Effect.provide(layerStore(config.store)))
+  }).pipe(Effect.provide(layerStore(config.store)), sayStoreFailure)
 
 const linesOf = <E, R>(lines: Stream.Stream<string, E, R>) => {
   let count = 0
@@ -297,7 +313,7 @@ export const results = (config: ResultsConfig) =>
       yield* writeAtomically(config.errors.value, errors.bytes)
       yield* Output.errLine(`batchfx: ${errors.count()} error lines written to ${config.errors.value}`)
     }
-  }).pipe(Effect.provide(layerStore(config.store)))
+  }).pipe(Effect.provide(layerStore(config.store)), sayStoreFailure)
 
 /** `jobs cancel JOB`: no more batches for it, its running batches cancelled. */
 export const cancel = (config: CancelConfig) =>
@@ -308,4 +324,4 @@ export const cancel = (config: CancelConfig) =>
         report.job.status === "cancelled" ? "cancelled" : `is ${report.job.status} (cancel requested)`
       }`
     )
-  }).pipe(Effect.provide(layerStoreAndClient(config)))
+  }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
