@@ -115,6 +115,15 @@ export const howToFind = (inputFileId: string, clientToken: string | undefined):
       "e.g. with `batchfx list --format json`, before creating it again"
 
 /**
+ * Why an id cannot be sent, if it cannot (every call checks it before any request): empty, `.` or
+ * `..`, or containing `/`. A tool that takes several ids can check them all before sending any.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const idProblem: (id: string, kind: "batch" | "file") => string | undefined = Ids.idProblem
+
+/**
  * Options of a listing call.
  *
  * @since 0.1.0

@@ -98,6 +98,8 @@ export interface Options {
    * 16), an optional `requestsPerMinute` budget, and the reserve kept of the server's budget.
    */
   readonly governor?: Governor.Options | undefined
+  /** The largest JSON answer read, in bytes; a longer one is a `ResponseDecodeError` (`TooLarge`). Default 64 MiB. */
+  readonly maxJsonBytes?: number | undefined
 }
 
 /**

@@ -3,22 +3,10 @@
  * hands over as an id) is a usage error, and an id that would change the request's path is refused
  * as the client refuses it, so that a bulk command sends nothing rather than the ids before it.
  */
+import { idProblem } from "@batchfx/client/BatchClient"
 import { InvalidParams } from "@batchfx/client/BatchClientError"
 import * as Effect from "effect/Effect"
 import { UsageError } from "../CliError.js"
-
-/**
- * Why the client would refuse `id` (it checks the same on every call): empty, `.` or `..`, which
- * URL parsing resolves away, or a `/`, which addresses another resource.
- */
-const problem = (id: string, kind: string): string | undefined =>
-  id.trim() === ""
-    ? `the ${kind} id must be a non-empty string`
-    : id === "." || id === ".."
-    ? `the ${kind} id cannot be "${id}"`
-    : id.includes("/")
-    ? `the ${kind} id cannot contain "/" (got ${JSON.stringify(id)})`
-    : undefined
 
 /**
  * Succeeds with the ids when every one may be sent; else fails with a `UsageError` for the first
@@ -38,7 +26,7 @@ export const check = (
       })
     }
     for (const id of ids) {
-      const why = problem(id, options.kind ?? "batch")
+      const why = idProblem(id, options.kind ?? "batch")
       if (why !== undefined) return yield* new InvalidParams({ operation: options.operation, description: why })
     }
     return ids

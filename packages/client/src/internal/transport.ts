@@ -119,17 +119,11 @@ const pathOf = (url: string): string => {
 /** The largest JSON answer the client reads: 64 MiB. A list page of 100 batches is well under 1 MB. */
 export const defaultMaxJsonBytes = 64 * 1024 * 1024
 
-/** Options of the transport beyond the client's. */
-export interface TransportOptions {
-  /** The largest JSON answer read, in bytes; a longer one is a `ResponseDecodeError` (`TooLarge`). Default 64 MiB. */
-  readonly maxJsonBytes?: number | undefined
-}
-
 const utf8 = new TextDecoder()
 
 /** Builds a transport over the `HttpClient` in context. */
 export const make = (
-  options: ClientConfig.Options & TransportOptions
+  options: ClientConfig.Options
 ): Effect.Effect<Service, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const settings = ClientConfig.settings(options)
@@ -367,5 +361,5 @@ export const make = (
 
 /** The transport as a layer, from explicit options. */
 export const layer = (
-  options: ClientConfig.Options & TransportOptions
+  options: ClientConfig.Options
 ): Layer.Layer<Transport, never, HttpClient.HttpClient> => Layer.effect(Transport, make(options))

@@ -14,6 +14,7 @@ import { CommandFailed, type FileError } from "../../CliError.js"
 import type { Config } from "../../commands/Results.js"
 import { Api } from "../api.js"
 import { writeAtomically } from "../atomic.js"
+import * as Ids from "../ids.js"
 import * as Output from "../output.js"
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
@@ -137,6 +138,7 @@ export const download = (
 export const handler = (config: Config) =>
   Effect.gen(function*() {
     const api = yield* Api
+    yield* Ids.check([config.id], { command: "results", operation: "retrieve" })
     const batch = yield* api.retrieve(config.id)
     yield* download(batch, { output: config.output, errors: config.errors })
   })
