@@ -656,8 +656,33 @@ const machine = (): Machine => ({
   os: `${process.platform} ${release()}`
 })
 
+const usage = () =>
+  [
+    "usage: pnpm bench [--smoke] [--only 1,4] [--runs N] [--cpu-prof] [--no-write]",
+    "  --smoke      every scenario once at a tiny size (CI), no thresholds",
+    "  --only LIST  the scenarios to run (1-8)",
+    "  --runs N     runs per contender (default 3)",
+    "  --cpu-prof   a .cpuprofile per contender run in packages/bench/profiles",
+    "  --no-write   leave RESULTS.md and results.json as they are",
+    ""
+  ].join("\n")
+
 const main = async () => {
-  const options = parseOptions(process.argv.slice(2))
+  // Any flag this runner does not know (`--help` among them) prints the usage instead of starting
+  // a full run that would overwrite RESULTS.md.
+  const known = new Set(["--smoke", "--runs", "--only", "--cpu-prof", "--no-write"])
+  const argv = process.argv.slice(2)
+  const unknown = argv.filter((a, i) =>
+    !known.has(a) && !(i > 0 && (argv[i - 1] === "--runs" || argv[i - 1] === "--only"))
+  )
+  if (unknown.length > 0) {
+    const text = usage()
+    if (unknown.some((a) => a === "--help" || a === "-h")) return void process.stdout.write(text)
+    process.stderr.write(`bench: unknown argument ${unknown[0]}\n${text}`)
+    process.exitCode = 2
+    return
+  }
+  const options = parseOptions(argv)
   const sizes = options.smoke ? smokeSizes : fullSizes
   const command = `pnpm bench${process.argv.slice(2).length > 0 ? " " + process.argv.slice(2).join(" ") : ""}`
   const server = await Server.start()
