@@ -80,7 +80,7 @@ npx tsc -p tsconfig.fake.json || fail "FakeOpenAiClient does not type-check agai
 node out/fake.js >fake.log 2>&1 && grep -qx 'fake: ok' fake.log ||
   fail "FakeOpenAiClient.layer() did not serve the installed client: $(tail -3 fake.log)"
 
-# The CLI as `npm install -g` installs it: its own bundle, no dependencies.
+# The CLI as `npm install -g` installs it: its own bundle, and only libsql (native, for `jobs`).
 npm install --no-audit --no-fund --silent -g --prefix "$work/global" "$(tarball cli)" >/dev/null
 batchfx=$work/global/bin/batchfx
 [ "$("$batchfx" --version | head -1)" = "$(node -p "require('$repo/packages/cli/package.json').version")" ] ||
@@ -88,6 +88,9 @@ batchfx=$work/global/bin/batchfx
 "$batchfx" --help >/dev/null || fail "the installed batchfx --help failed"
 OPENAI_API_KEY=sk-fake-batchfx "$batchfx" --base-url "$base_url" list --max 1 | grep -q '"id"' ||
   fail "the installed batchfx could not list batches"
-[ ! -e "$work/global/lib/node_modules/@batchfx/cli/node_modules" ] || fail "the installed CLI brought dependencies"
+installed=$(ls "$work/global/lib/node_modules/@batchfx/cli/node_modules" 2>/dev/null | grep -v -x -e libsql -e @libsql -e @neon-rs -e detect-libc -e .bin -e .package-lock.json || true)
+[ -z "$installed" ] || fail "the installed CLI brought dependencies beyond libsql: $installed"
+OPENAI_API_KEY=sk-fake-batchfx "$batchfx" --base-url "$base_url" jobs list --store "file:$work/jobs.db" >/dev/null ||
+  fail "the installed batchfx jobs list failed"
 
 echo "consumer: ok"
