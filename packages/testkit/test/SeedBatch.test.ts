@@ -1,3 +1,4 @@
+import { BatchStatus } from "@batchfx/core"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, TestClock } from "effect"
@@ -19,16 +20,7 @@ const fileLines = (id: unknown) =>
 describe("FakeOpenAi seedBatch: a batch in any status, with metadata and counts", () => {
   it.effect("shows each status at once, as GET /v1/batches/{id} and the list serve it", () =>
     Effect.gen(function*() {
-      const statuses = [
-        "validating",
-        "failed",
-        "in_progress",
-        "finalizing",
-        "completed",
-        "expired",
-        "cancelling",
-        "cancelled"
-      ] as const
+      const statuses = BatchStatus.known
       const seeded = []
       for (const status of statuses) {
         const batch = yield* seed({ status, metadata: { status, team: "a" } })
