@@ -294,8 +294,8 @@ export const make = (
         executeOptions
       )
 
-    // Read as a stream of chunks joined once at the end, whatever the chunking: the platform's
-    // `text` of the node:http client copies everything read so far on every chunk.
+    // A body of unknown length is read as a stream of chunks joined once at the end, so that the
+    // cap holds whatever the HTTP client (the platform's readers take all there is).
     const readText = (
       response: HttpClientResponse.HttpClientResponse,
       info: InternalErrors.Exchange
@@ -316,6 +316,11 @@ export const make = (
       const announced = Number(response.headers["content-length"])
       if (!encoded && Number.isFinite(announced) && announced > maxJsonBytes) {
         return Effect.fail(tooLarge(`its Content-Length is ${announced} bytes`))
+      }
+      // A body whose length is announced cannot pass the cap, so the client's own read serves; it
+      // saves a stream per answer (about 0.7 ms of CPU a page, bench README).
+      if (!encoded && Number.isFinite(announced)) {
+        return Effect.mapError(response.text, (error) => InternalErrors.fromHttpClientError(info, error, scrub))
       }
       return Effect.suspend(() => {
         const parts: Array<Uint8Array> = []
