@@ -8,7 +8,7 @@ import * as internal from "./internal/exitCode.js"
 
 /**
  * Exit codes: 0 ok, 1 an API or runtime error (or a batch that did not complete), 2 a usage
- * error, 129 SIGHUP, 130 interrupted (Ctrl-C), 143 SIGTERM.
+ * error, 3 a wait that reached its `--timeout`, 129 SIGHUP, 130 interrupted (Ctrl-C), 143 SIGTERM.
  *
  * @since 0.1.0
  * @category constants
@@ -77,6 +77,24 @@ export class CommandFailed extends Schema.TaggedError<CommandFailed>("@batchfx/c
   /** One sentence; empty when everything was said already. */
   description: Schema.String
 }) {
+  override get message(): string {
+    return this.description
+  }
+}
+
+/**
+ * `wait --timeout` (or `submit --wait --timeout`) passed before the batch ended; the batch keeps
+ * running. Exit code 3, so that a script can tell "not yet" from "did not complete" (1).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WaitTimedOut extends Schema.TaggedError<WaitTimedOut>("@batchfx/cli/WaitTimedOut")("WaitTimedOut", {
+  /** One sentence: the batch, its last status and the timeout. */
+  description: Schema.String
+}) {
+  /** The exit code of a run that ends with this error. */
+  readonly exitCode: number = internal.ExitCode.timedOut
   override get message(): string {
     return this.description
   }

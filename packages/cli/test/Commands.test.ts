@@ -159,7 +159,8 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
       ])
       assert.strictEqual(r.code, 0, r.stderr)
       assert.notMatch(r.stdout, controlCharacters)
-      assert.match(r.stdout, / completed 5\/5 done, 0 failed\n$/)
+      assert.match(r.stderr, / completed 5\/5 done, 0 failed\n/)
+      assert.strictEqual(jsonLines(r.stdout)[0]!["status"], "completed", "stdout has the finished batch only")
       const results = jsonLines(readFileSync(out, "utf8"))
       assert.deepStrictEqual(results.map((l) => l["custom_id"]).sort(), ["req-1", "req-2", "req-3", "req-4", "req-5"])
       assert.strictEqual(readFileSync(errors, "utf8"), "")
@@ -198,7 +199,7 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
       const id = jsonLines(created.stdout)[0]!["id"] as string
       const r = yield* cli(["wait", id, ...poll])
       assert.strictEqual(r.code, 1)
-      assert.match(r.stdout, / failed/)
+      assert.strictEqual(jsonLines(r.stdout)[0]!["status"], "failed", "the batch that ended is printed")
       assert.match(r.stderr, new RegExp(`Batch ${id} ended failed: .*file-missing`))
     }))
 

@@ -89,7 +89,7 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         const fake = yield* FakeOpenAi.FakeOpenAi
         const id = yield* createValidating()
         const running = yield* spawnBinary(["wait", id, ...poll], { env: envFor(fake) })
-        yield* running.until("the first progress line", () => running.stdout().includes(`${id} validating`))
+        yield* running.until("the first progress line", () => running.stderr().includes(`${id} validating`))
         const { code, ms } = yield* running.signal("SIGINT")
         yield* report("wait", ms)
         assert.strictEqual(code, 130, running.stderr())

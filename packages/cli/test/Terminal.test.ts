@@ -62,20 +62,24 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.notMatch(piped.stdout, controlCharacters)
       }))
 
-    it.effect("wait redraws a bar in place on a terminal; in a pipe it prints plain timestamped lines", () =>
+    it.effect("wait redraws a bar in place on a terminal stderr; in a pipe plain timestamped lines; the batch on stdout", () =>
       Effect.gen(function*() {
         const created = yield* cli(["create", "--input", inputFile(tempDir(), 4), "-e", chat])
         const id = jsonLines(created.stdout)[0]!["id"] as string
-        const tty = yield* cli(["wait", id, ...poll], { stdoutIsTTY: true })
+        const tty = yield* cli(["wait", id, ...poll], { stderrIsTTY: true })
         assert.strictEqual(tty.code, 0, tty.stderr)
-        assert.match(tty.stdout, new RegExp(`\\r\\u001b\\[2K${id} \\[█{24}\\] 100% completed 4/4 done, 0 failed\\n$`))
+        assert.match(tty.stderr, new RegExp(`\\r\\u001b\\[2K${id} \\[█{24}\\] 100% completed 4/4 done, 0 failed\\n$`))
+        assert.strictEqual(jsonLines(tty.stdout)[0]!["status"], "completed", "stdout (a pipe) has the batch only")
+        const table = yield* cli(["wait", id, ...poll], { stdoutIsTTY: true, stderrIsTTY: true })
+        assert.match(table.stdout, new RegExp(`ID\\s+STATUS[^\\n]*\\n${id}\\s+completed`))
         const piped = yield* cli(["wait", id, ...poll])
         assert.strictEqual(piped.code, 0, piped.stderr)
         assert.notMatch(piped.stdout + piped.stderr, controlCharacters)
         assert.match(
-          piped.stdout,
+          piped.stderr,
           new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ ${id} completed 4/4 done, 0 failed\\n$`)
         )
+        assert.deepStrictEqual(jsonLines(piped.stdout).map((b) => b["id"]), [id])
       }))
 
     it.effect("cancel asks on stderr when stdin and stderr are terminals: no cancels nothing, yes cancels", () =>

@@ -4,9 +4,11 @@
  */
 import { Batch } from "@batchfx/core"
 import { assert, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, Schema, Stream, TestClock } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Schema, Stream, TestClock } from "effect"
 import * as Cli from "../src/Cli.js"
+import { WaitTimedOut } from "../src/CliError.js"
 import { Api, type Service } from "../src/internal/api.js"
+import { codeOf, ExitCode } from "../src/internal/exitCode.js"
 import { waitFor } from "../src/internal/handlers/Wait.js"
 import * as Output from "../src/internal/output.js"
 import * as Render from "../src/internal/render.js"
@@ -55,7 +57,7 @@ const waiting = (
   return { io, wait }
 }
 
-it.effect("wait prints one line per change in a pipe, stamped with the time of the Clock", () =>
+it.effect("wait prints one line per change on stderr in a pipe, stamped with the time of the Clock; stdout stays empty", () =>
   Effect.gen(function*() {
     yield* TestClock.setTime(Date.parse("2026-11-28T12:00:00Z"))
     const { io, wait } = waiting(minuteByMinute(
@@ -67,15 +69,16 @@ it.effect("wait prints one line per change in a pipe, stamped with the time of t
     yield* TestClock.adjust("2 minutes")
     const final = yield* Fiber.join(fiber)
     assert.strictEqual(final.status, "completed")
+    assert.strictEqual(io.stdout.text(), "")
     assert.strictEqual(
-      io.stdout.text(),
+      io.stderr.text(),
       "2026-11-28T12:00:00Z batch_t validating\n" +
         "2026-11-28T12:01:00Z batch_t in_progress 5/10 done, 0 failed\n" +
         "2026-11-28T12:02:00Z batch_t completed 9/10 done, 1 failed\n"
     )
   }))
 
-it.effect("wait --timeout gives up at the timeout, not before, naming the last status (exit code 1)", () =>
+it.effect("wait --timeout gives up at the timeout, not before, naming the last status (WaitTimedOut, exit code 3)", () =>
   Effect.gen(function*() {
     const { io, wait } = waiting(Stream.concat(Stream.make(batch("validating")), Stream.never), {
       timeout: Duration.seconds(30)
@@ -87,10 +90,14 @@ it.effect("wait --timeout gives up at the timeout, not before, naming the last s
     const exit = yield* Fiber.await(fiber)
     assert.isTrue(Exit.isFailure(exit))
     if (Exit.isSuccess(exit)) return
-    const code = yield* Cli.report(exit.cause).pipe(Effect.provideService(Output.Output, io.service))
-    assert.strictEqual(code, 1)
+    const error = Cause.squash(exit.cause)
+    assert.instanceOf(error, WaitTimedOut)
+    assert.strictEqual(codeOf(error), ExitCode.timedOut)
+    assert.strictEqual(ExitCode.timedOut, 3)
+    const before = io.stderr.text()
+    yield* Cli.report(exit.cause).pipe(Effect.provideService(Output.Output, io.service))
     assert.strictEqual(
-      io.stderr.text(),
+      io.stderr.text().slice(before.length),
       "batchfx: Batch batch_t is still validating after 30s; stopped waiting (it keeps running).\n"
     )
   }))
@@ -108,17 +115,18 @@ it.effect("wait fails with the batch's first error when it ends other than compl
     assert.strictEqual(error.message, "Batch batch_t ended failed: Line is not JSON. (line 3).")
   }))
 
-it.effect("on a terminal the bar is redrawn in place, cut to the terminal's width", () =>
+it.effect("on a terminal (stderr) the bar is redrawn in place, cut to the terminal's width", () =>
   Effect.gen(function*() {
     const observed = [
       batch("in_progress", { completed: 0, failed: 0, total: 4 }),
       batch("in_progress", { completed: 2, failed: 0, total: 4 }),
       batch("completed", { completed: 4, failed: 0, total: 4 })
     ] as const
-    const { io, wait } = waiting(Stream.fromIterable(observed), { output: { stdoutIsTTY: true, columns: 40 } })
+    const { io, wait } = waiting(Stream.fromIterable(observed), { output: { stderrIsTTY: true, columns: 40 } })
     yield* wait
+    assert.strictEqual(io.stdout.text(), "")
     assert.strictEqual(
-      io.stdout.text(),
+      io.stderr.text(),
       observed.map((b) => `\r\u001b[2K${Render.bar(b).slice(0, 39)}`).join("") + "\n"
     )
     assert.strictEqual(Render.bar(observed[2]).slice(0, 39), "batch_t [████████████████████████] 100%")

@@ -33,7 +33,7 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
         assert.strictEqual(created.code, 0, created.stderr)
         const id = jsonLines(created.stdout)[0]!["id"] as string
         const waiting = yield* startCli(["wait", id, "--max-retries", "0", "--interval", "1s"], { env })
-        yield* waiting.stdout.until((text) => text.includes(`${id} validating`))
+        yield* waiting.stderr.until((text) => text.includes(`${id} validating`))
         const before = yield* failedPolls
         yield* fake.configure({
           randomFaults: {
@@ -50,8 +50,10 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
         yield* fake.configure({ randomFaults: undefined })
         const r = yield* waiting.exit
         assert.strictEqual(r.code, 0, r.stderr)
-        assert.match(r.stdout, new RegExp(`${id} completed`))
-        assert.strictEqual(r.stderr, "")
+        assert.strictEqual(jsonLines(r.stdout)[0]!["status"], "completed")
+        // progress lines only: the outage was waited out without a word
+        assert.match(r.stderr, new RegExp(`^(\\S+Z ${id} \\w+[^\\n]*\\n)+$`))
+        assert.match(r.stderr, new RegExp(`${id} completed`))
         assert.isAtLeast((yield* failedPolls) - before, 2)
       }))
   }

@@ -16,9 +16,12 @@ import { lazy, withApi } from "../internal/root.js"
  * @since 0.1.0
  * @category options
  */
-export const output = Options.file("output").pipe(
+export const output = Options.text("output").pipe(
   Options.withAlias("o"),
-  Options.withDescription("Write the output file's lines here (default stdout)."),
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "Write the output file's lines here (default stdout; - is stdout; a FIFO or device is written as it is)."
+  ),
   Options.optional
 )
 
@@ -28,15 +31,27 @@ export const output = Options.file("output").pipe(
  * @since 0.1.0
  * @category options
  */
-export const errors = Options.file("errors").pipe(
-  Options.withDescription("Write the error file's lines (failed, expired or cancelled requests) here."),
+export const errors = Options.text("errors").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription("Write the error file's lines (failed, expired or cancelled requests) here (- is stdout)."),
   Options.optional
+)
+
+/**
+ * `--force`: replace an existing `--output`/`--errors` file (its mode is kept).
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const force = Options.boolean("force").pipe(
+  Options.withDescription("Replace an existing --output or --errors file (its mode is kept); without it, exit 2.")
 )
 
 const options = {
   ...Opts.globalOptions,
   output,
   errors,
+  force,
   id: Args.text({ name: "batch-id" }).pipe(Args.withDescription("A batch that ended."))
 }
 

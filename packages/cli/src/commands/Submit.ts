@@ -10,13 +10,18 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
-import { endpoint, keepFile, outputExpiresAfter } from "./Create.js"
-import { errors, output } from "./Results.js"
+import { keepFile, outputExpiresAfter } from "./Create.js"
+import { errors, force, output } from "./Results.js"
 import { interval } from "./Wait.js"
 
 const options = {
   ...Opts.globalOptions,
-  endpoint,
+  endpoint: Options.text("endpoint").pipe(
+    Options.withAlias("e"),
+    Options.withPseudoName("ENDPOINT"),
+    Options.withDescription("The batch endpoint, e.g. /v1/embeddings (default the lines' url, when they all agree)."),
+    Options.optional
+  ),
   metadata: Opts.metadata("Metadata of the batch, key=value; repeat for several (at most 16)."),
   outputExpiresAfter,
   keepFile,
@@ -27,6 +32,7 @@ const options = {
   interval,
   output,
   errors,
+  force,
   format: Opts.format,
   file: Args.file({ name: "FILE.jsonl", exists: "yes" }).pipe(
     Args.withDescription("The requests, one JSON object per line, each with custom_id, method POST, url and body.")

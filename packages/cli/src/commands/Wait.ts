@@ -1,6 +1,7 @@
 /**
  * `batchfx wait ID`: polls a batch until it ends, with a progress bar on a terminal and one line
- * per change in a pipe. Exit code 0 when it completed, 1 otherwise.
+ * per change in a pipe (on stderr), then prints the batch. Exit code 0 when it completed, 1 when it
+ * did not, 3 when `--timeout` passed first.
  *
  * @since 0.1.0
  */
@@ -32,11 +33,12 @@ const options = {
   interval,
   timeout: Opts.duration("timeout").pipe(
     Options.withDescription(
-      "Give up waiting after this long, e.g. 30m (exit code 1; the batch keeps running). Here --timeout is the " +
+      "Give up waiting after this long, e.g. 30m (exit code 3; the batch keeps running). Here --timeout is the " +
         "wait's: give the request timeout before the command (batchfx --timeout 30s wait ...)."
     ),
     Options.optional
   ),
+  format: Opts.format,
   id: Args.text({ name: "batch-id" }).pipe(Args.withDescription("The batch to wait for."))
 }
 
@@ -58,7 +60,8 @@ export const command = Command.make("wait", options, lazy(() => import("../inter
   Command.withDescription(
     "Wait until a batch ends: a progress bar on a terminal, one line per change in a pipe. Server errors, " +
       "resets, timeouts and rate limits are waited out until the batch's expiry. " +
-      "Exit code 0 if it completed, 1 if it failed, expired or was cancelled, or the wait timed out."
+      "Progress goes to stderr, the batch that ended to stdout (--format). Exit code 0 if it completed, 1 if " +
+      "it failed, expired or was cancelled, 3 if --timeout passed first."
   ),
   (self) => withApi(self, { ownTimeout: true })
 )

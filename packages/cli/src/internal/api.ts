@@ -36,8 +36,14 @@ export interface Service {
     path: string,
     endpoint: string
   ) => Effect.Effect<File.OpenAiFile, BatchClientError | Files.InputError, FileSystem.FileSystem>
-  /** A file's bytes, resuming a broken body. */
-  readonly content: (fileId: string) => Stream.Stream<Uint8Array, BatchClientError>
+  /**
+   * A file's bytes, resuming a broken body; `expectedLines` (a batch's request counts) also resumes
+   * a body cut exactly at the end of a line.
+   */
+  readonly content: (
+    fileId: string,
+    options?: { readonly expectedLines?: number | undefined }
+  ) => Stream.Stream<Uint8Array, BatchClientError>
   /** The batch now and after every change, polled every `interval`, ending at a terminal status. */
   readonly watch: (
     id: string,

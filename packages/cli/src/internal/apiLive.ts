@@ -81,7 +81,7 @@ export const make = (
       retrieveMany: many(Bulk.retrieveMany),
       cancelMany: many(Bulk.cancelMany),
       upload: (path, endpoint) => files.uploadPath(path, { endpoint }),
-      content: (fileId) => files.content(fileId),
+      content: (fileId, options) => files.content(fileId, { expectedLines: options?.expectedLines }),
       watch: (id, interval) =>
         Watch.watch(id, { schedule: Schedule.spaced(interval) }).pipe(Stream.provideContext(context))
     }

@@ -6,10 +6,28 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 
 /**
- * Exit codes: 0 ok, 1 an API or runtime error, 2 a usage error, 128 + the signal's number when a
+ * Exit codes: 0 ok, 1 an API or runtime error (or a batch that did not complete), 2 a usage error,
+ * 3 a wait that reached its `--timeout` (the batch runs on), 128 + the signal's number when a
  * signal ended the run: 129 SIGHUP (the terminal closed), 130 SIGINT (Ctrl-C), 143 SIGTERM.
  */
-export const ExitCode = { ok: 0, failure: 1, usage: 2, hangup: 129, interrupted: 130, terminated: 143 } as const
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  timedOut: 3,
+  hangup: 129,
+  interrupted: 130,
+  terminated: 143
+} as const
+
+/**
+ * The exit code an error of a command asks for, when it is not 1: an error that carries a numeric
+ * `exitCode` (as `WaitTimedOut` does) gets it.
+ */
+export const codeOf = (error: unknown): number | undefined =>
+  typeof error === "object" && error !== null && "exitCode" in error && typeof error.exitCode === "number"
+    ? error.exitCode
+    : undefined
 
 /** The signals that end a run cleanly (temporary files removed), with their exit codes. */
 export const signalCodes = {

@@ -10,12 +10,14 @@ import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { CommandFailed, type FileError } from "../../CliError.js"
+import { CommandFailed, type FileError, type UsageError } from "../../CliError.js"
 import type { Config } from "../../commands/Results.js"
 import { Api } from "../api.js"
-import { writeAtomically } from "../atomic.js"
+import { write } from "../atomic.js"
+import { type Destination, plan } from "../destination.js"
 import * as Ids from "../ids.js"
 import * as Output from "../output.js"
+import * as Render from "../render.js"
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
@@ -65,13 +67,14 @@ const counted = <E, R>(
 const linesOf = (tally: Tally): number => tally.lines + (tally.last !== undefined && tally.last !== 10 ? 1 : 0)
 
 /**
- * Downloads the results of a batch that ended: the output file to `output` (or stdout), the error
- * file to `errors` when given. A missing file is written empty (a batch whose requests all failed
- * has no output file). Fails with `CommandFailed` while the batch is still running.
+ * Downloads the results of a batch that ended to planned destinations: the output file to
+ * `output`, the error file to `errors` when given. A missing file is written empty (a batch whose
+ * requests all failed has no output file). Fails with `CommandFailed` while the batch is still
+ * running, and, once the files are written, when it ended other than `completed`.
  */
-export const download = (
+export const downloadTo = (
   batch: Batch.Batch,
-  options: { readonly output: Option.Option<string>; readonly errors: Option.Option<string> }
+  destinations: { readonly output: Option.Option<Destination>; readonly errors: Option.Option<Destination> }
 ): Effect.Effect<
   void,
   BatchClientError | CommandFailed | FileError,
@@ -93,28 +96,31 @@ export const download = (
     const bytesOf = (file: Option.Option<string>, kind: "output" | "error", tally: Tally) =>
       Option.match(file, {
         onNone: () => Stream.empty,
-        onSome: (id) =>
-          counted(api.content(id), tally, {
-            fileId: id,
-            kind,
-            expected: counts === undefined ? undefined : kind === "output" ? counts.completed : counts.failed
-          })
+        onSome: (id) => {
+          const expected = counts === undefined ? undefined : kind === "output" ? counts.completed : counts.failed
+          return counted(api.content(id, { expectedLines: expected }), tally, { fileId: id, kind, expected })
+        }
       })
-    const wrote = (path: string, tally: Tally) =>
-      `Wrote ${path} (${plural(tally.bytes, "byte")}, ${plural(linesOf(tally), "line")}).`
-    const outputTally: Tally = { bytes: 0, lines: 0, last: undefined }
-    yield* Option.match(options.output, {
-      onNone: () => Stream.runForEach(bytesOf(outputFile, "output", outputTally), Output.outBytes),
-      onSome: (path) =>
-        Effect.flatMap(writeAtomically(path, bytesOf(outputFile, "output", outputTally)), () =>
-          Output.errLine(
-            Option.isSome(outputFile)
-              ? wrote(path, outputTally)
-              : `Batch ${batch.id} has no output file; wrote an empty ${path}.`
+    const wrote = (destination: Destination, tally: Tally) =>
+      `Wrote ${destination._tag === "Stdout" ? "stdout" : destination.path} (${plural(tally.bytes, "byte")}, ${
+        plural(linesOf(tally), "line")
+      }).`
+    const save = (destination: Destination, file: Option.Option<string>, kind: "output" | "error") => {
+      const tally: Tally = { bytes: 0, lines: 0, last: undefined }
+      return Effect.flatMap(write(destination, bytesOf(file, kind, tally)), () =>
+        destination._tag === "Stdout"
+          ? Effect.void
+          : Output.errLine(
+            Option.isSome(file)
+              ? wrote(destination, tally)
+              : `Batch ${batch.id} has no ${kind} file; wrote an empty ${destination.path}.`
           ))
+    }
+    yield* Option.match(destinations.output, {
+      onNone: () => Effect.void,
+      onSome: (destination) => save(destination, outputFile, "output")
     })
-    const errorTally: Tally = { bytes: 0, lines: 0, last: undefined }
-    yield* Option.match(options.errors, {
+    yield* Option.match(destinations.errors, {
       onNone: () =>
         Option.isSome(errorFile)
           ? Output.errLine(
@@ -124,21 +130,74 @@ export const download = (
               `save it with --errors FILE.`
           )
           : Effect.void,
-      onSome: (path) =>
-        Effect.flatMap(writeAtomically(path, bytesOf(errorFile, "error", errorTally)), () =>
-          Output.errLine(
-            Option.isSome(errorFile)
-              ? wrote(path, errorTally)
-              : `Batch ${batch.id} has no error file; wrote an empty ${path}.`
-          ))
+      onSome: (destination) => save(destination, errorFile, "error")
     })
+    if (batch.status !== "completed") return yield* new CommandFailed({ description: endedSentence(batch) })
   })
 
-/** Fetches the batch and downloads its results. */
+/**
+ * Why a batch that ended did not complete, in one sentence: `Batch b ended expired: 3 of 10
+ * requests completed, 7 did not.` (a failed batch names its first error instead).
+ */
+export const endedSentence = (batch: Batch.Batch): string => {
+  const counts = batch.request_counts ?? undefined
+  const reason = Option.match(Render.firstError(batch), {
+    onNone: () =>
+      counts === undefined || counts.total === 0
+        ? ""
+        : `: ${counts.completed} of ${plural(counts.total, "request")} completed, ${
+          counts.total - counts.completed
+        } did not`,
+    onSome: (e) => `: ${e}`
+  })
+  return `Batch ${batch.id} ended ${Output.escapeControl(batch.status)}${reason}.`
+}
+
+/**
+ * Downloads the results of a batch that ended to the files at these paths (replaced if they
+ * exist), the output to stdout when no path is given; as `downloadTo`.
+ */
+export const download = (
+  batch: Batch.Batch,
+  options: { readonly output: Option.Option<string>; readonly errors: Option.Option<string> }
+): Effect.Effect<
+  void,
+  BatchClientError | CommandFailed | FileError | UsageError,
+  Api | FileSystem.FileSystem | Path.Path | Output.Output
+> =>
+  Effect.flatMap(
+    plan({
+      command: "results",
+      force: true,
+      inputs: [],
+      outputs: [["--output", options.output], ["--errors", options.errors]],
+      stdoutDefault: "--output"
+    }),
+    (planned) =>
+      downloadTo(batch, {
+        output: planned["--output"] ?? Option.none(),
+        errors: planned["--errors"] ?? Option.none()
+      })
+  )
+
+/**
+ * Decides where the files go (before any request: see `Destination.plan`), fetches the batch and
+ * downloads its results; a batch that ended other than completed exits 1 once its files are written.
+ */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
     const api = yield* Api
     yield* Ids.check([config.id], { command: "results", operation: "retrieve" })
+    const planned = yield* plan({
+      command: "results",
+      force: config.force,
+      inputs: [],
+      outputs: [["--output", config.output], ["--errors", config.errors]],
+      stdoutDefault: "--output"
+    })
     const batch = yield* api.retrieve(config.id)
-    yield* download(batch, { output: config.output, errors: config.errors })
+    yield* downloadTo(batch, {
+      output: planned["--output"] ?? Option.none(),
+      errors: planned["--errors"] ?? Option.none()
+    })
   })

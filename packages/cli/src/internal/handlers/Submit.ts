@@ -1,46 +1,332 @@
-/** What `batchfx submit` does once parsed (loaded when it runs; the options are in `commands/Submit.ts`). */
+/**
+ * What `batchfx submit` does once parsed (loaded when it runs; the options are in
+ * `commands/Submit.ts`). An input within one batch's limits is uploaded as the file it is and its
+ * results are downloaded byte for byte; a larger one goes through the library's `Submit`, which
+ * splits it into batches of at most 50,000 lines and 200 MB, follows them as one and merges their
+ * results into `--output` and `--errors`.
+ */
+import * as JsonlFile from "@batchfx/client/JsonlFile"
+import * as Submit from "@batchfx/client/Submit"
+import type * as Batch from "@batchfx/core/Batch"
+import * as Jsonl from "@batchfx/core/Jsonl"
+import * as RequestLine from "@batchfx/core/RequestLine"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { CommandFailed, FileError, UsageError } from "../../CliError.js"
 import type { Config } from "../../commands/Submit.js"
 import { Api } from "../api.js"
+import * as Atomic from "../atomic.js"
+import { type Destination, plan } from "../destination.js"
+import type { Format } from "../options.js"
 import * as Output from "../output.js"
+import * as Progress from "../progress.js"
 import * as Render from "../render.js"
 import { checkBeforeUpload, createBatch, expiry, noTokenWarning } from "./Create.js"
-import { download } from "./Results.js"
-import { waitFor } from "./Wait.js"
+import { downloadTo, endedSentence } from "./Results.js"
 
-/** Checks and uploads the file, creates the batch, then waits and downloads when asked to. */
+/**
+ * The limits of one batch's input: the API's (50,000 lines, 200 MB). Tests give smaller ones, so
+ * that a few lines split.
+ */
+export class InputLimits extends Context.Reference<InputLimits>()("@batchfx/cli/SubmitInputLimits", {
+  defaultValue: (): { readonly maxLines: number; readonly maxBytes: number } => ({
+    maxLines: RequestLine.maxLines,
+    maxBytes: RequestLine.maxBytes
+  })
+}) {}
+
+/** What one read of the input found: its lines (blank ones not counted), bytes, and each url with its first line. */
+interface Scanned {
+  readonly lines: number
+  readonly bytes: number
+  readonly urls: ReadonlyMap<string, number>
+}
+
+/**
+ * Reads the input once, without holding it, to count its lines and bytes and (when `--endpoint` is
+ * not given) to collect the `url` of its lines. A line that is not JSON is left to the upload's
+ * check, which reports every bad line with its number.
+ */
+const scan = (path: string, urls: boolean): Effect.Effect<Scanned, FileError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const splitter = Jsonl.makeLineSplitter()
+    const found = new Map<string, number>()
+    let lines = 0
+    let bytes = 0
+    const take = (raws: ReadonlyArray<Jsonl.RawLine>) => {
+      lines += raws.length
+      if (!urls) return
+      for (const raw of raws) {
+        try {
+          const url = (JSON.parse(raw.text) as { readonly url?: unknown } | null)?.url
+          if (typeof url === "string" && !found.has(url)) found.set(url, raw.line)
+        } catch {
+          // reported by the upload's check
+        }
+      }
+    }
+    yield* Stream.runForEach(
+      fs.stream(path),
+      (chunk) =>
+        Effect.sync(() => {
+          bytes += chunk.length
+          take(splitter.push(chunk))
+        })
+    ).pipe(Effect.mapError((error) => new FileError({ path, description: `cannot be read (${error.message})` })))
+    take(splitter.flush())
+    return { lines, bytes, urls: found }
+  })
+
+/** The endpoint: `--endpoint`, else the one `url` every line gives; several or none is a usage error. */
+const endpointOf = (config: Config, scanned: Scanned): Effect.Effect<string, UsageError> => {
+  if (Option.isSome(config.endpoint)) return Effect.succeed(config.endpoint.value)
+  const urls = Array.from(scanned.urls)
+  if (urls.length === 1) return Effect.succeed(urls[0]![0])
+  return Effect.fail(
+    new UsageError({
+      command: "submit",
+      description: urls.length === 0
+        ? `no line of ${config.file} has a url to take the endpoint from; give --endpoint`
+        : `the lines of ${config.file} have different urls (${
+          urls.slice(0, 3).map(([url, line]) => `${url} on line ${line}`).join(", ")
+        }${urls.length > 3 ? ", …" : ""}); a batch has one endpoint: give --endpoint or split the file`
+    })
+  )
+}
+
+const destinationOf = (planned: Record<string, Option.Option<Destination>>, option: string) =>
+  planned[option] ?? Option.none<Destination>()
+
+/**
+ * Checks the destinations (before any request), the input and the batch's parameters, then submits:
+ * one batch as the file is, or several through the library's `Submit` when the input is over one
+ * batch's limits.
+ */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
-    const api = yield* Api
+    const planned = yield* plan({
+      command: "submit",
+      force: config.force,
+      inputs: [config.file],
+      outputs: [["--output", config.output], ["--errors", config.errors]]
+    })
+    const destinations = {
+      output: destinationOf(planned, "--output"),
+      errors: destinationOf(planned, "--errors")
+    }
     const expires = yield* expiry(config.outputExpiresAfter, "submit")
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
-    yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
+    const limits = yield* InputLimits
+    const scanned = yield* scan(config.file, Option.isNone(config.endpoint))
+    const endpoint = yield* endpointOf(config, scanned)
+    yield* checkBeforeUpload({ endpoint, completion_window: "24h", ...metadata, ...expires })
     yield* Option.match(noTokenWarning(metadata.metadata), { onNone: () => Effect.void, onSome: Output.errLine })
-    const file = yield* api.upload(config.file, config.endpoint)
+    const format = yield* Render.resolveFormat(config.format)
+    const wait = config.wait || Option.isSome(destinations.output) || Option.isSome(destinations.errors)
+    const fits = scanned.lines <= limits.maxLines && scanned.bytes <= limits.maxBytes
+    if (fits) return yield* one(config, { endpoint, metadata, expires, format, wait, destinations })
+    if (Option.isSome(config.outputExpiresAfter)) {
+      return yield* new UsageError({
+        command: "submit",
+        description: `${config.file} is over one batch's limits (${scanned.lines} lines, ${scanned.bytes} bytes) ` +
+          `and is split into several batches, which do not take --output-expires-after yet; leave it out`
+      })
+    }
+    return yield* several(config, { endpoint, metadata, format, wait, destinations, limits, scanned })
+  })
+
+/** The parts of `handler`'s decisions that `one` and `several` share. */
+interface Decided {
+  readonly endpoint: string
+  readonly metadata: { readonly metadata?: Record<string, string> }
+  readonly format: Format
+  readonly wait: boolean
+  readonly destinations: { readonly output: Option.Option<Destination>; readonly errors: Option.Option<Destination> }
+}
+
+/**
+ * One batch: the file is uploaded as it is and the batch created (printed at once without
+ * `--wait`); with it, progress goes to stderr, the batch that ended to stdout, and its files to
+ * `--output`/`--errors`. A batch that did not complete exits 1 once its files are written.
+ */
+const one = (
+  config: Config,
+  options: Decided & {
+    readonly expires: { readonly output_expires_after?: { readonly anchor: "created_at"; readonly seconds: number } }
+  }
+) =>
+  Effect.gen(function*() {
+    const api = yield* Api
+    const file = yield* api.upload(config.file, options.endpoint)
     yield* Output.errLine(`Uploaded ${config.file} as ${file.id} (${file.bytes} bytes).`)
     const batch = yield* createBatch({
       input_file_id: file.id,
-      endpoint: config.endpoint,
+      endpoint: options.endpoint,
       completion_window: "24h",
-      ...metadata,
-      ...expires
+      ...options.metadata,
+      ...options.expires
     }, { uploaded: true, keepFile: config.keepFile })
-    const wait = config.wait || Option.isSome(config.output) || Option.isSome(config.errors)
-    if (!wait) {
-      yield* Render.printOne(batch, yield* Render.resolveFormat(config.format))
-      return
-    }
+    if (!options.wait) return yield* Render.printOne(batch, options.format)
     yield* Output.errLine(`Created ${batch.id}; waiting for it to end.`)
-    const final = yield* waitFor(batch.id, { interval: config.interval, timeout: Option.none() }).pipe(
-      Effect.tapError(() =>
-        Option.isSome(config.output) || Option.isSome(config.errors)
-          ? Effect.flatMap(api.retrieve(batch.id), (b) => download(b, { output: config.output, errors: config.errors }))
-            .pipe(Effect.ignore)
-          : Effect.void
+    const last = yield* Progress.follow(api.watch(batch.id, config.interval))
+    if (Option.isNone(last)) return yield* new CommandFailed({ description: `Batch ${batch.id} was never observed.` })
+    const final = last.value
+    yield* Render.printOne(final, options.format)
+    if (Option.isSome(options.destinations.output) || Option.isSome(options.destinations.errors)) {
+      yield* downloadTo(final, options.destinations)
+    } else if (final.status !== "completed") {
+      return yield* new CommandFailed({ description: endedSentence(final) })
+    }
+  })
+
+/** A result line as the API wrote it (every field of the decoded line is its JSON as read). */
+const encoder = new TextEncoder()
+
+/**
+ * Several batches through the library's `Submit`: each is reported on stderr as it is created;
+ * without `--wait` the command ends once all are created and prints them; with it, progress of all
+ * of them goes to stderr as one line, the result lines are merged into `--output` (output files)
+ * and `--errors` (error files), and the batches that ended are printed. A batch that did not
+ * complete, or a request with no result line, exits 1.
+ */
+const several = (
+  config: Config,
+  options: Decided & {
+    readonly limits: { readonly maxLines: number; readonly maxBytes: number }
+    readonly scanned: Scanned
+  }
+) =>
+  Effect.gen(function*() {
+    const output = yield* Output.Output
+    const latest = new Map<number, Batch.Batch>()
+    const allCreated = yield* Deferred.make<void>()
+    let parts = 0
+    const totals = () => {
+      let done = 0
+      let failed = 0
+      let total = 0
+      let ended = 0
+      for (const batch of latest.values()) {
+        const counts = batch.request_counts ?? undefined
+        done += counts?.completed ?? 0
+        failed += counts?.failed ?? 0
+        total += counts?.total ?? 0
+        if (["completed", "failed", "expired", "cancelled"].includes(batch.status)) ended++
+      }
+      return { done, failed, total, ended }
+    }
+    const progress = Effect.gen(function*() {
+      const { done, ended, failed, total } = totals()
+      const text = `${parts} batches: ${ended} ended, ${done}/${total || options.scanned.lines} done, ${failed} failed`
+      yield* Progress.show(
+        Effect.succeed(
+          `${new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)).toISOString().slice(0, 19)}Z ${text}`
+        ),
+        text
+      )
+    })
+    const onBatch = (batch: Batch.Batch, part: Submit.PartInfo) =>
+      Effect.gen(function*() {
+        parts = part.parts
+        const first = !latest.has(part.part)
+        latest.set(part.part, batch)
+        if (first) {
+          yield* Output.errLine(
+            `Created ${batch.id} (part ${part.part} of ${part.parts}: lines ${part.firstLine}-${
+              part.firstLine + part.lines - 1
+            }, ${part.bytes} bytes).`
+          )
+          if (latest.size === part.parts) yield* Deferred.succeed(allCreated, undefined)
+        } else if (options.wait) {
+          yield* progress
+        }
+      }).pipe(Effect.provideService(Output.Output, output))
+    const printAll = Effect.suspend(() =>
+      Render.printBatches(
+        Stream.fromIterable(Array.from(latest.entries()).sort(([a], [b]) => a - b).map(([, b]) => b)),
+        options.format
       )
     )
-    if (Option.isSome(config.output) || Option.isSome(config.errors)) {
-      yield* download(final, { output: config.output, errors: config.errors })
+    const outcomes = Submit.submit(JsonlFile.requestLines(config.file), {
+      endpoint: options.endpoint,
+      ...options.metadata,
+      keepFile: config.keepFile,
+      limits: options.limits,
+      watch: { schedule: Schedule.spaced(config.interval) },
+      onBatch
+    })
+    if (!options.wait) {
+      // Ends once every part is created; the batches run on. Whatever was created is printed, even
+      // when a later part failed or the run was interrupted, so that no batch is lost track of.
+      yield* Effect.raceFirst(Stream.runDrain(outcomes), Deferred.await(allCreated)).pipe(
+        Effect.ensuring(Effect.uninterruptible(Effect.asVoid(printAll)))
+      )
+      return
+    }
+    let missing = 0
+    yield* Effect.scoped(Effect.gen(function*() {
+      const open = (destination: Option.Option<Destination>) =>
+        Option.match(destination, {
+          onNone: () => Effect.succeed(Option.none<Atomic.Writer>()),
+          onSome: (d) => Effect.map(Atomic.open(d), Option.some)
+        })
+      const outputWriter = yield* open(options.destinations.output)
+      const errorWriter = yield* open(options.destinations.errors)
+      const lines = { output: 0, error: 0 }
+      yield* Stream.runForEachChunk(outcomes, (chunk) =>
+        Effect.gen(function*() {
+          let outputText = ""
+          let errorText = ""
+          for (const outcome of chunk) {
+            if (outcome._tag === "Missing") {
+              missing++
+              continue
+            }
+            const result = outcome._tag === "Unmatched" ? outcome.result : outcome
+            const line = JSON.stringify(result.line) + "\n"
+            if (result.position.file === "output") {
+              outputText += line
+              lines.output++
+            } else {
+              errorText += line
+              lines.error++
+            }
+          }
+          if (Option.isSome(outputWriter) && outputText !== "") {
+            yield* outputWriter.value.write(encoder.encode(outputText))
+          }
+          if (Option.isSome(errorWriter) && errorText !== "") yield* errorWriter.value.write(encoder.encode(errorText))
+        }))
+      yield* Progress.done
+      for (
+        const [writer, destination, count] of [
+          [outputWriter, options.destinations.output, lines.output],
+          [errorWriter, options.destinations.errors, lines.error]
+        ] as const
+      ) {
+        if (Option.isNone(writer) || Option.isNone(destination)) continue
+        yield* writer.value.commit
+        if (destination.value._tag !== "Stdout") {
+          yield* Output.errLine(
+            `Wrote ${destination.value.path} (${writer.value.bytes()} bytes, ${count} line${count === 1 ? "" : "s"}).`
+          )
+        }
+      }
+    }))
+    yield* printAll
+    const notCompleted = Array.from(latest.values()).filter((b) => b.status !== "completed")
+    if (notCompleted.length > 0 || missing > 0) {
+      return yield* new CommandFailed({
+        description: [
+          ...notCompleted.map(endedSentence),
+          ...(missing > 0 ? [`${missing} request${missing === 1 ? " has" : "s have"} no result line.`] : [])
+        ].join(" ")
+      })
     }
   })

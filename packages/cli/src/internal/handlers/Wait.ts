@@ -10,26 +10,33 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { CommandFailed } from "../../CliError.js"
+import { CommandFailed, WaitTimedOut } from "../../CliError.js"
 import type { Config } from "../../commands/Wait.js"
 import { Api } from "../api.js"
 import * as Ids from "../ids.js"
+import type { Format } from "../options.js"
 import type * as Output from "../output.js"
+import * as Progress from "../progress.js"
 import * as Render from "../render.js"
 
 /**
- * Waits for a batch with progress, and fails with `CommandFailed` unless it completed (or when the
- * timeout passed first). Returns the final batch.
+ * Waits for a batch with progress on stderr, and fails with `CommandFailed` unless it completed, or
+ * `WaitTimedOut` when the timeout passed first. Returns the final batch.
  */
 export const waitFor = (
   id: string,
-  options: { readonly interval: Duration.DurationInput; readonly timeout: Option.Option<Duration.Duration> }
-): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed, Api | Output.Output> =>
+  options: {
+    readonly interval: Duration.DurationInput
+    readonly timeout: Option.Option<Duration.Duration>
+    /** Prints the batch that ended on stdout in this format (before failing if it did not complete). */
+    readonly print?: Format | undefined
+  }
+): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed | WaitTimedOut, Api | Output.Output> =>
   Effect.gen(function*() {
     const api = yield* Api
     const last = yield* Ref.make(Option.none<Batch.Batch>())
     const observed = api.watch(id, options.interval).pipe(Stream.tap((b) => Ref.set(last, Option.some(b))))
-    const shown = Render.showProgress(observed)
+    const shown = Progress.follow(observed)
     const final = yield* Option.match(options.timeout, {
       onNone: () => shown,
       onSome: (timeout) =>
@@ -38,7 +45,7 @@ export const waitFor = (
           Effect.catchTag("TimeoutException", () =>
             Effect.flatMap(Ref.get(last), (seen) =>
               Effect.fail(
-                new CommandFailed({
+                new WaitTimedOut({
                   description: `Batch ${id} is still ${
                     Option.match(seen, { onNone: () => "unseen", onSome: (b) => b.status })
                   } after ${Duration.format(timeout)}; stopped waiting (it keeps running).`
@@ -48,6 +55,7 @@ export const waitFor = (
     })
     if (Option.isNone(final)) return yield* new CommandFailed({ description: `Batch ${id} was never observed.` })
     const batch = final.value
+    if (options.print !== undefined) yield* Render.printOne(batch, options.print)
     if (batch.status !== "completed") {
       const reason = Option.match(Render.firstError(batch), { onNone: () => "", onSome: (e) => `: ${e}` })
       return yield* new CommandFailed({ description: `Batch ${id} ended ${batch.status}${reason}.` })
@@ -55,9 +63,13 @@ export const waitFor = (
     return batch
   })
 
-/** Checks the id, then waits for the batch; the exit code says how it ended. */
+/**
+ * Checks the id, waits for the batch (progress on stderr), then prints it on stdout in `--format`;
+ * the exit code says how it ended (a batch that did not complete is printed too).
+ */
 export const handler = (config: Config) =>
-  Effect.zipRight(
-    Ids.check([config.id], { command: "wait", operation: "retrieve" }),
-    Effect.asVoid(waitFor(config.id, { interval: config.interval, timeout: config.timeout }))
-  )
+  Effect.gen(function*() {
+    yield* Ids.check([config.id], { command: "wait", operation: "retrieve" })
+    const format = yield* Render.resolveFormat(config.format)
+    yield* waitFor(config.id, { interval: config.interval, timeout: config.timeout, print: format })
+  })
