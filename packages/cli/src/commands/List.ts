@@ -15,7 +15,9 @@ import { lazy, withApi } from "../internal/root.js"
 
 const limit = Options.integer("limit").pipe(
   Options.withAlias("n"),
-  Options.withDescription("Page size of each request, 1 to 100 (default the server's, 20)."),
+  Options.withDescription(
+    "Page size of each request, 1 to 100 (default 100, or --max when smaller and nothing filters)."
+  ),
   Options.mapEffect((n) =>
     n >= 1 && n <= 100
       ? Effect.succeed(n)
@@ -34,6 +36,12 @@ const options = {
   ),
   max: Options_.positiveInt("max").pipe(
     Options.withDescription("Stop after this many batches (counted after filtering)."),
+    Options.optional
+  ),
+  since: Options_.since("since").pipe(
+    Options.withDescription(
+      "Only batches created since then: an age (7d, 12h) or a date (2026-11-01, UTC); the listing stops at the first older one."
+    ),
     Options.optional
   ),
   status: Options.text("status").pipe(

@@ -38,6 +38,50 @@ export const duration = (name: string): Options.Options<Duration.Duration> =>
     )
   )
 
+/** A point in time given as an age (`7d`: that long before now) or as a date or instant. */
+export type Since =
+  | { readonly _tag: "Ago"; readonly duration: Duration.Duration }
+  | { readonly _tag: "At"; readonly epochMillis: number }
+
+const isoDate = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i
+
+/**
+ * Parses `--since`: a duration back from now (`7d`, `12h`, `90m`) or a date (`2026-11-01`, UTC
+ * midnight) or instant (`2026-11-01T12:00:00Z`; without a zone, UTC).
+ */
+export const parseSince = (text: string): Either.Either<Since, string> => {
+  const trimmed = text.trim()
+  if (isoDate.test(trimmed)) {
+    const zoned = /[zZ]|[+-]\d{2}:?\d{2}$/.test(trimmed.slice(10)) ?
+      trimmed :
+      `${trimmed.replace(" ", "T")}${trimmed.length > 10 ? "Z" : ""}`
+    const epochMillis = Date.parse(zoned)
+    if (!Number.isNaN(epochMillis)) return Either.right({ _tag: "At", epochMillis })
+    return Either.left(`'${text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ`)
+  }
+  return Either.match(parseDuration(trimmed), {
+    onLeft: () =>
+      Either.left(`'${text}' is neither an age (e.g. 7d, 12h) nor a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)`),
+    onRight: (duration) => Either.right({ _tag: "Ago", duration })
+  })
+}
+
+/** The instant a `Since` stands for, in Unix seconds, given the time now in milliseconds. */
+export const sinceSeconds = (since: Since, nowMillis: number): number =>
+  Math.floor((since._tag === "At" ? since.epochMillis : nowMillis - Duration.toMillis(since.duration)) / 1000)
+
+/** `--since 7d|DATE`. */
+export const since = (name: string): Options.Options<Since> =>
+  Options.text(name).pipe(
+    Options.withPseudoName("AGE|DATE"),
+    Options.mapEffect((text) =>
+      Either.match(parseSince(text), {
+        onLeft: (message) => Effect.fail(invalid(`--${name}: ${message}`)),
+        onRight: Effect.succeed
+      })
+    )
+  )
+
 /** A positive integer option. */
 export const positiveInt = (name: string): Options.Options<number> =>
   Options.integer(name).pipe(

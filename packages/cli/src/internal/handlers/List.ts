@@ -1,12 +1,17 @@
 /** What `batchfx list` does once parsed (loaded when it runs; the options are in `commands/List.ts`). */
 import * as BatchStatus from "@batchfx/core/BatchStatus"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Config } from "../../commands/List.js"
 import { Api } from "../api.js"
+import { sinceSeconds } from "../options.js"
 import * as Output from "../output.js"
 import * as Render from "../render.js"
+
+/** The API's largest page: a listing of everything takes the fewest requests with it. */
+const largestPage = 100
 
 /** Lists the batches that match, printing them as they come. */
 export const handler = (config: Config) =>
@@ -20,18 +25,25 @@ export const handler = (config: Config) =>
       }
     }
     const statuses = new Set(config.status)
-    // Without --limit, a small --max and no filter asks for just that many per page.
-    const limit = Option.orElse(
+    const filtered = statuses.size > 0 || Option.isSome(config.endpoint)
+    // Without --limit: pages of 100, or just --max batches when that is fewer and nothing filters.
+    const limit = Option.getOrElse(
       config.limit,
       () =>
-        statuses.size === 0 && Option.isNone(config.endpoint)
-          ? Option.map(config.max, (max) => Math.min(max, 100))
-          : Option.none()
+        Option.match(config.max, {
+          onNone: () => largestPage,
+          onSome: (max) => filtered ? largestPage : Math.min(max, largestPage)
+        })
     )
     let batches = api.list({
-      ...Option.match(limit, { onNone: () => ({}), onSome: (limit) => ({ limit }) }),
+      limit,
       ...Option.match(config.after, { onNone: () => ({}), onSome: (after) => ({ after }) })
     })
+    if (Option.isSome(config.since)) {
+      // The list is newest first: the first older batch ends it, and no page after it is asked for.
+      const since = sinceSeconds(config.since.value, yield* Clock.currentTimeMillis)
+      batches = Stream.takeWhile(batches, (b) => b.created_at >= since)
+    }
     if (statuses.size > 0) batches = Stream.filter(batches, (b) => statuses.has(b.status))
     if (Option.isSome(config.endpoint)) {
       const endpoint = config.endpoint.value
