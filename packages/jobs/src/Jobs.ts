@@ -23,8 +23,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as BusyRetry from "./internal/busyRetry.js"
 import * as FileLookup from "./internal/fileLookup.js"
 import * as Steps from "./internal/steps.js"
+import * as StoreUrl from "./internal/storeUrl.js"
 import { type JobNotFound, StoreError } from "./JobsError.js"
 import * as JobStore from "./JobStore.js"
 import * as JobWorkflow from "./JobWorkflow.js"
@@ -417,35 +419,31 @@ export const storeConfig: Config.Config<string> = Config.string("BATCHFX_STORE")
   Config.withDefault(defaultStore)
 )
 
-/** How long a statement waits for another process's write to finish before it fails. */
-const busyTimeoutMillis = 15_000
+/**
+ * Why a URL cannot name a store, as the end of a sentence (“must be a path, a file: URL, or …”),
+ * or `undefined` when it can: the rule `layerSql` applies, for callers that check a URL first.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const storeUrlProblem = (url: string): string | undefined => StoreUrl.problem(url)
 
 /**
- * A libsql client whose every connection waits for a busy database: libsql opens a new
- * connection after each transaction, and SQLite's busy timeout is set per connection.
+ * A store URL as it may be shown: without user name, password or query string (a libSQL URL may
+ * carry its `authToken` there). Every `StoreError` of `layerSql` shows the URL this way.
+ *
+ * @since 0.1.0
+ * @category utils
  */
-const waitingWhenBusy = (client: Libsql.Client): Libsql.Client => {
-  const pragma = () => client.execute(`PRAGMA busy_timeout = ${busyTimeoutMillis}`)
-  return new Proxy(client, {
-    get(target, property, receiver) {
-      if (property === "transaction") {
-        return async (mode?: Libsql.TransactionMode) => {
-          const tx = await target.transaction(mode)
-          await pragma()
-          return tx
-        }
-      }
-      const value = Reflect.get(target, property, receiver)
-      return typeof value === "function" ? value.bind(target) : value
-    }
-  })
-}
+export const redactStoreUrl = (url: string): string => StoreUrl.redact(url)
 
 /**
  * The SQL client of a store URL: a `file:` URL (or a bare path) is an embedded SQLite file, made
  * with its directory when missing, in WAL mode so that readers (`status`, `results`) never stop a
- * worker; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server. Integers are read as
- * `bigint` because the workflow engine's ids are 64-bit.
+ * worker; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server. Any other scheme is a
+ * `StoreError` that lists the accepted ones. A busy database is waited for without blocking the
+ * event loop (a worker and another command can share a process). Integers are read as `bigint`
+ * because the workflow engine's ids are 64-bit.
  *
  * @since 0.1.0
  * @category layers
@@ -454,34 +452,41 @@ export const layerSql = (
   url: string
 ): Layer.Layer<SqlClient.SqlClient, StoreError, FileSystem.FileSystem | Path.Path> =>
   Layer.unwrapScoped(Effect.gen(function*() {
+    const shown = StoreUrl.redact(url)
+    const failure = (operation: string) => (cause: unknown) =>
+      new StoreError({
+        operation,
+        cause: new Error(StoreUrl.scrub(cause instanceof Error ? cause.message : String(cause), url))
+      })
+    const parsed = StoreUrl.parse(url)
+    if (parsed === undefined) {
+      return yield* failure(`open ${shown}`)(new Error(`the store URL ${StoreUrl.problem(url)}`))
+    }
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const isRemote = /^(libsql|https?|wss?):/i.test(url)
-    const full = isRemote || url.startsWith("file:") || url === ":memory:" ? url : `file:${url}`
-    const isFile = full.startsWith("file:")
-    if (isFile) {
-      const file = full.slice("file:".length)
+    if (parsed.kind === "file") {
+      const file = parsed.url.slice("file:".length).replace(/[?#].*$/s, "")
       yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
-        Effect.mapError((cause) => new StoreError({ operation: `create the directory of ${file}`, cause }))
+        Effect.mapError(failure(`create the directory of ${StoreUrl.redact(file)}`))
       )
     }
     const client = yield* Effect.acquireRelease(
       Effect.try({
-        try: () => waitingWhenBusy(Libsql.createClient({ url: full, intMode: "bigint" })),
-        catch: (cause) => new StoreError({ operation: `open ${full}`, cause })
+        try: () => BusyRetry.wrap(Libsql.createClient({ url: parsed.url, intMode: "bigint" })),
+        catch: failure(`open ${shown}`)
       }),
       (client) => Effect.sync(() => client.close())
     )
-    if (isFile) {
+    if (parsed.kind === "file") {
       yield* Effect.tryPromise({
         try: async () => {
-          await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMillis}`)
+          await client.execute(`PRAGMA busy_timeout = ${BusyRetry.busyTimeoutMillis}`)
           await client.execute("PRAGMA journal_mode = WAL")
           // in WAL mode a commit survives a crash of the process without an fsync of its own;
           // only a power cut can lose the last ones
           await client.execute("PRAGMA synchronous = NORMAL")
         },
-        catch: (cause) => new StoreError({ operation: `open ${full}`, cause })
+        catch: failure(`open ${shown}`)
       })
     }
     return LibsqlClient.layer({ liveClient: client }) as Layer.Layer<SqlClient.SqlClient>

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as StoreUrl from "./internal/storeUrl.js"
 
 /**
  * No job has this id in the store.
@@ -20,7 +21,8 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>("@batchfx/jobs/
 }
 
 /**
- * The job store could not be read or written (the database is missing, locked, or not ours).
+ * The job store could not be read or written (the database is missing, locked, or not ours), or
+ * its URL names no kind of store. Its message shows a URL without credentials or query string.
  *
  * @since 0.1.0
  * @category errors
@@ -31,7 +33,8 @@ export class StoreError extends Schema.TaggedError<StoreError>("@batchfx/jobs/St
 }) {
   override get message(): string {
     const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `The job store failed to ${this.operation}: ${reason}`
+    // a driver's message may quote a URL whole: never its user information or token
+    return StoreUrl.scrubAll(`The job store failed to ${this.operation}: ${reason}`)
   }
 }
 

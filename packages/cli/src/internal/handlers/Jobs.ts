@@ -30,11 +30,9 @@ import * as Output from "../output.js"
 import * as Render from "../render.js"
 import { globalsOf } from "../root.js"
 
-const storeSchemes = /^(file|libsql|https?|wss?):/i
-
 /**
- * `--store`, else `BATCHFX_STORE`, else `file:.batchfx/jobs.db`. A URL of another scheme is
- * refused: the library would take it for a relative path and make directories named after it.
+ * `--store`, else `BATCHFX_STORE`, else `file:.batchfx/jobs.db`; a URL that names no kind of store
+ * is a usage error (the library's rule, checked before anything is opened).
  */
 const storeUrl = (store: Option.Option<string>) =>
   Effect.flatMap(
@@ -46,32 +44,21 @@ const storeUrl = (store: Option.Option<string>) =>
           Effect.map((url) => ({ url, from: "BATCHFX_STORE" }))
         )
     }),
-    ({ from, url }) =>
-      url.trim() === "" || (/^[a-z][a-z0-9+.-]+:/i.test(url) && !storeSchemes.test(url))
-        ? Effect.fail(
-          new UsageError({
-            description: `${from} must be a file: path or a libsql:, http(s): or ws(s): URL, got ${
-              Output.redactUserinfo(url)
-            }`,
-            command: "jobs"
-          })
-        )
-        : Effect.succeed(url)
+    ({ from, url }) => {
+      const problem = Jobs.storeUrlProblem(url)
+      return problem === undefined
+        ? Effect.succeed(url)
+        : Effect.fail(new UsageError({ description: `${from} ${problem}`, command: "jobs" }))
+    }
   )
 
 const layerStore = (store: Option.Option<string>) => Layer.unwrapEffect(Effect.map(storeUrl(store), Jobs.layerStore))
 
-/** A libSQL server URL may carry its token (`?authToken=…`): never shown. */
-const hideToken = (text: string): string => Output.redactUserinfo(text).replace(/([?&]authToken=)[^&\s]*/gi, "$1***")
-
-/** A store failure as one sentence without the store's token. */
+/** A store failure as one sentence (the library's, which never shows a URL's credentials or token). */
 const sayStoreFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.mapError(
     effect,
-    (error) =>
-      error instanceof JobsError.StoreError
-        ? new CommandFailed({ description: hideToken(error.message) })
-        : error
+    (error) => error instanceof JobsError.StoreError ? new CommandFailed({ description: error.message }) : error
   )
 
 const optionalEnv = (name: string) =>
@@ -247,7 +234,7 @@ export const run = (config: RunConfig) =>
   Effect.gen(function*() {
     const url = yield* storeUrl(config.store)
     yield* Output.errLine(
-      `batchfx: working on the jobs of ${hideToken(url)} (Ctrl-C stops; jobs resume on the next run)`
+      `batchfx: working on the jobs of ${Jobs.redactStoreUrl(url)} (Ctrl-C stops; jobs resume on the next run)`
     )
     return yield* Jobs.run()
   }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
