@@ -37,12 +37,24 @@ const PlannedShard = Schema.Struct({
 
 const OptionalId = Schema.OptionFromNullOr(Schema.String)
 
+/** A defect's own sentence. */
+const describe = (defect: unknown): string =>
+  defect instanceof Error
+    ? defect.message
+    : typeof defect === "string"
+    ? defect
+    : JSON.stringify(defect) ?? String(defect)
+
 /**
- * A step as an activity: after an outage it pauses and fails, and is run again as a new attempt
- * (each attempt is recorded, so a restart continues the count).
+ * A step as an activity, named `<step>/<shard>[/<round>]`: after an outage it pauses and fails, and is run again as a new attempt
+ * (each attempt is recorded, so a restart continues the count). A defect (a bug, a file that is
+ * not what the API promised) fails the step like a refusal: its shard ends failed with the
+ * sentence, where the engine would otherwise record the workflow as dead and leave the job
+ * `running` for ever.
  */
 const step = <A, I>(
   name: string,
+  shard: number,
   success: Schema.Schema<A, I>,
   execute: Effect.Effect<A, StepFailed, Steps.Requirements>
 ) =>
@@ -50,23 +62,35 @@ const step = <A, I>(
     name,
     success,
     error: StepFailed,
-    execute: Effect.tapError(execute, Steps.pauseAfterOutage)
+    execute: execute.pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(
+          new StepFailed({ step: name.split("/")[0]!, shard, reason: `unexpected error: ${describe(defect)}` })
+        )
+      ),
+      Effect.tapError(Steps.pauseAfterOutage)
+    )
   }).pipe(Activity.retry({ times: Steps.stepAttempts - 1, while: (e: StepFailed) => e.transient }))
 
 const runShard = (jobId: string, shard: number) =>
   Effect.gen(function*() {
-    const fileId = yield* step(`upload/${shard}`, OptionalId, Steps.upload(jobId, shard))
+    const fileId = yield* step(`upload/${shard}`, shard, OptionalId, Steps.upload(jobId, shard))
     if (Option.isNone(fileId)) return
-    const batchId = yield* step(`create/${shard}`, OptionalId, Steps.create(jobId, shard, fileId.value))
+    const batchId = yield* step(`create/${shard}`, shard, OptionalId, Steps.create(jobId, shard, fileId.value))
     if (Option.isNone(batchId)) return
     // one activity per round, so a restart resumes polling at once and the history stays short
     let round = 0
     while (true) {
-      const seen = yield* step(`await/${shard}/${round}`, Steps.Round, Steps.awaitRound(jobId, shard, batchId.value))
+      const seen = yield* step(
+        `await/${shard}/${round}`,
+        shard,
+        Steps.Round,
+        Steps.awaitRound(jobId, shard, batchId.value)
+      )
       if (seen.terminal) break
       round++
     }
-    yield* step(`download/${shard}`, Schema.Void, Steps.download(jobId, shard))
+    yield* step(`download/${shard}`, shard, Schema.Void, Steps.download(jobId, shard))
   })
 
 /**
@@ -82,7 +106,10 @@ export const layer = JobWorkflow.toLayer(({ jobId }) =>
     const planned = yield* Activity.make({
       name: "split",
       success: Schema.Array(PlannedShard),
-      execute: Effect.flatMap(JobStore.JobStore, (store) => store.split(jobId, settings.limits)).pipe(Effect.orDie)
+      execute: Effect.flatMap(JobStore.JobStore, (store) => store.split(jobId, settings.limits)).pipe(
+        Steps.retryStore,
+        Effect.orDie
+      )
     })
     // A failed shard does not stop the others: their batches run to the end and their results
     // are kept; the job ends `failed` with the first sentence.
@@ -101,5 +128,15 @@ export const layer = JobWorkflow.toLayer(({ jobId }) =>
       success: JobStore.JobStatus,
       execute: Steps.finish(jobId, stepError)
     })
-  })
+  }).pipe(
+    // a defect outside the steps (the split, the finish, a bug here) ends the job `failed` with
+    // its sentence rather than leaving it `running`; interruptions (a suspension, a shutdown) pass
+    Effect.catchAllDefect((defect) =>
+      Activity.make({
+        name: "fail",
+        success: JobStore.JobStatus,
+        execute: Steps.finish(jobId, `the job failed unexpectedly: ${describe(defect)}`)
+      })
+    )
+  )
 )

@@ -1,11 +1,32 @@
 import { Files } from "@batchfx/client"
 import { Jobs, JobStore } from "@batchfx/jobs"
 import { FakeOpenAi, Fault, Responder } from "@batchfx/testkit"
-import { FileSystem } from "@effect/platform"
+import { FileSystem, type HttpApp, HttpClient, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, type Duration, Effect, Layer, Schedule, Stream } from "effect"
-import { chat, chatLine, chatLines, count, drive, inMemory, tempStore, worker } from "./utils.js"
+import { chat, chatLine, chatLines, clientOfFake, count, drive, inMemory, tempStore, worker } from "./utils.js"
+
+/** The emulator in memory, whose file contents are a line that is not JSON. */
+const garbledContents = (url: string) => {
+  const garble = (app: HttpApp.Default): HttpApp.Default =>
+    Effect.flatMap(
+      HttpServerRequest.HttpServerRequest,
+      (request) => /\/files\/[^/]+\/content/.test(request.url) ? HttpServerResponse.text("not json\n") : app
+    )
+  const http = Layer.unwrapEffect(
+    Effect.map(
+      FakeOpenAi.FakeOpenAi,
+      (fake) => Layer.succeed(HttpClient.HttpClient, FakeOpenAi.httpClient(garble(fake.app)))
+    )
+  )
+  return Layer.mergeAll(Jobs.layerStore(url), clientOfFake).pipe(
+    Layer.provide(http),
+    Layer.provideMerge(FakeOpenAi.layerInMemory()),
+    Layer.provide(NodeContext.layer),
+    Layer.orDie
+  )
+}
 
 const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
   Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
@@ -157,4 +178,15 @@ describe("Jobs", () => {
       assert.strictEqual(job.status, "failed")
       assert.match(job.error ?? "", /^shard 1: batch batch_\w+ ended failed$/)
     }).pipe(Effect.provide(Layer.fresh(inMemory(tempStore())))))
+
+  it.effect("a defect in a step ends the job failed with its sentence instead of leaving it running", () =>
+    Effect.gen(function*() {
+      const jobId = yield* Jobs.submit(chatLines(2), { endpoint: chat })
+      const job = yield* runUntilDone(jobId)
+      assert.strictEqual(job.status, "failed")
+      assert.match(job.error ?? "", /^Shard 1: download failed: unexpected error: .*JSON/)
+      const report = yield* Jobs.status(jobId)
+      assert.isFalse(report.shards[0]?.downloaded)
+      assert.strictEqual(yield* count("POST /v1/batches"), 1)
+    }).pipe(Effect.provide(Layer.fresh(garbledContents(tempStore())))))
 })

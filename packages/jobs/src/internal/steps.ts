@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { StepFailed } from "../JobsError.js"
+import { StepFailed, StoreError } from "../JobsError.js"
 import * as JobStore from "../JobStore.js"
 import { FileLookup } from "./fileLookup.js"
 
@@ -76,8 +76,22 @@ const failed = (step: string, shard: number) => (error: { readonly message: stri
     step,
     shard,
     reason: error.message,
-    transient: BatchClientError.isBatchClientError(error) &&
-      Retry.isRetryable(error, { serverWaitCap: Duration.infinity })
+    // an outage of the API, or a store that failed (locked past the busy wait, a full disk)
+    transient: error instanceof StoreError ||
+      (BatchClientError.isBatchClientError(error) && Retry.isRetryable(error, { serverWaitCap: Duration.infinity }))
+  })
+
+/**
+ * Retries a store operation outside the steps (the split, the finish) on a failed store: 1 s
+ * doubling, at most a minute apart, for 10 minutes.
+ */
+export const retryStore = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, {
+    schedule: Schedule.exponential("1 second").pipe(
+      Schedule.either(Schedule.spaced("1 minute")),
+      Schedule.upTo("10 minutes")
+    ),
+    while: (e) => e instanceof StoreError
   })
 
 /** What the steps need. */
@@ -275,4 +289,4 @@ export const finish = (jobId: string, stepError: string | undefined) =>
       : undefined)
     yield* store.setStatus(jobId, status, reason)
     return status
-  }).pipe(Effect.orDie)
+  }).pipe(retryStore, Effect.orDie)
