@@ -1,0 +1,77 @@
+/**
+ * Jobs on Postgres: the store's `SqlClient` from a `postgres://` URL, through `@effect/sql-pg`
+ * (an optional peer: only a Postgres store needs it), so that several workers on several machines
+ * share one queue.
+ *
+ * @since 0.1.0
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { StoreError } from "./JobsError.js"
+
+/**
+ * Whether a store URL names a Postgres database (`postgres://` or `postgresql://`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//i.test(url)
+
+/**
+ * A store URL as it may be shown: its password (and any `password=` parameter) as `***`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const showUrl = (url: string): string =>
+  url
+    .replace(/^(postgres(?:ql)?:\/\/[^:/?#@]*):[^@/?#]*@/i, "$1:***@")
+    .replace(/([?&]password=)[^&#]*/gi, "$1***")
+
+/**
+ * Options of a Postgres store beside its URL.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Connections in the pool; default 10. A worker runs 4 shards at once and polls the runner's storage. */
+  readonly maxConnections?: number | undefined
+  /** How long a connection may take; default 10 s. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The SQL client of a `postgres://` URL. The pool connects once when the layer is built, so a
+ * wrong host, user or database fails here as a `StoreError` that shows the URL without its password.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (url: string, options: Options = {}): Layer.Layer<SqlClient.SqlClient, StoreError> =>
+  isPostgresUrl(url)
+    ? PgClient.layer({
+      url: Redacted.make(url),
+      maxConnections: options.maxConnections ?? 10,
+      connectTimeout: options.connectTimeout ?? Duration.seconds(10),
+      applicationName: "batchfx-jobs"
+    }).pipe(
+      Layer.mapError((cause) =>
+        new StoreError({ operation: `connect to ${showUrl(url)}`, cause: new Error(causeText(cause)) })
+      )
+    )
+    : Layer.fail(
+      new StoreError({
+        operation: `open ${showUrl(url)}`,
+        cause: new Error("a Postgres store URL starts with postgres:// or postgresql://")
+      })
+    )
+
+/** The driver's reason, without anything it may have copied from the URL. */
+const causeText = (error: { readonly message: string; readonly cause?: unknown }): string => {
+  const inner = error.cause instanceof Error ? `: ${error.cause.message}` : ""
+  return `${error.message}${inner}`
+}
