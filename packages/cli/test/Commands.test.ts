@@ -325,7 +325,10 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
       const r = yield* runCli(["fake-server", "--port", port])
       assert.strictEqual(r.code, 1)
       assert.strictEqual(r.stdout, "")
-      assert.include(r.stderr, `Cannot listen on 127.0.0.1:${port}: the port is already in use.`)
+      assert.strictEqual(
+        r.stderr,
+        `batchfx: Cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE).\n`
+      )
     }))
 
   it.effect("fake-server --script-fault and --faults reach the emulator; a bad fault is a usage error (exit 2)", () =>

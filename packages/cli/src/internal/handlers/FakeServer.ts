@@ -177,11 +177,18 @@ export const handler = (config: Config) =>
         }). Try:\n  OPENAI_API_KEY=${fake.apiKey} batchfx --base-url ${fake.baseUrl} list\nCtrl-C to stop.`
       )
     }))
+    // The system's name of the error (EADDRINUSE), which is what a user searches for.
+    const errnoCode = (cause: unknown): string =>
+      typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+        ? ` (${cause.code})`
+        : ""
     const serve = Layer.launch(Layer.provide(announce, server)).pipe(
       Effect.asVoid,
       Effect.catchTag("ServeError", (e) =>
         new CommandFailed({
-          description: `Cannot listen on ${config.host}:${config.port}: ${FakeOpenAi.listenFailureReason(e.cause)}.`
+          description: `Cannot listen on ${config.host}:${config.port}: ${FakeOpenAi.listenFailureReason(e.cause)}${
+            errnoCode(e.cause)
+          }.`
         }))
     )
     return yield* config.exitOnStdinClose ? Effect.raceFirst(serve, FakeOpenAi.stdinClosed) : serve

@@ -1,0 +1,101 @@
+/**
+ * Issue 22, point 5: `submit` of an input over one batch's limits goes through the library's
+ * `Submit`: split into several batches, followed as one, results merged into `--output` and
+ * `--errors`. The limits are made small (`InputLimits`) so that a few lines split; one test splits
+ * at the API's own 50,000 lines. Against the emulator on a socket; counted at the server.
+ */
+import { FakeOpenAi } from "@batchfx/testkit"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { InputLimits } from "../src/internal/handlers/Submit.js"
+import { cli, fastDurations, inputFile, jsonLines, poll, tempDir } from "./utils.js"
+
+const chat = "/v1/chat/completions"
+
+const counts = Effect.gen(function*() {
+  const fake = yield* FakeOpenAi.FakeOpenAi
+  return {
+    uploads: yield* fake.requestCount("POST /v1/files"),
+    creates: yield* fake.requestCount("POST /v1/batches")
+  }
+})
+
+/** Runs the CLI with one batch holding at most `maxLines` lines and `maxBytes` bytes. */
+const withLimits = (limits: { readonly maxLines?: number; readonly maxBytes?: number }) =>
+  Effect.provideService(InputLimits, { maxLines: 50_000, maxBytes: 209_715_200, ...limits })
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `req-${i + 1}`).sort()
+
+layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: true, timeout: "120 seconds" })(
+  "submit over one batch's limits",
+  (it) => {
+    it.effect("7 lines at 3 a batch: 3 batches followed as one, results merged, the finished batches on stdout", () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const out = join(dir, "out.jsonl")
+        const errors = join(dir, "errors.jsonl")
+        const before = yield* counts
+        const r = yield* cli(["submit", inputFile(dir, 7), "--wait", ...poll, "-o", out, "--errors", errors]).pipe(
+          withLimits({ maxLines: 3 })
+        )
+        assert.strictEqual(r.code, 0, r.stderr)
+        const after = yield* counts
+        assert.strictEqual(after.uploads - before.uploads, 3)
+        assert.strictEqual(after.creates - before.creates, 3)
+        assert.match(r.stderr, /Created batch_\w+ \(part 1 of 3: lines 1-3, \d+ bytes\)\./)
+        assert.match(r.stderr, /Created batch_\w+ \(part 3 of 3: lines 7-7, \d+ bytes\)\./)
+        assert.match(r.stderr, /Z 3 batches: 3 ended, 7\/7 done, 0 failed\n/)
+        const printed = jsonLines(r.stdout)
+        assert.strictEqual(printed.length, 3)
+        assert.isTrue(printed.every((b) => b["status"] === "completed"))
+        const results = jsonLines(readFileSync(out, "utf8"))
+        assert.deepStrictEqual(results.map((l) => l["custom_id"]).sort(), ids(7))
+        assert.isTrue(results.every((l) => typeof l["id"] === "string" && typeof l["response"] === "object"))
+        assert.strictEqual(readFileSync(errors, "utf8"), "")
+        assert.include(r.stderr, `Wrote ${out} (`)
+      }))
+
+    it.effect("without --wait: every part is created and printed, and the command ends", () =>
+      Effect.gen(function*() {
+        const before = yield* counts
+        const r = yield* cli(["submit", inputFile(tempDir(), 5), "-e", chat, "--format", "jsonl"]).pipe(
+          withLimits({ maxLines: 2 })
+        )
+        assert.strictEqual(r.code, 0, r.stderr)
+        const printed = jsonLines(r.stdout)
+        assert.strictEqual(printed.length, 3)
+        assert.strictEqual(new Set(printed.map((b) => b["id"])).size, 3)
+        assert.strictEqual((yield* counts).creates - before.creates, 3)
+      }))
+
+    it.effect("split by bytes: an input over maxBytes becomes batches under it", () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const input = inputFile(dir, 6)
+        const bytes = readFileSync(input).length
+        const out = join(dir, "out.jsonl")
+        const r = yield* cli(["submit", input, "-e", chat, "--wait", ...poll, "-o", out]).pipe(
+          withLimits({ maxBytes: Math.ceil(bytes / 2) })
+        )
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.isAtLeast(jsonLines(r.stdout).length, 2)
+        assert.deepStrictEqual(jsonLines(readFileSync(out, "utf8")).map((l) => l["custom_id"]).sort(), ids(6))
+      }))
+
+    it.effect("50,001 lines at the API's limits: two batches, 50,001 results", () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const out = join(dir, "out.jsonl")
+        const before = yield* counts
+        const r = yield* cli(["submit", inputFile(dir, 50_001), "--wait", ...poll, "-o", out])
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.match(r.stderr, /part 2 of 2: lines 50001-50001/)
+        assert.strictEqual((yield* counts).creates - before.creates, 2)
+        const lines = readFileSync(out, "utf8").split("\n").filter((l) => l !== "")
+        assert.strictEqual(lines.length, 50_001)
+        assert.strictEqual(new Set(lines.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).size, 50_001)
+      }), { timeout: 300_000 })
+  }
+)
