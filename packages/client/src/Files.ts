@@ -208,6 +208,25 @@ export interface Service {
   ) => Effect.Effect<File.OpenAiFile, RequestError>
   /** Deletes a file. */
   readonly delete: (id: string, options?: ClientConfig.CallOptions) => Effect.Effect<File.FileDeleted, RequestError>
+  /**
+   * The files, newest first, a page at a time as the stream is pulled (`purpose` narrows them,
+   * say to `batch`). A caller looking for one file takes what it needs and stops the reads.
+   */
+  readonly list: (
+    params?: ListParams,
+    options?: ClientConfig.CallOptions
+  ) => Stream.Stream<File.OpenAiFile, RequestError>
+}
+
+/**
+ * What `list` reads: the files of one purpose (default every purpose), `limit` per page (default 100).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListParams {
+  readonly purpose?: string | undefined
+  readonly limit?: number | undefined
 }
 
 /**
@@ -542,6 +561,27 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         ), { retry: options.retry })
     })
 
+  const list: Service["list"] = (params = {}, options = {}) =>
+    Stream.paginateEffect(undefined as string | undefined, (after) =>
+      transport.json(
+        HttpClientRequest.get("/files").pipe(
+          HttpClientRequest.setUrlParams({
+            order: "desc",
+            limit: String(params.limit ?? lookPageSize),
+            ...(params.purpose === undefined ? {} : { purpose: params.purpose }),
+            ...(after === undefined ? {} : { after })
+          })
+        ),
+        decodeFileList,
+        { operation: "files.list", retry: options.retry, timeout: options.timeout }
+      ).pipe(Effect.map((page) => {
+        const last = page.data[page.data.length - 1]
+        return [
+          page.data,
+          last !== undefined && page.has_more !== false ? Option.some(last.id) : Option.none()
+        ] as const
+      }))).pipe(Stream.mapConcat((files) => files))
+
   const content: Service["content"] = (id, options = {}) =>
     Stream.unwrap(Effect.gen(function*() {
       const valid = yield* validateId(id, "file content")
@@ -739,7 +779,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
       )
     }))
 
-  return { upload, uploadPath, content, retrieve, delete: deleteFile }
+  return { upload, uploadPath, content, retrieve, delete: deleteFile, list }
 })
 
 /**
@@ -785,6 +825,18 @@ export const retrieve = (
   id: string,
   options?: ClientConfig.CallOptions
 ): Effect.Effect<File.OpenAiFile, RequestError, Files> => Effect.flatMap(Files, (files) => files.retrieve(id, options))
+
+/**
+ * The files, newest first, with the service in context (see `Service.list`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const list = (
+  params?: ListParams,
+  options?: ClientConfig.CallOptions
+): Stream.Stream<File.OpenAiFile, RequestError, Files> =>
+  Stream.unwrap(Effect.map(Files, (files) => files.list(params, options)))
 
 /**
  * Deletes a file, with the service in context.

@@ -269,6 +269,53 @@ export interface PartInfo {
 }
 
 /**
+ * A part of an input as `planParts` cuts it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PlannedPart {
+  /** 1-based. */
+  readonly part: number
+  /** The number of the input's first line in this part (1-based). */
+  readonly firstLine: number
+  readonly lines: number
+  readonly bytes: number
+}
+
+/**
+ * How `submit` cuts an input into batches, from the size of each encoded line (with its newline):
+ * a part takes lines in order until the next one would go over `maxLines` or `maxBytes`. For a
+ * caller that keeps the lines elsewhere (the durable jobs keep them in their store).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const planParts = (
+  lineBytes: Iterable<number>,
+  limits: { readonly maxLines: number; readonly maxBytes: number }
+): ReadonlyArray<PlannedPart> => {
+  const parts: Array<PlannedPart> = []
+  let first = 1
+  let lines = 0
+  let bytes = 0
+  let n = 0
+  for (const size of lineBytes) {
+    n++
+    if (lines > 0 && (lines + 1 > limits.maxLines || bytes + size > limits.maxBytes)) {
+      parts.push({ part: parts.length + 1, firstLine: first, lines, bytes })
+      first = n
+      lines = 0
+      bytes = 0
+    }
+    lines++
+    bytes += size
+  }
+  if (lines > 0) parts.push({ part: parts.length + 1, firstLine: first, lines, bytes })
+  return parts
+}
+
+/**
  * Options of a submission.
  *
  * @since 0.1.0

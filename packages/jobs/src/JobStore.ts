@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { Submit } from "@batchfx/client"
 import { RequestLine } from "@batchfx/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -14,7 +15,6 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as Split from "./internal/split.js"
 import { JobNotFound, StoreError } from "./JobsError.js"
 
 /**
@@ -143,6 +143,21 @@ export interface BatchSeen {
 }
 
 /**
+ * One shard as planned: which input lines it holds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PlannedShard {
+  /** 1-based. */
+  readonly shard: number
+  /** 1-based number of the shard's first input line. */
+  readonly firstLine: number
+  readonly lines: number
+  readonly bytes: number
+}
+
+/**
  * A new job as `insertJob` takes it.
  *
  * @since 0.1.0
@@ -187,7 +202,7 @@ export interface Service {
   readonly split: (
     jobId: string,
     limits: { readonly maxLines: number; readonly maxBytes: number }
-  ) => Effect.Effect<ReadonlyArray<Split.PlannedShard>, StoreError>
+  ) => Effect.Effect<ReadonlyArray<PlannedShard>, StoreError>
   /** A slice of the input, as stored (JSON text), in order. */
   readonly inputLines: (
     jobId: string,
@@ -422,7 +437,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
         WHERE job_id = ${jobId} ORDER BY shard`
       if (existing.length > 0) {
         yield* markRunning(jobId, existing.length)
-        return existing.map((row): Split.PlannedShard => ({
+        return existing.map((row): PlannedShard => ({
           shard: num(row.shard),
           firstLine: num(row.first_line),
           lines: num(row.lines),
@@ -431,7 +446,13 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
       }
       const sizes = yield* sql`SELECT length(CAST(line AS BLOB)) + 1 AS size FROM batchfx_job_inputs
         WHERE job_id = ${jobId} ORDER BY line_no`
-      const planned = Split.plan(sizes.map((row) => num(row.size)), limits)
+      // the client's rule, so a job is cut as `Submit.submit` would cut its input
+      const planned = Submit.planParts(sizes.map((row) => num(row.size)), limits).map((p): PlannedShard => ({
+        shard: p.part,
+        firstLine: p.firstLine,
+        lines: p.lines,
+        bytes: p.bytes
+      }))
       // one statement, so a crash leaves every shard or none
       yield* sql`INSERT INTO batchfx_job_shards ${
         sql.insert(planned.map((p) => ({

@@ -24,7 +24,6 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as BusyRetry from "./internal/busyRetry.js"
-import * as FileLookup from "./internal/fileLookup.js"
 import * as Steps from "./internal/steps.js"
 import * as StoreUrl from "./internal/storeUrl.js"
 import { type JobNotFound, StoreError } from "./JobsError.js"
@@ -566,8 +565,7 @@ export const singleRunnerSharding: Partial<ShardingConfig.ShardingConfig["Type"]
  */
 export const layerClient = (
   options: ClientConfig.Options
-): Layer.Layer<BatchClient.BatchClient | Files.Files | FileLookup.FileLookup, never, HttpClient.HttpClient> =>
-  Layer.merge(BatchClient.layer(options), FileLookup.layer(options))
+): Layer.Layer<BatchClient.BatchClient | Files.Files, never, HttpClient.HttpClient> => BatchClient.layer(options)
 
 /**
  * The client services from `Config` (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
@@ -576,7 +574,7 @@ export const layerClient = (
  * @category layers
  */
 export const layerClientConfig: Layer.Layer<
-  BatchClient.BatchClient | Files.Files | FileLookup.FileLookup,
+  BatchClient.BatchClient | Files.Files,
   ConfigError.ConfigError,
   HttpClient.HttpClient
 > = Layer.unwrapEffect(Effect.map(ClientConfig.config, layerClient))
@@ -598,7 +596,6 @@ export const layerWorker = (
   | SqlClient.SqlClient
   | BatchClient.BatchClient
   | Files.Files
-  | FileLookup.FileLookup
 > => {
   const settings: Steps.Settings = {
     poll: options.poll,
@@ -646,7 +643,7 @@ export const layer = (options: {
   readonly store: string
   readonly client: ClientConfig.Options
 }): Layer.Layer<
-  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files | FileLookup.FileLookup,
+  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files,
   StoreError,
   FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > => Layer.merge(layerStore(options.store), layerClient(options.client))
@@ -659,7 +656,7 @@ export const layer = (options: {
  * @category layers
  */
 export const layerConfig: Layer.Layer<
-  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files | FileLookup.FileLookup,
+  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files,
   StoreError | ConfigError.ConfigError,
   FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > = Layer.merge(layerStoreConfig, layerClientConfig)

@@ -15,7 +15,6 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { StepFailed, StoreError } from "../JobsError.js"
 import * as JobStore from "../JobStore.js"
-import { FileLookup } from "./fileLookup.js"
 
 /** How the worker runs steps. */
 export interface Settings {
@@ -99,7 +98,6 @@ export type Requirements =
   | JobStore.JobStore
   | BatchClient.BatchClient
   | Files.Files
-  | FileLookup
   | StepSettings
 
 /** How many times a step that meets an outage is run before the job fails. */
@@ -129,19 +127,30 @@ export const seen = (batch: Batch.Batch): JobStore.BatchSeen => ({
   errorFileId: batch.error_file_id ?? undefined
 })
 
+/**
+ * Finds the shard's upload by its file name among the newest batch files, back to a few minutes
+ * before the job was stored (the server's and our clocks may differ): no upload of it is older.
+ */
+const findUpload = (filename: string, jobCreatedAt: number) =>
+  Files.list({ purpose: "batch" }).pipe(
+    Stream.takeWhile((f) => f.created_at >= Math.floor(jobCreatedAt / 1000) - clockSkew),
+    Stream.filter((f) => f.filename === filename),
+    Stream.map((f) => f.id),
+    Stream.runHead
+  )
+
 /** The file id of the shard's input: the one recorded, the one found on the server, or a new upload. */
 export const upload = (jobId: string, shard: number) =>
   Effect.gen(function*() {
     const store = yield* JobStore.JobStore
     const files = yield* Files.Files
-    const lookup = yield* FileLookup
     const job = yield* store.job(jobId)
     const s = yield* store.shard(jobId, shard)
     if (s.fileId !== undefined) return Option.some(s.fileId)
     if (job.cancelRequested) return Option.none<string>()
     const filename = filenameOf(jobId, shard)
     if (s.uploadAttempts > 0) {
-      const found = yield* lookAgainDuringLag(lookup.byFilename(filename))
+      const found = yield* lookAgainDuringLag(findUpload(filename, job.createdAt))
       if (Option.isSome(found)) {
         yield* store.setFile(jobId, shard, found.value)
         return found
