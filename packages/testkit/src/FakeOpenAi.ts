@@ -97,6 +97,20 @@ export interface RandomFaults {
 }
 
 /**
+ * The enqueued-token limit: one number for every model, or a limit per model (`"*"` for the models
+ * not named; a model with no limit has none). A batch whose input tokens, added to those of the
+ * batches of its model in flight (`validating`, `in_progress`, `finalizing`) when it is created,
+ * pass the limit fails during validation: `errors.data[0]` has code `token_limit_exceeded` and the
+ * API's message ("Enqueued token limit reached for … Limit: N enqueued tokens. …"). The model is
+ * the first line's `body.model` as written. Tokens are counted with `gpt-tokenizer` by the rules of
+ * `@batchfx/jobs`'s `TokenCount`, so a client that counts with it can stay under the limit exactly.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenLimit = number | { readonly [model: string]: number }
+
+/**
  * Everything that can be changed while the emulator runs.
  *
  * - `latency`: a delay (on the `Clock`) before each request is handled.
@@ -109,6 +123,7 @@ export interface RandomFaults {
  *   `Content-Length` promised more (a client resumes with `Range`).
  * - `listLag`: `GET /v1/batches` and `GET /v1/files` leave out what was created less than this long
  *   ago, as the real lists lag behind a create or an upload (retrieve by id finds it at once).
+ * - `tokenLimit`: see `TokenLimit`; `undefined` for none.
  * - `durations`: see `Durations`; they apply to batches created afterwards.
  *
  * @since 0.1.0
@@ -123,6 +138,7 @@ export interface Knobs {
   readonly omitHasMore: boolean
   readonly breakContentAfterBytes: number | undefined
   readonly listLag: Duration.DurationInput | undefined
+  readonly tokenLimit: TokenLimit | undefined
   readonly durations: Durations
 }
 

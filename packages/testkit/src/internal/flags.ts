@@ -50,6 +50,9 @@ Usage: batchfx-fake-server [flags]
   --omit-has-more               GET /v1/batches leaves out has_more
   --break-content-after <bytes> file content answers stop after this many bytes
   --fail-pattern <regex>        batch lines whose custom_id matches fail with an HTTP 400 result line
+  --token-limit <n>, --token-limit <model>=<n>,…
+                                enqueued input tokens per model (in validating, in_progress, finalizing
+                                batches); a batch past it fails with token_limit_exceeded (* = other models)
   --validating-ms, --in-progress-ms, --finalizing-ms, --cancelling-ms, --expiring-ms, --window-ms <ms>
                                 lifecycle durations
   --exit-on-stdin-close         stop when standard input ends (for harnesses in other languages)
@@ -99,6 +102,26 @@ export const rateLimitOf = (flags: {
     ...(daily === undefined ? {} : { daily }),
     ...(longRetryAfter === undefined ? {} : { longRetryAfter })
   })
+}
+
+/** `--token-limit`: a number for every model, or `<model>=<n>` pairs separated by commas. */
+export const parseTokenLimit = (text: string): FakeOpenAi.TokenLimit => {
+  const count = (n: string) => {
+    const v = Number(n.replace(/_/g, ""))
+    if (n.trim() === "" || !Number.isInteger(v) || v < 1) {
+      throw new Error(`--token-limit needs a whole number of tokens of at least 1, or <model>=<n>,…; got '${text}'`)
+    }
+    return v
+  }
+  if (!text.includes("=")) return count(text.trim())
+  const limits: Record<string, number> = {}
+  for (const pair of text.split(",")) {
+    const at = pair.lastIndexOf("=")
+    const model = pair.slice(0, at).trim()
+    if (at < 0 || model === "") throw new Error(`--token-limit needs <model>=<n>,…; got '${text}'`)
+    limits[model] = count(pair.slice(at + 1).trim())
+  }
+  return limits
 }
 
 const millisOrNaN = (text: string): number => {
@@ -273,6 +296,9 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
           break
         case "--fail-pattern":
           options.failLine = Responder.failCustomIds(new RegExp(value()))
+          break
+        case "--token-limit":
+          options.tokenLimit = parseTokenLimit(value())
           break
         default: {
           const duration = Object.hasOwn(durationFlags, flag) ? durationFlags[flag] : undefined

@@ -26,6 +26,7 @@ export const defaultKnobs: FakeOpenAi.Knobs = {
   omitHasMore: false,
   breakContentAfterBytes: undefined,
   listLag: undefined,
+  tokenLimit: undefined,
   durations: defaults.durations
 }
 

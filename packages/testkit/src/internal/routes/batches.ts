@@ -15,6 +15,7 @@ import { batchId, findFile, nextId, observe, pathParam, searchParam, settle } fr
 import { checkCreate } from "../createParams.js"
 import { millis } from "../knobs.js"
 import * as Store from "../store.js"
+import * as TokenLimit from "../tokenLimit.js"
 import { ApiFailure, decodeListParams, encodeBatch, encodePage, invalid, json, outOfRange } from "../wire.js"
 
 const notFound = (id: string) =>
@@ -53,9 +54,22 @@ const create = (ctx: Context) =>
     const knobs = yield* Ref.get(ctx.knobs)
     const now = yield* Clock.currentTimeMillis
     const responder = options.responders[endpoint] ?? Responder.echo
+    const counters = knobs.tokenLimit === undefined ? undefined : yield* Effect.promise(TokenLimit.load)
     const created = yield* Ref.modify(ctx.state, (s): [Store.StoredBatch, State] => {
       const [n, next] = nextId(s)
       const id = batchId(options.seed, n)
+      // Measured against the batches in flight as the batch is created; it fails when validation ends.
+      const overLimit = ((): Store.BatchErrorEncoded | undefined => {
+        if (counters === undefined || inputFile === undefined) return undefined
+        const own = TokenLimit.ofFile(inputFile, endpoint, counters)
+        const limit = TokenLimit.limitOf(knobs.tokenLimit, own.model)
+        if (limit === undefined || own.model === undefined) return undefined
+        const enqueued = TokenLimit.enqueuedAt(HashMap.values(s.batches), own.model, now, (b) => {
+          const file = findFile(s, b.inputFileId)
+          return file === undefined ? undefined : TokenLimit.ofFile(file, b.endpoint, counters)
+        })
+        return enqueued + own.tokens > limit ? TokenLimit.exceeded(own.model, limit) : undefined
+      })()
       const d = knobs.durations
       const b: Store.StoredBatch = {
         id,
@@ -75,7 +89,7 @@ const create = (ctx: Context) =>
           window: millis(d.completionWindow)
         },
         validation: Store.lazy(() =>
-          Store.validate({
+          overLimit !== undefined ? { _tag: "Invalid", errors: [overLimit] } : Store.validate({
             batchId: id,
             createdAt: Math.floor(now / 1000),
             endpoint,
