@@ -9,6 +9,7 @@ import { File, Jsonl, RequestLine } from "@batchfx/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -16,10 +17,13 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
   type CallError,
@@ -288,47 +292,65 @@ const parseContentRange = (
 export const defaultMinBytesPerSecond = 1024
 
 /**
- * A body that fails with `stalled()` when, over `idle` of waiting for it, it brings fewer than
- * `minBytesPerSecond` bytes per second. The wait is measured from the consumer's pull to the next
- * chunk, so time the consumer spends on a chunk does not count. Silence is caught by the per-pull
- * timeout beside it; this catches the trickle that resets such a timeout with every byte.
+ * A download body guarded against stalls: silence for `idle` while the consumer waits, or fewer
+ * than `minBytesPerSecond` bytes per second over `idle` of waiting. Waiting is measured from the
+ * consumer's pull to the next chunk, so time the consumer spends on a chunk does not count. One
+ * watchdog fiber per read, which aborts the request through `abortScope`, instead of a timeout
+ * per pull: the per-pull timeout took a third of the CPU of reading a large file (bench README).
  */
-const guardRate = <E>(
+const watchBody = <E, E2>(
   body: Stream.Stream<Uint8Array, E>,
-  options: { readonly idle: Duration.Duration; readonly minBytesPerSecond: number; readonly stalled: () => E }
-): Stream.Stream<Uint8Array, E> => {
-  if (options.minBytesPerSecond <= 0) return body
-  const idleMillis = Duration.toMillis(options.idle)
-  return Stream.suspend(() => {
+  options: {
+    readonly idle: Duration.Duration
+    readonly minBytesPerSecond: number
+    readonly stalled: () => E2
+    readonly abortScope: Scope.CloseableScope
+  }
+): Stream.Stream<Uint8Array, E | E2> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const idleMillis = Duration.toMillis(options.idle)
+    // when the consumer began waiting for a chunk that has not come yet
+    let waitingSince: number | undefined = undefined
+    let stalled = false
     let waited = 0
     let bytes = 0
-    const loop = (since: number): Channel.Channel<
-      Chunk.Chunk<Uint8Array>,
-      Chunk.Chunk<Uint8Array>,
-      E,
-      E,
-      unknown,
-      unknown
-    > =>
-      Channel.readWithCause({
-        onInput: (chunk: Chunk.Chunk<Uint8Array>) =>
-          Channel.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
-            waited += now - since
-            for (const part of chunk) bytes += part.length
-            if (waited >= idleMillis) {
-              if (bytes * 1000 < options.minBytesPerSecond * waited) return Channel.fail(options.stalled())
-              waited = 0
-              bytes = 0
-            }
-            // The clock is read again when the consumer asks for the next chunk.
-            return Channel.zipRight(Channel.write(chunk), Channel.unwrap(Effect.map(Clock.currentTimeMillis, loop)))
-          })),
-        onFailure: Channel.failCause,
+    yield* Effect.forkScoped(
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (waitingSince === undefined || now - waitingSince < idleMillis) return Effect.succeed(true)
+        stalled = true
+        return Effect.as(Scope.close(options.abortScope, Exit.void), false)
+      }).pipe(Effect.repeat({
+        schedule: Schedule.spaced(Duration.millis(Math.max(1, idleMillis / 4))),
+        while: (watching) => watching
+      }))
+    )
+    const loop: Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E | E2, E, unknown, unknown> = Channel
+      .readWithCause({
+        onInput: (chunk: Chunk.Chunk<Uint8Array>) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          waited += now - (waitingSince ?? now)
+          waitingSince = undefined
+          for (const part of chunk) bytes += part.length
+          if (options.minBytesPerSecond > 0 && waited >= idleMillis) {
+            if (bytes * 1000 < options.minBytesPerSecond * waited) return Channel.fail(options.stalled())
+            waited = 0
+            bytes = 0
+          }
+          return Channel.zipRight(Channel.write(chunk), waitFor)
+        },
+        // The request aborted by the watchdog fails with the client's own error: a stall it is.
+        onFailure: (cause: Cause.Cause<E>): Channel.Channel<never, unknown, E | E2, unknown, never, unknown> =>
+          stalled ? Channel.fail(options.stalled()) : Channel.failCause(cause),
         onDone: () => Channel.void
       })
-    return Stream.pipeThroughChannelOrFail(body, Channel.unwrap(Effect.map(Clock.currentTimeMillis, loop)))
-  })
-}
+    // Runs when the consumer asks for the next chunk.
+    const waitFor = Channel.suspend(() => {
+      waitingSince = clock.unsafeCurrentTimeMillis()
+      return loop
+    })
+    return Stream.pipeThroughChannelOrFail(body, waitFor)
+  }))
 
 /**
  * A stream of request lines from either a stream or an iterable.
@@ -615,10 +637,12 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         const attempt = ++attempts
         let request = HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", "application/binary"))
         if (from > 0) request = HttpClientRequest.setHeader(request, "range", `bytes=${from}-`)
+        // Closed with the read, or by the stall watchdog to abort the request mid-body.
+        const abortScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
         const response = yield* transport.attempt(
           request,
           (r) => Effect.succeed<HttpClientResponse.HttpClientResponse | undefined>(r),
-          { operation: "files.content", attempt, timeout: options.timeout }
+          { operation: "files.content", attempt, timeout: options.timeout, abortScope }
         ).pipe(
           // Range not satisfiable: the server's word that nothing follows byte `from`.
           Effect.catchIf(
@@ -663,8 +687,7 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
         const stalled = () => new TimeoutError({ method: "GET", url: exchange.url, attempt, timeout: idle })
         return response.stream.pipe(
           Stream.mapError((error) => InternalErrors.fromHttpClientError(exchange, error, transport.scrub)),
-          Stream.timeoutFail(stalled, idle),
-          (body) => guardRate(body, { idle, minBytesPerSecond, stalled }),
+          (body) => watchBody(body, { idle, minBytesPerSecond, stalled, abortScope }),
           Stream.mapChunks((chunk) => {
             let out = chunk
             for (const part of chunk) received += part.length

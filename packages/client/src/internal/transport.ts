@@ -18,6 +18,7 @@ import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import {
@@ -43,6 +44,8 @@ export interface AttemptOptions {
   readonly timeout?: Duration.DurationInput | undefined
   /** The span to put the attempt's span under, instead of the current one (a listing's). */
   readonly parentSpan?: Tracer.AnySpan | undefined
+  /** A scope whose closing aborts the request, its body included (a download's stall watchdog). */
+  readonly abortScope?: Scope.Scope | undefined
 }
 
 /** Options of a retried call. */
@@ -160,13 +163,17 @@ export const make = (
     })
 
     // The one place the client touches the network: every request of every service passes here.
+    const scopedHttp = HttpClient.withScope(http)
     const exchange = (
       request: HttpClientRequest.HttpClientRequest,
-      info: InternalErrors.Exchange
+      info: InternalErrors.Exchange,
+      abortScope: Scope.Scope | undefined
     ): Effect.Effect<HttpClientResponse.HttpClientResponse, ConnectionError> =>
-      http.execute(resolve(request)).pipe(
-        Effect.mapError((error) => InternalErrors.fromHttpClientError(info, error, scrub))
-      )
+      (abortScope === undefined
+        ? http.execute(resolve(request))
+        : Scope.extend(scopedHttp.execute(resolve(request)), abortScope)).pipe(
+          Effect.mapError((error) => InternalErrors.fromHttpClientError(info, error, scrub))
+        )
 
     // Sends once under the governor (which sees every answer, a 429 included, before it becomes an
     // error), then runs `after` on a 2xx answer. The timeout covers the governor's hold too, so a
@@ -175,10 +182,11 @@ export const make = (
       request: HttpClientRequest.HttpClientRequest,
       info: InternalErrors.Exchange,
       after: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, CallError>,
-      timeout: Duration.Duration
+      timeout: Duration.Duration,
+      abortScope: Scope.Scope | undefined
     ): Effect.Effect<A, CallError> =>
       governor.run((observe) =>
-        Effect.flatMap(exchange(request, info), (response) => {
+        Effect.flatMap(exchange(request, info, abortScope), (response) => {
           if (response.status >= 200 && response.status < 300) {
             return Effect.zipRight(observe({ status: response.status, headers: response.headers }), after(response))
           }
@@ -239,7 +247,7 @@ export const make = (
           Effect.zipRight(handle(response, attemptOptions.attempt))
         )
       }
-      return sendThen(request, info, after, timeout).pipe(
+      return sendThen(request, info, after, timeout, attemptOptions.abortScope).pipe(
         Effect.tapError((error) => {
           const status = "status" in error && typeof error.status === "number" ? error.status : undefined
           const requestId = "requestId" in error && typeof error.requestId === "string" ? error.requestId : ""

@@ -52,7 +52,7 @@ const toWebRequest = (request: HttpClientRequest.HttpClientRequest, url: URL) =>
   })
 
 export const httpClient = (app: HttpApp.Default): HttpClient.HttpClient =>
-  HttpClient.make((request, url) =>
+  HttpClient.make((request, url, signal) =>
     Effect.gen(function*() {
       const web = yield* toWebRequest(request, url)
       const response = yield* app.pipe(
@@ -69,6 +69,9 @@ export const httpClient = (app: HttpApp.Default): HttpClient.HttpClient =>
         })
       }
       const runtime = yield* Effect.runtime<never>()
-      return HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response, { runtime }))
+      const answer = HttpServerResponse.toWeb(response, { runtime })
+      // An aborted request ends its body with an error, as the network clients' do.
+      const body = answer.body === null ? null : answer.body.pipeThrough(new TransformStream(), { signal })
+      return HttpClientResponse.fromWeb(request, new Response(body, answer))
     })
   )
