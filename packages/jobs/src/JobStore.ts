@@ -109,6 +109,8 @@ export interface StoredResult {
   readonly kind: "output" | "error"
   /** 1-based within its file. */
   readonly line: number
+  /** The byte offset just past the line in its file. */
+  readonly end: number
   readonly customId: string
   readonly text: string
 }
@@ -123,7 +125,17 @@ export interface JoinedRow {
   readonly line: number
   readonly customId: string
   readonly input: string
-  readonly results: ReadonlyArray<{ readonly kind: "output" | "error"; readonly text: string }>
+  readonly results: ReadonlyArray<{
+    readonly kind: "output" | "error"
+    readonly text: string
+    readonly shard: number
+    /** The result file the line is in. */
+    readonly fileId: string
+    /** 1-based within its file. */
+    readonly line: number
+    /** The byte offset just past the line in its file (0 for a line stored before offsets were kept). */
+    readonly end: number
+  }>
 }
 
 /**
@@ -330,10 +342,18 @@ const migrate = (sql: SqlClient.SqlClient) =>
       line_no INTEGER NOT NULL,
       custom_id TEXT NOT NULL,
       line TEXT NOT NULL,
+      end_offset INTEGER,
       PRIMARY KEY (job_id, shard, kind, line_no)
     )`,
     sql`CREATE INDEX IF NOT EXISTS batchfx_job_results_custom_id ON batchfx_job_results (job_id, custom_id)`
-  ], { discard: true })
+  ], { discard: true }).pipe(
+    // a store made before result lines kept their offsets gets the column (its old lines read 0)
+    Effect.zipRight(
+      sql`SELECT end_offset FROM batchfx_job_results WHERE 1 = 0`.pipe(
+        Effect.catchAll(() => sql`ALTER TABLE batchfx_job_results ADD COLUMN end_offset INTEGER`)
+      )
+    )
+  )
 
 /**
  * The store over the `SqlClient` in context; creates its tables when missing.
@@ -518,7 +538,8 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
             kind: r.kind,
             line_no: r.line,
             custom_id: r.customId,
-            line: r.text
+            line: r.text,
+            end_offset: r.end
           })))
         }`,
       { discard: true }
@@ -531,32 +552,42 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
     )
 
   const joined: Service["joined"] = (jobId) =>
-    Stream.paginateEffect(1, (from) =>
-      sql`SELECT i.line_no, i.custom_id, i.line AS input, r.kind, r.line AS result
+    Stream.paginateEffect(
+      1,
+      (from) =>
+        sql`SELECT i.line_no, i.custom_id, i.line AS input, r.kind, r.line AS result, r.shard,
+          r.line_no AS result_line, r.end_offset,
+          CASE r.kind WHEN 'output' THEN s.output_file_id ELSE s.error_file_id END AS file_id
         FROM batchfx_job_inputs i LEFT JOIN batchfx_job_results r
           ON r.job_id = i.job_id AND r.custom_id = i.custom_id
+        LEFT JOIN batchfx_job_shards s ON s.job_id = r.job_id AND s.shard = r.shard
         WHERE i.job_id = ${jobId} AND i.line_no BETWEEN ${from} AND ${from + pageSize - 1}
         ORDER BY i.line_no, r.shard, r.kind DESC, r.line_no`.pipe(
-        Effect.map((rows) => {
-          const out: Array<JoinedRow> = []
-          for (const row of rows) {
-            const line = num(row.line_no)
-            let last = out[out.length - 1]
-            if (last === undefined || last.line !== line) {
-              last = { line, customId: String(row.custom_id), input: String(row.input), results: [] }
-              out.push(last)
+          Effect.map((rows) => {
+            const out: Array<JoinedRow> = []
+            for (const row of rows) {
+              const line = num(row.line_no)
+              let last = out[out.length - 1]
+              if (last === undefined || last.line !== line) {
+                last = { line, customId: String(row.custom_id), input: String(row.input), results: [] }
+                out.push(last)
+              }
+              if (row.result !== null && row.result !== undefined) {
+                ;(last.results as Array<JoinedRow["results"][number]>).push({
+                  kind: String(row.kind) as "output" | "error",
+                  text: String(row.result),
+                  shard: num(row.shard),
+                  fileId: str(row.file_id) ?? "",
+                  line: num(row.result_line),
+                  end: num(row.end_offset)
+                })
+              }
             }
-            if (row.result !== null && row.result !== undefined) {
-              ;(last.results as Array<JoinedRow["results"][number]>).push({
-                kind: String(row.kind) as "output" | "error",
-                text: String(row.result)
-              })
-            }
-          }
-          return [out, out.length === 0 ? Option.none() : Option.some(from + pageSize)] as const
-        }),
-        Effect.mapError(fail("read a job's results"))
-      )).pipe(Stream.mapConcat((rows) => rows))
+            return [out, out.length === 0 ? Option.none() : Option.some(from + pageSize)] as const
+          }),
+          Effect.mapError(fail("read a job's results"))
+        )
+    ).pipe(Stream.mapConcat((rows) => rows))
 
   const resultCount: Service["resultCount"] = (jobId) =>
     sql`SELECT count(*) AS n FROM batchfx_job_results WHERE job_id = ${jobId}`.pipe(

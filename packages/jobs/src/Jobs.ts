@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { BatchClient, ClientConfig, Files } from "@batchfx/client"
-import { type Batch, Jsonl, RequestLine, ResultLine } from "@batchfx/core"
+import { BatchClient, ClientConfig, Files, Results } from "@batchfx/client"
+import { type Batch, Jsonl, RequestLine } from "@batchfx/core"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as SingleRunner from "@effect/cluster/SingleRunner"
@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as BusyRetry from "./internal/busyRetry.js"
+import * as Outcome from "./internal/outcome.js"
 import * as Steps from "./internal/steps.js"
 import * as StoreUrl from "./internal/storeUrl.js"
 import { type JobNotFound, StoreError } from "./JobsError.js"
@@ -244,64 +245,54 @@ export const list: Effect.Effect<ReadonlyArray<JobStore.Job>, StoreError, JobSto
 )
 
 /**
- * One input of a job with its outcome: `Succeeded` (a 2xx answer), `Failed` (an error line or a
- * non-2xx answer) or `Missing` (no result line, because the batch never ran it or has not ended).
+ * One input of a job with its outcome, as the client's `Results.Outcome` (so a job's results and a
+ * submission's are handled alike): `Succeeded` (a 2xx answer) or `Failed` (an error line or a
+ * non-2xx answer), each with its input and the result line decoded; `Missing` (no result line,
+ * because the batch never ran it or has not ended); `Unmatched` with reason `duplicate` for a second
+ * result line of the same input. `inputLine` is the input's 1-based line in the job.
  *
  * @since 0.1.0
  * @category models
  */
-export type JobResult =
-  | {
-    readonly _tag: "Succeeded" | "Failed"
-    readonly customId: string
-    /** 1-based line of the job's input. */
-    readonly inputLine: number
-    readonly input: RequestLine.BatchRequestLine
-    readonly file: "output" | "error"
-    /** The result line, decoded. */
-    readonly result: ResultLine.BatchResultLine
-    /** The result line as the API wrote it. */
-    readonly text: string
-  }
-  | {
-    readonly _tag: "Missing"
-    readonly customId: string
-    readonly inputLine: number
-    readonly input: RequestLine.BatchRequestLine
-  }
+export type JobResult = Results.Outcome<unknown, RequestLine.BatchRequestLine> & {
+  readonly inputLine: number
+}
 
-const toResults = (row: JobStore.JoinedRow): ReadonlyArray<JobResult> => {
+const toResults = (
+  row: JobStore.JoinedRow
+): Effect.Effect<ReadonlyArray<JobResult>, Results.ResultDecodeError> => {
   const input = JSON.parse(row.input) as RequestLine.BatchRequestLine
-  if (row.results.length === 0) return [{ _tag: "Missing", customId: row.customId, inputLine: row.line, input }]
-  return row.results.map((r): JobResult => {
-    const decoded = ResultLine.decodeBatchResultLine(JSON.parse(r.text))
-    const result = decoded._tag === "Right"
-      ? decoded.right
-      : ({ id: "", custom_id: row.customId, response: null, error: null } as unknown as ResultLine.BatchResultLine)
-    return {
-      _tag: r.kind === "output" && decoded._tag === "Right" && ResultLine.isSuccess(result) ? "Succeeded" : "Failed",
-      customId: row.customId,
-      inputLine: row.line,
-      input,
-      file: r.kind,
-      result,
-      text: r.text
-    }
-  })
+  if (row.results.length === 0) {
+    return Effect.succeed([{ _tag: "Missing", customId: row.customId, input, inputLine: row.line }])
+  }
+  const out: Array<JobResult> = []
+  for (const r of row.results) {
+    const result = Outcome.fromText(r.text, { file: r.kind, fileId: r.fileId, line: r.line, end: r.end })
+    if (result instanceof Results.ResultDecodeError) return Effect.fail(result)
+    out.push(
+      out.length === 0
+        ? { ...result, input, inputLine: row.line }
+        : { _tag: "Unmatched", customId: row.customId, reason: "duplicate", result, inputLine: row.line }
+    )
+  }
+  return Effect.succeed(out)
 }
 
 /**
  * A job's results joined to its inputs by `custom_id`, across every shard, in input order, read
- * from the store a page at a time.
+ * from the store a page at a time. A stored line that is not a result line fails the stream with
+ * the client's `ResultDecodeError`, naming its file and line.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const results = (jobId: string): Stream.Stream<JobResult, JobNotFound | StoreError, JobStore.JobStore> =>
+export const results = (
+  jobId: string
+): Stream.Stream<JobResult, JobNotFound | StoreError | Results.ResultDecodeError, JobStore.JobStore> =>
   Stream.unwrap(Effect.gen(function*() {
     const jobs = yield* JobStore.JobStore
     yield* jobs.job(jobId)
-    return jobs.joined(jobId).pipe(Stream.mapConcat(toResults))
+    return jobs.joined(jobId).pipe(Stream.mapConcatEffect(toResults))
   }))
 
 /**
@@ -348,15 +339,13 @@ const isTerminalStatus = (status: string | undefined) =>
 export const retryFailed = (
   jobId: string,
   options: { readonly name?: string | undefined } = {}
-): Effect.Effect<string, SubmitError | JobNotFound, JobStore.JobStore> =>
+): Effect.Effect<string, SubmitError | JobNotFound | Results.ResultDecodeError, JobStore.JobStore> =>
   Effect.gen(function*() {
     const jobs = yield* JobStore.JobStore
     const job = yield* jobs.job(jobId)
     const failedInputs = results(jobId).pipe(
-      Stream.filter((r) => r._tag !== "Succeeded"),
-      // an input with both an output and an error line is retried once
-      Stream.changesWith((a, b) => a.inputLine === b.inputLine),
-      Stream.map((r) => r.input)
+      // the first outcome of each input carries it; a second result line of it is `Unmatched`
+      Stream.filterMap((r) => r._tag === "Failed" || r._tag === "Missing" ? Option.some(r.input) : Option.none())
     )
     return yield* submit(failedInputs, {
       endpoint: job.endpoint,
@@ -376,9 +365,13 @@ export const resultLines = (
   jobId: string,
   file: "output" | "error"
 ): Stream.Stream<string, JobNotFound | StoreError, JobStore.JobStore> =>
-  results(jobId).pipe(
-    Stream.filterMap((r) => (r._tag !== "Missing" && r.file === file ? Option.some(r.text) : Option.none()))
-  )
+  Stream.unwrap(Effect.gen(function*() {
+    const jobs = yield* JobStore.JobStore
+    yield* jobs.job(jobId)
+    return jobs.joined(jobId).pipe(
+      Stream.mapConcat((row) => row.results.filter((r) => r.kind === file).map((r) => r.text))
+    )
+  }))
 
 /**
  * Waits until a job has ended (reading the store every `interval`, default a second) and returns it.

@@ -51,9 +51,16 @@ describe("Jobs", () => {
       assert.strictEqual(report.results, 5)
       const results = yield* collect(Jobs.results(jobId))
       assert.deepStrictEqual(results.map((r) => r.customId), ["req-1", "req-2", "req-3", "req-4", "req-5"])
+      // the client's `Results.Outcome`: the decoded line, its answer, and where it is
       for (const r of results) {
         assert.strictEqual(r._tag, "Succeeded")
-        if (r._tag === "Succeeded") assert.strictEqual(r.result.custom_id, r.input.custom_id)
+        if (r._tag !== "Succeeded") continue
+        assert.strictEqual(r.line.custom_id, r.input.custom_id)
+        assert.strictEqual(r.statusCode, 200)
+        const shard = report.shards.find((s) => s.firstLine <= r.inputLine && r.inputLine < s.firstLine + s.lines)!
+        assert.strictEqual(r.position.fileId, shard.outputFileId)
+        assert.strictEqual(r.position.file, "output")
+        assert.isAbove(r.position.end, 0)
       }
       // the output lines as the API wrote them, across the shards
       const lines = yield* collect(Jobs.resultLines(jobId, "output"))

@@ -265,7 +265,7 @@ export const download = (jobId: string, shard: number) =>
           Stream.map((raw): JobStore.StoredResult => {
             const text = raw.text.replace(/\r?\n$/, "")
             const customId = String((JSON.parse(text) as { readonly custom_id?: unknown }).custom_id ?? "")
-            return { shard, kind, line: raw.line, customId, text }
+            return { shard, kind, line: raw.line, end: raw.end, customId, text }
           }),
           Stream.grouped(storeChunk),
           Stream.runForEach((chunk) => store.insertResults(jobId, Array.from(chunk)))
