@@ -69,7 +69,8 @@ const cases: ReadonlyArray<Case> = [
   { name: "--max-retries negative", args: ["get", "batch_x", "--max-retries", "-1"], code: 2, says: /0 or more/ },
   { name: "--concurrency zero", args: ["get", "batch_x", "--concurrency", "0"], code: 2, says: /at least 1/ },
   { name: "a missing batch id", args: ["get"], code: 2, says: /Missing argument <batch-id>/ },
-  { name: "a missing --endpoint", args: ["submit", files.path("good.jsonl")], code: 2, says: /--endpoint/ },
+  // submit takes the endpoint from the lines' url; create has no lines to take it from
+  { name: "a missing --endpoint", args: ["create", "--input", files.path("good.jsonl")], code: 2, says: /--endpoint/ },
   {
     name: "--output-expires-after out of range",
     args: ["create", "--input-file-id", "file-x", "-e", chat, "--output-expires-after", "1m"],
