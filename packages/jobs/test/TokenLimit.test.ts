@@ -1,5 +1,5 @@
 import { BatchClient, Files } from "@batchfx/client"
-import { BatchStatus, type RequestLine } from "@batchfx/core"
+import { type Batch, BatchStatus, type RequestLine } from "@batchfx/core"
 import { Jobs } from "@batchfx/jobs"
 import * as TokenBudget from "@batchfx/jobs/TokenBudget"
 import * as TokenCount from "@batchfx/jobs/TokenCount"
@@ -85,9 +85,8 @@ describe("token counts and the emulator's limit", () => {
             const created = yield* createFor(lines)
             const ended = yield* statusAfter(created.id).pipe(
               Effect.repeat(
-                Schedule.spaced("1 second").pipe(
-                  Schedule.passthrough,
-                  Schedule.untilInput((b) => BatchStatus.isTerminal(b.status))
+                Schedule.recurUntil((b: Batch.Batch) => BatchStatus.isTerminal(b.status)).pipe(
+                  Schedule.addDelay(() => "1 second")
                 )
               )
             )
