@@ -237,9 +237,19 @@ export const make = (options: Options = {}): Effect.Effect<Service, StoreError, 
       }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail("reserve tokens")(e))))
 
     const reserve: Service["reserve"] = (r) =>
-      tryReserve(r).pipe(
-        Effect.flatMap((held) => (held ? Effect.void : new NoRoomYet())),
-        Effect.retry({ schedule: options.wait ?? defaultWait, while: (e) => e._tag === "NoRoomYet" }),
+      Effect.suspend(() => {
+        let told = false
+        return tryReserve(r).pipe(
+          Effect.flatMap((held) => (held ? Effect.void : new NoRoomYet())),
+          // said once, when the wait begins, so that a worker's log tells why a shard is not sent yet
+          Effect.tapError((e) =>
+            e._tag !== "NoRoomYet" || told ? Effect.void : Effect.logInfo(
+              `${r.id} waits for room under the enqueued-token limit of ${r.model} (${r.tokens} tokens)`
+            ).pipe(Effect.tap(() => (told = true)))
+          ),
+          Effect.retry({ schedule: options.wait ?? defaultWait, while: (e) => e._tag === "NoRoomYet" })
+        )
+      }).pipe(
         // the wait schedule above never ends by default; a finite one that ran out is a defect
         Effect.catchTag("NoRoomYet", () => Effect.dieMessage(`the wait for ${r.id}'s tokens ran out`)),
         Effect.withSpan("TokenBudget.reserve", { attributes: { id: r.id, model: r.model, tokens: r.tokens } })

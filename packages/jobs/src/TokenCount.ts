@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 /**
  * The encodings of current models: `o200k_base` (GPT-4o, GPT-4.1, GPT-5, o-series, and any model
@@ -216,3 +217,19 @@ export const ofLines = (
     }
     return totals
   })
+
+/**
+ * The input tokens of a stream of request lines per model (a shard's lines read from the store,
+ * say), counted as they pass.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const ofStream = <E, R>(
+  lines: Stream.Stream<Countable | string, E, R>
+): Effect.Effect<ReadonlyMap<string, number>, E, R> =>
+  Stream.runFoldEffect(lines, new Map<string, number>(), (totals, raw) =>
+    Effect.map(ofLines([raw]), (one) => {
+      for (const [model, tokens] of one) totals.set(model, (totals.get(model) ?? 0) + tokens)
+      return totals
+    }))

@@ -1,6 +1,6 @@
 import * as TokenCount from "@batchfx/jobs/TokenCount"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import * as cl100k from "gpt-tokenizer/encoding/cl100k_base"
 import * as o200k from "gpt-tokenizer/encoding/o200k_base"
 
@@ -98,5 +98,9 @@ describe("TokenCount", () => {
       assert.strictEqual(totals.get("gpt-4o"), 6 + o(text) + 6 + o("question 2"))
       assert.strictEqual(totals.get("gpt-4"), 6 + cl100k.countTokens(text))
       assert.notStrictEqual(o(text), cl100k.countTokens(text))
+      const streamed = yield* TokenCount.ofStream(
+        Stream.make(chat("gpt-4o", text), JSON.stringify(chat("gpt-4o", "question 2")), chat("gpt-4", text))
+      )
+      assert.deepStrictEqual([...streamed], [...totals])
     }))
 })
