@@ -163,6 +163,9 @@ export type KnobsPatch =
  *   the ones `POST /v1/batches` accepts.
  * - `failLine`: picks lines that fail with an HTTP-error result line.
  * - `inputLimits`: the line and byte limits of input validation (default 50,000 lines, 200 MB).
+ * - `uploadLimits`: the largest upload, in bytes: `batch` with purpose `batch` (default 200 MB,
+ *   209,715,200), `file` with any purpose (default 512 MB). A larger one is refused with a 400 as
+ *   soon as it passes the limit (the purpose's limit once the form has named the purpose).
  * - `models`: the models lines may name (default `defaultModels`); a line naming another fails the
  *   batch with `model_not_found` on `body.model`, as the service does. Dated snapshots of a listed
  *   model and fine-tuned `ft:` models are known too; `["*"]` accepts every model.
@@ -176,6 +179,7 @@ export interface Options extends KnobsPatch {
   readonly responders?: { readonly [endpoint: string]: Responder }
   readonly failLine?: FailLine
   readonly inputLimits?: RequestLine.InputLimits
+  readonly uploadLimits?: { readonly batch?: number; readonly file?: number }
   readonly models?: ReadonlyArray<string>
 }
 

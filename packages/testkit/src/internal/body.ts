@@ -1,12 +1,37 @@
 /** Response bodies as byte streams: cutting, re-chunking and the socket under a request. */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { IncomingMessage } from "node:http"
 
 export const socketOf = (request: HttpServerRequest.HttpServerRequest) =>
   request.source instanceof IncomingMessage ? request.source.socket : undefined
+
+/**
+ * Reads and drops the rest of a request body refused before its end, and waits for its end: Node
+ * stops reading a request once its answer is sent, so a client still sending would stall or meet
+ * a broken pipe instead of the answer. Past `limit` more bytes the connection is closed instead.
+ * Nothing to do on the in-memory client, whose body is already whole.
+ */
+export const discardRest = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
+  Effect.async<void>((resume) => {
+    const source = request.source
+    if (!(source instanceof IncomingMessage) || source.complete || source.destroyed) return resume(Effect.void)
+    let dropped = 0
+    const onData = (piece: Uint8Array) => {
+      dropped += piece.length
+      if (dropped > limit) source.destroy()
+    }
+    const onEnd = () => resume(Effect.void)
+    source.on("data", onData).once("end", onEnd).once("close", onEnd).once("error", onEnd)
+    source.unpipe()
+    source.resume()
+    return Effect.sync(() => {
+      source.off("data", onData).off("end", onEnd).off("close", onEnd).off("error", onEnd)
+    })
+  })
 
 /** Cuts a byte stream after `n` bytes. */
 export const takeBytes = <E>(stream: Stream.Stream<Uint8Array, E>, n: number): Stream.Stream<Uint8Array, E> =>

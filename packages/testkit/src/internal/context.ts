@@ -1,5 +1,6 @@
 /** What the app and every route family share: options, knobs, stored state, fault script and counters. */
 import type { Batch } from "@batchfx/core"
+import { RequestLine } from "@batchfx/core"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Chunk from "effect/Chunk"
@@ -11,6 +12,7 @@ import * as Ref from "effect/Ref"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import type { Fault } from "../Fault.js"
 import type { Route } from "../Route.js"
+import * as Content from "./content.js"
 import { alnum, hex } from "./hash.js"
 import type { Resolved } from "./knobs.js"
 import { resolve } from "./knobs.js"
@@ -49,11 +51,14 @@ export interface Context {
   readonly arrivals: Ref.Ref<HashMap.HashMap<Route, number>>
   readonly script: Ref.Ref<ReadonlyArray<Scripted>>
   readonly requestSeq: Ref.Ref<number>
+  /** The largest upload in bytes: with purpose `batch`, and with any purpose. */
+  readonly uploadLimits: { readonly batch: number; readonly file: number }
 }
 
 export const make = (options: FakeOpenAi.Options): Effect.Effect<Context> =>
   Effect.gen(function*() {
-    const resolved = resolve(options)
+    const { uploadLimits, ...rest } = options
+    const resolved = resolve(rest)
     return {
       options: resolved,
       knobs: yield* Ref.make(resolved.knobs),
@@ -71,7 +76,11 @@ export const make = (options: FakeOpenAi.Options): Effect.Effect<Context> =>
       counters: yield* Ref.make(HashMap.empty<string, FakeOpenAi.Counter>()),
       arrivals: yield* Ref.make(HashMap.empty<Route, number>()),
       script: yield* Ref.make<ReadonlyArray<Scripted>>([]),
-      requestSeq: yield* Ref.make(0)
+      requestSeq: yield* Ref.make(0),
+      uploadLimits: {
+        batch: uploadLimits?.batch ?? RequestLine.maxBytes,
+        file: uploadLimits?.file ?? 512 * 1024 * 1024
+      }
     }
   })
 
@@ -118,7 +127,7 @@ export const settle = (seed: number, s: State, b: Store.StoredBatch, now: number
         expiresAt: createdAt + (b.outputExpiresSeconds ?? 2_592_000),
         filename: `${b.id}_${suffix}.jsonl`,
         purpose: "batch_output",
-        content
+        content: Content.of(content)
       }),
       fileOrder: Chunk.append(after.fileOrder, id)
     }

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Ref from "effect/Ref"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
+import * as Content from "./content.js"
 import type { Context, State } from "./context.js"
 import { batchId, fileId, nextId, settle } from "./context.js"
 import { hashString, permutation } from "./hash.js"
@@ -192,7 +193,7 @@ export const seedBatch = (
         expiresAt: null,
         filename: `seeded-${id}.jsonl`,
         purpose: "batch",
-        content
+        content: Content.of(content)
       }
       // The requests that finish first are the first `done` in processing order (store.validate's
       // permutation); the last `failed` of them fail.

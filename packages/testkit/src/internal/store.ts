@@ -4,6 +4,7 @@ import { RequestLine, ResultLine } from "@batchfx/core"
 import * as Schema from "effect/Schema"
 import * as Responder from "../Responder.js"
 import { snapshots } from "./bodies.js"
+import * as Content from "./content.js"
 import { hashString, hex, mix, permutation } from "./hash.js"
 
 /** One entry of `errors.data` as sent. */
@@ -27,7 +28,7 @@ export interface StoredFile {
   readonly expiresAt: number | null
   readonly filename: string
   readonly purpose: string
-  readonly content: Uint8Array
+  readonly content: Content.Content
 }
 
 /** One request's precomputed result, in processing order. */
@@ -180,7 +181,7 @@ export const validate = (options: {
   const check = RequestLine.makeInputCheck(options.endpoint, options.limits)
   const problems: Array<RequestLine.LineProblem> = []
   const requests: Array<Responder.RequestInfo> = []
-  const text = new TextDecoder().decode(file.content)
+  const text = Content.text(file.content)
   let start = 0
   while (start <= text.length) {
     let end = text.indexOf("\n", start)
@@ -541,7 +542,7 @@ export const seededFile = (
       expiresAt: createdAt + 2_592_000,
       filename,
       purpose,
-      content
+      content: Content.of(content)
     }
   }
   if (kind === "i") return file(input, "batch", batch.created_at - 10, `seeded-${index}.jsonl`)

@@ -9,14 +9,17 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { rechunk } from "../body.js"
+import { discardRest, rechunk } from "../body.js"
+import * as Content from "../content.js"
 import type { Context, State } from "../context.js"
 import { fileId, getFile, nextId, pathParam, searchParam } from "../context.js"
 import { millis } from "../knobs.js"
 import type * as Store from "../store.js"
+import type { ApiFailure } from "../wire.js"
 import {
   encodeDeleted,
   encodeFile,
@@ -41,54 +44,106 @@ const fileObject = (f: Store.StoredFile) =>
     status_details: null
   })
 
-// The platform's `contentEffect` copies everything received so far on every chunk. Chunks are
-// written into one buffer instead, sized from the request's Content-Length so that a large upload
-// is copied once and held once; without a length the buffer doubles, which stays linear.
-const fileContent = (part: Multipart.File, sizeHint: number | undefined) =>
+// Room for the form's other parts beside the file.
+const formOverhead = 1024 * 1024
+// The rest of a refused body is read and dropped up to the largest form the API takes; a client
+// that sends more than that meets a closed connection.
+const maxDiscarded = 512 * 1024 * 1024 + formOverhead
+
+/** Bytes held by uploads still arriving, in this process: each is held once, and never past its limit. */
+export const uploadBytesHeld = Metric.gauge("batchfx_testkit_upload_bytes_held", {
+  description: "Bytes of uploads in progress held by the emulator"
+})
+
+/** The most `uploadBytesHeld` has been since it was last set to 0. */
+export const uploadBytesHeldPeak = Metric.gauge("batchfx_testkit_upload_bytes_held_peak", {
+  description: "The most bytes of uploads in progress held at once by the emulator"
+})
+
+const hold = (bytes: number) =>
+  Effect.zipRight(
+    Metric.modify(uploadBytesHeld, bytes),
+    Effect.flatMap(
+      Effect.all([Metric.value(uploadBytesHeld), Metric.value(uploadBytesHeldPeak)]),
+      ([held, peak]) => held.value > peak.value ? Metric.set(uploadBytesHeldPeak, held.value) : Effect.void
+    )
+  )
+
+/** The limit a file part is held to: its purpose's when the form named it before the file. */
+interface Limit {
+  readonly bytes: number
+  readonly purpose: string | undefined
+}
+
+const tooLarge = (limit: Limit) =>
+  invalid(
+    limit.purpose === undefined
+      ? `File is too large: the maximum size is ${
+        limit.bytes === 512 * 1024 * 1024 ? "512 MB" : `${limit.bytes} bytes`
+      }.`
+      : `File is too large: a file with purpose '${limit.purpose}' can be at most ${limit.bytes} bytes.`,
+    "file",
+    "file_too_large"
+  )
+
+// The platform's `contentEffect` copies everything received so far on every chunk, and one
+// growing buffer holds up to twice the file while it grows: the pieces are collected into blocks
+// instead (content.ts), and refused as soon as they pass the limit known when the file part began
+// (the purpose's when `purpose` came first, the API's 512 MB otherwise).
+const fileContent = (part: Multipart.File, limit: Limit) =>
   Effect.suspend(() => {
-    let buffer = new Uint8Array(sizeHint ?? 64 * 1024)
-    let length = 0
-    return Stream.runForEachChunk(part.content, (chunks) =>
-      Effect.sync(() => {
-        for (const chunk of chunks) {
-          if (length + chunk.length > buffer.length) {
-            const grown = new Uint8Array(Math.max(buffer.length * 2, length + chunk.length))
-            grown.set(buffer.subarray(0, length))
-            buffer = grown
-          }
-          buffer.set(chunk, length)
-          length += chunk.length
+    const collected = Content.collector(limit.bytes)
+    let held = 0
+    return Stream.runForEachChunk(part.content, (pieces) =>
+      Effect.suspend(() => {
+        const before = collected.bytes()
+        for (const piece of pieces) {
+          if (!collected.push(piece)) return Effect.fail(tooLarge(limit))
         }
+        const added = collected.bytes() - before
+        held += added
+        return hold(added)
       })).pipe(
-        // A buffer much larger than the file (a small file in a large form) is not kept whole.
-        Effect.map(() => length < buffer.length / 2 ? buffer.slice(0, length) : buffer.subarray(0, length)),
-        Effect.mapError((cause) => new Multipart.MultipartError({ reason: "InternalError", cause }))
+        Effect.catchTag("MultipartError", (e) => invalid(`Could not parse multipart form: ${e.message}`, null)),
+        Effect.map(() => collected.done()),
+        Effect.ensuring(Effect.suspend(() => hold(-held)))
       )
   })
-
-const maxUpload = 600 * 1024 * 1024
 
 const upload = (ctx: Context) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const fields = new Map<string, string>()
-    let file: { readonly name: string; readonly content: Uint8Array } | undefined
-    const declared = Number(request.headers["content-length"])
-    const sizeHint = Number.isSafeInteger(declared) && declared > 0 && declared <= maxUpload ? declared : undefined
-    yield* Stream.runForEach(request.multipartStream, (part) =>
-      Multipart.isFile(part)
-        ? Effect.map(fileContent(part, sizeHint), (content) => {
-          if (part.key === "file") file = { name: part.name, content }
-        })
-        : Effect.sync(() => {
-          if (!Multipart.isField(part)) return
-          if (part.key === "file") file = { name: "file", content: encoder.encode(part.value) }
-          else fields.set(part.key, part.value)
-        })).pipe(
-        HttpIncomingMessage.withMaxBodySize(Option.some(maxUpload)),
-        Multipart.withFieldMimeTypes([]),
-        Effect.mapError((e) => invalid(`Could not parse multipart form: ${e.message}`, null))
-      )
+    let file: { readonly name: string; readonly content: Content.Content } | undefined
+    const limits = ctx.uploadLimits
+    const limitOf = (purpose: string | undefined): Limit =>
+      purpose === "batch" && limits.batch < limits.file
+        ? { bytes: limits.batch, purpose }
+        : { bytes: limits.file, purpose: undefined }
+    yield* Stream.runForEach(
+      request.multipartStream,
+      (part): Effect.Effect<void, ApiFailure | Multipart.MultipartError> =>
+        Multipart.isFile(part)
+          ? part.key === "file"
+            ? Effect.map(fileContent(part, limitOf(fields.get("purpose"))), (content) => {
+              file = { name: part.name, content }
+            })
+            // A file under another name is read and dropped, never held.
+            : Stream.runDrain(part.content)
+          : Effect.sync(() => {
+            if (!Multipart.isField(part)) return
+            if (part.key === "file") file = { name: "file", content: Content.of(encoder.encode(part.value)) }
+            else fields.set(part.key, part.value)
+          })
+    ).pipe(
+      HttpIncomingMessage.withMaxBodySize(Option.some(limits.file + formOverhead)),
+      Multipart.withFieldMimeTypes([]),
+      Effect.catchTag("MultipartError", (e) =>
+        e.reason === "BodyTooLarge"
+          ? tooLarge(limitOf(undefined))
+          : invalid(`Could not parse multipart form: ${e.message}`, null)),
+      Effect.tapError(() => discardRest(request, maxDiscarded))
+    )
     const purpose = fields.get("purpose")
     if (file === undefined) {
       return yield* invalid("Missing required parameter: 'file'.", "file", "missing_required_parameter")
@@ -126,9 +181,9 @@ const upload = (ctx: Context) =>
       }
       expiresAfter = seconds
     }
-    if (file.content.length > 512 * 1024 * 1024) {
-      return yield* invalid("File is too large: the maximum size is 512 MB.", "file", "file_too_large")
-    }
+    // The purpose may come after the file (the SDKs send it so): its limit is checked now.
+    const bytes = Content.size(file.content)
+    if (bytes > limitOf(purpose).bytes) return yield* tooLarge(limitOf(purpose))
     const createdAt = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const expiresAt = expiresAfter !== undefined
       ? createdAt + expiresAfter
@@ -141,7 +196,7 @@ const upload = (ctx: Context) =>
       const f: Store.StoredFile = {
         id: fileId(ctx.options.seed, n),
         seq: Chunk.size(s.fileOrder),
-        bytes: uploaded.content.length,
+        bytes,
         createdAt,
         expiresAt,
         filename: uploaded.name,
@@ -237,13 +292,16 @@ const content = (ctx: Context) =>
         headers["content-range"] = `bytes ${start}-${end}/${total}`
       }
     }
-    const slice = total === 0 ? f.content : f.content.subarray(start, end + 1)
-    return HttpServerResponse.stream(rechunk(Stream.make(slice), 64 * 1024), {
-      status,
-      headers,
-      contentLength: slice.length,
-      contentType: "application/octet-stream"
-    })
+    const length = total === 0 ? 0 : end + 1 - start
+    return HttpServerResponse.stream(
+      rechunk(Stream.fromIterable(Content.slice(f.content, start, end + 1)), 64 * 1024),
+      {
+        status,
+        headers,
+        contentLength: length,
+        contentType: "application/octet-stream"
+      }
+    )
   })
 
 /** The routes of `/v1/files*`. */
