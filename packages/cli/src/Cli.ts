@@ -26,9 +26,13 @@ import * as List from "./commands/List.js"
 import * as Results from "./commands/Results.js"
 import * as Submit from "./commands/Submit.js"
 import * as Wait from "./commands/Wait.js"
+import * as Argv from "./internal/argv.js"
+import * as Completion from "./internal/completion.js"
 import { ExitCode } from "./internal/exitCode.js"
+import * as Help from "./internal/help.js"
 import * as Output from "./internal/output.js"
 import { root, verbose } from "./internal/root.js"
+import * as Spec from "./internal/spec.js"
 import * as Version from "./internal/version.js"
 
 /**
@@ -46,12 +50,17 @@ export const version: string = Version.version
  * @category commands
  */
 export const command = root.pipe(
-  Command.withDescription(
-    "batchfx: the OpenAI Batch API from a shell. The key comes from OPENAI_API_KEY; global options " +
-      "(--base-url, --organization, --project, --max-retries, --timeout, --concurrency, --rpm, --verbose) " +
-      "go before or after the command. Exit codes: 0 ok, 1 API or runtime error, 2 usage error, 128+n on a " +
-      "signal (129 SIGHUP, 130 Ctrl-C, 143 SIGTERM)."
-  ),
+  Spec.about({
+    summary: "batchfx: the OpenAI Batch API from a shell, and durable jobs over it.",
+    details: [
+      "The key comes from $OPENAI_API_KEY. Exit codes: 0 ok, 1 error or a batch that did not complete, " +
+      "2 usage, 3 wait --timeout, 130/143/129 signals."
+    ],
+    examples: [
+      ["batchfx submit requests.jsonl --wait -o results.jsonl", "Upload, run and download in one go"],
+      ["batchfx list --status failed --since 7d", "The batches that failed this week"]
+    ]
+  }),
   Command.withSubcommands([
     List.command,
     Get.command,
@@ -133,21 +142,53 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never
 export const run = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<number, never, Output.Output | PlatformTerminal.Terminal> =>
-  Effect.flatMap(Output.Output, (output) =>
-    cli(argv).pipe(
-      Effect.as(ExitCode.ok as number),
-      Effect.catchAllCause(report),
-      Effect.provide(Layer.mergeAll(
-        NodeFileSystem.layer,
-        NodePath.layer,
-        Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: output.stderr.colors }))
-      )),
-      Effect.updateService(PlatformTerminal.Terminal, (terminal) => Output.asksOnStderr(terminal, output)),
-      Effect.withConsole(Output.console(output)),
-      // A run starts quiet and leaves the caller's level and `--verbose` as they were.
-      Logger.withMinimumLogLevel(LogLevel.Info),
-      Effect.locally(verbose, false)
-    ))
+  Effect.flatMap(Output.Output, (output) => {
+    const tree = commandTree()
+    const prepared = Argv.prepare(tree, argv.slice(2))
+    switch (prepared._tag) {
+      case "Help":
+        return Effect.as(Output.out(Help.render(prepared.command, tree, output.stdout.columns)), ExitCode.ok)
+      case "Completions":
+        return Effect.as(Output.out(Completion.script(prepared.shell, tree)), ExitCode.ok)
+      case "Usage":
+        return usageError(prepared.message, prepared.command)
+      case "Run": {
+        // The wizard asks on the terminal: without one it would wait for answers that never come.
+        if (prepared.wizard && !(output.stdinIsTTY && output.stderr.isTTY)) {
+          return usageError(
+            "--wizard asks questions, and needs stdin and stderr to be a terminal: give the options instead.",
+            prepared.command
+          )
+        }
+        const level = LogLevel.allLevels.find((l) => l._tag.toLowerCase() === prepared.logLevel) ?? LogLevel.Info
+        return cli([...argv.slice(0, 2), ...prepared.args]).pipe(
+          Effect.as(ExitCode.ok as number),
+          Effect.catchAllCause(report),
+          Effect.provide(Layer.mergeAll(
+            NodeFileSystem.layer,
+            NodePath.layer,
+            Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: output.stderr.colors }))
+          )),
+          Effect.updateService(PlatformTerminal.Terminal, (terminal) => Output.asksOnStderr(terminal, output)),
+          Effect.withConsole(Output.console(output)),
+          // A run starts at `--log-level` (default info) and leaves the caller's level and `--verbose` as they were.
+          Logger.withMinimumLogLevel(level),
+          Effect.locally(verbose, false)
+        )
+      }
+    }
+  })
+
+const usageError = (message: string, command: Spec.CommandSpec) =>
+  Effect.as(
+    Output.errLine(`batchfx: ${message}\nRun '${command.path.join(" ")} --help' for usage.`),
+    ExitCode.usage as number
+  )
+
+let tree: Spec.CommandSpec | undefined
+
+/** The command tree as data (for help, completions and the checks before parsing), read once. */
+export const commandTree = (): Spec.CommandSpec => tree ??= Spec.fromCommand(command)
 
 /**
  * What `run` needs, from this process: its stdout, stderr and stdin, and its terminal.

@@ -9,6 +9,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 /**
  * The statuses `cancel --all` picks when `--status` is not given: the ones a cancel can still
@@ -53,9 +54,16 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("cancel", options, lazy(() => import("../internal/handlers/Cancel.js"))).pipe(
-  Command.withDescription(
-    "Cancel batches by id, or every batch matching filters with --all. Asks before cancelling more than " +
-      "one (--yes skips the question; without a terminal --yes is required). Exit code 1 if any cancel failed."
-  ),
+  Spec.about({
+    summary: "Cancel batches by id, or every batch that matches with --all.",
+    details: [
+      "Asks before cancelling more than one (--yes skips the question; without a terminal --yes is required). " +
+      "Exit code 1 if any cancel failed."
+    ],
+    examples: [
+      ["batchfx cancel batch_abc123", "Cancel one batch"],
+      ["batchfx cancel --all --status validating --yes", "Cancel every batch still validating, without asking"]
+    ]
+  }),
   withApi
 )

@@ -8,6 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 /**
  * `--endpoint`, required by `create` and `submit`.
@@ -79,6 +80,16 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("create", options, lazy(() => import("../internal/handlers/Create.js"))).pipe(
-  Command.withDescription("Create a batch from an uploaded file or a local JSONL file; prints the new batch."),
+  Spec.about({
+    summary: "Create a batch from an uploaded file or a local JSONL file.",
+    details: ["A local file is checked line by line, then uploaded. Prints the new batch."],
+    examples: [
+      ["batchfx create -i requests.jsonl -e /v1/chat/completions", "Upload a file and run it"],
+      [
+        "batchfx create --input-file-id file-abc123 -e /v1/embeddings --metadata team=search",
+        "Run a file uploaded before, with metadata"
+      ]
+    ]
+  }),
   withApi
 )

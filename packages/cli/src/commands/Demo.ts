@@ -8,6 +8,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Opts from "../internal/options.js"
 import { lazy, withSetup } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 /**
  * The `demo` command.
@@ -20,9 +21,13 @@ export const command = Command.make(
   { verbose: Opts.globalOptions.verbose },
   lazy(() => import("../internal/handlers/Demo.js"))
 ).pipe(
-  Command.withDescription(
-    "A tour in a few seconds, no key needed: starts the emulator in-process, submits a sample file, shows " +
-      "the progress, lists batches and downloads the results."
-  ),
+  Spec.about({
+    summary: "A tour in a few seconds, no key needed.",
+    details: [
+      "Starts the emulator in-process, submits a sample file, shows the progress, lists batches and downloads " +
+      "the results."
+    ],
+    examples: [["batchfx demo", "Run the tour"]]
+  }),
   withSetup
 )

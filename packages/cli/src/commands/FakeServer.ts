@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Opts from "../internal/options.js"
 import { lazy, withSetup } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 const rateLimitModes = ["fixed-window", "quantized", "token-bucket"] as const
 
@@ -177,8 +178,19 @@ export const command = Command.make(
   options,
   lazy(() => import("../internal/handlers/FakeServer.js"))
 ).pipe(
-  Command.withDescription(
-    "Run the emulator of the OpenAI Batch and Files API (any key, no network) until Ctrl-C; the first line on stdout is its base URL, printed once it listens. The flags are those of batchfx-fake-server."
-  ),
+  Spec.about({
+    summary: "Run the emulator of the Batch and Files API (no key, no network).",
+    details: [
+      "Runs until Ctrl-C; the first line on stdout is its base URL, printed once it listens. The flags are " +
+      "those of batchfx-fake-server."
+    ],
+    examples: [
+      ["batchfx fake-server --port 8080 --seed-batches 1000", "An emulator on port 8080 with 1,000 old batches"],
+      [
+        "OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=sk-any batchfx list",
+        "Point batchfx (or any SDK) at it"
+      ]
+    ]
+  }),
   withSetup
 )

@@ -7,6 +7,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { format, globalOptions } from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 const options = {
   ...globalOptions,
@@ -32,9 +33,15 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("get", options, lazy(() => import("../internal/handlers/Get.js"))).pipe(
-  Command.withDescription(
-    "Show batches by id, fetched several at a time (--concurrency). With --format json one id prints " +
-      "the batch object, several print an array. Exit code 1 if any id failed."
-  ),
+  Spec.about({
+    summary: "Show batches by id, several fetched at a time.",
+    details: [
+      "With --format json one id prints the batch object, several print an array. Exit code 1 if any id failed."
+    ],
+    examples: [
+      ["batchfx get batch_abc123", "One batch as a table (JSON lines in a pipe)"],
+      ["batchfx get batch_abc123 batch_def456 -f json", "Two batches as a JSON array"]
+    ]
+  }),
   withApi
 )

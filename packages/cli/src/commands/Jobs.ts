@@ -11,6 +11,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Opts from "../internal/options.js"
 import { lazy, withSetup } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 import { endpoint } from "./Create.js"
 
 const store = Options.text("store").pipe(
@@ -159,3 +160,45 @@ export const command = Command.make(
   ),
   Command.withSubcommands([submit, run, list, status, results, cancel])
 )
+
+// What `batchfx jobs ... --help` says besides the options.
+Spec.aboutAll(command, {
+  "": {
+    summary: "Durable jobs: batches run by a worker that survives restarts.",
+    details: ["A job is split into batches (shards) as the API's limits need; its results are joined across them."],
+    examples: [
+      ["batchfx jobs submit requests.jsonl -e /v1/chat/completions --wait", "Run a job to its end here"],
+      ["batchfx jobs status job_abc123", "How far a job is"]
+    ]
+  },
+  submit: {
+    summary: "Check a JSONL file and store it as a job; prints the job id.",
+    details: ["Nothing is stored if a line is bad. With --wait, run the worker here until the job ends."],
+    examples: [
+      ["batchfx jobs submit requests.jsonl -e /v1/chat/completions", "Store a job for a worker to run"],
+      ["generate.sh | batchfx jobs submit -e /v1/embeddings --name nightly -", "A job from standard input"]
+    ]
+  },
+  run: {
+    summary: "Work on every unfinished job of the store until interrupted.",
+    details: ["Ctrl-C stops it; a restart resumes the jobs where they were."],
+    examples: [["batchfx jobs run --store file:jobs.db", "Run the jobs of a store"]]
+  },
+  list: {
+    summary: "List the jobs of the store, newest first.",
+    examples: [["batchfx jobs list -f json", "Every job as one JSON document"]]
+  },
+  status: {
+    summary: "A job's status, shards, batches, counts and progress.",
+    examples: [["batchfx jobs status job_abc123", "How far a job is"]]
+  },
+  results: {
+    summary: "Write a job's result lines across every shard.",
+    details: ["The lines keep their custom_id; --errors writes the error lines."],
+    examples: [["batchfx jobs results job_abc123 -o out.jsonl --errors errors.jsonl", "Both files of a job"]]
+  },
+  cancel: {
+    summary: "Cancel a job: no more batches, its running ones cancelled.",
+    examples: [["batchfx jobs cancel job_abc123", "Cancel a job"]]
+  }
+})

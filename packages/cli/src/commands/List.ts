@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import { format, globalOptions } from "../internal/options.js"
 import * as Options_ from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 const limit = Options.integer("limit").pipe(
   Options.withAlias("n"),
@@ -72,9 +73,17 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("list", options, lazy(() => import("../internal/handlers/List.js"))).pipe(
-  Command.withDescription(
-    "List batches, newest first, as they are fetched (the API pages through every batch of the organisation; " +
-      "--status and --endpoint filter on the way)."
-  ),
+  Spec.about({
+    summary: "List batches, newest first, as they are fetched.",
+    details: [
+      "The API pages through every batch of the organisation, 100 at a time; --status and --endpoint filter on " +
+      "the way, --since stops at the first older batch, --max after that many. A table on a terminal (cut to its " +
+      "width), JSON lines in a pipe."
+    ],
+    examples: [
+      ["batchfx list --status failed --since 7d", "The batches that failed in the last 7 days"],
+      ["batchfx list -f json --max 5 | jq '.[].id'", "The ids of the 5 newest batches"]
+    ]
+  }),
   withApi
 )

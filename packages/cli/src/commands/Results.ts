@@ -9,6 +9,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 /**
  * `--output FILE`.
@@ -70,11 +71,17 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("results", options, lazy(() => import("../internal/handlers/Results.js"))).pipe(
-  Command.withDescription(
-    "Download the results of a batch that ended: the output file to --output (default stdout) and the error " +
-      "file to --errors. Files are written to a temporary name and renamed only when complete: a body that ends " +
-      "short is resumed, else nothing is written. --timeout also bounds a body that stalls or trickles " +
-      "(under 1 KiB/s for that long)."
-  ),
+  Spec.about({
+    summary: "Download the results of a batch that ended.",
+    details: [
+      "The output file goes to --output (default stdout), the error file to --errors. Files are written to a " +
+      "temporary name and renamed only when complete: a body that ends short is resumed, else nothing is " +
+      "written. --timeout also bounds a body that stalls or trickles (under 1 KiB/s for that long)."
+    ],
+    examples: [
+      ["batchfx results batch_abc123 -o out.jsonl --errors errors.jsonl", "Both files of a batch"],
+      ["batchfx results batch_abc123 | jq -c '.response.body'", "The output lines on stdout, into jq"]
+    ]
+  }),
   withApi
 )

@@ -10,6 +10,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 import { keepFile, outputExpiresAfter } from "./Create.js"
 import { errors, force, output } from "./Results.js"
 import { interval } from "./Wait.js"
@@ -54,9 +55,16 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("submit", options, lazy(() => import("../internal/handlers/Submit.js"))).pipe(
-  Command.withDescription(
-    "Check a JSONL file line by line (nothing is sent if a line is bad), upload it and create the batch. " +
-      "With --wait, follow it to the end; with --output/--errors, also download the results."
-  ),
+  Spec.about({
+    summary: "Check, upload and run a JSONL file; optionally wait and download.",
+    details: [
+      "Nothing is sent if a line is bad. With --wait, follow the batch to its end (progress on stderr); with " +
+      "--output/--errors, also download the results."
+    ],
+    examples: [
+      ["batchfx submit requests.jsonl", "Start a batch and print it"],
+      ["batchfx submit requests.jsonl --wait -o results.jsonl", "Run it to the end and download the results"]
+    ]
+  }),
   withApi
 )

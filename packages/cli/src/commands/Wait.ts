@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import { defaultInterval } from "../internal/api.js"
 import * as Opts from "../internal/options.js"
 import { lazy, withApi } from "../internal/root.js"
+import * as Spec from "../internal/spec.js"
 
 /**
  * `--interval`: the time between polls.
@@ -57,11 +58,17 @@ export type Config = Command.Command.ParseConfig<typeof options>
  * @category commands
  */
 export const command = Command.make("wait", options, lazy(() => import("../internal/handlers/Wait.js"))).pipe(
-  Command.withDescription(
-    "Wait until a batch ends: a progress bar on a terminal, one line per change in a pipe. Server errors, " +
-      "resets, timeouts and rate limits are waited out until the batch's expiry. " +
-      "Progress goes to stderr, the batch that ended to stdout (--format). Exit code 0 if it completed, 1 if " +
-      "it failed, expired or was cancelled, 3 if --timeout passed first."
-  ),
+  Spec.about({
+    summary: "Wait until a batch ends, showing its progress.",
+    details: [
+      "A progress bar on a terminal, one line per change in a pipe, on stderr; the batch that ended goes to " +
+      "stdout (--format). Server errors, resets, timeouts and rate limits are waited out until the batch's " +
+      "expiry. Exit code 0 if it completed, 1 if it failed, expired or was cancelled, 3 if --timeout passed first."
+    ],
+    examples: [
+      ["batchfx wait batch_abc123 && batchfx results batch_abc123 -o out.jsonl", "Download the results once done"],
+      ["batchfx wait batch_abc123 --interval 30s --timeout 2h", "Poll every 30 s, give up after 2 hours"]
+    ]
+  }),
   (self) => withApi(self, { ownTimeout: true })
 )

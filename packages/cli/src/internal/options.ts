@@ -136,7 +136,7 @@ export const globalOptions = {
   baseUrl: Options.text("base-url").pipe(
     Options.withPseudoName("URL"),
     Options.withDescription(
-      "API root, e.g. http://127.0.0.1:8080/v1 (default $OPENAI_BASE_URL or https://api.openai.com/v1)."
+      "API root (default $OPENAI_BASE_URL, else OpenAI's)."
     ),
     Options.optional
   ),
@@ -151,23 +151,23 @@ export const globalOptions = {
     Options.optional
   ),
   maxRetries: nonNegativeInt("max-retries").pipe(
-    Options.withDescription("Retries of a failed request after the first attempt (default 2)."),
+    Options.withDescription("Retries of a failed request (default 2)."),
     Options.optional
   ),
   timeout: duration("timeout").pipe(
-    Options.withDescription("Timeout of one request attempt, e.g. 30s (default 60s)."),
+    Options.withDescription("Timeout of one request attempt (default 60s)."),
     Options.optional
   ),
   concurrency: positiveInt("concurrency").pipe(
-    Options.withDescription("Requests in flight at once for commands that touch many batches (default 8)."),
+    Options.withDescription("Requests in flight at once (default 8)."),
     Options.optional
   ),
   rpm: positiveInt("rpm").pipe(
-    Options.withDescription("At most this many requests per minute (default no limit beyond the server's)."),
+    Options.withDescription("At most this many requests a minute (default: no limit)."),
     Options.optional
   ),
   verbose: Options.boolean("verbose").pipe(
-    Options.withDescription("Debug logs on stderr (never the API key) and stack traces of errors.")
+    Options.withDescription("Debug logs on stderr (never the key) and stack traces.")
   )
 }
 
