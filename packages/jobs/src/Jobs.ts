@@ -536,6 +536,8 @@ export interface WorkerOptions {
 /**
  * The cluster settings of a worker: storage is polled every second rather than every 10 s, so a
  * restarted worker resumes its jobs and a new job starts within a second or two.
+ * A stopped worker (Ctrl-C, the end of `runUntilDone`) waits a second for its steps, not the
+ * cluster's 15: a step cut short is run again on the next start, as after a crash.
  * `shardsPerGroup` must stay the same for the life of a store: each workflow's messages are filed
  * under a shard computed from it.
  *
@@ -544,6 +546,7 @@ export interface WorkerOptions {
  */
 export const singleRunnerSharding: Partial<ShardingConfig.ShardingConfig["Type"]> = {
   shardsPerGroup: 300,
+  entityTerminationTimeout: Duration.seconds(1),
   entityMessagePollInterval: Duration.seconds(1),
   refreshAssignmentsInterval: Duration.seconds(1),
   sendRetryInterval: Duration.millis(100)
