@@ -3,7 +3,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { cli, envFor, fastDurations, inputFile, jsonLines, startCli, tempDir } from "./utils.js"
+import { cli, envFor, fastDurations, inputFile, jsonLines, runCli, startCli, tempDir } from "./utils.js"
 
 const Fake = FakeOpenAi.layer({ durations: fastDurations, apiKey: "sk-fake-batchfx" })
 
@@ -185,5 +185,21 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       const requested = yield* statusOf(running)
       assert.strictEqual(requested.cancel_requested, true)
       yield* fake.configure({ durations: fastDurations })
+    }))
+
+  it.effect("demo runs a durable job through a worker restart: one upload, one batch, every result", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli(["demo"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      // the cluster's warnings while a stopped runner is still registered are not shown
+      assert.notMatch(r.stderr, /WARN|runner/i)
+      assert.match(r.stdout, /6\. A durable job survives a restart/)
+      assert.match(r.stdout, /a worker uploaded the input, created batch_\w+ and was stopped while it ran/)
+      assert.match(r.stdout, /the job is running; a new worker picks it up/)
+      assert.match(
+        r.stdout,
+        /it resumed polling batch_\w+: the job completed [\d.]+ s later, with 1 upload and 1 batch in all/
+      )
+      assert.match(r.stdout, /12 result lines stored: 10 succeeded, 2 failed/)
     }))
 })

@@ -2,16 +2,22 @@
  * What `batchfx demo` does (loaded when it runs; the command is in `commands/Demo.ts`). The
  * testkit is loaded only here.
  */
+import type { Jobs as JobsLib } from "@batchfx/jobs"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Api } from "../api.js"
+import { layerHttp } from "../apiLive.js"
 import * as Output from "../output.js"
 import * as Render from "../render.js"
 import { download } from "./Results.js"
@@ -42,6 +48,9 @@ export const sampleInput: string = questions.map((content, i) =>
   })
 ).join("\n") + "\n"
 
+/** The emulator's count of the requests a route answered. */
+type CountRequests = (route: "POST /v1/files" | "POST /v1/batches") => Effect.Effect<number>
+
 const step = (n: number, text: string) => Output.outLine(`\n${Output.bold(`${n}. ${text}`)}`)
 
 const contentOf = (line: string): string => {
@@ -64,7 +73,72 @@ const contentOf = (line: string): string => {
   }
 }
 
-/** The tour: emulator, submit, wait, list, results. */
+/**
+ * A durable job that survives a restart: stored, picked up by a worker in this process, the worker
+ * stopped (its fiber interrupted, as Ctrl-C or a crash would stop it) while the batch runs, and a
+ * new worker that resumes it at the poll, without a second upload or batch. The jobs library
+ * (and libSQL) is loaded only here.
+ */
+const durableJob = (
+  n: number,
+  input: string,
+  dir: string,
+  fake: { readonly apiKey: string; readonly baseUrl: string; readonly requestCount: CountRequests }
+) =>
+  Effect.gen(function*() {
+    const { Jobs } = yield* Effect.promise(() => import("@batchfx/jobs"))
+    const path = yield* Path.Path
+    const store = `file:${path.join(dir, "jobs.db")}`
+    yield* step(n, `A durable job survives a restart (batchfx jobs submit, then batchfx jobs run twice)`)
+    const uploads = yield* fake.requestCount("POST /v1/files")
+    const batches = yield* fake.requestCount("POST /v1/batches")
+    // polls often, so that the tour stays short
+    const worker = { poll: Schedule.spaced("500 millis"), pickUp: "200 millis" } as const
+    const layer = Jobs.layer({ store, client: { apiKey: Redacted.make(fake.apiKey), baseUrl: fake.baseUrl } }).pipe(
+      Layer.provide(layerHttp)
+    )
+    return yield* Effect.gen(function*() {
+      const jobId = yield* Jobs.submitPath(input, { endpoint: "/v1/chat/completions", name: "demo" })
+      yield* Output.outLine(`   stored job ${jobId} (${questions.length} requests) in ${path.join(dir, "jobs.db")}`)
+      // the cluster warns while a stopped runner is still registered: expected here, not news
+      const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
+      const first = yield* Effect.fork(quiet(Jobs.run(worker)))
+      const running = yield* Jobs.status(jobId).pipe(
+        Effect.repeat(
+          Schedule.spaced("100 millis").pipe(
+            Schedule.whileInput((r: JobsLib.JobReport) => !r.shards.some((s) => s.batchStatus === "in_progress")),
+            Schedule.passthrough
+          )
+        ),
+        Effect.timeout("20 seconds")
+      )
+      yield* Fiber.interrupt(first)
+      const batchId = running.shards[0]?.batchId ?? "?"
+      yield* Output.outLine(`   a worker uploaded the input, created ${batchId} and was stopped while it ran`)
+      yield* Output.outLine(`   the job is ${(yield* Jobs.status(jobId)).job.status}; a new worker picks it up`)
+      const started = yield* Clock.currentTimeMillis
+      const job = yield* Jobs.runUntilDone(jobId, worker).pipe(quiet, Effect.timeout("30 seconds"))
+      const report = yield* Jobs.status(jobId)
+      const outcomes = yield* Stream.runFold(
+        Jobs.results(jobId),
+        { succeeded: 0, failed: 0 },
+        (n, r) => r._tag === "Succeeded" ? { ...n, succeeded: n.succeeded + 1 } : { ...n, failed: n.failed + 1 }
+      )
+      const uploaded = (yield* fake.requestCount("POST /v1/files")) - uploads
+      const created = (yield* fake.requestCount("POST /v1/batches")) - batches
+      yield* Output.outLine(
+        `   it resumed polling ${batchId}: the job ${job.status} ${
+          ((Number(job.finishedAt ?? started) - started) / 1000).toFixed(1)
+        } s later, with ${uploaded} upload and ${created} batch in all`
+      )
+      yield* Output.outLine(
+        `   ${report.results} result lines stored: ${outcomes.succeeded} succeeded, ${outcomes.failed} failed ` +
+          `(batchfx jobs results ${jobId} --output FILE)`
+      )
+    }).pipe(Effect.provide(layer))
+  })
+
+/** The tour: emulator, submit, wait, list, results, a durable job. */
 export const handler = () =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
@@ -118,6 +192,8 @@ export const handler = () =>
       })
     yield* show(output, "results.jsonl (in completion order, matched to requests by custom_id)")
     yield* show(errors, "errors.jsonl")
+
+    yield* durableJob(6, input, dir, fake)
 
     const elapsed = (yield* Clock.currentTimeMillis) - started
     yield* Output.outLine(
