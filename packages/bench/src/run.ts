@@ -30,6 +30,7 @@ import { cpus, release, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ExtraRows from "./extraRows.js"
+import * as JobsScenario from "./jobsScenario.js"
 import { pageSize, type Report } from "./measure.js"
 import * as Markdown from "./report.js"
 import * as Server from "./server.js"
@@ -57,7 +58,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     return at === -1 ? undefined : argv[at + 1]
   }
   const runs = Number(valueOf("--runs") ?? (smoke ? 1 : 3))
-  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6,7,8").split(",").map(Number))
+  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6,7,8,10").split(",").map(Number))
   return { smoke, runs, only, cpuProf: argv.includes("--cpu-prof"), write: !argv.includes("--no-write") }
 }
 
@@ -84,6 +85,8 @@ export interface RunRecord {
   readonly reusedFrom?: number | undefined
   /** Scenario 8: the emulator process's resident memory before the work and its peak after, in MB. */
   readonly emulator?: { readonly idleRssMB: number; readonly peakRssMB: number } | undefined
+  /** Scenario 10: the numbers of one figure of the jobs bench. */
+  readonly figures?: { readonly [name: string]: number } | undefined
 }
 
 interface Spawned {
@@ -660,7 +663,7 @@ const usage = () =>
   [
     "usage: pnpm bench [--smoke] [--only 1,4] [--runs N] [--cpu-prof] [--no-write]",
     "  --smoke      every scenario once at a tiny size (CI), no thresholds",
-    "  --only LIST  the scenarios to run (1-8)",
+    "  --only LIST  the scenarios to run (1-8, 10)",
     "  --runs N     runs per contender (default 3)",
     "  --cpu-prof   a .cpuprofile per contender run in packages/bench/profiles",
     "  --no-write   leave RESULTS.md and results.json as they are",
@@ -701,6 +704,7 @@ const main = async () => {
     [4, scenarioResults],
     [8, scenarioEmulatorAtSize],
     [5, scenarioRetrieve],
+    [JobsScenario.scenario, (ctx) => JobsScenario.run(ctx.options, repoDir, exec, ctx.records, log)],
     [2, scenarioLatency],
     [3, scenarioMemory]
   ]
@@ -721,7 +725,7 @@ const main = async () => {
       notes,
       partial
     }
-    const rows = [...Markdown.summarize(raw), ...ExtraRows.summarize(raw)]
+    const rows = [...Markdown.summarize(raw), ...ExtraRows.summarize(raw), ...JobsScenario.summarize(raw)]
     const markdown = Markdown.render(raw, rows)
     const dir = options.write && !options.smoke ? packageDir : join(packageDir, "build")
     mkdirSync(dir, { recursive: true })

@@ -6,8 +6,9 @@
  * 3. restart to resumed polling: a worker process SIGKILLed while it polls a batch, started
  *    again; time from its start to its first poll (beside a cold start's time to its first request).
  *
- * Run after `pnpm check`: `node packages/jobs/build/bench/jobs.js [--jobs N] [--only 1,2,3]`.
- * Prints one JSON object per figure.
+ * Scenario 10 of `pnpm bench` builds and runs it (packages/bench/src/jobsScenario.ts); alone, after
+ * `pnpm check`: `node packages/jobs/build/bench/jobs.js [--jobs N] [--only 1,2,3]`. Prints one JSON
+ * object per figure.
  */
 import { Jobs, JobStore } from "@batchfx/jobs"
 import { FakeOpenAi } from "@batchfx/testkit"
@@ -77,7 +78,7 @@ const countingStore = (file: string) => {
         return typeof value === "function" ? value.bind(t) : value
       }
     })
-  // the pragmas of `Jobs.layerSql`
+  // the pragmas of `Jobs.layerSql` (one connection here, so no busy wait is needed)
   const pragmas = Effect.promise(async () => {
     await client.execute("PRAGMA journal_mode = WAL")
     await client.execute("PRAGMA synchronous = NORMAL")
@@ -131,6 +132,8 @@ const manyJobs = (n: number) =>
   Effect.gen(function*() {
     const { counts, layer } = countingStore(tempDb())
     yield* Effect.gen(function*() {
+      // the uploads and batches of this figure alone (figure 1 ran on the same emulator)
+      yield* Effect.flatMap(FakeOpenAi.FakeOpenAi, (fake) => fake.resetCounters)
       const ids: Array<string> = []
       const submitted = Date.now()
       for (let j = 0; j < n; j++) ids.push(yield* Jobs.submit([line(j, 1), line(j, 2)], { endpoint: chat }))
