@@ -66,10 +66,10 @@ layer(FakeOpenAi.layer({ apiKey: canary }), { excludeTestServices: true, timeout
         const fake = yield* FakeOpenAi.FakeOpenAi
         const id = yield* createValidating()
         const running = yield* spawnBinary(["wait", id, ...poll], { env: envFor(fake) })
-        yield* running.until("the first progress line", () => running.stdout().includes(`${id} validating`))
+        yield* running.until("the first progress line", () => running.stderr().includes(`${id} validating`))
         assert.strictEqual((yield* running.signal("SIGTERM")).code, 143, running.stderr())
         const again = yield* spawnBinary(["wait", id, ...poll], { env: envFor(fake) })
-        yield* again.until("the first progress line", () => again.stdout().includes(`${id} validating`))
+        yield* again.until("the first progress line", () => again.stderr().includes(`${id} validating`))
         assert.strictEqual((yield* again.signal("SIGHUP")).code, 129, again.stderr())
         assert.notInclude(again.stderr(), "    at ")
         yield* cli(["cancel", id])

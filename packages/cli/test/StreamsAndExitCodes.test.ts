@@ -61,6 +61,15 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         }
       }))
 
+    it.effect("submit --wait -o -: the result lines are stdout's data, the batch is not printed there", () =>
+      Effect.gen(function*() {
+        const r = yield* cli(["submit", inputFile(tempDir(), 3), "-e", chat, "--wait", ...poll, "-o", "-"])
+        assert.strictEqual(r.code, 0, r.stderr)
+        const lines = jsonLines(r.stdout)
+        assert.deepStrictEqual(lines.map((l) => l["custom_id"]).sort(), ["req-1", "req-2", "req-3"])
+        assert.isTrue(lines.every((l) => l["object"] === undefined && typeof l["response"] === "object"))
+      }))
+
     it.effect("get, cancel, wait and create honour --format json (one document) and table", () =>
       Effect.gen(function*() {
         const id = yield* createValidating()

@@ -50,7 +50,11 @@ const waiting = (
   options: { readonly timeout?: Duration.Duration; readonly output?: Output.TestOptions } = {}
 ) => {
   const io = Output.makeTest(options.output)
-  const wait = waitFor("batch_t", { interval: "1 minute", timeout: Option.fromNullable(options.timeout) }).pipe(
+  const wait = waitFor("batch_t", {
+    interval: "1 minute",
+    timeout: Option.fromNullable(options.timeout),
+    progress: "stderr"
+  }).pipe(
     Effect.provideService(Api, watching(observations)),
     Effect.provideService(Output.Output, io.service)
   )

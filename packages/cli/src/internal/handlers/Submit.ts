@@ -8,9 +8,11 @@
 import * as JsonlFile from "@batchfx/client/JsonlFile"
 import * as Submit from "@batchfx/client/Submit"
 import type * as Batch from "@batchfx/core/Batch"
+import * as BatchStatus from "@batchfx/core/BatchStatus"
 import * as Jsonl from "@batchfx/core/Jsonl"
 import * as RequestLine from "@batchfx/core/RequestLine"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -150,6 +152,10 @@ interface Decided {
   readonly destinations: { readonly output: Option.Option<Destination>; readonly errors: Option.Option<Destination> }
 }
 
+/** Whether result lines go to stdout (`-o -`): then they are its data, and the batches are not printed there. */
+const resultsOnStdout = (options: Decided): boolean =>
+  [options.destinations.output, options.destinations.errors].some((d) => Option.isSome(d) && d.value._tag === "Stdout")
+
 /**
  * One batch: the file is uploaded as it is and the batch created (printed at once without
  * `--wait`); with it, progress goes to stderr, the batch that ended to stdout, and its files to
@@ -177,7 +183,7 @@ const one = (
     const last = yield* Progress.follow(api.watch(batch.id, config.interval))
     if (Option.isNone(last)) return yield* new CommandFailed({ description: `Batch ${batch.id} was never observed.` })
     const final = last.value
-    yield* Render.printOne(final, options.format)
+    if (!resultsOnStdout(options)) yield* Render.printOne(final, options.format)
     if (Option.isSome(options.destinations.output) || Option.isSome(options.destinations.errors)) {
       yield* downloadTo(final, options.destinations)
     } else if (final.status !== "completed") {
@@ -185,7 +191,6 @@ const one = (
     }
   })
 
-/** A result line as the API wrote it (every field of the decoded line is its JSON as read). */
 const encoder = new TextEncoder()
 
 /**
@@ -217,19 +222,18 @@ const several = (
         done += counts?.completed ?? 0
         failed += counts?.failed ?? 0
         total += counts?.total ?? 0
-        if (["completed", "failed", "expired", "cancelled"].includes(batch.status)) ended++
+        if (BatchStatus.isTerminal(batch.status)) ended++
       }
       return { done, failed, total, ended }
     }
     const progress = Effect.gen(function*() {
       const { done, ended, failed, total } = totals()
       const text = `${parts} batches: ${ended} ended, ${done}/${total || options.scanned.lines} done, ${failed} failed`
-      yield* Progress.show(
-        Effect.succeed(
-          `${new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)).toISOString().slice(0, 19)}Z ${text}`
-        ),
-        text
+      const stamped = Effect.map(
+        Clock.currentTimeMillis,
+        (now) => `${new Date(now).toISOString().slice(0, 19)}Z ${text}`
       )
+      yield* Progress.show(stamped, text)
     })
     const onBatch = (batch: Batch.Batch, part: Submit.PartInfo) =>
       Effect.gen(function*() {
@@ -303,7 +307,7 @@ const several = (
           }
           if (Option.isSome(errorWriter) && errorText !== "") yield* errorWriter.value.write(encoder.encode(errorText))
         }))
-      yield* Progress.done
+      yield* Progress.done()
       for (
         const [writer, destination, count] of [
           [outputWriter, options.destinations.output, lines.output],
@@ -319,7 +323,7 @@ const several = (
         }
       }
     }))
-    yield* printAll
+    if (!resultsOnStdout(options)) yield* printAll
     const notCompleted = Array.from(latest.values()).filter((b) => b.status !== "completed")
     if (notCompleted.length > 0 || missing > 0) {
       return yield* new CommandFailed({

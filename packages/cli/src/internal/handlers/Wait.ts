@@ -30,13 +30,18 @@ export const waitFor = (
     readonly timeout: Option.Option<Duration.Duration>
     /** Prints the batch that ended on stdout in this format (before failing if it did not complete). */
     readonly print?: Format | undefined
+    /**
+     * Where progress goes: stderr for the commands, whose stdout carries data only; the demo, whose
+     * stdout is its narration, leaves it there (the default, for it).
+     */
+    readonly progress?: Progress.Target | undefined
   }
 ): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed | WaitTimedOut, Api | Output.Output> =>
   Effect.gen(function*() {
     const api = yield* Api
     const last = yield* Ref.make(Option.none<Batch.Batch>())
     const observed = api.watch(id, options.interval).pipe(Stream.tap((b) => Ref.set(last, Option.some(b))))
-    const shown = Progress.follow(observed)
+    const shown = Progress.follow(observed, options.progress ?? "stdout")
     const final = yield* Option.match(options.timeout, {
       onNone: () => shown,
       onSome: (timeout) =>
@@ -71,5 +76,5 @@ export const handler = (config: Config) =>
   Effect.gen(function*() {
     yield* Ids.check([config.id], { command: "wait", operation: "retrieve" })
     const format = yield* Render.resolveFormat(config.format)
-    yield* waitFor(config.id, { interval: config.interval, timeout: config.timeout, print: format })
+    yield* waitFor(config.id, { interval: config.interval, timeout: config.timeout, print: format, progress: "stderr" })
   })
