@@ -4,13 +4,13 @@
  * `--errors`. The limits are made small (`InputLimits`) so that a few lines split; one test splits
  * at the API's own 50,000 lines. Against the emulator on a socket; counted at the server.
  */
-import { FakeOpenAi } from "@batchfx/testkit"
+import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { InputLimits } from "../src/internal/handlers/Submit.js"
-import { cli, fastDurations, inputFile, jsonLines, poll, tempDir } from "./utils.js"
+import { cli, envFor, fastDurations, inputFile, jsonLines, poll, startCli, tempDir } from "./utils.js"
 
 const chat = "/v1/chat/completions"
 
@@ -25,6 +25,9 @@ const counts = Effect.gen(function*() {
 /** Runs the CLI with one batch holding at most `maxLines` lines and `maxBytes` bytes. */
 const withLimits = (limits: { readonly maxLines?: number; readonly maxBytes?: number }) =>
   Effect.provideService(InputLimits, { maxLines: 50_000, maxBytes: 209_715_200, ...limits })
+
+// Lets real I/O (files, sockets) move on; never decides an outcome.
+const realPause = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `req-${i + 1}`).sort()
 
@@ -97,5 +100,35 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.strictEqual(lines.length, 50_001)
         assert.strictEqual(new Set(lines.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).size, 50_001)
       }), { timeout: 300_000 })
+  }
+)
+
+layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "submit over one batch's limits keeps the create's safety",
+  (it) => {
+    it.scoped("Ctrl-C during the slow create of part 2 prints the token and the file id; part 1's batch was printed", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const before = yield* counts
+        // the answer to the second create comes 16 bytes every 10 s
+        yield* fake.scriptFault("POST /v1/batches", 2, Fault.slowBody({ chunkBytes: 16, delay: "10 seconds" }))
+        yield* Effect.addFinalizer(() => fake.clearFaults)
+        const started = yield* startCli(["submit", inputFile(tempDir(), 4), "-e", chat], { env: envFor(fake) }).pipe(
+          withLimits({ maxLines: 2 })
+        )
+        for (let i = 0; i < 1000 && (yield* fake.requestCount("POST /v1/batches")) - before.creates < 2; i++) {
+          yield* realPause(10)
+        }
+        yield* realPause(50)
+        const r = yield* started.interrupt
+        assert.strictEqual(r.code, 130, r.stderr)
+        assert.match(r.stderr, /Created batch_\w+ \(part 1 of 2/)
+        assert.match(
+          r.stderr,
+          /Interrupted while creating the batch; it may exist: look for a batch with metadata batchfx_client_token=bfx_[0-9a-f]{32} \(input file file-[\w-]+\)/
+        )
+        assert.strictEqual(jsonLines(r.stdout).length, 1, "the batch of part 1 is printed")
+        assert.notInclude(r.stderr, "    at ")
+      }))
   }
 )
