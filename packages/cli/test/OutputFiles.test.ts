@@ -18,6 +18,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync
@@ -222,6 +223,22 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.strictEqual(missing.code, 2)
         assert.include(missing.stderr, `the directory ${join(dir, "no")} does not exist`)
         assert.strictEqual(yield* requests, before)
+      }))
+
+    it.effect("a regular file under /dev (/dev/shm) is a file like any other: kept without --force, replaced whole", () =>
+      Effect.gen(function*() {
+        const id = yield* completedBatch
+        const shm = join("/dev/shm", `batchfx-test-${process.pid}-${Date.now()}.jsonl`)
+        writeFileSync(shm, "old line\n")
+        const refused = yield* cli(["results", id, "-o", shm])
+        assert.strictEqual(refused.code, 2)
+        assert.include(refused.stderr, "exists; pass --force")
+        const r = yield* cli(["results", id, "-o", shm, "--force"])
+        assert.strictEqual(r.code, 0, r.stderr)
+        const text = readFileSync(shm, "utf8")
+        assert.notInclude(text, "old line", "replaced, not appended to")
+        assert.strictEqual(jsonLines(text).length, 3)
+        rmSync(shm)
       }))
   }
 )

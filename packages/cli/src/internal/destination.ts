@@ -49,9 +49,9 @@ const sameFile = (a: Identity, b: Identity): boolean =>
 const isNotFound = (error: PlatformError.PlatformError): boolean =>
   error._tag === "SystemError" && error.reason === "NotFound"
 
-// Names under these directories are handles of this process or devices (/dev/stderr may point at a
-// regular file when stderr was redirected to one): never replaced, only written.
-const processHandles = /^\/(dev|proc)\//
+// Handles of this process: /dev/stderr may point at a regular file when stderr was redirected to
+// one, which is written (appended to), never replaced.
+const processHandles = /^\/(dev\/(stdin|stdout|stderr|fd\/\d+)|proc\/(self|thread-self|\d+)\/fd\/\d+)$/
 
 // A chain of symlinks longer than this is a loop, as the kernel counts (ELOOP).
 const maxLinks = 40
@@ -152,6 +152,11 @@ export const plan = (
           if (Option.isSome(info) && !request.force) {
             return yield* usage(`${option} ${path} exists; pass --force to replace it`)
           }
+          // The temporary file goes beside the real path: its directory must take a new file.
+          const dir = paths.dirname(real)
+          yield* fs.access(dir, { writable: true }).pipe(
+            Effect.mapError(() => usage(`${option} ${path}: the directory ${dir} is not writable`))
+          )
           destination = {
             _tag: "Replace",
             option,
