@@ -7,7 +7,7 @@
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { InputLimits } from "../src/internal/handlers/Submit.js"
 import { cli, envFor, fastDurations, inputFile, jsonLines, poll, startCli, tempDir } from "./utils.js"
@@ -85,6 +85,28 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.strictEqual(r.code, 0, r.stderr)
         assert.isAtLeast(jsonLines(r.stdout).length, 2)
         assert.deepStrictEqual(jsonLines(readFileSync(out, "utf8")).map((l) => l["custom_id"]).sort(), ids(6))
+      }))
+
+    it.effect("bad lines in an input that splits: each named with its line number, nothing uploaded (exit 1)", () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const input = inputFile(dir, 5)
+        const lines = readFileSync(input, "utf8").split("\n")
+        lines[3] = "{not json"
+        writeFileSync(input, lines.join("\n"))
+        const duplicate = join(dir, "duplicate.jsonl")
+        const good = readFileSync(inputFile(dir, 5, "good.jsonl"), "utf8").split("\n")
+        good[4] = good[0]!
+        writeFileSync(duplicate, good.join("\n"))
+        const before = yield* counts
+        const notJson = yield* cli(["submit", input, "-e", chat]).pipe(withLimits({ maxLines: 2 }))
+        assert.strictEqual(notJson.code, 1, notJson.stderr)
+        assert.match(notJson.stderr, /line 4/)
+        const twice = yield* cli(["submit", duplicate, "-e", chat]).pipe(withLimits({ maxLines: 2 }))
+        assert.strictEqual(twice.code, 1, twice.stderr)
+        assert.match(twice.stderr, /line 5: .*custom_id/)
+        assert.strictEqual(notJson.stdout + twice.stdout, "")
+        assert.deepStrictEqual(yield* counts, before, "nothing was uploaded or created")
       }))
 
     it.effect("50,001 lines at the API's limits: two batches, 50,001 results", () =>
