@@ -25,7 +25,8 @@ const dist = fileURLToPath(new URL("../dist/", import.meta.url))
 rmSync(`${dist}bundle`, { recursive: true, force: true })
 const analyze = process.argv.includes("--analyze")
 const result = await build({
-  entryPoints: [`${dist}main.js`],
+  // quickHelp.js answers `--help` from tree.json (written below) without loading the command line.
+  entryPoints: { main: `${dist}main.js`, quickHelp: `${dist}internal/quickHelp.js` },
   outdir: `${dist}bundle`,
   bundle: true,
   splitting: true,
@@ -48,14 +49,30 @@ const result = await build({
   logLevel: "warning"
 })
 
+// The command tree as data, for `--help` before the command line loads (see src/internal/quickHelp.ts).
+const { commandTree } = await import(new URL("../dist/Cli.js", import.meta.url).href)
+writeFileSync(`${dist}bundle/tree.json`, JSON.stringify(commandTree()))
+
 // The executable of the published package (its `publishConfig.bin`): always the bundle, with
-// `batchfx --version` answered before the command line loads, as dist/bin.js does in the repository.
+// `batchfx --version` and `--help` answered before the command line loads, as dist/bin.js does in
+// the repository.
 const { versionOutput } = await import(new URL("../dist/internal/version.js", import.meta.url).href)
 writeFileSync(
   `${dist}bundle/batchfx.js`,
   `#!/usr/bin/env node
-if (process.argv.length === 3 && process.argv[2] === "--version") process.stdout.write(${JSON.stringify(versionOutput)})
-else await import("./main.js")
+const args = process.argv.slice(2)
+const help = async () => {
+  if (!args.includes("--help") && !args.includes("-h")) return undefined
+  const [{ answer }, { readFileSync }] = await Promise.all([import("./quickHelp.js"), import("node:fs")])
+  const tree = JSON.parse(readFileSync(new URL("./tree.json", import.meta.url), "utf8"))
+  return answer(tree, args, process.stdout.isTTY ? process.stdout.columns ?? 0 : 0)
+}
+if (args.length === 1 && args[0] === "--version") process.stdout.write(${JSON.stringify(versionOutput)})
+else {
+  const text = await help()
+  if (text !== undefined) process.stdout.write(text)
+  else await import("./main.js")
+}
 `,
   { mode: 0o755 }
 )

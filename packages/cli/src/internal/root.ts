@@ -14,7 +14,8 @@ export const root = Command.make(
   () =>
     Effect.flatMap(Effect.promise(() => import("../CliError.js")), ({ UsageError }) =>
       new UsageError({
-        description: "a command is required: list, get, create, cancel, wait, results, submit, fake-server or demo"
+        description:
+          "a command is required: list, get, create, cancel, wait, results, submit, jobs, fake-server or demo"
       }))
 )
 
