@@ -2,8 +2,8 @@ import { Jobs } from "@batchfx/jobs"
 import * as Postgres from "@batchfx/jobs/Postgres"
 import * as TokenBudget from "@batchfx/jobs/TokenBudget"
 import { NodeContext } from "@effect/platform-node"
-import type * as SqlClient from "@effect/sql/SqlClient"
-import { assert, describe, it, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it, layer, type Vitest } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schedule, TestClock } from "effect"
 import * as fc from "fast-check"
 import * as PostgresServer from "./postgresServer.js"
@@ -19,8 +19,13 @@ const budget = TokenBudget.make({ wait: Schedule.spaced("1 second") })
 /** Lets the store's real I/O finish between TestClock steps. */
 const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
 
-const suite = (name: string, sql: Layer.Layer<SqlClient.SqlClient>) =>
+const suite = <R>(
+  name: string,
+  sql: Layer.Layer<SqlClient.SqlClient | R>,
+  more: (it: Vitest.MethodsNonLive<SqlClient.SqlClient | R>) => void = () => {}
+) =>
   layer(sql, { timeout: 60_000 })(name, (it) => {
+    more(it)
     it.effect("a reservation that would pass the limit waits until tokens are released, then holds", () =>
       Effect.gen(function*() {
         const b = yield* budget
@@ -147,9 +152,27 @@ suite(
 suite(
   "TokenBudget on Postgres",
   Layer.unwrapEffect(Effect.map(PostgresServer.PostgresServer, (server) => Postgres.layerSql(server.url))).pipe(
-    Layer.provide(PostgresServer.layer),
+    Layer.provideMerge(PostgresServer.layer),
     Layer.orDie
-  )
+  ),
+  (it) =>
+    it.effect("six workers starting at once on a new database all get the budget's tables", () =>
+      Effect.gen(function*() {
+        const server = yield* PostgresServer.PostgresServer
+        for (let round = 0; round < 3; round++) {
+          const name = `budget_${round}_${globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 8)}`
+          yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`))
+          const url = server.url.replace(/\/postgres$/, `/${name}`)
+          // Postgres's catalog makes concurrent CREATE TABLE IF NOT EXISTS collide (without the
+          // retry, 10 of 24 starts failed with a duplicate key in pg_type)
+          const started = yield* Effect.forEach(
+            Array.from({ length: 6 }),
+            () => Effect.either(TokenBudget.make().pipe(Effect.provide(Postgres.layerSql(url)))),
+            { concurrency: "unbounded" }
+          )
+          assert.deepStrictEqual(started.map((e) => e._tag), Array(6).fill("Right"))
+        }
+      }))
 )
 
 describe("limitFromMessage", () => {
