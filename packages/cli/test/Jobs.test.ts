@@ -171,12 +171,12 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       assert.strictEqual(stopped.code, 130, stopped.stderr)
 
       // a job whose batch is running (the emulator keeps it in progress for a minute), cancelled
-      // while no worker runs: in one process, libsql's synchronous busy wait would block the worker
+      // by another command of this process while the worker runs: each waits for the other's
+      // writes without blocking the event loop
       yield* fake.configure({ durations: { inProgress: "60 seconds" } })
       const running = yield* submit(2)
       const again = yield* startCli(["jobs", "run", "--store", store], { env: envFor(fake) })
       const created = yield* statusOf(running).pipe(pollUntil((r) => r.shards[0]?.batch_status === "in_progress"))
-      yield* again.interrupt
       const cancel = yield* cli(["jobs", "cancel", running, "--store", store])
       assert.strictEqual(cancel.code, 0, cancel.stderr)
       assert.include(cancel.stderr, "cancel requested")
@@ -184,6 +184,9 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       assert.oneOf(batch["status"], ["cancelling", "cancelled"])
       const requested = yield* statusOf(running)
       assert.strictEqual(requested.cancel_requested, true)
+      // the worker still runs: its event loop was never blocked by the other command's writes
+      const stoppedAgain = yield* again.interrupt
+      assert.strictEqual(stoppedAgain.code, 130, stoppedAgain.stderr)
       yield* fake.configure({ durations: fastDurations })
     }))
 
