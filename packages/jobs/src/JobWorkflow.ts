@@ -38,19 +38,22 @@ const PlannedShard = Schema.Struct({
 const OptionalId = Schema.OptionFromNullOr(Schema.String)
 
 /** A defect's own sentence. */
-const describe = (defect: unknown): string =>
-  defect instanceof Error
-    ? defect.message
-    : typeof defect === "string"
-    ? defect
-    : JSON.stringify(defect) ?? String(defect)
+const describe = (defect: unknown): string => {
+  if (defect instanceof Error) return defect.message
+  if (typeof defect === "string") return defect
+  try {
+    return JSON.stringify(defect) ?? String(defect)
+  } catch {
+    return String(defect)
+  }
+}
 
 /**
- * A step as an activity, named `<step>/<shard>[/<round>]`: after an outage it pauses and fails, and is run again as a new attempt
- * (each attempt is recorded, so a restart continues the count). A defect (a bug, a file that is
- * not what the API promised) fails the step like a refusal: its shard ends failed with the
- * sentence, where the engine would otherwise record the workflow as dead and leave the job
- * `running` for ever.
+ * A step as an activity, named `<step>/<shard>[/<round>]`: after an outage it pauses and fails,
+ * and is run again as a new attempt (each attempt is recorded, so a restart continues the count).
+ * A defect (a bug, a file that is not what the API promised) fails the step like a refusal: its
+ * shard ends failed with the sentence, where the engine would otherwise record the workflow as
+ * dead and leave the job `running` for ever.
  */
 const step = <A, I>(
   name: string,
