@@ -29,6 +29,7 @@ import {
 import { cpus, release, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as CliList from "./cliList.js"
 import * as ExtraRows from "./extraRows.js"
 import * as JobsScenario from "./jobsScenario.js"
 import { pageSize, type Report } from "./measure.js"
@@ -58,7 +59,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
     return at === -1 ? undefined : argv[at + 1]
   }
   const runs = Number(valueOf("--runs") ?? (smoke ? 1 : 3))
-  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6,7,8,10").split(",").map(Number))
+  const only = new Set((valueOf("--only") ?? "1,2,3,4,5,6,7,8,9,10").split(",").map(Number))
   return { smoke, runs, only, cpuProf: argv.includes("--cpu-prof"), write: !argv.includes("--no-write") }
 }
 
@@ -663,7 +664,7 @@ const usage = () =>
   [
     "usage: pnpm bench [--smoke] [--only 1,4] [--runs N] [--cpu-prof] [--no-write]",
     "  --smoke      every scenario once at a tiny size (CI), no thresholds",
-    "  --only LIST  the scenarios to run (1-8, 10)",
+    "  --only LIST  the scenarios to run (1-10)",
     "  --runs N     runs per contender (default 3)",
     "  --cpu-prof   a .cpuprofile per contender run in packages/bench/profiles",
     "  --no-write   leave RESULTS.md and results.json as they are",
@@ -704,6 +705,19 @@ const main = async () => {
     [4, scenarioResults],
     [8, scenarioEmulatorAtSize],
     [5, scenarioRetrieve],
+    [
+      CliList.scenario,
+      (ctx) =>
+        CliList.run({
+          runs: ctx.options.runs,
+          smoke: ctx.options.smoke,
+          repoDir,
+          records: ctx.records,
+          notes: ctx.notes,
+          log,
+          startEmulator
+        })
+    ],
     [JobsScenario.scenario, (ctx) => JobsScenario.run(ctx.options, repoDir, exec, ctx.records, log)],
     [2, scenarioLatency],
     [3, scenarioMemory]
@@ -725,7 +739,12 @@ const main = async () => {
       notes,
       partial
     }
-    const rows = [...Markdown.summarize(raw), ...ExtraRows.summarize(raw), ...JobsScenario.summarize(raw)]
+    const rows = [
+      ...Markdown.summarize(raw),
+      ...ExtraRows.summarize(raw),
+      ...CliList.summarize(raw),
+      ...JobsScenario.summarize(raw)
+    ]
     const markdown = Markdown.render(raw, rows)
     const dir = options.write && !options.smoke ? packageDir : join(packageDir, "build")
     mkdirSync(dir, { recursive: true })
