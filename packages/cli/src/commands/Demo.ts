@@ -1,7 +1,8 @@
 /**
  * `batchfx demo`: the whole workflow in a few seconds with no key and no network: starts the
  * emulator in-process, seeds it, submits a sample file, shows the progress, lists, downloads the
- * results. The testkit is loaded only when this command runs.
+ * results, then runs the same file as a durable job whose worker is stopped and started again.
+ * The testkit (and the jobs library) is loaded only when this command runs.
  *
  * @since 0.1.0
  */
@@ -25,7 +26,7 @@ export const command = Command.make(
     summary: "A tour in a few seconds, no key needed.",
     details: [
       "Starts the emulator in-process, submits a sample file, shows the progress, lists batches and downloads " +
-      "the results."
+      "the results, then runs the same file as a durable job whose worker is stopped and started again."
     ],
     examples: [["batchfx demo", "Run the tour"]]
   }),
