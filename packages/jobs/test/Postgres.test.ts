@@ -137,6 +137,6 @@ layer(PostgresServer.layer, { timeout: 120_000 })("JobStore on Postgres", (it) =
           )
         )
       }),
-    120_000
+    60_000
   )
 })
