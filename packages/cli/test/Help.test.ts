@@ -82,7 +82,7 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
         for (const line of wide.stdout.trimEnd().split("\n")) assert.isAtMost(line.length, 60, line)
       }))
 
-    it.effect("--wizard is refused with a sentence when stdin or stderr is not a terminal (no hang)", () =>
+    it.effect("--wizard is refused with a sentence when stdin or stderr is not a terminal (no hang), starts on one", () =>
       Effect.gen(function*() {
         for (const args of [["--wizard"], ["list", "--wizard"], ["jobs", "list", "--wizard"]]) {
           const r = yield* runCli(args, { stderrIsTTY: true })
@@ -90,6 +90,10 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
           assert.include(r.stderr, "--wizard asks questions, and needs stdin and stderr to be a terminal")
           assert.strictEqual(r.stdout, "")
         }
+        // On a terminal @effect/cli's wizard starts (and ends when the input does).
+        const asked = yield* runCli(["list", "--wizard"], { stdinIsTTY: true, stderrIsTTY: true, input: "" })
+        assert.include(asked.stdout + asked.stderr, "Wizard Mode")
+        assert.notInclude(asked.stderr, "needs stdin and stderr to be a terminal")
       }))
 
     it.effect("global options and --log-level work before and after the command; --opt=value everywhere", () =>

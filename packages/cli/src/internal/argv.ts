@@ -140,8 +140,9 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
           help = true
           continue
         case "--wizard":
+          // Passed on to @effect/cli, which asks its questions when stdin and stderr are a terminal.
           wizard = true
-          continue
+          break
         case "--completions":
           completions = value
           continue
