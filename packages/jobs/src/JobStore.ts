@@ -299,10 +299,10 @@ const migrate = (sql: SqlClient.SqlClient) =>
       name TEXT,
       endpoint TEXT NOT NULL,
       status TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      finished_at INTEGER,
+      created_at BIGINT NOT NULL,
+      finished_at BIGINT,
       lines INTEGER NOT NULL DEFAULT 0,
-      bytes INTEGER NOT NULL DEFAULT 0,
+      bytes BIGINT NOT NULL DEFAULT 0,
       shards INTEGER NOT NULL DEFAULT 0,
       cancel_requested INTEGER NOT NULL DEFAULT 0,
       error TEXT,
@@ -342,7 +342,7 @@ const migrate = (sql: SqlClient.SqlClient) =>
       line_no INTEGER NOT NULL,
       custom_id TEXT NOT NULL,
       line TEXT NOT NULL,
-      end_offset INTEGER,
+      end_offset BIGINT,
       PRIMARY KEY (job_id, shard, kind, line_no)
     )`,
     sql`CREATE INDEX IF NOT EXISTS batchfx_job_results_custom_id ON batchfx_job_results (job_id, custom_id)`
@@ -350,9 +350,12 @@ const migrate = (sql: SqlClient.SqlClient) =>
     // a store made before result lines kept their offsets gets the column (its old lines read 0)
     Effect.zipRight(
       sql`SELECT end_offset FROM batchfx_job_results WHERE 1 = 0`.pipe(
-        Effect.catchAll(() => sql`ALTER TABLE batchfx_job_results ADD COLUMN end_offset INTEGER`)
+        Effect.catchAll(() => sql`ALTER TABLE batchfx_job_results ADD COLUMN end_offset BIGINT`)
       )
-    )
+    ),
+    // Workers starting at once race on Postgres's catalog ("duplicate key … pg_type"): the
+    // loser's error comes once the winner has committed, so its next try finds the tables.
+    Effect.retry({ times: 3 })
   )
 
 /**
@@ -464,7 +467,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
           bytes: num(row.bytes)
         }))
       }
-      const sizes = yield* sql`SELECT length(CAST(line AS BLOB)) + 1 AS size FROM batchfx_job_inputs
+      const sizes = yield* sql`SELECT octet_length(line) + 1 AS size FROM batchfx_job_inputs
         WHERE job_id = ${jobId} ORDER BY line_no`
       // the client's rule, so a job is cut as `Submit.submit` would cut its input
       const planned = Submit.planParts(sizes.map((row) => num(row.size)), limits).map((p): PlannedShard => ({
@@ -531,7 +534,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
     results.length === 0 ? Effect.void : Effect.forEach(
       chunks(results, insertChunk),
       (chunk) =>
-        sql`INSERT OR IGNORE INTO batchfx_job_results ${
+        sql`INSERT INTO batchfx_job_results ${
           sql.insert(chunk.map((r) => ({
             job_id: jobId,
             shard: r.shard,
@@ -541,7 +544,7 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
             line: r.text,
             end_offset: r.end
           })))
-        }`,
+        } ON CONFLICT DO NOTHING`,
       { discard: true }
     ).pipe(Effect.mapError(fail("store result lines")))
 
