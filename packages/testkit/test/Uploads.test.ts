@@ -2,6 +2,7 @@ import { ApiError, File } from "@batchfx/core"
 import { HttpBody } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric, Schema, Stream } from "effect"
+import * as Content from "../src/internal/content.js"
 import { uploadBytesHeld, uploadBytesHeldPeak } from "../src/internal/routes/files.js"
 import { api, body, getJson, live } from "./helpers.js"
 
@@ -125,4 +126,36 @@ describe("uploads over HTTP without Content-Length", () => {
       assert.strictEqual(yield* fileCount, 0)
       assert.strictEqual(yield* heldNow, 0)
     }).pipe(Effect.provide(live())))
+})
+
+describe("an upload's pieces collected", () => {
+  // Pieces of every kind a server meets: views filling most of a socket read, small views of a
+  // large buffer, tiny standalone pieces. What is held (the memory behind every block) stays within
+  // twice the bytes, and the bytes come back in order.
+  it("keeps large pieces as they are, copies small ones, and gives the bytes back in order", () => {
+    const source = binary(3 * 1024 * 1024 + 777)
+    const collected = Content.collector(source.length)
+    const sizes = [65_536, 100, 1, 100, 3000, 17, 40_000, 5000, 65_536, 200]
+    let at = 0
+    for (let i = 0; at < source.length; i++) {
+      const size = Math.min(sizes[i % sizes.length]!, source.length - at)
+      const piece = source.slice(at, at + size)
+      // Small pieces, and every other large one, are views into a buffer of 64 KiB or more, as the
+      // pieces of a socket read are.
+      const behind = new Uint8Array(Math.max(65_536, size + 8))
+      behind.set(piece, 8)
+      assert.isTrue(collected.push(size < 4096 || i % 2 === 0 ? behind.subarray(8, 8 + size) : piece))
+      at += size
+    }
+    assert.isFalse(Content.collector(10).push(new Uint8Array(11)))
+    const content = collected.done()
+    assert.strictEqual(Content.size(content), source.length)
+    assert.isTrue(Buffer.concat(content).equals(Buffer.from(source)))
+    const held = content.reduce((n, block) => n + block.buffer.byteLength, 0)
+    assert.isAtMost(held, 2 * source.length)
+    assert.deepStrictEqual(
+      [...Buffer.concat(Content.slice(content, 65_530, 65_550))],
+      [...source.subarray(65_530, 65_550)]
+    )
+  })
 })
