@@ -176,7 +176,7 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.deepStrictEqual(temporaries(dir), [])
       }))
 
-    it.effect("the binary in bash: -o >(gzip > FILE) and -o /dev/stderr 2>>LOG are written directly", () =>
+    it.effect("the binary in bash: -o >(gzip > FILE) is written directly; -o /dev/stderr 2>LOG through stderr", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
         const id = yield* completedBatch
@@ -200,13 +200,20 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.match(gzipped.stderr, /Wrote \/dev\/fd\/\d+ /)
         assert.strictEqual(jsonLines(gunzipSync(readFileSync(join(dir, "out.gz"))).toString("utf8")).length, 3)
 
+        // stderr appended to (2>>) and truncated (2>): the results go through the stream itself, so
+        // the run's own later lines never overwrite them
         const log = join(dir, "log.txt")
         writeFileSync(log, "earlier line\n")
-        const logged = yield* shell(`"$NODE" "$BATCHFX" results "$ID" -o /dev/stderr 2>>"$DIR/log.txt"`)
-        assert.strictEqual(logged.code, 0, readFileSync(log, "utf8"))
-        const text = readFileSync(log, "utf8")
-        assert.isTrue(text.startsWith("earlier line\n"), "what the log held is kept")
-        assert.strictEqual(text.split("\n").filter((line) => line.startsWith("{")).length, 3)
+        for (const redirect of [">>", ">"]) {
+          const logged = yield* shell(
+            `"$NODE" "$BATCHFX" results "$ID" -o /dev/stderr --errors /dev/fd/1 2${redirect}"$DIR/log.txt"`
+          )
+          const text = readFileSync(log, "utf8")
+          assert.strictEqual(logged.code, 0, text)
+          if (redirect === ">>") assert.isTrue(text.startsWith("earlier line\n"), "what the log held is kept")
+          assert.strictEqual(text.split("\n").filter((line) => line.startsWith("{")).length, 3, text)
+          assert.isTrue(jsonLines(text.split("\n").filter((line) => line.startsWith("{")).join("\n")).length === 3)
+        }
         assert.isTrue(lstatSync("/dev/stderr").isSymbolicLink(), "/dev/stderr is still the system's link")
         assert.deepStrictEqual(readdirSync(dir).sort(), ["log.txt", "out.gz"])
       }))

@@ -78,10 +78,10 @@ export const open = (
     const count = (chunk: Uint8Array) => Effect.sync(() => void (written += chunk.length))
     const bytes = () => written
     switch (destination._tag) {
-      case "Stdout": {
-        const output = yield* Output.Output
+      case "Stream": {
+        const target = (yield* Output.Output)[destination.stream]
         return {
-          write: (chunk) => Effect.zipRight(output.stdout.write(chunk), count(chunk)),
+          write: (chunk) => Effect.zipRight(target.write(chunk), count(chunk)),
           commit: Effect.void,
           bytes
         }

@@ -15,8 +15,13 @@ import { FileError, UsageError } from "../CliError.js"
 
 /** Where one option's bytes go. */
 export type Destination =
-  /** The process's stdout (`-`, or an output given no file). */
-  | { readonly _tag: "Stdout"; readonly option: string }
+  /**
+   * One of the process's own streams: stdout for `-` (or an output given no file), and for
+   * `/dev/stdout`, `/dev/stderr` (and `/dev/fd/1`, `/dev/fd/2`), written through the stream itself
+   * so that its offset is shared: a separate open of `/dev/stderr` on a `2>log` file would write
+   * at its own offset, and the run's own messages would overwrite the results.
+   */
+  | { readonly _tag: "Stream"; readonly option: string; readonly stream: "stdout" | "stderr" }
   /**
    * A regular file, new or replaced: written to a temporary file next to `real` (the path with
    * every symlink resolved), then renamed to it. `mode` is the replaced file's, kept.
@@ -33,7 +38,9 @@ export type Destination =
 
 /** How an option names its destination in a sentence: `--output out.jsonl`. */
 export const describe = (destination: Destination): string =>
-  destination._tag === "Stdout" ? `${destination.option} (stdout)` : `${destination.option} ${destination.path}`
+  destination._tag === "Stream"
+    ? `${destination.option} (${destination.stream})`
+    : `${destination.option} ${destination.path}`
 
 /** What a file is, to find two names of the same file. */
 interface Identity {
@@ -49,8 +56,18 @@ const sameFile = (a: Identity, b: Identity): boolean =>
 const isNotFound = (error: PlatformError.PlatformError): boolean =>
   error._tag === "SystemError" && error.reason === "NotFound"
 
-// Handles of this process: /dev/stderr may point at a regular file when stderr was redirected to
-// one, which is written (appended to), never replaced.
+// The names of this process's stdout and stderr, written through the streams themselves.
+const ownStreams: Record<string, "stdout" | "stderr"> = {
+  "/dev/stdout": "stdout",
+  "/dev/fd/1": "stdout",
+  "/proc/self/fd/1": "stdout",
+  "/dev/stderr": "stderr",
+  "/dev/fd/2": "stderr",
+  "/proc/self/fd/2": "stderr"
+}
+
+// Other handles of this process (`3>>log` makes /dev/fd/3 a regular file): written, appended to,
+// never replaced.
 const processHandles = /^\/(dev\/(stdin|stdout|stderr|fd\/\d+)|proc\/(self|thread-self|\d+)\/fd\/\d+)$/
 
 // A chain of symlinks longer than this is a loop, as the kernel counts (ELOOP).
@@ -128,10 +145,10 @@ export const plan = (
     for (const [option, given] of request.outputs) {
       if (Option.isNone(given)) {
         result[option] = option === request.stdoutDefault
-          ? Option.some({ _tag: "Stdout", option })
+          ? Option.some({ _tag: "Stream", option, stream: "stdout" })
           : Option.none()
         if (option === request.stdoutDefault) {
-          planned.push({ destination: { _tag: "Stdout", option }, identity: Option.none() })
+          planned.push({ destination: { _tag: "Stream", option, stream: "stdout" }, identity: Option.none() })
         }
         continue
       }
@@ -139,8 +156,9 @@ export const plan = (
       if (path === "") return yield* usage(`${option} needs a file name (or - for stdout)`)
       let destination: Destination
       let id: Option.Option<Identity> = Option.none()
-      if (path === "-") {
-        destination = { _tag: "Stdout", option }
+      const stream = path === "-" ? "stdout" : ownStreams[paths.resolve(path)]
+      if (stream !== undefined) {
+        destination = { _tag: "Stream", option, stream }
       } else {
         const { info, real } = yield* inspect(path, option)
         id = Option.some(identity(real, info))
@@ -173,14 +191,14 @@ export const plan = (
       }
       for (const earlier of planned) {
         const both = [earlier.destination, destination]
-        const clash = destination._tag === "Stdout"
-          ? earlier.destination._tag === "Stdout"
+        const clash = destination._tag === "Stream"
+          ? earlier.destination._tag === "Stream" && earlier.destination.stream === destination.stream
           : Option.isSome(id) && Option.isSome(earlier.identity) && sameFile(id.value, earlier.identity.value) &&
             !both.every((d) => d._tag === "Direct" && d.device)
         if (clash) {
           return yield* usage(
             `${describe(earlier.destination)} and ${describe(destination)} are the same ${
-              destination._tag === "Stdout" ? "stream" : "file"
+              destination._tag === "Stream" ? "stream" : "file"
             }; give each its own`
           )
         }
@@ -194,6 +212,6 @@ export const plan = (
 /** One sentence for a file that could not be written. */
 export const fileError = (destination: Destination) => (error: { readonly message: string }): FileError =>
   new FileError({
-    path: destination._tag === "Stdout" ? "stdout" : destination.path,
+    path: destination._tag === "Stream" ? destination.stream : destination.path,
     description: error.message
   })

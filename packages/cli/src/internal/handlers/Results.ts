@@ -102,13 +102,13 @@ export const downloadTo = (
         }
       })
     const wrote = (destination: Destination, tally: Tally) =>
-      `Wrote ${destination._tag === "Stdout" ? "stdout" : destination.path} (${plural(tally.bytes, "byte")}, ${
-        plural(linesOf(tally), "line")
-      }).`
+      `Wrote ${destination._tag === "Stream" ? destination.stream : destination.path} (${
+        plural(tally.bytes, "byte")
+      }, ${plural(linesOf(tally), "line")}).`
     const save = (destination: Destination, file: Option.Option<string>, kind: "output" | "error") => {
       const tally: Tally = { bytes: 0, lines: 0, last: undefined }
       return Effect.flatMap(write(destination, bytesOf(file, kind, tally)), () =>
-        destination._tag === "Stdout"
+        destination._tag === "Stream"
           ? Effect.void
           : Output.errLine(
             Option.isSome(file)

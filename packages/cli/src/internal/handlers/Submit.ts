@@ -160,7 +160,9 @@ interface Decided {
 
 /** Whether result lines go to stdout (`-o -`): then they are its data, and the batches are not printed there. */
 const resultsOnStdout = (options: Decided): boolean =>
-  [options.destinations.output, options.destinations.errors].some((d) => Option.isSome(d) && d.value._tag === "Stdout")
+  [options.destinations.output, options.destinations.errors].some((d) =>
+    Option.isSome(d) && d.value._tag === "Stream" && d.value.stream === "stdout"
+  )
 
 /**
  * One batch: the file is uploaded as it is and the batch created (printed at once without
@@ -322,7 +324,7 @@ const several = (
       ) {
         if (Option.isNone(writer) || Option.isNone(destination)) continue
         yield* writer.value.commit
-        if (destination.value._tag !== "Stdout") {
+        if (destination.value._tag !== "Stream") {
           yield* Output.errLine(
             `Wrote ${destination.value.path} (${writer.value.bytes()} bytes, ${count} line${count === 1 ? "" : "s"}).`
           )
