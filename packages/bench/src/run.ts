@@ -26,7 +26,7 @@ import {
   writeFileSync,
   writeSync
 } from "node:fs"
-import { cpus, release, tmpdir, totalmem } from "node:os"
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as CliList from "./cliList.js"
@@ -592,10 +592,14 @@ const scenarioEmulatorAtSize = async (ctx: Context) => {
       { name: ExtraRows.uploadCase(uploadBytes), args: ["upload", uploadPath] },
       { name: ExtraRows.createCase(ctx.sizes.createLines), args: ["create", createPath] }
     ]
+    // Other work on the machine slows the upload more than anything in the emulator: the load is noted.
+    const loads: Array<number> = []
     for (let run = 1; run <= ctx.options.runs; run++) {
       for (const c of cases) {
         const emulator = await startEmulator([])
         try {
+          const load = loadavg()[0] ?? 0
+          loads.push(load)
           const idle = memoryOf(emulator.pid)
           const result = await exec(process.execPath, [probe("sdkEmulator"), c.args[0]!, emulator.baseUrl, c.args[1]!])
           const after = memoryOf(emulator.pid)
@@ -618,12 +622,17 @@ const scenarioEmulatorAtSize = async (ctx: Context) => {
               : `${report.ms.toFixed(0)} ms, emulator ${idle.rssMB.toFixed(0)} MB idle, peak ${
                 after.peakMB.toFixed(0)
               } MB`
-          }`)
+          } (load ${load.toFixed(1)})`)
         } finally {
           emulator.stop()
         }
       }
     }
+    ctx.notes.push(
+      `#8: 1-minute load average ${Math.min(...loads).toFixed(1)}–${
+        Math.max(...loads).toFixed(1)
+      } on ${cpus().length} cores at the start of the runs.`
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
