@@ -7,7 +7,7 @@
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { InputLimits } from "../src/internal/handlers/Submit.js"
 import { cli, envFor, fastDurations, inputFile, jsonLines, poll, startCli, tempDir } from "./utils.js"
@@ -107,6 +107,30 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.match(twice.stderr, /line 5: .*custom_id/)
         assert.strictEqual(notJson.stdout + twice.stdout, "")
         assert.deepStrictEqual(yield* counts, before, "nothing was uploaded or created")
+      }))
+
+    it.effect("parts that fail on the server: exit 1 with the server's reason, no output file, the batches printed", () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const input = join(dir, "unknown-model.jsonl")
+        writeFileSync(
+          input,
+          readFileSync(inputFile(dir, 4), "utf8").replaceAll("gpt-4o-mini", "no-such-model")
+        )
+        const out = join(dir, "out.jsonl")
+        const r = yield* cli(["submit", input, "-e", chat, "--wait", ...poll, "-o", out]).pipe(
+          withLimits({ maxLines: 2 })
+        )
+        assert.strictEqual(r.code, 1, r.stderr)
+        assert.match(
+          r.stderr,
+          /Batch batch_\w+ \(part \d\) failed on the server: line \d: The model `no-such-model` does not exist/
+        )
+        const printed = jsonLines(r.stdout)
+        assert.strictEqual(printed.length, 2, "both batches are printed")
+        assert.isTrue(printed.some((b) => b["status"] === "failed"))
+        assert.isFalse(existsSync(out))
+        assert.deepStrictEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [])
       }))
 
     it.effect("50,001 lines at the API's limits: two batches, 50,001 results", () =>

@@ -282,6 +282,9 @@ const several = (
       return
     }
     let missing = 0
+    // The batches are printed however the run ends (a part that failed on the server ends the
+    // library's stream, and the files are not written), so that each can be looked at on its own.
+    const printAtEnd = resultsOnStdout(options) ? Effect.void : Effect.uninterruptible(Effect.asVoid(printAll))
     yield* Effect.scoped(Effect.gen(function*() {
       const open = (destination: Option.Option<Destination>) =>
         Option.match(destination, {
@@ -330,8 +333,7 @@ const several = (
           )
         }
       }
-    }))
-    if (!resultsOnStdout(options)) yield* printAll
+    })).pipe(Effect.ensuring(printAtEnd))
     const notCompleted = Array.from(latest.values()).filter((b) => b.status !== "completed")
     if (notCompleted.length > 0 || missing > 0) {
       return yield* new CommandFailed({
