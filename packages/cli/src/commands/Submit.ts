@@ -1,7 +1,8 @@
 /**
- * `batchfx submit FILE.jsonl --endpoint E [--wait] [--output FILE]`: checks and uploads a file,
- * creates the batch, and with `--wait` (or `--output`) follows it to the end and downloads the
- * results.
+ * `batchfx submit FILE.jsonl [--endpoint E] [--wait] [--output FILE]`: checks and uploads a file,
+ * creates the batch (several, through the library's `Submit`, over 50,000 lines or 200 MB), and
+ * with `--wait` (or `--output`) follows it to the end and downloads the results. The endpoint
+ * defaults to the lines' `url` when they all agree.
  *
  * @since 0.1.0
  */
