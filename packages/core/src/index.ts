@@ -75,6 +75,13 @@ export * as Metadata from "./Metadata.js"
 export * as ParseMessage from "./ParseMessage.js"
 
 /**
+ * How many input tokens a request body holds, by the service's counting rules.
+ *
+ * @since 0.1.0
+ */
+export * as InputTokens from "./InputTokens.js"
+
+/**
  * Input lines and the checks the service applies to them.
  *
  * @since 0.1.0

@@ -1,3 +1,4 @@
+import { InputTokens } from "@batchfx/core"
 import * as TokenCount from "@batchfx/jobs/TokenCount"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
@@ -8,7 +9,7 @@ const o = (text: string) => o200k.countTokens(text)
 
 describe("TokenCount", () => {
   it("picks each model's encoding: cl100k_base for GPT-4, GPT-3.5 and the embedding models, o200k_base otherwise", () => {
-    const cases: ReadonlyArray<[string | undefined, TokenCount.Encoding]> = [
+    const cases: ReadonlyArray<[string | undefined, InputTokens.Encoding]> = [
       ["gpt-4o-mini", "o200k_base"],
       ["gpt-4o-2024-08-06", "o200k_base"],
       ["gpt-4.1", "o200k_base"],
@@ -24,7 +25,7 @@ describe("TokenCount", () => {
       ["a-model-of-tomorrow", "o200k_base"],
       [undefined, "o200k_base"]
     ]
-    for (const [model, encoding] of cases) assert.strictEqual(TokenCount.encodingOf(model), encoding, String(model))
+    for (const [model, encoding] of cases) assert.strictEqual(InputTokens.encodingOf(model), encoding, String(model))
   })
 
   it.effect("counts a chat request's messages, 3 tokens each and 3 for the reply, with image parts at 765", () =>
@@ -45,7 +46,7 @@ describe("TokenCount", () => {
         ]
       }
       assert.strictEqual(
-        TokenCount.ofBody("/v1/chat/completions", body, count),
+        InputTokens.ofBody("/v1/chat/completions", body, count),
         3 + (3 + o("You are terse.")) + (3 + o("What is in this picture?") + 765)
       )
       // special-token text is text to the API, not an error
@@ -56,11 +57,11 @@ describe("TokenCount", () => {
     Effect.gen(function*() {
       const count = yield* TokenCount.counter("o200k_base")
       assert.strictEqual(
-        TokenCount.ofBody("/v1/responses", { model: "gpt-5", instructions: "Be brief.", input: "Hello there" }, count),
+        InputTokens.ofBody("/v1/responses", { model: "gpt-5", instructions: "Be brief.", input: "Hello there" }, count),
         o("Be brief.") + o("Hello there") + 3 + 3
       )
       assert.strictEqual(
-        TokenCount.ofBody(
+        InputTokens.ofBody(
           "/v1/responses",
           { model: "gpt-5", input: [{ role: "user", content: [{ type: "input_text", text: "Hi" }] }] },
           count
@@ -68,17 +69,17 @@ describe("TokenCount", () => {
         3 + o("Hi") + 3
       )
       assert.strictEqual(
-        TokenCount.ofBody("/v1/embeddings", { model: "text-embedding-3-small", input: ["one two", "three"] }, count),
+        InputTokens.ofBody("/v1/embeddings", { model: "text-embedding-3-small", input: ["one two", "three"] }, count),
         o("one two") + o("three")
       )
-      assert.strictEqual(TokenCount.ofBody("/v1/embeddings", { model: "m", input: [[1, 2, 3], [4]] }, count), 4)
+      assert.strictEqual(InputTokens.ofBody("/v1/embeddings", { model: "m", input: [[1, 2, 3], [4]] }, count), 4)
       assert.strictEqual(
-        TokenCount.ofBody("/v1/completions", { model: "m", prompt: "Once upon" }, count),
+        InputTokens.ofBody("/v1/completions", { model: "m", prompt: "Once upon" }, count),
         o("Once upon")
       )
       // an endpoint of unknown shape: the JSON of its body without the model, above the real count
       assert.strictEqual(
-        TokenCount.ofBody("/v1/something", { model: "m", input: "x" }, count),
+        InputTokens.ofBody("/v1/something", { model: "m", input: "x" }, count),
         o(JSON.stringify({ input: "x" }))
       )
     }))

@@ -3,19 +3,18 @@
  * batches in flight (`validating`, `in_progress`, `finalizing`) when it is created, pass the limit
  * fails during validation with `token_limit_exceeded`, as the service does.
  *
- * Tokens are counted with `gpt-tokenizer` by the rules of `@batchfx/jobs`'s `TokenCount` (kept
- * equal; a jobs test checks both agree at the limit's edge over HTTP), so a client that counts
- * with it and stays under the limit never meets the failure.
+ * Tokens are counted with `gpt-tokenizer` by the rules of `@batchfx/core/InputTokens`, as
+ * `@batchfx/jobs`'s `TokenCount` counts them (a jobs test checks both agree at the limit's edge
+ * over HTTP), so a client that counts with it and stays under the limit never meets the failure.
  */
+import { InputTokens } from "@batchfx/core"
 import type * as FakeOpenAi from "../FakeOpenAi.js"
 import type { BatchErrorEncoded, StoredBatch, StoredFile } from "./store.js"
 import { statusAt } from "./store.js"
 
-type Counter = (text: string) => number
-type Encoding = "o200k_base" | "cl100k_base"
 export interface Counters {
-  readonly o200k_base: Counter
-  readonly cl100k_base: Counter
+  readonly o200k_base: InputTokens.Counter
+  readonly cl100k_base: InputTokens.Counter
 }
 
 const noSpecial = { disallowedSpecial: new Set<string>() }
@@ -33,89 +32,7 @@ export const load = (): Promise<Counters> => {
   return loading
 }
 
-const encodingOf = (model: string | undefined): Encoding => {
-  const base = model === undefined ? "" : model.startsWith("ft:") ? model.slice(3).split(":")[0]! : model
-  return /^(gpt-4(-\d|-turbo|-32k|$)|gpt-3\.5|text-embedding-|davinci-002|babbage-002)/.test(base)
-    ? "cl100k_base"
-    : "o200k_base"
-}
-
-const imageTokens = 765
-const perMessage = 3
-
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const json = (count: Counter, u: unknown): number => (u === undefined ? 0 : count(JSON.stringify(u)))
-
-const part = (count: Counter, p: unknown): number => {
-  if (typeof p === "string") return count(p)
-  if (!isRecord(p)) return json(count, p)
-  if (typeof p.text === "string" && (p.type === "text" || p.type === "input_text" || p.type === "output_text")) {
-    return count(p.text)
-  }
-  if (p.type === "image_url" || p.type === "input_image") return imageTokens
-  return json(count, p)
-}
-
-const plainInput = (count: Counter, input: unknown): number => {
-  if (typeof input === "string") return count(input)
-  if (typeof input === "number") return 1
-  if (Array.isArray(input)) return input.reduce((n: number, item: unknown) => n + plainInput(count, item), 0)
-  if (isRecord(input)) return part(count, input)
-  return json(count, input)
-}
-
-const content = (count: Counter, c: unknown): number =>
-  typeof c === "string"
-    ? count(c)
-    : Array.isArray(c)
-    ? c.reduce((n: number, p) => n + part(count, p), 0)
-    : json(count, c)
-
-const chatMessage = (count: Counter, m: unknown): number => {
-  if (!isRecord(m)) return perMessage + json(count, m)
-  return perMessage +
-    (m.content === undefined || m.content === null ? 0 : content(count, m.content)) +
-    (typeof m.name === "string" ? count(m.name) : 0) +
-    json(count, m.tool_calls) +
-    json(count, m.function_call)
-}
-
-const responseItem = (count: Counter, item: unknown): number => {
-  if (typeof item === "string") return perMessage + count(item)
-  if (isRecord(item) && "content" in item && (item.type === undefined || item.type === "message")) {
-    return perMessage + content(count, item.content)
-  }
-  return perMessage + json(count, item)
-}
-
-/** The input tokens of one request body (the rules of `@batchfx/jobs`'s `TokenCount.ofBody`). */
-export const ofBody = (endpoint: string, body: unknown, count: Counter): number => {
-  if (!isRecord(body)) return json(count, body)
-  switch (endpoint) {
-    case "/v1/chat/completions": {
-      const messages = Array.isArray(body.messages) ? body.messages : []
-      return messages.reduce((n: number, m) => n + chatMessage(count, m), perMessage) +
-        json(count, body.tools) + json(count, body.functions)
-    }
-    case "/v1/responses": {
-      const input = body.input
-      const items = typeof input === "string" ? count(input) + perMessage : Array.isArray(input)
-        ? input.reduce((n: number, item) => n + responseItem(count, item), 0)
-        : json(count, input)
-      return (typeof body.instructions === "string" ? count(body.instructions) : 0) + items + perMessage +
-        json(count, body.tools)
-    }
-    case "/v1/embeddings":
-    case "/v1/moderations":
-      return plainInput(count, body.input)
-    case "/v1/completions":
-      return plainInput(count, body.prompt)
-    default: {
-      const { model: _, ...rest } = body
-      return json(count, rest)
-    }
-  }
-}
 
 /** A file's bytes, as one array or a list of blocks. */
 const decode = (bytes: Uint8Array | ReadonlyArray<Uint8Array>): string => {
@@ -154,10 +71,10 @@ export const ofFile = (file: StoredFile, endpoint: string, counters: Counters): 
     const body = line.body
     if (model === undefined && isRecord(body) && typeof body.model === "string") model = body.model
     const url = typeof line.url === "string" ? line.url : endpoint
-    tokens += ofBody(
+    tokens += InputTokens.ofBody(
       url,
       body,
-      counters[encodingOf(isRecord(body) && typeof body.model === "string" ? body.model : model)]
+      counters[InputTokens.encodingOf(isRecord(body) && typeof body.model === "string" ? body.model : model)]
     )
   }
   const enqueued = { model, tokens }
