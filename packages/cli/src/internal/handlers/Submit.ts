@@ -146,7 +146,7 @@ export const handler = (config: Config) =>
           `and is split into several batches, which do not take --output-expires-after yet; leave it out`
       })
     }
-    return yield* several(config, { endpoint, metadata, format, wait, destinations, limits, scanned })
+    return yield* several(config, { endpoint, metadata, format, wait, destinations, limits })
   })
 
 /** The parts of `handler`'s decisions that `one` and `several` share. */
@@ -212,12 +212,13 @@ const several = (
   config: Config,
   options: Decided & {
     readonly limits: { readonly maxLines: number; readonly maxBytes: number }
-    readonly scanned: Scanned
   }
 ) =>
   Effect.gen(function*() {
     const output = yield* Output.Output
     const latest = new Map<number, Batch.Batch>()
+    // Each part's lines: its total until the server counts its requests.
+    const partLines = new Map<number, number>()
     const allCreated = yield* Deferred.make<void>()
     let parts = 0
     const totals = () => {
@@ -225,18 +226,18 @@ const several = (
       let failed = 0
       let total = 0
       let ended = 0
-      for (const batch of latest.values()) {
+      for (const [part, batch] of latest) {
         const counts = batch.request_counts ?? undefined
         done += counts?.completed ?? 0
         failed += counts?.failed ?? 0
-        total += counts?.total ?? 0
+        total += Math.max(counts?.total ?? 0, partLines.get(part) ?? 0)
         if (BatchStatus.isTerminal(batch.status)) ended++
       }
       return { done, failed, total, ended }
     }
     const progress = Effect.gen(function*() {
       const { done, ended, failed, total } = totals()
-      const text = `${parts} batches: ${ended} ended, ${done}/${total || options.scanned.lines} done, ${failed} failed`
+      const text = `${parts} batches: ${ended} ended, ${done}/${total} done, ${failed} failed`
       const stamped = Effect.map(
         Clock.currentTimeMillis,
         (now) => `${new Date(now).toISOString().slice(0, 19)}Z ${text}`
@@ -246,6 +247,7 @@ const several = (
     const onBatch = (batch: Batch.Batch, part: Submit.PartInfo) =>
       Effect.gen(function*() {
         parts = part.parts
+        partLines.set(part.part, part.lines)
         const first = !latest.has(part.part)
         latest.set(part.part, batch)
         if (first) {
