@@ -8,9 +8,13 @@
  *   outputs are compared: the same lines, byte for byte, or the run says how they differ.
  * - `batchfx --help` from the bundle (`dist/bundle/batchfx.js`, what the published package runs),
  *   from spawn to exit, beside `node -e 0`.
+ *
+ * Both run a copy of the bundle taken when the scenario starts (`pnpm bench` bundles first).
  */
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
+import { cpSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Raw, Row } from "./report.js"
 import { median } from "./report.js"
@@ -71,8 +75,12 @@ const fakeKey = "sk-fake-batchfx"
 export const run = async (ctx: Context): Promise<void> => {
   const size = ctx.smoke ? 2_000 : 100_000
   const latencyMs = 20
-  const bin = join(ctx.repoDir, "packages", "cli", "dist", "bin.js")
-  const bundle = join(ctx.repoDir, "packages", "cli", "dist", "bundle", "batchfx.js")
+  // A copy of the CLI's bundle (it needs nothing beside it), so that a rebuild by someone else
+  // during the run cannot remove it (scenario 7 does the same); `batchfx.js` is what the published
+  // package runs.
+  const copy = mkdtempSync(join(tmpdir(), "batchfx-bench-cli-"))
+  cpSync(join(ctx.repoDir, "packages", "cli", "dist", "bundle"), copy, { recursive: true })
+  const bundle = join(copy, "batchfx.js")
   const sdk = join(ctx.repoDir, "packages", "bench", "dist", "contenders", "sdkJsonl.js")
   const emulator = await ctx.startEmulator(["--seed-batches", String(size), "--latency", `${latencyMs}ms`])
   const push = (name: string, contender: string, run: number, result: Piped, extra: Partial<RunRecord> = {}) => {
@@ -103,7 +111,7 @@ export const run = async (ctx: Context): Promise<void> => {
       // Alternated, so that a slow minute on a shared machine hurts both alike.
       const commands = [
         ["sdk", [sdk, emulator.baseUrl, fakeKey]],
-        ["batchfx", [bin, "list", "--format", "jsonl"]]
+        ["batchfx", [bundle, "list", "--format", "jsonl"]]
       ] as const
       for (const [contender, args] of run % 2 === 1 ? commands : [...commands].reverse()) {
         const result = await runPiped(args, env)
@@ -117,13 +125,14 @@ export const run = async (ctx: Context): Promise<void> => {
         ? `#${scenario}: batchfx and the SDK script wrote the same bytes (${fromBatchfx ?? "no run"}).`
         : `#${scenario}: the outputs differ: SDK ${fromSdk ?? "no run"}, batchfx ${fromBatchfx ?? "no run"}.`
     )
+    const runs = Math.max(ctx.runs, ctx.smoke ? 1 : 7)
+    for (let run = 1; run <= runs; run++) {
+      push("node -e 0", "node", run, await runPiped(["-e", "0"], process.env))
+      push(helpCase, "batchfx", run, await runPiped([bundle, "--help"], process.env))
+    }
   } finally {
     emulator.stop()
-  }
-  const runs = Math.max(ctx.runs, ctx.smoke ? 1 : 7)
-  for (let run = 1; run <= runs; run++) {
-    push("node -e 0", "node", run, await runPiped(["-e", "0"], process.env))
-    push(helpCase, "batchfx", run, await runPiped([bundle, "--help"], process.env))
+    rmSync(copy, { recursive: true, force: true })
   }
 }
 
