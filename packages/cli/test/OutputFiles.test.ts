@@ -86,9 +86,13 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         symlinkSync(input, join(dir, "alias.jsonl"))
         const before = yield* requests
         for (const output of [input, join(dir, "alias.jsonl")]) {
-          const r = yield* cli(["submit", input, "-e", chat, "--force", "--output", output])
-          assert.strictEqual(r.code, 2, r.stderr)
-          assert.include(r.stderr, `is the input ${input}; write the results to another file`)
+          for (const force of [["--force"], []]) {
+            // without --force too: the sentence never suggests --force for an input
+            const r = yield* cli(["submit", input, "-e", chat, ...force, "--output", output])
+            assert.strictEqual(r.code, 2, r.stderr)
+            assert.include(r.stderr, `is the input ${input}; write the results to another file`)
+            assert.notInclude(r.stderr, "pass --force")
+          }
         }
         const errors = yield* cli(["submit", input, "-e", chat, "--force", "--errors", input])
         assert.strictEqual(errors.code, 2, errors.stderr)

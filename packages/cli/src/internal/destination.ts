@@ -161,7 +161,14 @@ export const plan = (
         destination = { _tag: "Stream", option, stream }
       } else {
         const { info, real } = yield* inspect(path, option)
-        id = Option.some(identity(real, info))
+        const own = identity(real, info)
+        id = Option.some(own)
+        // Before the existence check, whose sentence would invite --force onto an input.
+        for (const input of inputs) {
+          if (sameFile(own, input.identity)) {
+            return yield* usage(`${option} ${path} is the input ${input.path}; write the results to another file`)
+          }
+        }
         const type = Option.map(info, (i) => i.type)
         if (Option.contains(type, "Directory")) return yield* usage(`${option} ${path} is a directory`)
         if (processHandles.test(paths.resolve(path)) || (Option.isSome(type) && type.value !== "File")) {
@@ -182,11 +189,6 @@ export const plan = (
             real,
             existing: Option.map(info, (i) => ({ mode: i.mode & 0o7777 }))
           }
-        }
-      }
-      for (const input of inputs) {
-        if (Option.isSome(id) && sameFile(id.value, input.identity)) {
-          return yield* usage(`${option} ${path} is the input ${input.path}; write the results to another file`)
         }
       }
       for (const earlier of planned) {
