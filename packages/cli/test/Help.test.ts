@@ -78,6 +78,15 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
           none.stderr,
           "a command is required: list, get, create, cancel, wait, results, submit, jobs, fake-server or demo."
         )
+        // `batchfx help [command...]` is the same help
+        assert.strictEqual(
+          (yield* runCli(["help", "jobs", "list"])).stdout,
+          (yield* runCli(["jobs", "list", "-h"])).stdout
+        )
+        assert.strictEqual((yield* runCli(["help"])).stdout, (yield* runCli(["--help"])).stdout)
+        const unknown = yield* runCli(["help", "lsit"])
+        assert.strictEqual(unknown.code, 2)
+        assert.include(unknown.stderr, "unknown command 'lsit'. Did you mean 'list'?")
         const wide = yield* runCli(["list", "--help"], { stdoutIsTTY: true, columns: 60 })
         for (const line of wide.stdout.trimEnd().split("\n")) assert.isAtMost(line.length, 60, line)
       }))

@@ -156,6 +156,22 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
       out.push(name, ...(value === undefined ? [] : [value]))
       continue
     }
+    // `batchfx help [command...]`, as git and kubectl read it: the help of that command.
+    if (spec === root && token === "help" && !root.subcommands.some((c) => c.name === "help")) {
+      let target = root
+      for (const name of argv.slice(i + 1).filter((a) => !a.startsWith("-"))) {
+        const child = target.subcommands.find((c) => c.name === name)
+        if (child === undefined) {
+          return {
+            _tag: "Usage",
+            message: `unknown command '${name}'.${didYouMean(name, target.subcommands.map((c) => c.name))}`,
+            command: target
+          }
+        }
+        target = child
+      }
+      return { _tag: "Help", command: target }
+    }
     if (spec.subcommands.length > 0 && positionals === 0) {
       const child = spec.subcommands.find((c) => c.name === token)
       if (child !== undefined) {
