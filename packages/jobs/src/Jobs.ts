@@ -19,7 +19,10 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -625,9 +628,22 @@ export const layerWorker = (
     Layer.provideMerge(SingleRunner.layer({
       runnerStorage: "sql",
       shardingConfig: { ...singleRunnerSharding, ...options.sharding }
-    }))
+    })),
+    Layer.locallyWith(FiberRef.currentLoggers, HashSet.map(withoutRestartWarning))
   )
 }
+
+/**
+ * The cluster's “No healthy runners available”: logged once by every worker started on a store
+ * whose last runner stopped (the store marks that runner unhealthy, and the cluster then marks
+ * the new one healthy itself). Expected on every restart, so the worker's loggers leave it out;
+ * the cluster's other messages pass.
+ */
+const isRestartWarning = (message: unknown): boolean =>
+  (Array.isArray(message) ? message[0] : message) === "No healthy runners available"
+
+const withoutRestartWarning = <O>(logger: Logger.Logger<unknown, O>): Logger.Logger<unknown, O | undefined> =>
+  Logger.make((options) => isRestartWarning(options.message) ? undefined : logger.log(options))
 
 /**
  * Everything but the worker, from options: the store at `options.store` and the client.

@@ -10,8 +10,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -100,9 +98,7 @@ const durableJob = (
     return yield* Effect.gen(function*() {
       const jobId = yield* Jobs.submitPath(input, { endpoint: "/v1/chat/completions", name: "demo" })
       yield* Output.outLine(`   stored job ${jobId} (${questions.length} requests) in ${path.join(dir, "jobs.db")}`)
-      // the cluster warns while a stopped runner is still registered: expected here, not news
-      const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
-      const first = yield* Effect.fork(quiet(Jobs.run(worker)))
+      const first = yield* Effect.fork(Jobs.run(worker))
       const running = yield* Jobs.status(jobId).pipe(
         Effect.repeat(
           Schedule.spaced("100 millis").pipe(
@@ -117,7 +113,7 @@ const durableJob = (
       yield* Output.outLine(`   a worker uploaded the input, created ${batchId} and was stopped while it ran`)
       yield* Output.outLine(`   the job is ${(yield* Jobs.status(jobId)).job.status}; a new worker picks it up`)
       const started = yield* Clock.currentTimeMillis
-      const job = yield* Jobs.runUntilDone(jobId, worker).pipe(quiet, Effect.timeout("30 seconds"))
+      const job = yield* Jobs.runUntilDone(jobId, worker).pipe(Effect.timeout("30 seconds"))
       const report = yield* Jobs.status(jobId)
       const outcomes = yield* Stream.runFold(
         Jobs.results(jobId),
