@@ -132,6 +132,8 @@ export const idProblem: (id: string, kind: "batch" | "file") => string | undefin
 export interface ListOptions extends ClientConfig.CallOptions {
   /** Pages fetched ahead of the consumer; default the client's (1). 0 fetches only on demand. */
   readonly lookAhead?: number | undefined
+  /** The last page to fetch: a listing that needs `n` pages asks for no page after them. */
+  readonly maxPages?: number | undefined
 }
 
 /**
@@ -273,6 +275,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
     Stream.unwrapScoped(Effect.gen(function*() {
       const span = yield* Effect.makeSpanScoped("BatchClient.listPages")
       const valid = yield* validate(BatchPage.ListBatchesParams, params, "list")
+      const maxPages = options.maxPages ?? Infinity
       const initial: PageState = {
         after: Option.fromNullable(valid.after),
         used: valid.after === undefined ? HashSet.empty() : HashSet.make(valid.after),
@@ -285,7 +288,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
           fetchPage(state.after, valid.limit, options, span),
           ([page, requestId]) => {
             const last = page.data.length === 0 ? undefined : page.data[page.data.length - 1]
-            if (last === undefined || page.has_more === false) {
+            if (last === undefined || page.has_more === false || state.page >= maxPages) {
               return Effect.succeed([page, Option.none()] as const)
             }
             if (HashSet.has(state.used, last.id)) {

@@ -118,6 +118,17 @@ describe("BatchClient.list over HTTP", () => {
       assert.deepStrictEqual(Chunk.toReadonlyArray(pages).map((p) => p.data.length), [10, 10, 5])
     }).pipe(Effect.provide(wire())), 30_000)
 
+  it.live("maxPages ends the listing after that page, with no request ahead of it", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const client = yield* BatchClient.BatchClient
+      yield* fake.seedBatches(25)
+      yield* fake.resetCounters
+      const first = yield* ids(client.list({ limit: 4 }, { maxPages: 2, lookAhead: 2 }))
+      assert.strictEqual(first.length, 8)
+      assert.strictEqual(yield* fake.requestCount("GET /v1/batches"), 2)
+    }).pipe(Effect.provide(wire())), 30_000)
+
   for (const [seed, limit] of [[42, 100], [7, 37], [2026, 100]] as const) {
     it.live(
       `exactly once: 5,000 batches through 20% faults (500s, resets, truncated bodies), seed ${seed}, limit ${limit}`,

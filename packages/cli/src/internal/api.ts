@@ -24,7 +24,10 @@ export type Outcome =
 export interface Service {
   /** Calls at once for bulk operations. */
   readonly concurrency: number
-  readonly list: (params: BatchClient.ListParams) => Stream.Stream<Batch.Batch, BatchClientError>
+  readonly list: (
+    params: BatchClient.ListParams,
+    options?: { readonly maxPages?: number | undefined }
+  ) => Stream.Stream<Batch.Batch, BatchClientError>
   readonly retrieve: (id: string) => Effect.Effect<Batch.Batch, BatchClientError>
   readonly create: (params: BatchClient.CreateParams) => Effect.Effect<Batch.Batch, BatchClientError>
   readonly cancel: (id: string) => Effect.Effect<Batch.Batch, BatchClientError>

@@ -73,8 +73,7 @@ export const make = (
 
     return {
       concurrency,
-      list: (params) =>
-        client.list(params),
+      list: (params, options) => client.list(params, options),
       retrieve: (id) => client.retrieve(id),
       create: (params) => client.create(params),
       cancel: (id) => client.cancel(id),

@@ -35,10 +35,12 @@ export const handler = (config: Config) =>
           onSome: (max) => filtered ? largestPage : Math.min(max, largestPage)
         })
     )
+    // Unfiltered, --max says how many pages hold the answer: none is asked for after them.
+    const maxPages = filtered ? undefined : Option.getOrUndefined(Option.map(config.max, (max) => Math.ceil(max / limit)))
     let batches = api.list({
       limit,
       ...Option.match(config.after, { onNone: () => ({}), onSome: (after) => ({ after }) })
-    })
+    }, { maxPages })
     if (Option.isSome(config.since)) {
       // The list is newest first: the first older batch ends it, and no page after it is asked for.
       const since = sinceSeconds(config.since.value, yield* Clock.currentTimeMillis)
