@@ -28,7 +28,7 @@ import * as Submit from "./commands/Submit.js"
 import * as Wait from "./commands/Wait.js"
 import * as Argv from "./internal/argv.js"
 import * as Completion from "./internal/completion.js"
-import { ExitCode } from "./internal/exitCode.js"
+import { codeOf, ExitCode } from "./internal/exitCode.js"
 import * as Help from "./internal/help.js"
 import * as Output from "./internal/output.js"
 import { root, verbose } from "./internal/root.js"
@@ -122,7 +122,7 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never
         default:
           if (message !== "") yield* Output.errLine(`batchfx: ${message}`)
           yield* trace
-          return ExitCode.failure
+          return codeOf(error) ?? ExitCode.failure
       }
     }
     yield* Output.errLine(`batchfx: ${Output.escapeControl(String(error))}`)

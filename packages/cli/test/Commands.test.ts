@@ -203,11 +203,11 @@ layer(Fake, { excludeTestServices: true, timeout: "60 seconds" })("batchfx again
       assert.match(r.stderr, new RegExp(`Batch ${id} ended failed: .*file-missing`))
     }))
 
-  it.effect("wait --timeout gives up with exit 1 while the batch keeps running", () =>
+  it.effect("wait --timeout gives up with exit 3 while the batch keeps running", () =>
     Effect.gen(function*() {
       const id = yield* createValidating()
       const r = yield* cli(["wait", id, ...poll, "--timeout", "50ms"])
-      assert.strictEqual(r.code, 1)
+      assert.strictEqual(r.code, 3)
       assert.include(r.stderr, `Batch ${id} is still validating after 50ms`)
       const results = yield* cli(["results", id])
       assert.strictEqual(results.code, 1)

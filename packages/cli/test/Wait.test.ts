@@ -99,7 +99,8 @@ it.effect("wait --timeout gives up at the timeout, not before, naming the last s
     assert.strictEqual(codeOf(error), ExitCode.timedOut)
     assert.strictEqual(ExitCode.timedOut, 3)
     const before = io.stderr.text()
-    yield* Cli.report(exit.cause).pipe(Effect.provideService(Output.Output, io.service))
+    const code = yield* Cli.report(exit.cause).pipe(Effect.provideService(Output.Output, io.service))
+    assert.strictEqual(code, ExitCode.timedOut)
     assert.strictEqual(
       io.stderr.text().slice(before.length),
       "batchfx: Batch batch_t is still validating after 30s; stopped waiting (it keeps running).\n"
