@@ -172,22 +172,6 @@ export interface ReadFileOptions<A, I> extends ReadOptions<A, I> {
   readonly expectedLines?: number | undefined
 }
 
-type Decoded<A> = { readonly _tag: "Right"; readonly right: A } | { readonly _tag: "Left"; readonly left: string }
-
-/** Decodes one line, synchronously: a file of any length costs no effect per line. */
-const decodeRaw = (text: string): Decoded<ResultLine.BatchResultLine> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (cause) {
-    return { _tag: "Left", left: `not valid JSON (${(cause as Error).message})` }
-  }
-  const decoded = ResultLine.decodeBatchResultLine(json)
-  return decoded._tag === "Right"
-    ? { _tag: "Right", right: decoded.right }
-    : { _tag: "Left", left: ParseMessage.format(decoded.left) }
-}
-
 const errorDetail = (body: unknown): { readonly code: string | undefined; readonly message: string | undefined } => {
   if (typeof body !== "object" || body === null || !("error" in body)) return { code: undefined, message: undefined }
   const error = (body as { readonly error: unknown }).error
@@ -199,26 +183,31 @@ const errorDetail = (body: unknown): { readonly code: string | undefined; readon
   }
 }
 
-const toResult = <A>(
-  line: ResultLine.BatchResultLine,
+const decodeText = <A>(
+  text: string,
   position: Position,
   decodeBody: ((u: unknown) => Either.Either<A, ParseResult.ParseError>) | undefined
 ): Result<A> | ResultDecodeError => {
+  const invalid = (reason: string, customId?: string) =>
+    new ResultDecodeError({ fileId: position.fileId, file: position.file, line: position.line, customId, reason })
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    return invalid(`not valid JSON (${(cause as Error).message})`)
+  }
+  const decoded = ResultLine.decodeBatchResultLine(json)
+  if (decoded._tag === "Left") return invalid(ParseMessage.format(decoded.left))
+  const line = decoded.right
   const response = line.response ?? undefined
   if (ResultLine.isSuccess(line) && response !== undefined) {
     let body = response.body as A
     if (decodeBody !== undefined) {
-      const decoded = decodeBody(response.body)
-      if (decoded._tag === "Left") {
-        return new ResultDecodeError({
-          fileId: position.fileId,
-          file: position.file,
-          line: position.line,
-          customId: line.custom_id,
-          reason: `response.body: ${ParseMessage.format(decoded.left)}`
-        })
+      const decodedBody = decodeBody(response.body)
+      if (decodedBody._tag === "Left") {
+        return invalid(`response.body: ${ParseMessage.format(decodedBody.left)}`, line.custom_id)
       }
-      body = decoded.right
+      body = decodedBody.right
     }
     // Written out rather than spread from a shared base: this runs once per line.
     return {
@@ -250,6 +239,33 @@ const toResult = <A>(
 }
 
 /**
+ * One line of an output or error file (its text, without the newline) read as `readFile` reads
+ * it: `Succeeded` or `Failed`, or a `ResultDecodeError` naming the file and line when it is not a
+ * result line (or its body does not match `options.body`). For result lines kept elsewhere, say in
+ * a database, and read back later. The error is returned, not thrown or failed with, so that a
+ * caller reading many lines pays no effect per line.
+ *
+ * @example
+ * ```ts
+ * import { Results } from "@batchfx/client"
+ *
+ * const text = '{"id":"batch_req_1","custom_id":"q-1","response":{"status_code":200,"request_id":"req_1","body":{}},"error":null}'
+ * const result = Results.fromText(text, { file: "output", fileId: "file-abc", line: 1, end: text.length + 1 })
+ * if (result instanceof Results.ResultDecodeError) console.error(result.message)
+ * else console.log(result._tag, result.customId) // Succeeded q-1
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromText = <A = unknown, I = unknown>(
+  text: string,
+  position: Position,
+  options: { readonly body?: Schema.Schema<A, I> | undefined } = {}
+): Result<A> | ResultDecodeError =>
+  decodeText(text, position, options.body === undefined ? undefined : Schema.decodeUnknownEither(options.body))
+
+/**
  * The results in one result file, decoded one line at a time.
  *
  * @since 0.1.0
@@ -276,14 +292,8 @@ export const readFile = <A = unknown, I = unknown>(
         out: Array<Result<A>>
       ): ResultDecodeError | undefined => {
         for (const raw of raws) {
-          const decoded = decodeRaw(raw.text)
-          if (decoded._tag === "Left") {
-            return new ResultDecodeError({ fileId, file, line: raw.line, reason: decoded.left })
-          }
-          const result = toResult(decoded.right, { file, fileId, line: raw.line, end: raw.end }, decodeBody)
-          if (result instanceof ResultDecodeError) {
-            return result
-          }
+          const result = decodeText(raw.text, { file, fileId, line: raw.line, end: raw.end }, decodeBody)
+          if (result instanceof ResultDecodeError) return result
           out.push(result)
         }
         return undefined

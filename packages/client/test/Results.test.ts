@@ -2,7 +2,7 @@ import { BatchClient } from "@batchfx/client"
 import * as Files from "@batchfx/client/Files"
 import * as Results from "@batchfx/client/Results"
 import * as Watch from "@batchfx/client/Watch"
-import type { RequestLine } from "@batchfx/core"
+import { Jsonl, type RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault, Responder } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Schedule, Schema, Stream, TestClock } from "effect"
@@ -157,17 +157,18 @@ describe("Results over HTTP", () => {
     }).pipe(Effect.provide(overHttp({ failLine: failEvery7th }))))
 })
 
-describe("Results under TestClock", () => {
-  const drive = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    Effect.gen(function*() {
-      const fiber = yield* Effect.fork(effect)
-      for (let i = 0; i < 300; i++) {
-        if ((yield* Fiber.poll(fiber))._tag === "Some") break
-        yield* TestClock.adjust("1 minute")
-      }
-      return yield* Fiber.join(fiber)
-    })
+/** Runs `effect` in a fiber while the TestClock moves forward a minute at a time. */
+const drive = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    for (let i = 0; i < 300; i++) {
+      if ((yield* Fiber.poll(fiber))._tag === "Some") break
+      yield* TestClock.adjust("1 minute")
+    }
+    return yield* Fiber.join(fiber)
+  })
 
+describe("Results under TestClock", () => {
   it.effect("a batch that is not terminal has no results yet", () =>
     Effect.gen(function*() {
       const file = yield* Files.upload(requests(3), { endpoint })
@@ -212,4 +213,56 @@ describe("Results under TestClock", () => {
       assert.isTrue(done.length > 0 && done.length < 10, `${done.length} done`)
       assert.strictEqual(done.length + cancelled.length, 10)
     }).pipe(Effect.provide(inMem({ durations: { inProgress: "100 minutes" } }))))
+})
+
+describe("Results.fromText", () => {
+  it.effect("a stored line reads as the stream read it, successes and failures alike", () =>
+    Effect.gen(function*() {
+      const lines = requests(30)
+      const file = yield* Files.upload(lines, { endpoint })
+      const created = yield* BatchClient.create({ input_file_id: file.id, endpoint, completion_window: "24h" })
+      const batch = yield* drive(Watch.awaitTerminal(created.id))
+      const streamed = yield* collect(Results.stream(batch, { body: ChatBody }))
+      // the same lines, as a store would keep them: text, file and place
+      const stored: Array<Results.Result<typeof ChatBody.Type> | Results.ResultDecodeError> = []
+      for (const [kind, id] of [["output", batch.output_file_id], ["error", batch.error_file_id]] as const) {
+        if (typeof id !== "string") continue
+        const splitter = Jsonl.makeLineSplitter()
+        const raws = [
+          ...(yield* collect(Files.content(id))).flatMap((chunk) => splitter.push(chunk)),
+          ...splitter.flush()
+        ]
+        for (const raw of raws) {
+          stored.push(
+            Results.fromText(raw.text, { file: kind, fileId: id, line: raw.line, end: raw.end }, { body: ChatBody })
+          )
+        }
+      }
+      assert.strictEqual(streamed.length, 30)
+      assert.isTrue(streamed.some((r) => r._tag === "Failed") && streamed.some((r) => r._tag === "Succeeded"))
+      assert.deepStrictEqual(stored, [...streamed])
+    }).pipe(Effect.provide(inMem({ failLine: failEvery7th }))))
+
+  it("a line that is not a result line, or whose body does not match, is a ResultDecodeError naming its place", () => {
+    const position = { file: "output", fileId: "file-abc", line: 7, end: 900 } as const
+    const notJson = Results.fromText("{\"id\":", position)
+    assert.instanceOf(notJson, Results.ResultDecodeError)
+    assert.match(
+      (notJson as Results.ResultDecodeError).message,
+      /^Line 7 of the output file file-abc could not be read: not valid JSON/
+    )
+    const notResult = Results.fromText(JSON.stringify({ custom_id: "q-1" }), position)
+    assert.instanceOf(notResult, Results.ResultDecodeError)
+    const line = JSON.stringify({
+      id: "batch_req_1",
+      custom_id: "q-1",
+      response: { status_code: 200, request_id: "req_1", body: { model: 3 } },
+      error: null
+    })
+    assert.strictEqual((Results.fromText(line, position) as Results.Result<unknown>)._tag, "Succeeded")
+    const mismatch = Results.fromText(line, position, { body: ChatBody })
+    assert.instanceOf(mismatch, Results.ResultDecodeError)
+    assert.strictEqual((mismatch as Results.ResultDecodeError).customId, "q-1")
+    assert.match((mismatch as Results.ResultDecodeError).reason, /^response\.body: /)
+  })
 })

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { BatchClient, ClientConfig, Files, Results } from "@batchfx/client"
+import * as Outcome from "@batchfx/client/Results"
 import { type Batch, Jsonl, RequestLine } from "@batchfx/core"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
@@ -27,7 +28,6 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as BusyRetry from "./internal/busyRetry.js"
-import * as Outcome from "./internal/outcome.js"
 import * as Steps from "./internal/steps.js"
 import * as StoreUrl from "./internal/storeUrl.js"
 import { type JobNotFound, StoreError } from "./JobsError.js"
