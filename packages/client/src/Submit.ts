@@ -253,40 +253,38 @@ export type SubmitError =
   | CreateFailed
 
 /**
- * One batch of a submission, as reported to `onBatch`.
+ * A part of an input as `planParts` cuts it: its number (1-based), the number of its first line in
+ * the input (1-based), its lines and their bytes.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PartInfo {
-  /** 1-based. */
-  readonly part: number
-  readonly parts: number
-  /** The number of the input's first line in this part (1-based). */
-  readonly firstLine: number
-  readonly lines: number
-  readonly bytes: number
-}
+export interface PlannedPart extends InternalInput.PlannedPart {}
 
 /**
- * A part of an input as `planParts` cuts it.
+ * One batch of a submission, as reported to `onBatch`: its part, and how many parts there are.
  *
  * @since 0.1.0
  * @category models
  */
-export interface PlannedPart {
-  /** 1-based. */
-  readonly part: number
-  /** The number of the input's first line in this part (1-based). */
-  readonly firstLine: number
-  readonly lines: number
-  readonly bytes: number
+export interface PartInfo extends PlannedPart {
+  readonly parts: number
 }
 
 /**
  * How `submit` cuts an input into batches, from the size of each encoded line (with its newline):
  * a part takes lines in order until the next one would go over `maxLines` or `maxBytes`. For a
- * caller that keeps the lines elsewhere (the durable jobs keep them in their store).
+ * caller that keeps the lines elsewhere (the durable jobs keep them in their store). A line over
+ * `maxBytes` on its own gets a part of its own, which the server would refuse: check lines first
+ * (`submit` and `Files.upload` fail with `InputError`, code `line_too_large`).
+ *
+ * @example
+ * ```ts
+ * import { Submit } from "@batchfx/client"
+ *
+ * Submit.planParts([10, 10, 10], { maxLines: 2, maxBytes: 1000 })
+ * // [{ part: 1, firstLine: 1, lines: 2, bytes: 20 }, { part: 2, firstLine: 3, lines: 1, bytes: 10 }]
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -295,23 +293,14 @@ export const planParts = (
   lineBytes: Iterable<number>,
   limits: { readonly maxLines: number; readonly maxBytes: number }
 ): ReadonlyArray<PlannedPart> => {
+  const planner = InternalInput.makePartPlanner(limits)
   const parts: Array<PlannedPart> = []
-  let first = 1
-  let lines = 0
-  let bytes = 0
-  let n = 0
   for (const size of lineBytes) {
-    n++
-    if (lines > 0 && (lines + 1 > limits.maxLines || bytes + size > limits.maxBytes)) {
-      parts.push({ part: parts.length + 1, firstLine: first, lines, bytes })
-      first = n
-      lines = 0
-      bytes = 0
-    }
-    lines++
-    bytes += size
+    const closed = planner.push(size)
+    if (closed !== undefined) parts.push(closed)
   }
-  if (lines > 0) parts.push({ part: parts.length + 1, firstLine: first, lines, bytes })
+  const last = planner.finish()
+  if (last !== undefined) parts.push(last)
   return parts
 }
 

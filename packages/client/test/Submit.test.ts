@@ -153,6 +153,49 @@ describe("Submit", () => {
       assert.strictEqual(yield* count("POST /v1/batches"), parts)
     }).pipe(Effect.provide(env())))
 
+  it.effect("multi-byte text is counted in UTF-8 bytes, and the batches are the parts planParts plans", () =>
+    Effect.gen(function*() {
+      // 2-, 3- and 4-byte characters: each line is far longer in bytes than in UTF-16 units
+      const lines = Array.from({ length: 40 }, (_, i) => ({
+        ...chatLine(i + 1, "utf8"),
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `é€😀 ${"ü漢🎉".repeat(i % 7 + 5)}` }] }
+      }))
+      const encoder = new TextEncoder()
+      const sizes = lines.map((l) => encoder.encode(JSON.stringify(l) + "\n").length)
+      const units = lines.map((l) => JSON.stringify(l).length + 1)
+      const maxBytes = 2_000
+      // counted in UTF-16 units the input would fit in fewer parts than in bytes
+      const planned = Submit.planParts(sizes, { maxLines: 50_000, maxBytes })
+      assert.isBelow(Submit.planParts(units, { maxLines: 50_000, maxBytes }).length, planned.length)
+      const seen = new Map<number, Submit.PartInfo>()
+      const outcomes = yield* drive(
+        Submit.submitAll(lines, {
+          endpoint: chat,
+          limits: { maxBytes },
+          onBatch: (_, part) => Effect.sync(() => seen.set(part.part, part))
+        })
+      )
+      assert.strictEqual(outcomes.filter(Results.isSucceeded).length, 40)
+      assert.deepStrictEqual(
+        [...seen.values()].sort((a, b) => a.part - b.part).map(({ parts: _, ...p }) => p),
+        [...planned]
+      )
+      assert.strictEqual(yield* count("POST /v1/batches"), planned.length)
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a line alone over the byte limit fails with InputError naming it, and nothing is uploaded", () =>
+    Effect.gen(function*() {
+      const lines = [chatLine(1), { ...chatLine(2), body: { model: "gpt-4o-mini", input: "x".repeat(3_000) } }]
+      const error = yield* Effect.flip(
+        Submit.submitAll(lines, { endpoint: chat, limits: { maxBytes: 2_000 } })
+      )
+      assert.strictEqual(error._tag, "InputError")
+      if (error._tag !== "InputError") return
+      assert.deepStrictEqual(error.problems.map((p) => [p.line, p.code]), [[2, "line_too_large"]])
+      assert.match(error.message, /line 2: This line takes \d+ bytes, more than the 2000 bytes of a whole batch input/i)
+      assert.strictEqual(yield* count(), 0)
+    }).pipe(Effect.provide(env())))
+
   it.effect("an expired batch yields its partial results plus batch_expired outcomes", () =>
     Effect.gen(function*() {
       const outcomes = yield* drive(Submit.submitAll(chatLines(20), { endpoint: chat }), "1 minute", 300)

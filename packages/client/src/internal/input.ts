@@ -41,6 +41,46 @@ export interface CollectOptions {
   readonly keepBytes?: boolean
 }
 
+/** A part as the planner cuts it: where it starts and what it holds. */
+export interface PlannedPart {
+  /** 1-based. */
+  readonly part: number
+  /** The 1-based number (in the whole input) of the part's first line. */
+  readonly firstLine: number
+  readonly lines: number
+  readonly bytes: number
+}
+
+/**
+ * The one rule that cuts an input into batches, fed one line's encoded size at a time: a part takes
+ * lines in order until the next one would go over `maxLines` or `maxBytes`. A line over `maxBytes`
+ * on its own gets a part of its own (callers refuse such a line before uploading).
+ */
+export const makePartPlanner = (limits: { readonly maxLines: number; readonly maxBytes: number }) => {
+  let parts = 0
+  let first = 1
+  let lines = 0
+  let bytes = 0
+  const close = (): PlannedPart => {
+    const part = { part: ++parts, firstLine: first, lines, bytes }
+    first += lines
+    lines = 0
+    bytes = 0
+    return part
+  }
+  return {
+    /** Adds the next line; returns the part it closes when the line starts a new one. */
+    push: (size: number): PlannedPart | undefined => {
+      const closed = lines > 0 && (lines + 1 > limits.maxLines || bytes + size > limits.maxBytes) ? close() : undefined
+      lines++
+      bytes += size
+      return closed
+    },
+    /** The last part, if any line is in it. */
+    finish: (): PlannedPart | undefined => (lines > 0 ? close() : undefined)
+  }
+}
+
 class PartBuilder {
   readonly chunks: Array<Uint8Array> = []
   buffer = new Uint8Array(bufferSize)
@@ -98,6 +138,9 @@ export const collect = <L extends RequestLine.BatchRequestLine, E, R>(
     const parts: Array<Part> = []
     const problems: Array<RequestLine.LineProblem> = []
     let problemCount = 0
+    const planner = makePartPlanner(
+      options.split ? options : { maxLines: Number.POSITIVE_INFINITY, maxBytes: Number.POSITIVE_INFINITY }
+    )
     let current = new PartBuilder(1, options.keepBytes ?? true)
     let total = 0
     let bytes = 0
@@ -130,10 +173,7 @@ export const collect = <L extends RequestLine.BatchRequestLine, E, R>(
         return
       }
       onLine?.(line)
-      if (
-        options.split && current.lines > 0 &&
-        (current.lines + 1 > options.maxLines || current.bytes + encoded.length > options.maxBytes)
-      ) {
+      if (planner.push(encoded.length) !== undefined) {
         parts.push(current.done())
         current = new PartBuilder(total, options.keepBytes ?? true)
       }
