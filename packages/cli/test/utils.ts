@@ -116,6 +116,8 @@ export const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 export interface BinaryOptions {
   /** Extra environment (merged over a clean one: PATH and HOME only). */
   readonly env?: Record<string, string | undefined>
+  /** What the process reads on stdin, then the end of it (default: stdin ends at once). */
+  readonly input?: string | undefined
 }
 
 /** The environment of a spawned binary: PATH and HOME, then `env`. */
@@ -125,7 +127,7 @@ export const processEnv = (env: Record<string, string | undefined> = {}): Record
   ...env
 })
 
-/** Runs `node script ...args` in a pipe (stdin closed) and waits for it to end. */
+/** Runs `node script ...args` in a pipe (stdin carrying `input`, then closed) and waits for it to end. */
 export const runScript = (
   script: string,
   args: ReadonlyArray<string>,
@@ -141,7 +143,9 @@ export const runScript = (
     child.stdout.setEncoding("utf8").on("data", (d: string) => void (stdout += d))
     child.stderr.setEncoding("utf8").on("data", (d: string) => void (stderr += d))
     child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    child.stdin.end()
+    // A child that exits before reading all of it closes the pipe: not this helper's failure.
+    child.stdin.on("error", () => {})
+    child.stdin.end(options.input)
     return Effect.sync(() => void child.kill("SIGKILL"))
   })
 

@@ -1,8 +1,8 @@
 /**
- * `batchfx submit FILE.jsonl [--endpoint E] [--wait] [--output FILE]`: checks and uploads a file,
- * creates the batch (several, through the library's `Submit`, over 50,000 lines or 200 MB), and
- * with `--wait` (or `--output`) follows it to the end and downloads the results. The endpoint
- * defaults to the lines' `url` when they all agree.
+ * `batchfx submit FILE.jsonl [--endpoint E] [--wait] [--output FILE]`: checks and uploads a file (`-`
+ * reads stdin), creates the batch (several, through the library's `Submit`, over 50,000 lines or
+ * 200 MB), and with `--wait` (or `--output`) follows it to the end and downloads the results. The
+ * endpoint defaults to the lines' `url` when they all agree.
  *
  * @since 0.1.0
  */
@@ -36,8 +36,11 @@ const options = {
   errors,
   force,
   format: Opts.format,
-  file: Args.file({ name: "FILE.jsonl", exists: "yes" }).pipe(
-    Args.withDescription("The requests, one JSON object per line, each with custom_id, method POST, url and body.")
+  // `exists: "either"`: `-` (stdin) names no file; the handler checks that any other exists.
+  file: Args.file({ name: "FILE.jsonl", exists: "either" }).pipe(
+    Args.withDescription(
+      "The requests, one JSON object per line, each with custom_id, method POST, url and body; - reads stdin."
+    )
   )
 }
 
@@ -64,7 +67,8 @@ export const command = Command.make("submit", options, lazy(() => import("../int
     ],
     examples: [
       ["batchfx submit requests.jsonl", "Start a batch and print it"],
-      ["batchfx submit requests.jsonl --wait -o results.jsonl", "Run it to the end and download the results"]
+      ["batchfx submit requests.jsonl --wait -o results.jsonl", "Run it to the end and download the results"],
+      ["./make-requests | batchfx submit - -e /v1/embeddings", "Submit the lines read from stdin"]
     ]
   }),
   withApi

@@ -2,8 +2,11 @@
  * The command line read before `@effect/cli` parses it: which command it names, whether it asks
  * for help, completions or the wizard, and the checks that give one clear sentence (with a "did
  * you mean") for an unknown command or option. What it hands to the parser is normalized:
- * `--opt=value` split in two, `--log-level` taken out (applied by `Cli.run`), and the options given
- * between a command and its subcommand (`jobs --verbose list`) moved after the subcommand.
+ * `--opt=value` split in two, `--log-level` taken out (applied by `Cli.run`), the options given
+ * between a command and its subcommand (`jobs --verbose list`) moved after the subcommand, and the
+ * command's options put before its positionals, which follow a `--`: options go anywhere after the
+ * command, and `-` (stdin) or a file named `-x` is a positional (`@effect/cli` reads a positional
+ * that starts with `-` ahead of an option as an unknown option).
  */
 import type * as Spec from "./spec.js"
 
@@ -98,7 +101,7 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
   const path: Array<string> = []
   const before: Array<string> = []
   const after: Array<string> = []
-  let positionals = 0
+  const positionals: Array<string> = []
   let help = false
   let wizard = false
   let completions: string | undefined
@@ -107,8 +110,9 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!
     const out = path.length === 0 ? before : after
+    // `--`: the rest are positionals, whatever they look like.
     if (token === "--") {
-      out.push(...argv.slice(i))
+      positionals.push(...argv.slice(i + 1))
       break
     }
     if (token.startsWith("-") && token !== "-" && !/^-\d/.test(token)) {
@@ -172,7 +176,7 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
       }
       return { _tag: "Help", command: target }
     }
-    if (spec.subcommands.length > 0 && positionals === 0) {
+    if (spec.subcommands.length > 0 && positionals.length === 0) {
       const child = spec.subcommands.find((c) => c.name === token)
       if (child !== undefined) {
         spec = child
@@ -184,8 +188,7 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
         return usage(`unknown command '${token}'${where}.${didYouMean(token, spec.subcommands.map((c) => c.name))}`)
       }
     }
-    positionals++
-    out.push(token)
+    positionals.push(token)
   }
   if (completions !== undefined) {
     const shell = shells[completions.toLowerCase()]
@@ -198,7 +201,6 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
   // walk above between a command and its subcommand).
   for (let i = 0; i < after.length; i++) {
     const token = after[i]!
-    if (token === "--") break
     const option = token.startsWith("--") || /^-[a-zA-Z]$/.test(token) ? lookup(spec.options, token) : undefined
     if (option === undefined && token.startsWith("-") && token !== "-" && !/^-\d/.test(token)) {
       if (lookup(builtIns, token) !== undefined) continue
@@ -213,5 +215,10 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
     const list = `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`
     return usage(spec === root ? `a command is required: ${list}.` : `a ${spec.name} command is required: ${list}.`)
   }
-  return { _tag: "Run", args: [...before, ...path, ...after], command: spec, logLevel, wizard }
+  if (positionals.length > 0 && spec.args.length === 0 && !wizard) {
+    return usage(`'${spec.path.join(" ")}' takes no arguments (got '${positionals[0]}').`)
+  }
+  // The positionals after every option and a `--`, which @effect/cli takes as "the rest are arguments".
+  const rest = positionals.length === 0 ? [] : ["--", ...positionals]
+  return { _tag: "Run", args: [...before, ...path, ...after, ...rest], command: spec, logLevel, wizard }
 }

@@ -1,7 +1,8 @@
 /**
- * The ids given as arguments, checked before any request: a flag after the ids (which the parser
- * hands over as an id) is a usage error, and an id that would change the request's path is refused
- * as the client refuses it, so that a bulk command sends nothing rather than the ids before it.
+ * The ids given as arguments, checked before any request: an argument that starts with `-` (given
+ * after `--`, or a negative number, which the command line hands over as an id) is a usage error,
+ * and an id that would change the request's path is refused as the client refuses it, so that a
+ * bulk command sends nothing rather than the ids before it.
  */
 import { idProblem } from "@batchfx/client/BatchClient"
 import { InvalidParams } from "@batchfx/client/BatchClientError"
@@ -21,7 +22,7 @@ export const check = (
     const flag = ids.find((id) => id.startsWith("-"))
     if (flag !== undefined) {
       return yield* new UsageError({
-        description: `unknown argument: '${flag}' (options go before the ids, and no id starts with '-')`,
+        description: `unknown argument: '${flag}' (no id starts with '-')`,
         command: options.command
       })
     }

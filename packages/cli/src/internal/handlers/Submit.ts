@@ -3,15 +3,19 @@
  * `commands/Submit.ts`). An input within one batch's limits is uploaded as the file it is and its
  * results are downloaded byte for byte; a larger one goes through the library's `Submit`, which
  * splits it into batches of at most 50,000 lines and 200 MB, follows them as one and merges their
- * results into `--output` and `--errors`.
+ * results into `--output` and `--errors`. `-` reads the input from stdin, kept in a temporary file
+ * for the run (it is read more than once: counted, checked, uploaded).
  */
+import * as Files from "@batchfx/client/Files"
 import * as JsonlFile from "@batchfx/client/JsonlFile"
 import * as Submit from "@batchfx/client/Submit"
 import type * as Batch from "@batchfx/core/Batch"
 import * as BatchStatus from "@batchfx/core/BatchStatus"
 import * as Jsonl from "@batchfx/core/Jsonl"
 import * as RequestLine from "@batchfx/core/RequestLine"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -92,7 +96,7 @@ const scan = (path: string, urls: boolean): Effect.Effect<Scanned, FileError, Fi
   })
 
 /** The endpoint: `--endpoint`, else the one `url` every line gives; several or none is a usage error. */
-const endpointOf = (config: Config, scanned: Scanned): Effect.Effect<string, UsageError> => {
+const endpointOf = (config: Config, input: Input, scanned: Scanned): Effect.Effect<string, UsageError> => {
   if (Option.isSome(config.endpoint)) return Effect.succeed(config.endpoint.value)
   const urls = Array.from(scanned.urls)
   if (urls.length === 1) return Effect.succeed(urls[0]![0])
@@ -100,13 +104,56 @@ const endpointOf = (config: Config, scanned: Scanned): Effect.Effect<string, Usa
     new UsageError({
       command: "submit",
       description: urls.length === 0
-        ? `no line of ${config.file} has a url to take the endpoint from; give --endpoint`
-        : `the lines of ${config.file} have different urls (${
+        ? `no line of ${input.name} has a url to take the endpoint from; give --endpoint`
+        : `the lines of ${input.name} have different urls (${
           urls.slice(0, 3).map(([url, line]) => `${url} on line ${line}`).join(", ")
         }${urls.length > 3 ? ", …" : ""}); a batch has one endpoint: give --endpoint or split the file`
     })
   )
 }
+
+/** The input file: `path` is read, `name` is what messages call it (`stdin` for `-`). */
+interface Input {
+  readonly path: string
+  readonly name: string
+}
+
+/**
+ * Checks that the input file exists (the parser lets `-` through, which names no file), before
+ * anything else, as the parser checks a file argument.
+ */
+const checkExists = (file: string) =>
+  Effect.gen(function*() {
+    if (file === "-") return
+    const fs = yield* FileSystem.FileSystem
+    if (!(yield* Effect.orElseSucceed(fs.exists(file), () => false))) {
+      return yield* new UsageError({ command: "submit", description: `Path '${file}' must exist` })
+    }
+  })
+
+/**
+ * The input to read: the file given, or for `-` stdin copied to a temporary file removed when the
+ * scope closes (the run reads its input twice or more, a pipe only once).
+ */
+const inputOf = (file: string) =>
+  Effect.gen(function*() {
+    if (file !== "-") return { path: file, name: file }
+    if (yield* Output.isTty("stdin")) yield* Output.errLine("Reading the requests from stdin (Ctrl-D ends them).")
+    const fs = yield* FileSystem.FileSystem
+    const paths = yield* Path.Path
+    const cannot = (error: { readonly message: string }) =>
+      new FileError({ path: "stdin", description: `cannot be kept in a temporary file (${error.message})` })
+    const dir = yield* Effect.mapError(fs.makeTempDirectoryScoped({ prefix: "batchfx-stdin-" }), cannot)
+    const path = paths.join(dir, "stdin.jsonl")
+    yield* Effect.mapError(Stream.run(NodeStream.stdin, fs.sink(path)), cannot)
+    return { path, name: "stdin" }
+  })
+
+/** An input error names the input as the user gave it, not the temporary file behind stdin. */
+const named = (input: Input) => <E>(error: E): E =>
+  error instanceof Files.InputError && error.path === input.path
+    ? new Files.InputError({ problems: error.problems, count: error.count, path: input.name }) as E
+    : error
 
 const destinationOf = (planned: Record<string, Option.Option<Destination>>, option: string) =>
   planned[option] ?? Option.none<Destination>()
@@ -118,10 +165,11 @@ const destinationOf = (planned: Record<string, Option.Option<Destination>>, opti
  */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
+    yield* checkExists(config.file)
     const planned = yield* plan({
       command: "submit",
       force: config.force,
-      inputs: [config.file],
+      inputs: config.file === "-" ? [] : [config.file],
       outputs: [["--output", config.output], ["--errors", config.errors]]
     })
     const destinations = {
@@ -131,26 +179,32 @@ export const handler = (config: Config) =>
     const expires = yield* expiry(config.outputExpiresAfter, "submit")
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
     const limits = yield* InputLimits
-    const scanned = yield* scan(config.file, Option.isNone(config.endpoint))
-    const endpoint = yield* endpointOf(config, scanned)
+    const input = yield* inputOf(config.file)
+    const scanned = yield* scan(input.path, Option.isNone(config.endpoint))
+    const endpoint = yield* endpointOf(config, input, scanned)
     yield* checkBeforeUpload({ endpoint, completion_window: "24h", ...metadata, ...expires })
     yield* Option.match(noTokenWarning(metadata.metadata), { onNone: () => Effect.void, onSome: Output.errLine })
     const format = yield* Render.resolveFormat(config.format)
     const wait = config.wait || Option.isSome(destinations.output) || Option.isSome(destinations.errors)
     const fits = scanned.lines <= limits.maxLines && scanned.bytes <= limits.maxBytes
-    if (fits) return yield* one(config, { endpoint, metadata, expires, format, wait, destinations })
+    if (fits) {
+      return yield* one(config, { input, endpoint, metadata, expires, format, wait, destinations }).pipe(
+        Effect.mapError(named(input))
+      )
+    }
     if (Option.isSome(config.outputExpiresAfter)) {
       return yield* new UsageError({
         command: "submit",
-        description: `${config.file} is over one batch's limits (${scanned.lines} lines, ${scanned.bytes} bytes) ` +
+        description: `${input.name} is over one batch's limits (${scanned.lines} lines, ${scanned.bytes} bytes) ` +
           `and is split into several batches, which do not take --output-expires-after yet; leave it out`
       })
     }
-    return yield* several(config, { endpoint, metadata, format, wait, destinations, limits })
-  })
+    return yield* several(config, { input, endpoint, metadata, format, wait, destinations, limits })
+  }).pipe(Effect.scoped)
 
 /** The parts of `handler`'s decisions that `one` and `several` share. */
 interface Decided {
+  readonly input: Input
   readonly endpoint: string
   readonly metadata: { readonly metadata?: Record<string, string> }
   readonly format: Format
@@ -177,8 +231,8 @@ const one = (
 ) =>
   Effect.gen(function*() {
     const api = yield* Api
-    const file = yield* api.upload(config.file, options.endpoint)
-    yield* Output.errLine(`Uploaded ${config.file} as ${file.id} (${file.bytes} bytes).`)
+    const file = yield* api.upload(options.input.path, options.endpoint)
+    yield* Output.errLine(`Uploaded ${options.input.name} as ${file.id} (${file.bytes} bytes).`)
     const batch = yield* createBatch({
       input_file_id: file.id,
       endpoint: options.endpoint,
@@ -267,7 +321,7 @@ const several = (
         options.format
       )
     )
-    const outcomes = Submit.submit(JsonlFile.requestLines(config.file), {
+    const outcomes = Submit.submit(JsonlFile.requestLines(options.input.path), {
       endpoint: options.endpoint,
       ...options.metadata,
       keepFile: config.keepFile,
