@@ -219,6 +219,28 @@ layer(FakeOpenAi.layer(), { timeout: "60 seconds" })("completion scripts", (it) 
       assert.deepStrictEqual(complete(script, ["batchfx", "submit", "req"]), ["requests.jsonl"])
       assert.deepStrictEqual(complete(script, ["batchfx", "results", "b1", "-o", "req"]), ["requests.jsonl"])
       assert.deepStrictEqual(complete(script, ["batchfx", "list", "--max", ""]), [])
+      // a value named FILE is completed with file names (options and submit's input), no other value
+      for (
+        const words of [
+          ["batchfx", "submit", "--errors", "req"],
+          ["batchfx", "results", "b1", "--output", "=", "req"],
+          ["batchfx", "create", "--input", "req"],
+          ["batchfx", "jobs", "results", "job_1", "--errors", "req"],
+          ["batchfx", "jobs", "submit", "req"]
+        ]
+      ) assert.deepStrictEqual(complete(script, words), ["requests.jsonl"], words.join(" "))
+      for (
+        const words of [
+          ["batchfx", "create", "--input-file-id", "req"],
+          ["batchfx", "list", "--after", "req"],
+          ["batchfx", "submit", "--endpoint", "req"],
+          ["batchfx", "jobs", "submit", "--store", "req"],
+          ["batchfx", "get", "req"],
+          ["batchfx", "results", "req"]
+        ]
+      ) assert.deepStrictEqual(complete(script, words), [], words.join(" "))
+      assert.deepStrictEqual(complete(script, ["batchfx", "wait", "b1", "--format", ""]), ["table", "json", "jsonl"])
+      assert.deepStrictEqual(complete(script, ["batchfx", "jobs", "list", "--format", "=", "j"]), ["json", "jsonl"])
     }))
 
   it.effect("zsh runs the same function through bashcompinit; fish lists each value apart", () =>
@@ -241,6 +263,9 @@ layer(FakeOpenAi.layer(), { timeout: "60 seconds" })("completion scripts", (it) 
         fish.stdout,
         /-n '__fish_seen_subcommand_from jobs; and __fish_seen_subcommand_from list' -s f -l format/
       )
+      // files for a FILE value, none for an id
+      assert.match(fish.stdout, /-l input -r -F/)
+      assert.match(fish.stdout, /-l input-file-id -x -d/)
       const bad = yield* runCli(["--completions", "powershell"])
       assert.strictEqual(bad.code, 2)
       assert.include(bad.stderr, "--completions takes bash, zsh or fish (got 'powershell').")

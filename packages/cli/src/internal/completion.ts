@@ -20,7 +20,8 @@ const optionsOf = (spec: Spec.CommandSpec): ReadonlyArray<Spec.OptionSpec> => [
 const takesFiles = (spec: Spec.CommandSpec): boolean =>
   spec.args.some((a) => /file|jsonl/i.test(a.name)) && spec.subcommands.length === 0
 
-const isFile = (option: Spec.OptionSpec): boolean => option.path || /^(FILE|PATH)/.test(option.value ?? "")
+// A value named FILE (or PATH) is a file; FILE_ID, BATCH_ID and the like are not.
+const isFile = (option: Spec.OptionSpec): boolean => option.path || /^(FILE|PATH)$/.test(option.value ?? "")
 
 const quote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`
 
