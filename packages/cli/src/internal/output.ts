@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import { Console as NodeConsole } from "node:console"
+import type { Writable } from "node:stream"
 import type { InspectOptions } from "node:util"
 
 /** One output stream. */
@@ -147,7 +148,11 @@ export const asksOnStderr = (terminal: PlatformTerminal.Terminal, output: Servic
 
 // ---- live ---------------------------------------------------------------------------------------
 
-const nodeTarget = (stream: NodeJS.WriteStream, colors: boolean): Target => ({
+/** A stream written by `nodeTarget`: the process's stdout or stderr, or any `Writable` (tests). */
+type NodeStream = Writable & { readonly isTTY?: boolean | undefined; readonly columns?: number | undefined }
+
+/** A target over a Node stream: `write` waits while the stream is full, until it drains or closes. */
+export const nodeTarget = (stream: NodeStream, colors: boolean): Target => ({
   isTTY: stream.isTTY === true,
   get columns() {
     return stream.isTTY === true ? stream.columns ?? 0 : 0
@@ -156,13 +161,19 @@ const nodeTarget = (stream: NodeJS.WriteStream, colors: boolean): Target => ({
   write: (chunk) =>
     Effect.async<void>((resume) => {
       if (stream.destroyed || !stream.writable || writeOrFail(stream, chunk)) return resume(Effect.void)
-      const drained = () => resume(Effect.void)
-      stream.once("drain", drained)
-      stream.once("close", drained)
-      return Effect.sync(() => {
+      // Whichever comes first takes both listeners off: one left behind on every full pipe would
+      // pile up (MaxListenersExceededWarning after 11 drains of `batchfx list | slow-reader`).
+      const stop = () => {
         stream.off("drain", drained)
         stream.off("close", drained)
-      })
+      }
+      const drained = () => {
+        stop()
+        resume(Effect.void)
+      }
+      stream.on("drain", drained)
+      stream.on("close", drained)
+      return Effect.sync(stop)
     }),
   unsafeWrite: (text) => {
     if (!stream.destroyed && stream.writable) writeOrFail(stream, text)
@@ -174,7 +185,7 @@ const nodeTarget = (stream: NodeJS.WriteStream, colors: boolean): Target => ({
  * disk): the error is turned into the stream's `error` event, which `main.ts` handles as it does a
  * pipe's, so that it never surfaces as a stack trace.
  */
-const writeOrFail = (stream: NodeJS.WriteStream, chunk: string | Uint8Array): boolean => {
+const writeOrFail = (stream: NodeStream, chunk: string | Uint8Array): boolean => {
   try {
     return stream.write(chunk)
   } catch (error) {
