@@ -129,7 +129,7 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       assert.strictEqual(scheme.code, 2)
       assert.match(
         scheme.stderr,
-        /^batchfx: BATCHFX_STORE must be a path, a file: URL, or a libsql:, http\(s\): or ws\(s\): URL of a libSQL server, not ftp:\n/
+        /^batchfx: BATCHFX_STORE must be a path, a file: URL, a libsql:, http\(s\): or ws\(s\): URL of a libSQL server, or a postgres\(ql\): URL, not ftp:\n/
       )
     }))
 

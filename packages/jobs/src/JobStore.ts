@@ -64,6 +64,8 @@ export interface Job {
   readonly error: string | undefined
   /** The job whose failed lines this one retries. */
   readonly retryOf: string | undefined
+  /** The worker that last ran a step of the job (`host/pid/random`, see `Jobs.workerId`). */
+  readonly worker: string | undefined
 }
 
 /**
@@ -96,6 +98,14 @@ export interface Shard {
   readonly createAttempts: number
   /** When the first create was started (Unix seconds). */
   readonly firstCreateAt: number | undefined
+  /** The model of the shard's lines, once its tokens are counted. */
+  readonly model: string | undefined
+  /** The shard's input tokens as the enqueued-token limit counts them, once counted. */
+  readonly inputTokens: number | undefined
+  /** Which batch of the shard this is: 1, then one more after each `token_limit_exceeded` refusal. */
+  readonly batchTry: number
+  /** The batches the service refused with `token_limit_exceeded` (they ran nothing), oldest first. */
+  readonly refusedBatches: ReadonlyArray<string>
 }
 
 /**
@@ -231,6 +241,21 @@ export interface Service {
     results: ReadonlyArray<StoredResult>
   ) => Effect.Effect<void, StoreError>
   readonly setDownloaded: (jobId: string, shard: number) => Effect.Effect<void, StoreError>
+  /** Records the shard's model and input tokens. */
+  readonly setTokens: (
+    jobId: string,
+    shard: number,
+    model: string,
+    tokens: number
+  ) => Effect.Effect<void, StoreError>
+  /**
+   * Records that the shard's batch `batchId` was refused with `token_limit_exceeded`: it joins the
+   * refused batches and the shard is ready for its next batch (no batch, create attempts at 0). A
+   * second call for the same batch changes nothing.
+   */
+  readonly refuseBatch: (jobId: string, shard: number, batchId: string) => Effect.Effect<void, StoreError>
+  /** Records which worker runs the job now (one write only when it changed). */
+  readonly setWorker: (jobId: string, worker: string) => Effect.Effect<void, StoreError>
   /** The inputs in order, each with its result lines, read a page at a time. */
   readonly joined: (jobId: string) => Stream.Stream<JoinedRow, StoreError>
   /** How many result lines are stored for a job. */
@@ -269,7 +294,8 @@ const toJob = (row: Record<string, unknown>): Job => ({
   shards: num(row.shards),
   cancelRequested: num(row.cancel_requested) === 1,
   error: str(row.error),
-  retryOf: str(row.retry_of)
+  retryOf: str(row.retry_of),
+  worker: str(row.worker)
 })
 
 const toShard = (row: Record<string, unknown>): Shard => ({
@@ -289,8 +315,17 @@ const toShard = (row: Record<string, unknown>): Shard => ({
   downloaded: num(row.downloaded) === 1,
   uploadAttempts: num(row.upload_attempts),
   createAttempts: num(row.create_attempts),
-  firstCreateAt: row.first_create_at === null ? undefined : num(row.first_create_at)
+  firstCreateAt: row.first_create_at === null ? undefined : num(row.first_create_at),
+  model: str(row.model),
+  inputTokens: row.input_tokens === null || row.input_tokens === undefined ? undefined : num(row.input_tokens),
+  batchTry: Math.max(1, num(row.batch_try)),
+  refusedBatches: str(row.refused_batches)?.split(",").filter((id) => id !== "") ?? []
 })
+
+const addColumn = (sql: SqlClient.SqlClient, table: string, column: string, type: string) =>
+  sql.unsafe(`SELECT ${column} FROM ${table} WHERE 1 = 0`).pipe(
+    Effect.catchAll(() => sql.unsafe(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`))
+  )
 
 const migrate = (sql: SqlClient.SqlClient) =>
   Effect.all([
@@ -306,7 +341,8 @@ const migrate = (sql: SqlClient.SqlClient) =>
       shards INTEGER NOT NULL DEFAULT 0,
       cancel_requested INTEGER NOT NULL DEFAULT 0,
       error TEXT,
-      retry_of TEXT
+      retry_of TEXT,
+      worker TEXT
     )`,
     sql`CREATE TABLE IF NOT EXISTS batchfx_job_inputs (
       job_id TEXT NOT NULL,
@@ -333,6 +369,10 @@ const migrate = (sql: SqlClient.SqlClient) =>
       upload_attempts INTEGER NOT NULL DEFAULT 0,
       create_attempts INTEGER NOT NULL DEFAULT 0,
       first_create_at INTEGER,
+      model TEXT,
+      input_tokens BIGINT,
+      batch_try INTEGER NOT NULL DEFAULT 1,
+      refused_batches TEXT,
       PRIMARY KEY (job_id, shard)
     )`,
     sql`CREATE TABLE IF NOT EXISTS batchfx_job_results (
@@ -347,12 +387,16 @@ const migrate = (sql: SqlClient.SqlClient) =>
     )`,
     sql`CREATE INDEX IF NOT EXISTS batchfx_job_results_custom_id ON batchfx_job_results (job_id, custom_id)`
   ], { discard: true }).pipe(
-    // a store made before result lines kept their offsets gets the column (its old lines read 0)
-    Effect.zipRight(
-      sql`SELECT end_offset FROM batchfx_job_results WHERE 1 = 0`.pipe(
-        Effect.catchAll(() => sql`ALTER TABLE batchfx_job_results ADD COLUMN end_offset BIGINT`)
-      )
-    ),
+    // A store made by an older version gets the columns added since: result lines' offsets (its
+    // old lines read 0), the worker, and the token budget's per shard.
+    Effect.zipRight(Effect.all([
+      addColumn(sql, "batchfx_job_results", "end_offset", "BIGINT"),
+      addColumn(sql, "batchfx_jobs", "worker", "TEXT"),
+      addColumn(sql, "batchfx_job_shards", "model", "TEXT"),
+      addColumn(sql, "batchfx_job_shards", "input_tokens", "BIGINT"),
+      addColumn(sql, "batchfx_job_shards", "batch_try", "INTEGER NOT NULL DEFAULT 1"),
+      addColumn(sql, "batchfx_job_shards", "refused_batches", "TEXT")
+    ], { discard: true })),
     // Workers starting at once race on Postgres's catalog ("duplicate key … pg_type"): the
     // loser's error comes once the winner has committed, so its next try finds the tables.
     Effect.retry({ times: 3 })
@@ -554,6 +598,29 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
       Effect.mapError(fail("record a download"))
     )
 
+  const setTokens: Service["setTokens"] = (jobId, n, model, tokens) =>
+    sql`UPDATE batchfx_job_shards SET model = ${model}, input_tokens = ${tokens}
+      WHERE job_id = ${jobId} AND shard = ${n}`.pipe(Effect.asVoid, Effect.mapError(fail("record a shard's tokens")))
+
+  // One statement, conditional on the batch, so that running it again after a crash is harmless.
+  const refuseBatch: Service["refuseBatch"] = (jobId, n, batchId) =>
+    sql`UPDATE batchfx_job_shards SET
+      refused_batches = CASE WHEN refused_batches IS NULL OR refused_batches = '' THEN batch_id
+        ELSE refused_batches || ',' || batch_id END,
+      batch_try = batch_try + 1, batch_id = NULL, batch_status = NULL, total = 0, completed = 0, failed = 0,
+      output_file_id = NULL, error_file_id = NULL, create_attempts = 0, first_create_at = NULL
+      WHERE job_id = ${jobId} AND shard = ${n} AND batch_id = ${batchId}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(fail("record a refused batch"))
+    )
+
+  const setWorker: Service["setWorker"] = (jobId, worker) =>
+    sql`UPDATE batchfx_jobs SET worker = ${worker}
+      WHERE id = ${jobId} AND (worker IS NULL OR worker <> ${worker})`.pipe(
+      Effect.asVoid,
+      Effect.mapError(fail("record a job's worker"))
+    )
+
   const joined: Service["joined"] = (jobId) =>
     Stream.paginateEffect(
       1,
@@ -614,6 +681,9 @@ export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Eff
     setBatch,
     insertResults,
     setDownloaded,
+    setTokens,
+    refuseBatch,
+    setWorker,
     joined,
     resultCount
   }

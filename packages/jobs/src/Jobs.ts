@@ -17,9 +17,10 @@ import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Libsql from "@libsql/client"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
@@ -28,11 +29,14 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as BusyRetry from "./internal/busyRetry.js"
+import * as Metrics from "./internal/metrics.js"
 import * as Steps from "./internal/steps.js"
 import * as StoreUrl from "./internal/storeUrl.js"
+import * as WorkerId from "./internal/workerId.js"
 import { type JobNotFound, StoreError } from "./JobsError.js"
 import * as JobStore from "./JobStore.js"
 import * as JobWorkflow from "./JobWorkflow.js"
+import * as TokenBudget from "./TokenBudget.js"
 
 /**
  * Options of a new job.
@@ -211,6 +215,14 @@ export interface JobReport {
   readonly failed: number
   /** Result lines stored. */
   readonly results: number
+  /** The worker that last ran a step of the job (`host/pid/random`), if one has. */
+  readonly worker: string | undefined
+  /**
+   * The enqueued-token budget per model (tokens of the shards in flight, across every job and
+   * worker of the store, and the limit), when the store's `TokenBudget` is in context
+   * (`layerStore` provides it); empty otherwise.
+   */
+  readonly tokens: ReadonlyArray<TokenBudget.ModelUsage>
 }
 
 /**
@@ -225,6 +237,8 @@ export const status = (jobId: string): Effect.Effect<JobReport, JobNotFound | St
     const job = yield* jobs.job(jobId)
     const shards = yield* jobs.shards(jobId)
     const results = yield* jobs.resultCount(jobId)
+    const budget = yield* Effect.serviceOption(TokenBudget.TokenBudget)
+    const tokens = Option.isSome(budget) ? yield* budget.value.usage : []
     const sum = (f: (s: JobStore.Shard) => number) => shards.reduce((n, s) => n + f(s), 0)
     return {
       job,
@@ -232,7 +246,9 @@ export const status = (jobId: string): Effect.Effect<JobReport, JobNotFound | St
       total: sum((s) => s.total),
       completed: sum((s) => s.completed),
       failed: sum((s) => s.failed),
-      results
+      results,
+      worker: job.worker,
+      tokens
     }
   })
 
@@ -435,7 +451,9 @@ export const redactStoreUrl = (url: string): string => StoreUrl.redact(url)
 /**
  * The SQL client of a store URL: a `file:` URL (or a bare path) is an embedded SQLite file, made
  * with its directory when missing, in WAL mode so that readers (`status`, `results`) never stop a
- * worker; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server. Any other scheme is a
+ * worker; `libsql:`, `http(s):` and `ws(s):` URLs reach a libSQL server; `postgres:` and
+ * `postgresql:` URLs a Postgres database through `@effect/sql-pg` (`Postgres.layerSql`, loaded only
+ * then), which several workers on several machines may share. Any other scheme is a
  * `StoreError` that lists the accepted ones. A busy database is waited for without blocking the
  * event loop (a worker and another command can share a process). Integers are read as `bigint`
  * because the workflow engine's ids are 64-bit.
@@ -456,6 +474,11 @@ export const layerSql = (
     const parsed = StoreUrl.parse(url)
     if (parsed === undefined) {
       return yield* failure(`open ${shown}`)(new Error(`the store URL ${StoreUrl.problem(url)}`))
+    }
+    if (parsed.kind === "postgres") {
+      // loaded here, so that a SQLite store never loads the Postgres module (nor pg, which it loads)
+      const Postgres = yield* Effect.promise(() => import("./Postgres.js"))
+      return Postgres.layerSql(url)
     }
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -484,19 +507,22 @@ export const layerSql = (
         catch: failure(`open ${shown}`)
       })
     }
-    return LibsqlClient.layer({ liveClient: client }) as Layer.Layer<SqlClient.SqlClient>
+    return LibsqlClient.layer({ liveClient: client }) as Layer.Layer<SqlClient.SqlClient, StoreError>
   }))
 
 /**
- * The store (and its SQL client) at a URL.
+ * The store (and its SQL client) at a URL, with its enqueued-token budget (read by `status`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerStore = (
   url: string
-): Layer.Layer<JobStore.JobStore | SqlClient.SqlClient, StoreError, FileSystem.FileSystem | Path.Path> =>
-  JobStore.layer.pipe(Layer.provideMerge(layerSql(url)))
+): Layer.Layer<
+  JobStore.JobStore | TokenBudget.TokenBudget | SqlClient.SqlClient,
+  StoreError,
+  FileSystem.FileSystem | Path.Path
+> => Layer.merge(JobStore.layer, TokenBudget.layer()).pipe(Layer.provideMerge(layerSql(url)))
 
 /**
  * The store at `BATCHFX_STORE` (default `file:.batchfx/jobs.db`).
@@ -505,7 +531,7 @@ export const layerStore = (
  * @category layers
  */
 export const layerStoreConfig: Layer.Layer<
-  JobStore.JobStore | SqlClient.SqlClient,
+  JobStore.JobStore | TokenBudget.TokenBudget | SqlClient.SqlClient,
   StoreError | ConfigError.ConfigError,
   FileSystem.FileSystem | Path.Path
 > = Layer.unwrapEffect(Effect.map(storeConfig, layerStore))
@@ -534,7 +560,84 @@ export interface WorkerOptions {
   readonly listLag?: Duration.DurationInput | undefined
   /** Settings of the cluster's runner over `singleRunnerSharding` (say, to poll storage less often). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  /**
+   * Enqueued-token limits per model (`{ "gpt-4o-mini": 2_000_000 }`), written to the store when
+   * the worker starts, so they hold for every worker of the store. Without one, a model's limit is
+   * learned from the first `token_limit_exceeded` failure. See `tokenLimitsConfig`.
+   */
+  readonly tokenLimits?: { readonly [model: string]: number } | undefined
+  /** How often a shard waiting for room under the budget looks again; default 1 s growing to 30 s. */
+  readonly tokenWait?: Schedule.Schedule<unknown, unknown> | undefined
+  /** The pause after a `token_limit_exceeded` refusal before the next batch; default a minute, doubling. */
+  readonly refusalPause?: Duration.DurationInput | undefined
 }
+
+/**
+ * Parses enqueued-token limits as `MODEL=N` pairs separated by commas (`gpt-4o-mini=2000000,
+ * gpt-4o=90000`; `_` may group digits); the sentence says what is wrong.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseTokenLimits = (
+  text: string
+): { readonly limits: { readonly [model: string]: number } } | { readonly problem: string } => {
+  const limits: Record<string, number> = {}
+  for (const pair of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const at = pair.lastIndexOf("=")
+    const model = at < 0 ? "" : pair.slice(0, at).trim()
+    const digits = at < 0 ? "" : pair.slice(at + 1).trim().replace(/_/g, "")
+    const limit = Number(digits)
+    if (model === "" || !/^\d+$/.test(digits) || !Number.isSafeInteger(limit) || limit < 1) {
+      return { problem: `needs MODEL=N with N a whole number of tokens of at least 1, got '${pair}'` }
+    }
+    limits[model] = limit
+  }
+  return { limits }
+}
+
+/**
+ * Enqueued-token limits from `BATCHFX_TOKEN_LIMITS` (`MODEL=N,…`), none when it is not set.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const tokenLimitsConfig: Config.Config<{ readonly [model: string]: number }> = Config.string(
+  "BATCHFX_TOKEN_LIMITS"
+).pipe(
+  Config.mapOrFail((text) => {
+    const parsed = parseTokenLimits(text)
+    return "problem" in parsed
+      ? Either.left(ConfigError.InvalidData([], `BATCHFX_TOKEN_LIMITS ${parsed.problem}`))
+      : Either.right(parsed.limits)
+  }),
+  Config.withDefault({})
+)
+
+/**
+ * This worker process's id, as `status` shows it: host name, process id and a short random part,
+ * made once per process.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const workerId = (): string => WorkerId.workerId()
+
+/**
+ * The worker's counters (Effect `Metric`s, per process): shards uploaded, batches created, shards
+ * completed, shards that waited for the enqueued-token budget, batches refused with
+ * `token_limit_exceeded`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  shardsUploaded: Metrics.shardsUploaded,
+  batchesCreated: Metrics.batchesCreated,
+  shardsCompleted: Metrics.shardsCompleted,
+  tokenWaits: Metrics.tokenWaits,
+  batchesRefused: Metrics.batchesRefused
+} as const
 
 /**
  * The cluster settings of a worker: storage is polled every second rather than every 10 s, so a
@@ -590,7 +693,7 @@ export const layerWorker = (
   options: WorkerOptions = {}
 ): Layer.Layer<
   never,
-  ConfigError.ConfigError,
+  ConfigError.ConfigError | StoreError,
   | JobStore.JobStore
   | SqlClient.SqlClient
   | BatchClient.BatchClient
@@ -603,7 +706,11 @@ export const layerWorker = (
       : Duration.decode(options.awaitRound),
     limits: { ...JobStore.defaultLimits, ...options.limits },
     shardConcurrency: options.shardConcurrency ?? Steps.defaultSettings.shardConcurrency,
-    listLag: options.listLag === undefined ? Steps.defaultSettings.listLag : Duration.decode(options.listLag)
+    listLag: options.listLag === undefined ? Steps.defaultSettings.listLag : Duration.decode(options.listLag),
+    tokenWait: options.tokenWait ?? Steps.defaultSettings.tokenWait,
+    refusalPause: options.refusalPause === undefined
+      ? Steps.defaultSettings.refusalPause
+      : Duration.decode(options.refusalPause)
   }
   const pickUp = Layer.scopedDiscard(Effect.gen(function*() {
     const jobs = yield* JobStore.JobStore
@@ -624,6 +731,8 @@ export const layerWorker = (
   return pickUp.pipe(
     Layer.provideMerge(JobWorkflow.layer),
     Layer.provide(Layer.succeed(Steps.StepSettings, settings)),
+    // the worker's own budget, which writes the configured limits to the store as it starts
+    Layer.provide(TokenBudget.layer({ limits: options.tokenLimits, wait: settings.tokenWait })),
     Layer.provideMerge(ClusterWorkflowEngine.layer),
     Layer.provideMerge(SingleRunner.layer({
       runnerStorage: "sql",
@@ -655,7 +764,7 @@ export const layer = (options: {
   readonly store: string
   readonly client: ClientConfig.Options
 }): Layer.Layer<
-  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files,
+  JobStore.JobStore | TokenBudget.TokenBudget | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files,
   StoreError,
   FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > => Layer.merge(layerStore(options.store), layerClient(options.client))
@@ -668,7 +777,7 @@ export const layer = (options: {
  * @category layers
  */
 export const layerConfig: Layer.Layer<
-  JobStore.JobStore | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files,
+  JobStore.JobStore | TokenBudget.TokenBudget | SqlClient.SqlClient | BatchClient.BatchClient | Files.Files,
   StoreError | ConfigError.ConfigError,
   FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > = Layer.merge(layerStoreConfig, layerClientConfig)

@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { StoreError } from "./JobsError.js"
@@ -53,22 +54,41 @@ export interface Options {
  */
 export const layerSql = (url: string, options: Options = {}): Layer.Layer<SqlClient.SqlClient, StoreError> =>
   isPostgresUrl(url)
-    ? PgClient.layer({
-      url: Redacted.make(url),
-      maxConnections: options.maxConnections ?? 10,
-      connectTimeout: options.connectTimeout ?? Duration.seconds(10),
-      applicationName: "batchfx-jobs"
-    }).pipe(
-      Layer.mapError((cause) =>
-        new StoreError({ operation: `connect to ${showUrl(url)}`, cause: new Error(causeText(cause)) })
-      )
-    )
+    ? Layer.unwrapEffect(Effect.map(loadPgClient(url), (Pg) =>
+      Pg.layer({
+        url: Redacted.make(url),
+        maxConnections: options.maxConnections ?? 10,
+        connectTimeout: options.connectTimeout ?? Duration.seconds(10),
+        applicationName: "batchfx-jobs"
+      }).pipe(
+        Layer.mapError((cause) =>
+          new StoreError({ operation: `connect to ${showUrl(url)}`, cause: new Error(causeText(cause)) })
+        )
+      )))
     : Layer.fail(
       new StoreError({
         operation: `open ${showUrl(url)}`,
         cause: new Error("a Postgres store URL starts with postgres:// or postgresql://")
       })
     )
+
+/**
+ * `@effect/sql-pg`, loaded when a Postgres store is opened: it is an optional peer dependency, so
+ * importing this package (a SQLite user) neither loads pg nor needs it installed.
+ */
+const loadPgClient = (url: string): Effect.Effect<typeof PgClient, StoreError> =>
+  Effect.tryPromise({
+    try: () => import("@effect/sql-pg/PgClient"),
+    catch: (cause) =>
+      new StoreError({
+        operation: `open ${showUrl(url)}`,
+        cause: new Error(
+          `a Postgres store needs the package @effect/sql-pg (${
+            cause instanceof Error ? cause.message : String(cause)
+          }): install it beside @batchfx/jobs`
+        )
+      })
+  })
 
 /** The driver's reason, without anything it may have copied from the URL. */
 const causeText = (error: { readonly message: string; readonly cause?: unknown }): string => {

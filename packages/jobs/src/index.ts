@@ -31,3 +31,27 @@ export * as JobWorkflow from "./JobWorkflow.js"
  * @since 0.1.0
  */
 export * as Jobs from "./Jobs.js"
+
+/**
+ * Jobs on Postgres: the store's SQL client from a `postgres://` URL (`@effect/sql-pg`, an optional
+ * peer dependency), for several workers sharing one queue.
+ *
+ * @since 0.1.0
+ */
+export * as Postgres from "./Postgres.js"
+
+/**
+ * The input tokens of request lines, counted as the API counts them against a model's
+ * enqueued-token limit.
+ *
+ * @since 0.1.0
+ */
+export * as TokenCount from "./TokenCount.js"
+
+/**
+ * The enqueued-token budget: shards reserve their tokens before their batch is created and wait
+ * for room instead of failing with `token_limit_exceeded`.
+ *
+ * @since 0.1.0
+ */
+export * as TokenBudget from "./TokenBudget.js"

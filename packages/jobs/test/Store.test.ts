@@ -16,11 +16,12 @@ describe("The store's URL", () => {
       assert.strictEqual(
         error.message,
         "The job store failed to open ftp://example.invalid/jobs: the store URL must be a path, a file: URL, " +
-          "or a libsql:, http(s): or ws(s): URL of a libSQL server, not ftp:"
+          "a libsql:, http(s): or ws(s): URL of a libSQL server, or a postgres(ql): URL, not ftp:"
       )
       assert.strictEqual(Jobs.storeUrlProblem("ftp://example.invalid/jobs"), error.message.split("store URL ")[1])
       // paths, Windows drives and the accepted schemes pass the same rule
-      for (const ok of ["jobs.db", "./a/jobs.db", "C:\\jobs\\jobs.db", "file:x.db", ":memory:", "libsql://h/db"]) {
+      const oks = ["jobs.db", "./a/jobs.db", "C:\\jobs\\jobs.db", "file:x.db", ":memory:", "libsql://h/db"]
+      for (const ok of [...oks, "postgres://u@h/db", "postgresql://h:5432/db", "POSTGRES://h/db"]) {
         assert.isUndefined(Jobs.storeUrlProblem(ok), ok)
       }
       assert.match(Jobs.storeUrlProblem(" ") ?? "", /^is empty/)
@@ -36,7 +37,28 @@ describe("The store's URL", () => {
       for (const secret of ["alice", "hunter2", "sekrit-token", "colour=blue"]) assert.notInclude(error.message, secret)
       assert.strictEqual(Jobs.redactStoreUrl(url), "libsql://127.0.0.1:9/db")
       assert.strictEqual(Jobs.redactStoreUrl("file:/tmp/jobs.db?mode=ro"), "file:/tmp/jobs.db")
+      assert.strictEqual(
+        Jobs.redactStoreUrl("postgresql://alice:hunter2@db.example:5432/jobs?password=hunter2&sslmode=require"),
+        "postgresql://db.example:5432/jobs"
+      )
     }))
+
+  it.effect(
+    "a Postgres store that cannot be reached is one sentence without the password",
+    () =>
+      Effect.gen(function*() {
+        // port 9 on 127.0.0.1: nothing listens, the connection is refused at once
+        const url = "postgres://alice:hunter2@127.0.0.1:9/jobs?password=hunter2"
+        const error = yield* openStore(url)
+        assert.instanceOf(error, JobsError.StoreError)
+        assert.match(
+          error.message,
+          /^The job store failed to connect to postgres:\/\/\*\*\*@127\.0\.0\.1:9\/jobs.*ECONNREFUSED/
+        )
+        for (const secret of ["alice", "hunter2"]) assert.notInclude(error.message, secret)
+      }),
+    30_000
+  )
 })
 
 describe("The store in one process", () => {

@@ -4,9 +4,11 @@
  * `postgresql` package (CI installs it with `.ci/postgres.sh`), or those in `BATCHFX_PG_BIN`.
  * Without them the tests fail with one sentence that says how to install them; nothing is skipped.
  */
+import * as Postgres from "@batchfx/jobs/Postgres"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -166,3 +168,13 @@ export const layer: Layer.Layer<PostgresServer> = Layer.scoped(PostgresServer, s
   Layer.provide(NodeContext.layer as Layer.Layer<CommandExecutor.CommandExecutor>),
   Layer.orDie
 )
+
+/** A new empty database on the test server, so that each test starts from no tables; its URL. */
+export const freshDatabase: Effect.Effect<string, never, PostgresServer> = Effect.gen(function*() {
+  const server = yield* PostgresServer
+  const name = `t_${globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 16)}`
+  yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
+    Effect.provide(Postgres.layerSql(server.url))
+  )
+  return server.url.replace(/\/postgres$/, `/${name}`)
+}).pipe(Effect.orDie)

@@ -9,12 +9,16 @@ import * as Activity from "@effect/workflow/Activity"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { StepFailed, StoreError } from "../JobsError.js"
 import * as JobStore from "../JobStore.js"
+import * as TokenBudget from "../TokenBudget.js"
+import * as TokenCount from "../TokenCount.js"
+import * as Metrics from "./metrics.js"
 
 /** How the worker runs steps. */
 export interface Settings {
@@ -30,6 +34,10 @@ export interface Settings {
    * finds no trace of an earlier attempt keeps looking this long before it sends again.
    */
   readonly listLag: Duration.Duration
+  /** How often a shard waiting for room under the enqueued-token budget looks again. */
+  readonly tokenWait: Schedule.Schedule<unknown, unknown>
+  /** The pause after a `token_limit_exceeded` refusal before the next batch (doubling per refusal). */
+  readonly refusalPause: Duration.Duration
 }
 
 export class StepSettings extends Context.Tag("@batchfx/jobs/internal/StepSettings")<StepSettings, Settings>() {}
@@ -39,12 +47,27 @@ export const defaultSettings: Settings = {
   awaitRound: Duration.minutes(10),
   limits: JobStore.defaultLimits,
   shardConcurrency: 4,
-  listLag: Duration.seconds(10)
+  listLag: Duration.seconds(10),
+  tokenWait: TokenBudget.defaultWait,
+  refusalPause: Duration.minutes(1)
 }
 
 /** The metadata keys that tie a batch to its job and shard, searched after a crash. */
 export const jobKey = "batchfx_job"
 export const shardKey = "batchfx_shard"
+/** The metadata key of a shard's second and later batch (after a `token_limit_exceeded` refusal). */
+export const tryKey = "batchfx_try"
+
+/** The span attributes of a step of a job. */
+export const spanOf = (name: string, jobId: string, shard?: number) =>
+  Effect.withSpan(`batchfx.jobs.${name}`, {
+    attributes: shard === undefined
+      ? { "batchfx.job_id": jobId }
+      : { "batchfx.job_id": jobId, "batchfx.shard": shard }
+  })
+
+/** The budget's reservation of a shard: one per shard, so reserving it again after a crash holds it once. */
+export const reservationId = (jobId: string, shard: number) => `${jobId}/${shard}`
 
 /** The file name of a shard's upload, searched after a crash. */
 export const filenameOf = (jobId: string, shard: number) => `batchfx-${jobId}-${shard}.jsonl`
@@ -96,6 +119,7 @@ export const retryStore = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effe
 /** What the steps need. */
 export type Requirements =
   | JobStore.JobStore
+  | TokenBudget.TokenBudget
   | BatchClient.BatchClient
   | Files.Files
   | StepSettings
@@ -162,18 +186,22 @@ export const upload = (jobId: string, shard: number) =>
     )
     const file = yield* files.upload(lines, { endpoint: job.endpoint, filename })
     yield* store.setFile(jobId, shard, file.id)
+    yield* Metric.increment(Metrics.shardsUploaded)
     return Option.some(file.id)
-  }).pipe(Effect.mapError(failed("upload", shard)), Effect.withSpan("batchfx.jobs.upload"))
+  }).pipe(Effect.mapError(failed("upload", shard)), spanOf("upload", jobId, shard))
 
 /**
  * Finds the shard's batch among the newest batches, back to a few minutes before the first create
  * was started (the server's and our clocks may differ), however many batches came since.
  */
-const findBatch = (jobId: string, shard: number, since: number | undefined) =>
+const findBatch = (jobId: string, shard: number, batchTry: number, since: number | undefined) =>
   Effect.flatMap(BatchClient.BatchClient, (client) =>
     client.list({ limit: 100 }, { lookAhead: 0 }).pipe(
       since === undefined ? Stream.take(100 * searchPages) : Stream.takeWhile((b) => b.created_at >= since - clockSkew),
-      Stream.filter((b) => b.metadata?.[jobKey] === jobId && b.metadata?.[shardKey] === String(shard)),
+      Stream.filter((b) =>
+        b.metadata?.[jobKey] === jobId && b.metadata?.[shardKey] === String(shard) &&
+        (b.metadata?.[tryKey] ?? "1") === String(batchTry)
+      ),
       Stream.runHead
     ))
 
@@ -190,7 +218,7 @@ export const create = (jobId: string, shard: number, fileId: string) =>
     if (s.batchId !== undefined) return Option.some(s.batchId)
     if (job.cancelRequested) return Option.none<string>()
     if (s.createAttempts > 0) {
-      const found = yield* lookAgainDuringLag(findBatch(jobId, shard, s.firstCreateAt))
+      const found = yield* lookAgainDuringLag(findBatch(jobId, shard, s.batchTry, s.firstCreateAt))
       if (Option.isSome(found)) {
         yield* store.setBatch(jobId, shard, seen(found.value))
         return Option.some(found.value.id)
@@ -201,14 +229,28 @@ export const create = (jobId: string, shard: number, fileId: string) =>
       input_file_id: fileId,
       endpoint: job.endpoint,
       completion_window: "24h",
-      metadata: { [jobKey]: jobId, [shardKey]: String(shard) }
+      // the first batch of a shard carries no try number, as before batches could be refused
+      metadata: {
+        [jobKey]: jobId,
+        [shardKey]: String(shard),
+        ...(s.batchTry > 1 ? { [tryKey]: String(s.batchTry) } : {})
+      }
     })
     yield* store.setBatch(jobId, shard, seen(batch))
+    yield* Metric.increment(Metrics.batchesCreated)
     return Option.some(batch.id)
-  }).pipe(Effect.mapError(failed("create", shard)), Effect.withSpan("batchfx.jobs.create"))
+  }).pipe(Effect.mapError(failed("create", shard)), spanOf("create", jobId, shard))
 
-/** What one await step saw last. */
-export const Round = Schema.Struct({ status: Schema.String, terminal: Schema.Boolean })
+/**
+ * What one await step saw last; `refused` when the batch failed with `token_limit_exceeded`
+ * (with the limit its message states, when it states one).
+ */
+export const Round = Schema.Struct({
+  status: Schema.String,
+  terminal: Schema.Boolean,
+  refused: Schema.optional(Schema.Boolean),
+  refusedLimit: Schema.optional(Schema.Number)
+})
 
 /**
  * Polls the shard's batch for at most one round, recording each change; asks the server to cancel
@@ -220,6 +262,7 @@ export const awaitRound = (jobId: string, shard: number, batchId: string) =>
     const store = yield* JobStore.JobStore
     const client = yield* BatchClient.BatchClient
     const settings = yield* StepSettings
+    const budget = yield* TokenBudget.TokenBudget
     let cancelAsked = false
     let last: Batch.Batch | undefined
     yield* Watch.watch(batchId, { schedule: settings.poll }).pipe(
@@ -240,8 +283,15 @@ export const awaitRound = (jobId: string, shard: number, batchId: string) =>
       )
     )
     const status = last?.status ?? "unknown"
-    return { status, terminal: last !== undefined && BatchStatus.isTerminal(last.status) }
-  }).pipe(Effect.mapError(failed("await", shard)), Effect.withSpan("batchfx.jobs.await"))
+    const terminal = last !== undefined && BatchStatus.isTerminal(last.status)
+    if (!terminal) return { status, terminal }
+    // the batch enqueues nothing any more: its tokens go back to the budget at once
+    yield* budget.release(reservationId(jobId, shard))
+    const refusal = last!.status === "failed" ? TokenBudget.fromBatchErrors(last!.errors) : undefined
+    return refusal === undefined
+      ? { status, terminal }
+      : { status, terminal, refused: true, ...(refusal.limit === undefined ? {} : { refusedLimit: refusal.limit }) }
+  }).pipe(Effect.mapError(failed("await", shard)), spanOf("await", jobId, shard))
 
 /** How many result lines are stored at once. */
 const storeChunk = 500
@@ -274,18 +324,117 @@ export const download = (jobId: string, shard: number) =>
     yield* read(s.outputFileId, "output")
     yield* read(s.errorFileId, "error")
     yield* store.setDownloaded(jobId, shard)
+    if (s.batchStatus === "completed") yield* Metric.increment(Metrics.shardsCompleted)
   }).pipe(
     Effect.mapError((error) => failed("download", shard)(error instanceof Error ? error : { message: String(error) })),
-    Effect.withSpan("batchfx.jobs.download")
+    spanOf("download", jobId, shard)
   )
 
-/** The job's final status from its shards, recorded. */
+/** The shard's model and input tokens: those recorded, or counted from its stored lines and recorded. */
+export const count = (jobId: string, shard: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const s = yield* store.shard(jobId, shard)
+    if (s.inputTokens !== undefined && s.model !== undefined) return { model: s.model, tokens: s.inputTokens }
+    const totals = yield* TokenCount.ofStream(store.inputLines(jobId, s.firstLine, s.lines))
+    // a job's lines name one model (its input check says so); a line without one counts under ""
+    const model = [...totals.keys()].find((m) => m !== "") ?? ""
+    const tokens = [...totals.values()].reduce((n, t) => n + t, 0)
+    yield* store.setTokens(jobId, shard, model, tokens)
+    return { model, tokens }
+  }).pipe(Effect.mapError(failed("count", shard)), spanOf("count", jobId, shard))
+
+class NoRoomYet extends Schema.TaggedError<NoRoomYet>()("NoRoomYet", {}) {}
+
+/**
+ * Holds the shard's tokens in the budget, waiting (on `tokenWait`) while the model's batches in
+ * flight leave no room; `false` when the job was cancelled meanwhile. The reservation is keyed by
+ * job and shard, so running this again after a crash holds the tokens once. A shard larger than
+ * the model's whole limit fails: it could never be sent.
+ */
+export const reserve = (jobId: string, shard: number, model: string, tokens: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const budget = yield* TokenBudget.TokenBudget
+    const settings = yield* StepSettings
+    if (model === "") return true
+    const id = reservationId(jobId, shard)
+    let waiting = false
+    return yield* Effect.gen(function*() {
+      if ((yield* store.job(jobId)).cancelRequested) return false
+      if (yield* budget.tryReserve({ id, model, tokens })) return true
+      if (!waiting) {
+        // said and counted once, when the wait begins, so that a log tells why a shard is not sent
+        waiting = true
+        yield* Metric.increment(Metrics.tokenWaits)
+        yield* Effect.logInfo(`${id} waits for room under the enqueued-token limit of ${model} (${tokens} tokens)`)
+      }
+      return yield* new NoRoomYet()
+    }).pipe(
+      Effect.retry({ schedule: settings.tokenWait, while: (e) => e._tag === "NoRoomYet" }),
+      // a finite wait schedule that ran out: the shard fails with a sentence rather than a defect
+      Effect.catchTag("NoRoomYet", () =>
+        Effect.fail(
+          new StoreError({
+            operation: "reserve tokens",
+            cause: new Error(`the wait for room under the enqueued-token limit of ${model} ran out`)
+          })
+        ))
+    )
+  }).pipe(
+    Effect.catchTag("TokensOverLimit", (e) => Effect.fail({ message: e.message })),
+    Effect.mapError(failed("reserve", shard)),
+    spanOf("reserve", jobId, shard)
+  )
+
+/**
+ * After the service refused the shard's batch with `token_limit_exceeded` (another client used
+ * the budget, or the limit is lower than configured): learns the limit the message states, records
+ * the refused batch so that the next one can be created, gives the tokens back, and pauses before
+ * the shard reserves again (`refusalPause`, doubling with each refusal, at most 15 minutes).
+ */
+export const refused = (
+  jobId: string,
+  shard: number,
+  batchId: string,
+  model: string,
+  limit: number | undefined,
+  refusals: number
+) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore.JobStore
+    const budget = yield* TokenBudget.TokenBudget
+    const settings = yield* StepSettings
+    if (limit !== undefined && model !== "") yield* budget.learn(model, limit)
+    yield* store.refuseBatch(jobId, shard, batchId)
+    yield* budget.release(reservationId(jobId, shard))
+    yield* Metric.increment(Metrics.batchesRefused)
+    yield* Effect.logWarning(
+      `batch ${batchId} of ${jobId}/${shard} was refused with token_limit_exceeded${
+        limit === undefined ? "" : ` (limit ${limit} tokens of ${model})`
+      }: a new batch follows once there is room`
+    )
+    yield* Effect.sleep(
+      Duration.min(Duration.times(settings.refusalPause, 2 ** Math.max(0, refusals - 1)), Duration.minutes(15))
+    )
+  }).pipe(Effect.mapError(failed("create", shard)), spanOf("refused", jobId, shard))
+
+/** Gives the shard's tokens back (a shard that ended without a batch, or failed); harmless when none are held. */
+export const release = (jobId: string, shard: number) =>
+  Effect.flatMap(TokenBudget.TokenBudget, (budget) => budget.release(reservationId(jobId, shard))).pipe(
+    Effect.mapError(failed("release", shard)),
+    spanOf("release", jobId, shard)
+  )
+
+/** The job's final status from its shards, recorded; every token the job still holds is given back. */
 export const finish = (jobId: string, stepError: string | undefined) =>
   Effect.gen(function*() {
     const store = yield* JobStore.JobStore
+    const budget = yield* TokenBudget.TokenBudget
     const job = yield* store.job(jobId)
-    if (JobStore.isFinished(job.status)) return job.status
     const shards = yield* store.shards(jobId)
+    yield* Effect.forEach(shards, (s) => budget.release(reservationId(jobId, s.shard)), { discard: true })
+    if (JobStore.isFinished(job.status)) return job.status
     const status: JobStore.JobStatus = job.cancelRequested
       ? "cancelled"
       : stepError !== undefined || shards.some((s) => s.batchStatus !== "completed")
@@ -298,4 +447,4 @@ export const finish = (jobId: string, stepError: string | undefined) =>
       : undefined)
     yield* store.setStatus(jobId, status, reason)
     return status
-  }).pipe(retryStore, Effect.orDie)
+  }).pipe(retryStore, Effect.orDie, spanOf("finish", jobId))

@@ -4,23 +4,23 @@
  */
 
 /** The kinds of store a URL can name. */
-export type Kind = "file" | "memory" | "libsql"
+export type Kind = "file" | "memory" | "libsql" | "postgres"
 
-/**
- * The accepted schemes and the kind of store each names. `postgres:` and `postgresql:` go here
- * when the Postgres store lands (#25), with a branch of their own in `Jobs.layerSql`.
- */
+/** The accepted schemes and the kind of store each names. */
 const schemes: ReadonlyArray<readonly [scheme: string, kind: Kind]> = [
   ["file:", "file"],
   ["libsql:", "libsql"],
   ["http:", "libsql"],
   ["https:", "libsql"],
   ["ws:", "libsql"],
-  ["wss:", "libsql"]
+  ["wss:", "libsql"],
+  ["postgres:", "postgres"],
+  ["postgresql:", "postgres"]
 ]
 
 /** The accepted forms, as a sentence lists them. */
-export const accepted = "a path, a file: URL, or a libsql:, http(s): or ws(s): URL of a libSQL server"
+export const accepted =
+  "a path, a file: URL, a libsql:, http(s): or ws(s): URL of a libSQL server, or a postgres(ql): URL"
 
 /** A URL scheme (two letters or more, so that `C:\…` stays a path). */
 const schemeOf = (url: string): string | undefined => /^([a-z][a-z0-9+.-]+:)/i.exec(url)?.[1]?.toLowerCase()
