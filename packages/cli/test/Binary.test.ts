@@ -92,7 +92,10 @@ layer(FakeOpenAi.layer({ apiKey: canary }), { excludeTestServices: true, timeout
         const r = yield* binary(["demo"])
         assert.strictEqual(r.code, 0, r.stderr)
         assert.notMatch(r.stdout + r.stderr, controlCharacters)
+        // the wait's progress is told on stdout with the rest of the tour, none of it on stderr
+        assert.match(r.stdout, /Waiting for batch_\w+[^\n]*\n(.*batch_\w+ (validating|in_progress)[^\n]*\n)+/)
         assert.match(r.stdout, / completed 10\/12 done, 2 failed/)
+        assert.notMatch(r.stderr, /batch_\w+ (validating|in_progress|completed)/)
         assert.include(r.stdout, "results.jsonl (in completion order, matched to requests by custom_id): 10 lines")
         assert.include(r.stdout, "errors.jsonl: 2 lines")
         assert.match(r.stdout, /Done in [\d.]+ s\./)

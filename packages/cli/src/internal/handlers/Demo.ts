@@ -165,7 +165,12 @@ export const handler = () =>
     yield* Output.outLine(`   created ${batch.id} (${batch.status})`)
 
     yield* step(3, `Waiting for ${batch.id} (batchfx wait ${batch.id})`)
-    const final = yield* waitFor(batch.id, { interval: "1 second", timeout: Option.some(Duration.seconds(25)) }).pipe(
+    // The progress is part of the tour, told on stdout with the rest of it.
+    const final = yield* waitFor(batch.id, {
+      interval: "1 second",
+      timeout: Option.some(Duration.seconds(25)),
+      progress: "stdout"
+    }).pipe(
       Effect.catchTag(
         "CommandFailed",
         (e) => Effect.zipRight(Output.outLine(`   ${e.message}`), api.retrieve(batch.id))

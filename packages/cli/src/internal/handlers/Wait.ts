@@ -20,8 +20,8 @@ import * as Progress from "../progress.js"
 import * as Render from "../render.js"
 
 /**
- * Waits for a batch with progress on stderr, and fails with `CommandFailed` unless it completed, or
- * `WaitTimedOut` when the timeout passed first. Returns the final batch.
+ * Waits for a batch with progress on `progress`, and fails with `CommandFailed` unless it
+ * completed, or `WaitTimedOut` when the timeout passed first. Returns the final batch.
  */
 export const waitFor = (
   id: string,
@@ -31,17 +31,17 @@ export const waitFor = (
     /** Prints the batch that ended on stdout in this format (before failing if it did not complete). */
     readonly print?: Format | undefined
     /**
-     * Where progress goes: stderr for the commands, whose stdout carries data only; the demo, whose
-     * stdout is its narration, leaves it there (the default, for it).
+     * Where progress goes: stderr for the commands, whose stdout carries data only; stdout for the
+     * demo, whose stdout is its narration. No default: each caller says which.
      */
-    readonly progress?: Progress.Target | undefined
+    readonly progress: Progress.Target
   }
 ): Effect.Effect<Batch.Batch, BatchClientError | WatchTimeout | CommandFailed | WaitTimedOut, Api | Output.Output> =>
   Effect.gen(function*() {
     const api = yield* Api
     const last = yield* Ref.make(Option.none<Batch.Batch>())
     const observed = api.watch(id, options.interval).pipe(Stream.tap((b) => Ref.set(last, Option.some(b))))
-    const shown = Progress.follow(observed, options.progress ?? "stdout")
+    const shown = Progress.follow(observed, options.progress)
     const final = yield* Option.match(options.timeout, {
       onNone: () => shown,
       onSome: (timeout) =>
