@@ -57,7 +57,11 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
         assert.isAtMost(list.stdout.split("\n").length, 50)
         assert.match(list.stdout, /-f, --format FORMAT +Output format/)
         assert.match(list.stdout, /--status STATUS +Only batches in this status/)
-        assert.include((yield* runCli(["wait", "--help"])).stdout, "--interval DURATION")
+        const wait = (yield* runCli(["wait", "--help"])).stdout
+        assert.include(wait, "--interval DURATION")
+        // wait's --timeout is its own (exit 3), not the request timeout of the global options
+        assert.match(wait, /--timeout DURATION +Give up waiting after this long/)
+        assert.notMatch(wait.slice(wait.indexOf("GLOBAL OPTIONS"), wait.indexOf("EXAMPLES")), /--timeout/)
       }))
 
     it.effect("the top-level help fits 40 lines of 80 columns and names every command; a command is required", () =>

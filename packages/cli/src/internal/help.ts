@@ -86,10 +86,13 @@ const examples = (about: Spec.About): Array<string> =>
 /** The help of `spec`, a command under `root` (or `root` itself), for a terminal `columns` wide (0: unknown). */
 export const render = (spec: Spec.CommandSpec, root: Spec.CommandSpec, columns: number): string => {
   const width = Math.max(40, Math.min(columns > 0 ? columns : defaultWidth, 100))
-  const globalNames = new Set(root.options.map((o) => o.long))
   if (spec === root) return renderRoot(root, width)
-  const own = spec.options.filter((o) => !globalNames.has(o.long))
-  const globals = spec.options.filter((o) => globalNames.has(o.long))
+  // A global option is the root's own, description and all: `wait --timeout` has the name of the
+  // request timeout but is the wait's, and is shown with the command's options.
+  const globalDescriptions = new Map(root.options.map((o) => [o.long, o.description]))
+  const isGlobal = (o: Spec.OptionSpec) => globalDescriptions.get(o.long) === o.description
+  const own = spec.options.filter((o) => !isGlobal(o))
+  const globals = spec.options.filter(isGlobal)
   const lines = [
     ...wrap(spec.about.summary, width, 0),
     ...(spec.about.details === undefined ? [] : ["", ...wrap(spec.about.details.join(" "), width, 0)]),
