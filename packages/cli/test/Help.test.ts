@@ -160,7 +160,14 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
           [["list", "--fromat=json"], "unknown option '--fromat' for 'batchfx list'. Did you mean '--format'?"],
           [["get", "--limit", "5", "batch_1"], "unknown option '--limit' for 'batchfx get'."],
           [["--stauts", "list"], "unknown option '--stauts' for 'batchfx'."],
-          [["list", "--since"], "--since needs a value (AGE|DATE)."]
+          [["list", "--since"], "--since needs a value (AGE|DATE)."],
+          // the parser's own sentences named neither the command nor the option
+          [["list", "--format", "yaml"], "batchfx: --format takes table, json or jsonl (got 'yaml')."],
+          [["jobs", "list", "-f", "xml"], "batchfx: -f takes table, json or jsonl (got 'xml')."],
+          [["get"], "batchfx: missing argument <batch-id>.\nRun 'batchfx get --help' for usage."],
+          [["jobs", "status"], "batchfx: missing argument <JOB>."],
+          [["submit", "a.jsonl", "b.jsonl"], "unexpected argument 'b.jsonl' ('batchfx submit' takes <FILE.jsonl>)."],
+          [["list", "extra"], "'batchfx list' takes no arguments (got 'extra')."]
         ]
         for (const [args, message] of cases) {
           const r = yield* cli(args)

@@ -92,6 +92,10 @@ export const didYouMean = (word: string, candidates: ReadonlyArray<string>): str
   return scored.length === 0 ? "" : ` Did you mean '${scored[0]!.c}'?`
 }
 
+/** `a, b or c` */
+const orList = (words: ReadonlyArray<string>): string =>
+  words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`
+
 const truthy = new Set(["true", "yes", "y", "1", "on"])
 const falsy = new Set(["false", "no", "n", "0", "off"])
 
@@ -135,6 +139,9 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
       if (option.value !== undefined) {
         value = inline ?? argv[++i]
         if (value === undefined) return usage(`${name} needs a value (${option.value}).`)
+        if (option.choice === true && !option.values.includes(value)) {
+          return usage(`${name} takes ${orList(option.values)} (got '${value}').`)
+        }
       } else if (inline !== undefined && !truthy.has(inline.toLowerCase())) {
         if (falsy.has(inline.toLowerCase())) continue
         return usage(`${name} takes no value (got '${inline}').`)
@@ -197,6 +204,7 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
       : { _tag: "Completions", shell }
   }
   if (help) return { _tag: "Help", command: spec }
+  const version = before.includes("--version") || after.includes("--version")
   // What was given after the command must be the command's own (an option of a sibling passed the
   // walk above between a command and its subcommand).
   for (let i = 0; i < after.length; i++) {
@@ -209,14 +217,24 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
     }
     if (option?.value !== undefined) i++
   }
-  const version = before.includes("--version") || after.includes("--version")
   if (spec.subcommands.length > 0 && !wizard && !version && (spec !== root || path.length === 0)) {
     const names = spec.subcommands.map((c) => c.name)
-    const list = `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`
+    const list = orList(names)
     return usage(spec === root ? `a command is required: ${list}.` : `a ${spec.name} command is required: ${list}.`)
   }
-  if (positionals.length > 0 && spec.args.length === 0 && !wizard) {
-    return usage(`'${spec.path.join(" ")}' takes no arguments (got '${positionals[0]}').`)
+  // The arguments' count, said in one sentence here (the parser's own words name no command).
+  if (!wizard && !version && spec.subcommands.length === 0) {
+    if (positionals.length > 0 && spec.args.length === 0) {
+      return usage(`'${spec.path.join(" ")}' takes no arguments (got '${positionals[0]}').`)
+    }
+    const required = spec.args.filter((a) => !a.optional)
+    if (positionals.length < required.length) {
+      return usage(`missing argument <${required[positionals.length]!.name}>.`)
+    }
+    if (!spec.args.some((a) => a.repeatable) && positionals.length > spec.args.length) {
+      const takes = spec.args.map((a) => `<${a.name}>`).join(" ")
+      return usage(`unexpected argument '${positionals[spec.args.length]}' ('${spec.path.join(" ")}' takes ${takes}).`)
+    }
   }
   // The positionals after every option and a `--`, which @effect/cli takes as "the rest are arguments".
   const rest = positionals.length === 0 ? [] : ["--", ...positionals]

@@ -31,6 +31,11 @@ export interface OptionSpec {
   readonly value: string | undefined
   /** The accepted values, when they are a known list (a choice, or the statuses). */
   readonly values: ReadonlyArray<string>
+  /**
+   * Whether `values` are the only ones the parser accepts (a choice, such as `--format`); the
+   * statuses are suggestions, since a status newer than this version still filters.
+   */
+  readonly choice?: boolean | undefined
   /** Whether the value is a path (completed with file names). */
   readonly path: boolean
   readonly repeatable: boolean
@@ -188,6 +193,7 @@ const option = (single: Node, repeatable: boolean, optional: boolean, values: Re
     aliases: names.filter((n) => n.startsWith("--") && n !== long),
     value: flag ? undefined : valueName,
     values: choices.length > 0 ? choices : values,
+    choice: choices.length > 0,
     path: primitive._tag === "Path",
     repeatable,
     optional: optional || flag || repeatable,
