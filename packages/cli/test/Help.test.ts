@@ -167,7 +167,9 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
           [["get"], "batchfx: missing argument <batch-id>.\nRun 'batchfx get --help' for usage."],
           [["jobs", "status"], "batchfx: missing argument <JOB>."],
           [["submit", "a.jsonl", "b.jsonl"], "unexpected argument 'b.jsonl' ('batchfx submit' takes <FILE.jsonl>)."],
-          [["list", "extra"], "'batchfx list' takes no arguments (got 'extra')."]
+          [["list", "extra"], "'batchfx list' takes no arguments (got 'extra')."],
+          [["jobs", "results", "job_1"], "batchfx: --output FILE is required.\nRun 'batchfx jobs results --help'"],
+          [["create", "--input-file-id", "file-1"], "batchfx: --endpoint ENDPOINT is required."]
         ]
         for (const [args, message] of cases) {
           const r = yield* cli(args)

@@ -207,6 +207,7 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
   const version = before.includes("--version") || after.includes("--version")
   // What was given after the command must be the command's own (an option of a sibling passed the
   // walk above between a command and its subcommand).
+  const given = new Set<string>()
   for (let i = 0; i < after.length; i++) {
     const token = after[i]!
     const option = token.startsWith("--") || /^-[a-zA-Z]$/.test(token) ? lookup(spec.options, token) : undefined
@@ -215,6 +216,7 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
       const known = [...spec.options, ...builtIns].flatMap((o) => [o.long, ...o.aliases])
       return usage(`unknown option '${token}' for '${spec.path.join(" ")}'.${didYouMean(token, known)}`)
     }
+    if (option !== undefined) given.add(option.long)
     if (option?.value !== undefined) i++
   }
   if (spec.subcommands.length > 0 && !wizard && !version && (spec !== root || path.length === 0)) {
@@ -222,8 +224,14 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
     const list = orList(names)
     return usage(spec === root ? `a command is required: ${list}.` : `a ${spec.name} command is required: ${list}.`)
   }
-  // The arguments' count, said in one sentence here (the parser's own words name no command).
+  // The arguments' count and the required options, said in one sentence here (the parser's own
+  // words name no command).
   if (!wizard && !version && spec.subcommands.length === 0) {
+    const missing = spec.options.find((o) => !o.optional && !given.has(o.long))
+    if (missing !== undefined) {
+      const term = missing.value === undefined ? missing.long : `${missing.long} ${missing.value}`
+      return usage(`${term} is required.`)
+    }
     if (positionals.length > 0 && spec.args.length === 0) {
       return usage(`'${spec.path.join(" ")}' takes no arguments (got '${positionals[0]}').`)
     }
