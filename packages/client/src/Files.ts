@@ -219,7 +219,7 @@ export interface Service {
   readonly list: (
     params?: ListParams,
     options?: ClientConfig.CallOptions
-  ) => Stream.Stream<File.OpenAiFile, RequestError>
+  ) => Stream.Stream<File.OpenAiFile, CallError>
 }
 
 /**
@@ -255,8 +255,8 @@ const lookSchedule = Schedule.exponential("1 second").pipe(
   Schedule.jitteredWith({ min: 0.8, max: 1 })
 )
 
-/** How many files a page of the lookup asks for (newest first). */
-const lookPageSize = 100
+/** How many files a page of the files list asks for, unless told. */
+const listPageSize = 100
 
 /**
  * Whether an upload's answer was lost after the server may have stored the file: a timeout, a
@@ -383,40 +383,44 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
   // so two uploads of the same bytes whose answers were both lost are not taken for one.
   const claimed = new Set<string>()
 
-  // The newest files with this purpose, name and size created at or after `sinceSeconds`, not yet
-  // claimed; pages are read newest first until they are older than that.
-  const findUploaded = (
-    filename: string,
-    size: number,
-    sinceSeconds: number
-  ): Effect.Effect<Option.Option<File.OpenAiFile>, CallError> => {
-    const page = (after: string | undefined): Effect.Effect<Option.Option<File.OpenAiFile>, CallError> =>
+  const list: Service["list"] = (params = {}, options = {}) =>
+    Stream.paginateEffect(undefined as string | undefined, (after) =>
       transport.json(
         HttpClientRequest.get("/files").pipe(
           HttpClientRequest.setUrlParams({
-            purpose: "batch",
             order: "desc",
-            limit: String(lookPageSize),
+            limit: String(params.limit ?? listPageSize),
+            ...(params.purpose === undefined ? {} : { purpose: params.purpose }),
             ...(after === undefined ? {} : { after })
           })
         ),
         decodeFileList,
-        { operation: "files.list" }
-      ).pipe(Effect.flatMap((list) => {
-        const found = list.data.find((f) =>
-          f.filename === filename && f.bytes === size && f.created_at >= sinceSeconds && !claimed.has(f.id)
-        )
-        if (found !== undefined) {
-          claimed.add(found.id)
-          return Effect.succeed(Option.some(found))
-        }
-        const last = list.data[list.data.length - 1]
-        return last !== undefined && last.created_at >= sinceSeconds && list.has_more !== false
-          ? page(last.id)
-          : Effect.succeed(Option.none())
-      }))
-    return page(undefined)
-  }
+        { operation: "files.list", retry: options.retry, timeout: options.timeout }
+      ).pipe(Effect.map((page) => {
+        const last = page.data[page.data.length - 1]
+        return [
+          page.data,
+          last !== undefined && page.has_more !== false ? Option.some(last.id) : Option.none()
+        ] as const
+      }))).pipe(Stream.mapConcat((files) => files))
+
+  // The newest upload with this name and size created at or after `sinceSeconds`, not yet claimed:
+  // the list is read newest first, and no further once its files are older than that.
+  const findUploaded = (
+    filename: string,
+    size: number,
+    sinceSeconds: number
+  ): Effect.Effect<Option.Option<File.OpenAiFile>, CallError> =>
+    list({ purpose: "batch" }).pipe(
+      Stream.takeWhile((f) => f.created_at >= sinceSeconds),
+      Stream.filter((f) => f.filename === filename && f.bytes === size && !claimed.has(f.id)),
+      Stream.runHead,
+      Effect.tap((found) =>
+        Effect.sync(() => {
+          if (Option.isSome(found)) claimed.add(found.value.id)
+        })
+      )
+    )
 
   const send = (
     body: Stream.Stream<Uint8Array, unknown>,
@@ -582,27 +586,6 @@ export const make: Effect.Effect<Service, never, Transport.Transport> = Effect.g
           )
         ), { retry: options.retry })
     })
-
-  const list: Service["list"] = (params = {}, options = {}) =>
-    Stream.paginateEffect(undefined as string | undefined, (after) =>
-      transport.json(
-        HttpClientRequest.get("/files").pipe(
-          HttpClientRequest.setUrlParams({
-            order: "desc",
-            limit: String(params.limit ?? lookPageSize),
-            ...(params.purpose === undefined ? {} : { purpose: params.purpose }),
-            ...(after === undefined ? {} : { after })
-          })
-        ),
-        decodeFileList,
-        { operation: "files.list", retry: options.retry, timeout: options.timeout }
-      ).pipe(Effect.map((page) => {
-        const last = page.data[page.data.length - 1]
-        return [
-          page.data,
-          last !== undefined && page.has_more !== false ? Option.some(last.id) : Option.none()
-        ] as const
-      }))).pipe(Stream.mapConcat((files) => files))
 
   const content: Service["content"] = (id, options = {}) =>
     Stream.unwrap(Effect.gen(function*() {
@@ -858,7 +841,7 @@ export const retrieve = (
 export const list = (
   params?: ListParams,
   options?: ClientConfig.CallOptions
-): Stream.Stream<File.OpenAiFile, RequestError, Files> =>
+): Stream.Stream<File.OpenAiFile, CallError, Files> =>
   Stream.unwrap(Effect.map(Files, (files) => files.list(params, options)))
 
 /**

@@ -1,6 +1,7 @@
 import { BatchClient } from "@batchfx/client"
 import type { BatchClientError } from "@batchfx/client/BatchClientError"
 import * as Files from "@batchfx/client/Files"
+import * as Watch from "@batchfx/client/Watch"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { FileSystem, Headers, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -286,4 +287,59 @@ describe("Files against a server without Range", () => {
       // The bytes read again are skipped, not progress: one read and 2 retries, then the error.
       assert.strictEqual(requests(), 3)
     }))
+})
+
+describe("Files.list", () => {
+  const listRoute = "GET /v1/files" as const
+  const ids = <E, R>(stream: Stream.Stream<{ readonly id: string }, E, R>) =>
+    Effect.map(Stream.runCollect(Stream.map(stream, (f) => f.id)), Chunk.toReadonlyArray)
+  const uploadEach = (n: number) =>
+    Effect.forEach(
+      Array.from({ length: n }, (_, i) => i + 1),
+      (i) => Effect.map(Files.upload(requests(2), { endpoint, filename: `part-${i}.jsonl` }), (f) => f.id)
+    )
+
+  it.effect("pages through every file newest first, a page per request, and reads no page it is not asked for", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const uploaded = yield* uploadEach(7)
+      yield* fake.resetCounters
+      assert.deepStrictEqual(yield* ids(Files.list({ purpose: "batch", limit: 3 })), [...uploaded].reverse())
+      // pages of 3, 3 and 1; the last says has_more: false, so no fourth request
+      assert.strictEqual(yield* fake.requestCount(listRoute), 3)
+      yield* fake.resetCounters
+      assert.deepStrictEqual(
+        yield* ids(Stream.take(Files.list({ purpose: "batch", limit: 3 }), 4)),
+        [...uploaded].reverse().slice(0, 4)
+      )
+      assert.strictEqual(yield* fake.requestCount(listRoute), 2)
+    }).pipe(Effect.provide(inMemory())))
+
+  it.effect("purpose narrows the list to one purpose; without it every file is listed", () =>
+    Effect.gen(function*() {
+      const file = yield* Files.upload(requests(4), { endpoint })
+      const created = yield* BatchClient.create({ input_file_id: file.id, endpoint, completion_window: "24h" })
+      const fiber = yield* Effect.fork(Watch.awaitTerminal(created.id))
+      for (let i = 0; i < 120 && (yield* Fiber.poll(fiber))._tag === "None"; i++) yield* TestClock.adjust("1 minute")
+      const batch = yield* Fiber.join(fiber)
+      const output = batch.output_file_id ?? "none"
+      assert.match(output, /^file-/)
+      assert.deepStrictEqual(yield* ids(Files.list({ purpose: "batch_output", limit: 1 })), [output])
+      assert.deepStrictEqual(yield* ids(Files.list({ purpose: "batch" })), [file.id])
+      assert.deepStrictEqual(new Set(yield* ids(Files.list())), new Set([file.id, output]))
+      assert.deepStrictEqual(yield* ids(Files.list({ purpose: "fine-tune" })), [])
+    }).pipe(Effect.provide(inMemory())))
+
+  it.effect("a lagging list leaves out a file uploaded a moment ago, which retrieve finds at once", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const [older] = yield* uploadEach(1)
+      yield* TestClock.adjust("1 minute")
+      yield* fake.configure({ listLag: "30 seconds" })
+      const [newer] = yield* uploadEach(1)
+      assert.deepStrictEqual(yield* ids(Files.list({ purpose: "batch" })), [older])
+      assert.strictEqual((yield* Files.retrieve(newer!)).id, newer)
+      yield* TestClock.adjust("31 seconds")
+      assert.deepStrictEqual(yield* ids(Files.list({ purpose: "batch" })), [newer, older])
+    }).pipe(Effect.provide(inMemory())))
 })
