@@ -1,9 +1,10 @@
+import * as TokenCount from "@batchfx/jobs/TokenCount"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { cli, envFor, fastDurations, inputFile, jsonLines, runCli, startCli, tempDir } from "./utils.js"
+import { cli, configured, envFor, fastDurations, inputFile, jsonLines, runCli, startCli, tempDir } from "./utils.js"
 
 const Fake = FakeOpenAi.layer({ durations: fastDurations, apiKey: "sk-fake-batchfx" })
 
@@ -190,6 +191,90 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       // a worker started after another stopped is not announced as a warning of the cluster's
       assert.notMatch(stoppedAgain.stderr, /WARN|healthy runners/)
       yield* fake.configure({ durations: fastDurations })
+    }))
+
+  it.effect("jobs run --token-limit keeps two jobs' batches under the limit; status shows the worker and the tokens", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      const dir = tempDir()
+      const store = `file:${join(dir, "jobs.db")}`
+      const input = inputFile(dir, 3)
+      const totals = yield* TokenCount.ofLines(readFileSync(input, "utf8").split("\n").filter((l) => l !== ""))
+      const tokens = totals.get("gpt-4o-mini")!
+      // room for one job's batch at a time at the emulator
+      yield* configured({ tokenLimit: { "gpt-4o-mini": tokens } })
+      const ids: Array<string> = []
+      for (let i = 0; i < 2; i++) {
+        const r = yield* cli(["jobs", "submit", input, "--endpoint", "/v1/chat/completions", "--store", store])
+        ids.push(r.stdout.trim())
+      }
+      const worker = yield* startCli(
+        ["jobs", "run", "--store", store, "--token-limit", `gpt-4o-mini=${tokens}`],
+        { env: envFor(fake) }
+      )
+      const announced = yield* worker.stderr.until((text) => text.includes("working on the jobs of"))
+      const workerId = /as worker (\S+) /.exec(announced)?.[1]
+      assert.match(workerId ?? "", /^[^/\s]+\/\d+\/[0-9a-f-]{6}$/)
+      const statusOf = (id: string) =>
+        Effect.map(cli(["jobs", "status", id, "--format", "json", "--store", store]), (r) =>
+          JSON.parse(r.stdout) as {
+            status: string
+            worker: string | null
+            tokens: ReadonlyArray<Record<string, unknown>>
+            shards: ReadonlyArray<{ batch_id: string; input_tokens: number; refused_batches: ReadonlyArray<string> }>
+          })
+      const ended = yield* Effect.forEach(
+        ids,
+        (id) => statusOf(id).pipe(pollUntil((r) => r.status !== "pending" && r.status !== "running"))
+      )
+      assert.deepStrictEqual(ended.map((r) => r.status), ["completed", "completed"])
+      assert.strictEqual((yield* worker.interrupt).code, 130)
+      for (const report of ended) {
+        assert.strictEqual(report.worker, workerId)
+        assert.deepStrictEqual(report.tokens, [
+          { model: "gpt-4o-mini", tokens: 0, limit: tokens, configured: tokens, learned: null }
+        ])
+        assert.strictEqual(report.shards[0]!.input_tokens, tokens)
+        // the second job waited for the first's tokens: its batch was never refused
+        assert.deepStrictEqual(report.shards[0]!.refused_batches, [])
+      }
+      const batches = yield* Effect.forEach(
+        ended,
+        (r) =>
+          Effect.map(cli(["get", r.shards[0]!.batch_id, "--format", "jsonl"]), (g) => jsonLines(g.stdout)[0]!["status"])
+      )
+      assert.deepStrictEqual(batches, ["completed", "completed"])
+      const text = yield* cli(["jobs", "status", ids[0]!, "--format", "table", "--store", store])
+      assert.include(text.stdout, `  worker ${workerId}\n`)
+      assert.include(text.stdout, `  tokens queued for gpt-4o-mini: 0, limit ${tokens.toLocaleString("en-US")}\n`)
+    }).pipe(Effect.scoped))
+
+  it.effect("a bad --token-limit or BATCHFX_TOKEN_LIMITS is a usage error (exit 2); --token-limit needs --wait", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const store = `file:${join(dir, "jobs.db")}`
+      const input = inputFile(dir, 1)
+      const submit = ["jobs", "submit", input, "--endpoint", "/v1/chat/completions", "--store", store]
+      const noValue = yield* cli([...submit, "--wait", "--token-limit", "gpt-4o-mini"])
+      assert.strictEqual(noValue.code, 2)
+      assert.include(noValue.stderr, "--token-limit needs MODEL=N, got 'gpt-4o-mini'")
+      const zero = yield* cli(["jobs", "run", "--store", store, "--token-limit", "gpt-4o-mini=0"])
+      assert.strictEqual(zero.code, 2)
+      assert.include(
+        zero.stderr,
+        "--token-limit needs MODEL=N with N a whole number of tokens of at least 1, got 'gpt-4o-mini=0'"
+      )
+      const env = yield* cli([...submit, "--wait"], { env: { BATCHFX_TOKEN_LIMITS: "gpt-4o-mini=lots" } })
+      assert.strictEqual(env.code, 2)
+      assert.include(env.stderr, "BATCHFX_TOKEN_LIMITS needs MODEL=N")
+      const noWait = yield* cli([...submit, "--token-limit", "gpt-4o-mini=5"])
+      assert.strictEqual(noWait.code, 2)
+      assert.include(noWait.stderr, "--token-limit is for the worker: add --wait")
+      // nothing was stored by any of them
+      assert.deepStrictEqual(
+        JSON.parse((yield* cli(["jobs", "list", "--format", "json", "--store", store])).stdout),
+        []
+      )
     }))
 
   it.effect("demo runs a durable job through a worker restart: one upload, one batch, every result", () =>

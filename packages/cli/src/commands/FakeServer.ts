@@ -154,6 +154,13 @@ const options = {
     Options.withDescription("<route>@<n>=<fault>: the n-th request of a route gets a fault (repeatable)."),
     Options.repeated
   ),
+  tokenLimit: Options.text("token-limit").pipe(
+    Options.withPseudoName("MODEL=N"),
+    Options.withDescription(
+      "Fail a batch with token_limit_exceeded when its input tokens and those of the model's batches in flight pass N (repeatable; N alone: every model)."
+    ),
+    Options.repeated
+  ),
   exitOnStdinClose: Options.boolean("exit-on-stdin-close").pipe(
     Options.withDescription("Stop when standard input ends (for test harnesses in other languages).")
   )

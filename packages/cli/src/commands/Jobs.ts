@@ -17,9 +17,17 @@ import { endpoint } from "./Create.js"
 const store = Options.text("store").pipe(
   Options.withPseudoName("URL"),
   Options.withDescription(
-    "The job store: a SQLite file (file:PATH) or a libSQL server URL (default $BATCHFX_STORE, else file:.batchfx/jobs.db)."
+    "The job store: a SQLite file (file:PATH), a libSQL server URL, or a Postgres database (postgres://…) that several workers share (default $BATCHFX_STORE, else file:.batchfx/jobs.db)."
   ),
   Options.optional
+)
+
+const tokenLimit = Options.text("token-limit").pipe(
+  Options.withPseudoName("MODEL=N"),
+  Options.withDescription(
+    "The enqueued-token limit of a model's batches in flight (repeatable; default $BATCHFX_TOKEN_LIMITS, MODEL=N,…): shards wait for room instead of failing. Without one, the limit is learned from the first token_limit_exceeded."
+  ),
+  Options.repeated
 )
 
 const jobId = Args.text({ name: "JOB" }).pipe(Args.withDescription("The job id (job_…), as submit printed it."))
@@ -37,12 +45,15 @@ const submitOptions = {
     Options.withAlias("w"),
     Options.withDescription("Run the worker in this process until the job ends (exit code 0 only if it completed).")
   ),
+  tokenLimit,
   file: Args.text({ name: "FILE.jsonl" }).pipe(
     Args.withDescription("The requests, one JSON object per line; - (after the options) reads standard input.")
   )
 }
 
 const storeOnly = { ...Opts.globalOptions, store }
+
+const runOptions = { ...storeOnly, tokenLimit }
 
 const resultsOptions = {
   ...Opts.globalOptions,
@@ -66,7 +77,7 @@ const resultsOptions = {
  */
 export type SubmitConfig = Command.Command.ParseConfig<typeof submitOptions>
 /** @since 0.1.0 @category models */
-export type RunConfig = Command.Command.ParseConfig<typeof storeOnly>
+export type RunConfig = Command.Command.ParseConfig<typeof runOptions>
 /** @since 0.1.0 @category models */
 export type ListConfig = Command.Command.ParseConfig<typeof storeOnly & { format: typeof Opts.format }>
 /** @since 0.1.0 @category models */
@@ -92,7 +103,7 @@ const submit = Command.make(
   withSetup
 )
 
-const run = Command.make("run", storeOnly, lazy(() => handlers().then((m) => ({ handler: m.run })))).pipe(
+const run = Command.make("run", runOptions, lazy(() => handlers().then((m) => ({ handler: m.run })))).pipe(
   Command.withDescription(
     "Work on every unfinished job of the store until interrupted (Ctrl-C); a restart resumes them."
   ),
@@ -111,7 +122,7 @@ const status = Command.make(
   lazy(() => handlers().then((m) => ({ handler: m.status })))
 ).pipe(
   Command.withDescription(
-    "A job's status (pending, running, completed, failed, cancelled), its shards, batches, counts and progress."
+    "A job's status (pending, running, completed, failed, cancelled), its shards, batches, counts and progress, the worker that holds it and the tokens queued per model."
   ),
   withSetup
 )
@@ -182,14 +193,20 @@ Spec.aboutAll(command, {
   run: {
     summary: "Work on every unfinished job of the store until interrupted.",
     details: ["Ctrl-C stops it; a restart resumes the jobs where they were."],
-    examples: [["batchfx jobs run --store file:jobs.db", "Run the jobs of a store"]]
+    examples: [
+      ["batchfx jobs run --store file:jobs.db", "Run the jobs of a store"],
+      [
+        "batchfx jobs run --store postgres://batchfx@db/jobs --token-limit gpt-4o-mini=2000000",
+        "One of several workers sharing a queue, under a token limit"
+      ]
+    ]
   },
   list: {
     summary: "List the jobs of the store, newest first.",
     examples: [["batchfx jobs list -f json", "Every job as one JSON document"]]
   },
   status: {
-    summary: "A job's status, shards, batches, counts and progress.",
+    summary: "A job's status, shards, batches, counts and progress; its worker and the tokens queued.",
     examples: [["batchfx jobs status job_abc123", "How far a job is"]]
   },
   results: {

@@ -104,6 +104,33 @@ const rateLimitOf = <E>(config: Config, usage: (description: string) => E) =>
     })
   })
 
+/**
+ * The emulator's enqueued-token limit from `--token-limit` values, by the rules of
+ * `batchfx-fake-server`: `N` for every model, or `MODEL=N` (several in one value, separated by
+ * commas); a model given twice keeps its last limit.
+ */
+const tokenLimitOf = <E>(values: ReadonlyArray<string>, usage: (description: string) => E) =>
+  Effect.gen(function*() {
+    if (values.length === 0) return Option.none<number | Record<string, number>>()
+    const limits: Record<string, number> = {}
+    for (const value of values) {
+      for (const pair of value.split(",")) {
+        const at = pair.lastIndexOf("=")
+        const model = at < 0 ? "*" : pair.slice(0, at).trim()
+        const digits = pair.slice(at + 1).trim().replace(/_/g, "")
+        const n = Number(digits)
+        if (model === "" || !/^\d+$/.test(digits) || !Number.isSafeInteger(n) || n < 1) {
+          return yield* Effect.fail(
+            usage(`--token-limit needs MODEL=N or N, with N a whole number of tokens of at least 1, got '${value}'.`)
+          )
+        }
+        limits[model] = n
+      }
+    }
+    const models = Object.keys(limits)
+    return Option.some(models.length === 1 && models[0] === "*" ? limits["*"]! : limits)
+  })
+
 /** Runs the emulator until interrupted (or until stdin ends), after printing its URL. */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
@@ -130,6 +157,7 @@ export const handler = (config: Config) =>
       faults: faults.length > 0 ? faults : [Fault.status(500)]
     }))
     const rateLimit = yield* rateLimitOf(config, usage)
+    const tokenLimit = yield* tokenLimitOf(config.tokenLimit, usage)
     const scaled = scaledDurations(FakeOpenAi.defaultKnobs.durations, config.speed)
     const exact = (option: Option.Option<number>, otherwise: Duration.Duration) =>
       Option.match(option, { onNone: () => otherwise, onSome: Duration.millis })
@@ -150,6 +178,7 @@ export const handler = (config: Config) =>
       ...some("seed", config.randomSeed),
       ...some("randomFaults", randomFaults),
       ...some("rateLimit", rateLimit),
+      ...some("tokenLimit", tokenLimit),
       ...some("latency", config.latency),
       ...some("apiKey", config.apiKey),
       ...some("breakContentAfterBytes", config.breakContentAfter),

@@ -114,6 +114,32 @@ const clientOptions = (config: Globals) =>
     return options
   })
 
+/**
+ * The enqueued-token limits of a worker: `BATCHFX_TOKEN_LIMITS`, with each `--token-limit MODEL=N`
+ * over it; a bad value is a usage error that names where it came from.
+ */
+const tokenLimits = (flags: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const fromEnv = yield* optionalEnv("BATCHFX_TOKEN_LIMITS")
+    const limits: Record<string, number> = {}
+    const add = (from: string, text: string) => {
+      const parsed = Jobs.parseTokenLimits(text)
+      if ("problem" in parsed) {
+        return Effect.fail(new UsageError({ description: `${from} ${parsed.problem}`, command: "jobs" }))
+      }
+      Object.assign(limits, parsed.limits)
+      return Effect.void
+    }
+    if (Option.isSome(fromEnv)) yield* add("BATCHFX_TOKEN_LIMITS", fromEnv.value)
+    for (const flag of flags) {
+      if (!flag.includes("=")) {
+        return yield* new UsageError({ description: `--token-limit needs MODEL=N, got '${flag}'`, command: "jobs" })
+      }
+      yield* add("--token-limit", flag)
+    }
+    return limits
+  })
+
 /** The store and the client, for the commands that reach the API. */
 const layerStoreAndClient = (config: Globals & { readonly store: Option.Option<string> }) =>
   Layer.unwrapEffect(
@@ -153,11 +179,24 @@ const shardJson = (s: JobStore.Shard) => ({
   failed: Number(s.failed),
   output_file_id: s.outputFileId ?? null,
   error_file_id: s.errorFileId ?? null,
-  downloaded: s.downloaded
+  downloaded: s.downloaded,
+  model: s.model ?? null,
+  input_tokens: s.inputTokens ?? null,
+  refused_batches: s.refusedBatches
+})
+
+const usageJson = (u: Jobs.JobReport["tokens"][number]) => ({
+  model: u.model,
+  tokens: u.tokens,
+  limit: u.limit ?? null,
+  configured: u.configured ?? null,
+  learned: u.learned ?? null
 })
 
 const reportJson = (report: Jobs.JobReport) => ({
   ...jobJson(report.job),
+  worker: report.worker ?? null,
+  tokens: report.tokens.map(usageJson),
   shards: report.shards.map(shardJson),
   total: Number(report.total),
   completed: Number(report.completed),
@@ -184,15 +223,30 @@ const statusText = (report: Jobs.JobReport): string => {
     `  requests ${report.completed}/${report.total} done, ${report.failed} failed; ${report.results} result lines stored`
   ]
   if (job.error !== undefined) lines.push(`  error: ${job.error}`)
+  lines.push(`  worker ${report.worker ?? "(none yet)"}`)
+  for (const u of report.tokens) {
+    const limit = u.limit === undefined
+      ? "no limit known"
+      : `limit ${thousands(u.limit)}${u.learned === u.limit ? " (learned)" : ""}`
+    lines.push(`  tokens queued for ${u.model}: ${thousands(u.tokens)}, ${limit}`)
+  }
   for (const s of report.shards) {
+    const tokens = s.inputTokens === undefined ? "" : `, ${thousands(s.inputTokens)} tokens`
+    const refused = s.refusedBatches.length === 0
+      ? ""
+      : ` (refused over the token limit: ${s.refusedBatches.join(", ")})`
     lines.push(
-      `  shard ${s.shard}: ${s.lines} lines, file ${s.fileId ?? "-"}, batch ${s.batchId ?? "-"} ${
+      `  shard ${s.shard}: ${s.lines} lines${tokens}, file ${s.fileId ?? "-"}, batch ${s.batchId ?? "-"} ${
         s.batchStatus ?? "not created"
-      } ${s.completed}/${s.total}${s.failed > 0 ? ` (${s.failed} failed)` : ""}${s.downloaded ? ", downloaded" : ""}`
+      } ${s.completed}/${s.total}${s.failed > 0 ? ` (${s.failed} failed)` : ""}${
+        s.downloaded ? ", downloaded" : ""
+      }${refused}`
     )
   }
   return lines.map(Output.escapeControl).join("\n")
 }
+
+const thousands = (n: number) => n.toLocaleString("en-US")
 
 /** Fails with one sentence unless the job completed. */
 const endedWell = (job: JobStore.Job) =>
@@ -210,6 +264,13 @@ const endedWell = (job: JobStore.Job) =>
 export const submit = (config: SubmitConfig) =>
   Effect.gen(function*() {
     const options = { endpoint: config.endpoint, name: Option.getOrUndefined(config.name) }
+    if (!config.wait && config.tokenLimit.length > 0) {
+      return yield* new UsageError({
+        description: "--token-limit is for the worker: add --wait, or give it to 'batchfx jobs run'",
+        command: "jobs"
+      })
+    }
+    const limits = yield* tokenLimits(config.tokenLimit)
     const submitted = config.file === "-"
       ? Jobs.submitJsonl(NodeStream.stdin, { ...options, path: "standard input" })
       : Jobs.submitPath(config.file, options)
@@ -223,7 +284,7 @@ export const submit = (config: SubmitConfig) =>
       yield* Output.errLine(
         `batchfx: running job ${id} here until it ends (Ctrl-C stops; 'batchfx jobs run' resumes it)`
       )
-      const job = yield* Jobs.runUntilDone(id)
+      const job = yield* Jobs.runUntilDone(id, { tokenLimits: limits })
       yield* Output.errLine(`batchfx: job ${id} ${job.status}`)
       yield* endedWell(job)
     }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
@@ -233,10 +294,13 @@ export const submit = (config: SubmitConfig) =>
 export const run = (config: RunConfig) =>
   Effect.gen(function*() {
     const url = yield* storeUrl(config.store)
+    const limits = yield* tokenLimits(config.tokenLimit)
     yield* Output.errLine(
-      `batchfx: working on the jobs of ${Jobs.redactStoreUrl(url)} (Ctrl-C stops; jobs resume on the next run)`
+      `batchfx: working on the jobs of ${
+        Jobs.redactStoreUrl(url)
+      } as worker ${Jobs.workerId()} (Ctrl-C stops; jobs resume on the next run)`
     )
-    return yield* Jobs.run()
+    return yield* Jobs.run({ tokenLimits: limits })
   }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
 
 /** `jobs list`: every job of the store, newest first. */
