@@ -343,8 +343,20 @@ export interface SubmitOptions<A, I> {
   readonly lookupWindow?: Duration.DurationInput | undefined
   /** How many problems an `InputError` keeps; default 100. */
   readonly maxProblems?: number | undefined
+  /**
+   * How long each batch's output and error files are kept, counted from their creation (the API's
+   * `output_expires_after`: `{ anchor: "created_at", seconds }`, 3,600 to 2,592,000); default the
+   * API's 30 days. Sent with every batch of the submission.
+   */
+  readonly outputExpiresAfter?: CreateBatchParams.OutputExpiresAfter | undefined
   /** Called with each batch when it is created and each time it changes. */
   readonly onBatch?: ((batch: Batch.Batch, part: PartInfo) => Effect.Effect<void>) | undefined
+  /**
+   * Called when the submission is interrupted while a batch is being created, which `onBatch` never
+   * sees: the part, the client token and input file to find the batch by if it may exist (it is not
+   * cancelled by `cancelOnInterrupt`), and what became of the file. Default a warning in the log.
+   */
+  readonly onInterrupt?: ((info: CreateInterrupted, part: PartInfo) => Effect.Effect<void>) | undefined
 }
 
 const partKey = "batchfx_part"
@@ -354,13 +366,17 @@ interface Created {
   readonly terminal: boolean
 }
 
-const checkParams = (endpoint: string, metadata: SubmitOptions<unknown, unknown>["metadata"]) =>
+// The batch parameters every part shares, checked before anything is uploaded.
+const checkParams = (
+  options: Pick<SubmitOptions<unknown, unknown>, "endpoint" | "metadata" | "outputExpiresAfter">
+) =>
   Effect.mapError(
     Schema.decodeUnknown(CreateBatchParams.CreateBatchParams)({
       input_file_id: "file-not-yet-uploaded",
-      endpoint,
+      endpoint: options.endpoint,
       completion_window: "24h",
-      ...(metadata === undefined ? {} : { metadata })
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+      ...(options.outputExpiresAfter === undefined ? {} : { output_expires_after: options.outputExpiresAfter })
     }),
     (error) => new InvalidParams({ operation: "submit", description: ParseMessage.format(error) })
   )
@@ -389,7 +405,7 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
   Stream.unwrapScoped(Effect.gen(function*() {
     const client = yield* BatchClient.BatchClient
     const files = yield* Files.Files
-    yield* checkParams(options.endpoint, options.metadata)
+    yield* checkParams(options)
     const maxLines = options.limits?.maxLines ?? RequestLine.maxLines
     const maxBytes = options.limits?.maxBytes ?? RequestLine.maxBytes
     const inputs: Array<L> = []
@@ -434,6 +450,7 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
           ))
       )
     }
+    const onInterrupt = options.onInterrupt
     const report = (batch: Batch.Batch, part: PartInfo) =>
       options.onBatch === undefined ? Effect.void : options.onBatch(batch, part)
 
@@ -460,9 +477,15 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
             input_file_id: file.id,
             endpoint: options.endpoint,
             completion_window: "24h",
-            ...(metadata === undefined ? {} : { metadata })
+            ...(metadata === undefined ? {} : { metadata }),
+            ...(options.outputExpiresAfter === undefined ? {} : { output_expires_after: options.outputExpiresAfter })
           },
-          { ...options.call, keepFile: options.keepFile, lookupWindow: options.lookupWindow }
+          {
+            ...options.call,
+            keepFile: options.keepFile,
+            lookupWindow: options.lookupWindow,
+            onInterrupt: onInterrupt === undefined ? undefined : (info) => onInterrupt(info, part)
+          }
         ).pipe(
           Effect.provideService(BatchClient.BatchClient, client),
           Effect.provideService(Files.Files, files)

@@ -196,6 +196,36 @@ describe("Submit", () => {
       assert.strictEqual(yield* count(), 0)
     }).pipe(Effect.provide(env())))
 
+  it.effect("outputExpiresAfter goes with every batch: each part's output file expires that long after it was made", () =>
+    Effect.gen(function*() {
+      const final = new Map<number, Batch.Batch>()
+      const outcomes = yield* drive(
+        Submit.submitAll(chatLines(5), {
+          endpoint: chat,
+          limits: { maxLines: 3 },
+          outputExpiresAfter: { anchor: "created_at", seconds: 7_200 },
+          onBatch: (batch, part) => Effect.sync(() => final.set(part.part, batch))
+        })
+      )
+      assert.strictEqual(outcomes.filter(Results.isSucceeded).length, 5)
+      assert.deepStrictEqual([...final.keys()].sort(), [1, 2])
+      for (const batch of final.values()) {
+        const output = yield* Files.retrieve(batch.output_file_id ?? "none")
+        assert.strictEqual(output.purpose, "batch_output")
+        assert.strictEqual((output.expires_at ?? 0) - output.created_at, 7_200)
+      }
+    }).pipe(Effect.provide(env())))
+
+  it.effect("an outputExpiresAfter out of the API's range is refused before anything is sent", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Submit.submitAll(chatLines(2), { endpoint: chat, outputExpiresAfter: { anchor: "created_at", seconds: 60 } })
+      )
+      assert.strictEqual(error._tag, "InvalidParams")
+      assert.match(error.message, /output_expires_after\.seconds must be an integer from 3600/)
+      assert.strictEqual(yield* count(), 0)
+    }).pipe(Effect.provide(env())))
+
   it.effect("an expired batch yields its partial results plus batch_expired outcomes", () =>
     Effect.gen(function*() {
       const outcomes = yield* drive(Submit.submitAll(chatLines(20), { endpoint: chat }), "1 minute", 300)

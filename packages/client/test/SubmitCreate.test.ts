@@ -9,7 +9,7 @@ import * as Submit from "@batchfx/client/Submit"
 import type { RequestLine } from "@batchfx/core"
 import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { type Duration, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import { inMemory, quickRetry } from "./utils.js"
 
 const chat = "/v1/chat/completions"
@@ -135,5 +135,33 @@ describe("Submit: creates never doubled, files cleaned up", () => {
       assert.include(sentence, file.id)
       assert.strictEqual(yield* count("DELETE /v1/files/{id}"), 0)
       assert.isTrue(yield* fileExists(file.id))
+    }).pipe(Effect.provide(env())))
+
+  it.effect("a submission interrupted during a slow create tells onInterrupt the part, token and file", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      yield* fake.scriptFault("POST /v1/batches", 2, Fault.slowBody({ chunkBytes: 16, delay: "10 seconds" }))
+      const told = yield* Ref.make<ReadonlyArray<readonly [Submit.CreateInterrupted, Submit.PartInfo]>>([])
+      const created: Array<string> = []
+      const fiber = yield* Effect.fork(Stream.runDrain(Submit.submit(chatLines(4), {
+        endpoint: chat,
+        limits: { maxLines: 2 },
+        call: { timeout: "10 minutes" },
+        onBatch: (batch) => Effect.sync(() => created.push(batch.id)),
+        onInterrupt: (info, part) => Ref.update(told, (all) => [...all, [info, part] as const])
+      })))
+      // part 1 is created at once; part 2's create answers 16 bytes every 10 seconds
+      for (let i = 0; i < 3; i++) yield* TestClock.adjust("5 seconds")
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(created.length, 1)
+      const calls = yield* Ref.get(told)
+      assert.strictEqual(calls.length, 1)
+      const [info, part] = calls[0]!
+      assert.deepStrictEqual([part.part, part.parts, part.firstLine, part.lines], [2, 2, 3, 2])
+      assert.isTrue(info.maybeCreated)
+      assert.match(info.clientToken ?? "", /^bfx_[0-9a-f]{32}$/)
+      assert.strictEqual(info.file, "kept")
+      assert.isTrue(yield* fileExists(info.inputFileId))
+      assert.strictEqual(yield* count("POST /v1/batches"), 2)
     }).pipe(Effect.provide(env())))
 })
