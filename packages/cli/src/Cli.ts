@@ -83,12 +83,16 @@ const hasMessage = (u: unknown): u is { readonly _tag: string; readonly message:
 
 /**
  * Turns the way a run ended into its exit code, printing one sentence for an error (with the
- * cause's trace when `--verbose` was given). Usage errors of the parser were printed already.
+ * cause's trace when `--verbose` was given). A usage error of the parser is printed here as the
+ * others are, pointing at the help of `command` (`batchfx list`) when it is given.
  *
  * @since 0.1.0
  * @category internals
  */
-export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never, Output.Output> =>
+export const report = (
+  cause: Cause.Cause<unknown>,
+  command?: ReadonlyArray<string>
+): Effect.Effect<number, never, Output.Output> =>
   Effect.gen(function*() {
     if (Cause.isInterruptedOnly(cause)) return ExitCode.interrupted
     const trace = (yield* FiberRef.get(verbose)) ? Output.errLine(Cause.pretty(cause)) : Effect.void
@@ -104,7 +108,14 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<number, never
       return ExitCode.failure
     }
     const error = failure.value
-    if (ValidationError.isValidationError(error)) return ExitCode.usage
+    if (ValidationError.isValidationError(error)) {
+      const said = Spec.docText(error.error).trim().replace(/ is not a integer$/, " is not an integer")
+      yield* Output.errLine(
+        `batchfx: ${Output.escapeControl(said === "" ? "the command line is not understood" : said)}\n` +
+          `Run '${(command ?? ["batchfx"]).join(" ")} --help' for usage.`
+      )
+      return ExitCode.usage
+    }
     if (PlatformTerminal.isQuitException(error)) return ExitCode.interrupted
     if (hasMessage(error)) {
       // Messages carry server text: control characters are shown escaped, never acted on.
@@ -163,14 +174,16 @@ export const run = (
         const level = LogLevel.allLevels.find((l) => l._tag.toLowerCase() === prepared.logLevel) ?? LogLevel.Info
         return cli([...argv.slice(0, 2), ...prepared.args]).pipe(
           Effect.as(ExitCode.ok as number),
-          Effect.catchAllCause(report),
+          Effect.catchAllCause((cause) => report(cause, prepared.command.path)),
           Effect.provide(Layer.mergeAll(
             NodeFileSystem.layer,
             NodePath.layer,
             Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: output.stderr.colors }))
           )),
           Effect.updateService(PlatformTerminal.Terminal, (terminal) => Output.asksOnStderr(terminal, output)),
-          Effect.withConsole(Output.console(output)),
+          // The parser's usage errors (its only `Console.error`) are printed by `report`, in one
+          // sentence with the help pointer; the logger writes through the console's `unsafe`.
+          Effect.withConsole({ ...Output.console(output), error: () => Effect.void }),
           // A run starts at `--log-level` (default info) and leaves the caller's level and `--verbose` as they were.
           Logger.withMinimumLogLevel(level),
           Effect.locally(verbose, false)

@@ -169,7 +169,16 @@ layer(FakeOpenAi.layer(), { excludeTestServices: true, timeout: "60 seconds" })(
           [["submit", "a.jsonl", "b.jsonl"], "unexpected argument 'b.jsonl' ('batchfx submit' takes <FILE.jsonl>)."],
           [["list", "extra"], "'batchfx list' takes no arguments (got 'extra')."],
           [["jobs", "results", "job_1"], "batchfx: --output FILE is required.\nRun 'batchfx jobs results --help'"],
-          [["create", "--input-file-id", "file-1"], "batchfx: --endpoint ENDPOINT is required."]
+          [["create", "--input-file-id", "file-1"], "batchfx: --endpoint ENDPOINT is required."],
+          [["list", "-n", "abc"], "batchfx: -n takes a whole number (got 'abc')."],
+          [["list", "--max=1.5"], "batchfx: --max takes a whole number (got '1.5')."],
+          [["fake-server", "--rps", "fast"], "batchfx: --rps takes a number (got 'fast')."],
+          // the parser's own errors, one sentence with the pointer too
+          [
+            ["wait", "b", "--interval", "soon"],
+            "batchfx: --interval: 'soon' is not a duration: use a number and a unit, e.g. 500ms, 10s, 5m, 2h, 7d\n" +
+            "Run 'batchfx wait --help' for usage.\n"
+          ]
         ]
         for (const [args, message] of cases) {
           const r = yield* cli(args)

@@ -57,7 +57,12 @@ const cases: ReadonlyArray<Case> = [
   // malformed flags
   { name: "an unknown flag", args: ["list", "--nope"], code: 2, says: /unknown option '--nope' for 'batchfx list'/ },
   { name: "an unknown command", args: ["lsit"], code: 2, says: /unknown command 'lsit'\. Did you mean 'list'\?/ },
-  { name: "--limit not a number", args: ["list", "--limit", "abc"], code: 2, says: /'abc' is not a integer/ },
+  {
+    name: "--limit not a number",
+    args: ["list", "--limit", "abc"],
+    code: 2,
+    says: /--limit takes a whole number \(got 'abc'\)/
+  },
   { name: "--limit out of range", args: ["list", "--limit", "0"], code: 2, says: /--limit must be between 1 and 100/ },
   {
     name: "--format not a format",

@@ -142,6 +142,12 @@ export const prepare = (root: Spec.CommandSpec, argv: ReadonlyArray<string>): Pr
         if (option.choice === true && !option.values.includes(value)) {
           return usage(`${name} takes ${orList(option.values)} (got '${value}').`)
         }
+        // As the parser reads a number (`Number` of the text), with the option named.
+        const number = value.trim() === "" ? Number.NaN : Number(value)
+        if (option.number === "integer" && !Number.isInteger(number)) {
+          return usage(`${name} takes a whole number (got '${value}').`)
+        }
+        if (option.number === "float" && Number.isNaN(number)) return usage(`${name} takes a number (got '${value}').`)
       } else if (inline !== undefined && !truthy.has(inline.toLowerCase())) {
         if (falsy.has(inline.toLowerCase())) continue
         return usage(`${name} takes no value (got '${inline}').`)

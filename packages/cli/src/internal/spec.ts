@@ -36,6 +36,8 @@ export interface OptionSpec {
    * statuses are suggestions, since a status newer than this version still filters.
    */
   readonly choice?: boolean | undefined
+  /** Whether the value is a number the parser reads: a whole one (`--limit N`) or any (`--rps X`). */
+  readonly number?: "integer" | "float" | undefined
   /** Whether the value is a path (completed with file names). */
   readonly path: boolean
   readonly repeatable: boolean
@@ -194,6 +196,7 @@ const option = (single: Node, repeatable: boolean, optional: boolean, values: Re
     value: flag ? undefined : valueName,
     values: choices.length > 0 ? choices : values,
     choice: choices.length > 0,
+    number: primitive._tag === "Integer" ? "integer" : primitive._tag === "Float" ? "float" : undefined,
     path: primitive._tag === "Path",
     repeatable,
     optional: optional || flag || repeatable,
