@@ -1,8 +1,10 @@
 import { Jobs, JobsError } from "@batchfx/jobs"
 import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
+import { execFileSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { chat, chatLines, tempStore } from "./utils.js"
 
 const openStore = (url: string) =>
@@ -99,5 +101,59 @@ describe("The store in one process", () => {
         assert.deepStrictEqual((yield* Jobs.list.pipe(Effect.provide(fresh))).map((j) => j.id), [jobId])
       }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
     20_000
+  )
+})
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const packageDir = fileURLToPath(new URL("..", import.meta.url))
+
+/**
+ * Opens a store in a fresh Node process through the built package, as a user's app imports it;
+ * says whether the modules of the index are there, whether the store opened, and whether pg was loaded.
+ */
+const openInFreshProcess = (url: string) => {
+  const script = `
+    import { createRequire } from "node:module"
+    const { Jobs, Postgres, TokenBudget, TokenCount } = await import("@batchfx/jobs")
+    const { Effect, Layer } = await import("effect")
+    const { NodeContext } = await import("@effect/platform-node")
+    const exit = await Effect.runPromiseExit(
+      Layer.build(Jobs.layerStore(process.argv[1])).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+    )
+    const cache = Object.keys(createRequire(process.cwd() + "/").cache)
+    console.log(JSON.stringify({
+      modules: [typeof Postgres.layerSql, typeof TokenBudget.layer, typeof TokenCount.ofLines],
+      opened: exit._tag,
+      pg: cache.some((p) => /[\\/]node_modules[\\/]pg[\\/]/.test(p))
+    }))`
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script, url], {
+    cwd: packageDir,
+    encoding: "utf8"
+  })
+  return JSON.parse(out.trim().split("\n").pop()!) as { modules: Array<string>; opened: string; pg: boolean }
+}
+
+describe("The package as an app loads it", () => {
+  beforeAll(() => {
+    execFileSync(
+      process.execPath,
+      [`${root}/node_modules/typescript/bin/tsc`, "-b", "packages/jobs/tsconfig.src.json"],
+      {
+        cwd: root,
+        stdio: "pipe"
+      }
+    )
+  }, 120_000)
+
+  it(
+    "the index gives Postgres, TokenBudget and TokenCount; a SQLite store never loads pg, a Postgres store does",
+    () => {
+      const sqlite = openInFreshProcess(tempStore())
+      assert.deepStrictEqual(sqlite, { modules: ["function", "function", "function"], opened: "Success", pg: false })
+      // nothing listens on port 9: the store fails to open, after loading pg to try
+      const postgres = openInFreshProcess("postgres://batchfx@127.0.0.1:9/jobs")
+      assert.deepStrictEqual(postgres, { modules: ["function", "function", "function"], opened: "Failure", pg: true })
+    },
+    60_000
   )
 })
