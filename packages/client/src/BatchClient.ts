@@ -17,7 +17,6 @@ import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -32,6 +31,7 @@ import {
 import * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 import type * as Governor from "./Governor.js"
+import * as InternalClientToken from "./internal/clientToken.js"
 import * as Ids from "./internal/ids.js"
 import * as InternalPagination from "./internal/pagination.js"
 import * as Transport from "./internal/transport.js"
@@ -44,16 +44,7 @@ import * as Transport from "./internal/transport.js"
  * @since 0.1.0
  * @category constants
  */
-export const clientTokenKey = "batchfx_client_token"
-
-/**
- * How many pages (newest first, 100 batches each) `create` searches for its client token after an
- * ambiguous failure.
- *
- * @since 0.1.0
- * @category constants
- */
-export const clientTokenSearchPages = 2
+export const clientTokenKey = InternalClientToken.key
 
 /**
  * How long `create` keeps looking for its client token after an ambiguous failure before it sends
@@ -64,19 +55,6 @@ export const clientTokenSearchPages = 2
  * @category constants
  */
 export const defaultLookupWindow: Duration.Duration = Duration.seconds(60)
-
-/**
- * The looks of `create` for its client token within `window`: right away, then after 1 s, doubling
- * up to 8 s between looks, for as long as `window` has not passed.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const lookupSchedule = (window: Duration.DurationInput = defaultLookupWindow): Schedule.Schedule<unknown> =>
-  Schedule.exponential("1 second").pipe(
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(8))),
-    Schedule.upTo(window)
-  )
 
 /**
  * A new client token (`bfx_` and 32 hex digits), for a caller that wants to know the token before
@@ -99,20 +77,6 @@ export const makeClientToken: Effect.Effect<string> = Effect.sync(() =>
 export const hasRoomForToken = (metadata: { readonly [key: string]: string } | null | undefined): boolean =>
   metadata === null || metadata === undefined ||
   (Object.keys(metadata).length < 16 && !Object.prototype.hasOwnProperty.call(metadata, clientTokenKey))
-
-/**
- * How to find a batch that a create may have made although it failed: by its client token when it
- * has one, else by its input file. One sentence, for error messages.
- *
- * @since 0.1.0
- * @category utils
- */
-export const howToFind = (inputFileId: string, clientToken: string | undefined): string =>
-  clientToken === undefined
-    ? `look for a batch with input_file_id ${inputFileId} (it has no client token: the metadata had no room for it), ` +
-      "e.g. with `batchfx list --format json`, before creating it again"
-    : `look for a batch with metadata ${clientTokenKey}=${clientToken} (input file ${inputFileId}), ` +
-      "e.g. with `batchfx list --format json`, before creating it again"
 
 /**
  * Why an id cannot be sent, if it cannot (every call checks it before any request): empty, `.` or
@@ -205,7 +169,7 @@ export interface Service {
    * allowed). When the create fails while a batch may exist (an ambiguous failure the looks did not
    * resolve, or any ambiguous failure without a token), the error is ambiguous (`isAmbiguous`): the
    * last such failure, even if a later attempt failed otherwise. A warning with the way to find
-   * the batch (`howToFind`) is logged.
+   * the batch (by its token, else its input file) is logged.
    */
   readonly create: (params: CreateParams, options?: CreateOptions) => Effect.Effect<Batch.Batch, ListError>
   /** Asks to cancel a batch; a completed or failed batch answers `Conflict`, never retried. */
@@ -347,21 +311,21 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
 
   const findByToken = (token: string): Effect.Effect<Option.Option<Batch.Batch>, ListError> =>
     listPages({ limit: 100 }, { lookAhead: 0 }).pipe(
-      Stream.take(clientTokenSearchPages),
+      Stream.take(InternalClientToken.searchPages),
       Stream.mapConcat((page) => page.data),
       Stream.filter((batch) => batch.metadata?.[clientTokenKey] === token),
       Stream.runHead,
       Effect.withSpan("batchfx.batches.create.lookup", { attributes: { "batchfx.client_token": token } })
     )
 
-  // Looks for the token under `lookupSchedule`, as the list may show the batch only later.
+  // Looks for the token for a while, as the list may show the batch only later.
   const lookFor = (
     token: string,
     window: Duration.DurationInput
   ): Effect.Effect<Option.Option<Batch.Batch>, ListError> =>
     findByToken(token).pipe(
       Effect.flatMap(Option.match({ onNone: () => Effect.fail(new NotListedYet()), onSome: Effect.succeed })),
-      Effect.retry({ schedule: lookupSchedule(window), while: (e) => e._tag === "NotListedYet" }),
+      Effect.retry({ schedule: InternalClientToken.lookupSchedule(window), while: (e) => e._tag === "NotListedYet" }),
       Effect.map(Option.some),
       Effect.catchTag("NotListedYet", () => Effect.succeed(Option.none<Batch.Batch>()))
     )
@@ -425,7 +389,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
             ? Effect.zipRight(
               Effect.logWarning(
                 `the create may have made a batch although it failed: ${
-                  howToFind(valid.input_file_id, Option.getOrUndefined(token))
+                  InternalClientToken.howToFind(valid.input_file_id, Option.getOrUndefined(token))
                 }`
               ),
               Effect.fail(final)

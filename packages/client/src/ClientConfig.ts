@@ -116,63 +116,6 @@ export interface CallOptions {
 }
 
 /**
- * Options with every default filled in.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Settings {
-  /** The API key. */
-  readonly apiKey: Redacted.Redacted
-  /** The API root, without a trailing slash. */
-  readonly baseUrl: string
-  /** Sent as `OpenAI-Organization` when present. */
-  readonly organization: Option.Option<string>
-  /** Sent as `OpenAI-Project` when present. */
-  readonly project: Option.Option<string>
-  /** The retry schedule; none means the default one, bounded by `maxRetries`. */
-  readonly retry: Option.Option<RetrySchedule>
-  /** Retries after the first attempt for the default schedule. */
-  readonly maxRetries: number
-  /** Timeout of one JSON request attempt. */
-  readonly timeout: Duration.Duration
-  /** Pages fetched ahead while listing. */
-  readonly lookAhead: number
-  /** The longest server-asked wait to honour. */
-  readonly serverWaitCap: Duration.Duration
-  /** Whether creates carry a client token. */
-  readonly clientToken: boolean
-  /** The governor's settings. */
-  readonly governor: Governor.Options
-}
-
-const nonNegativeInt = (name: string, n: number): number => {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`)
-  return n
-}
-
-/**
- * Fills in the defaults of the options. Throws a `RangeError` for a negative `maxRetries` or
- * `lookAhead`, which are programming errors.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const settings = (options: Options): Settings => ({
-  apiKey: options.apiKey,
-  baseUrl: (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, ""),
-  organization: Option.fromNullable(options.organization).pipe(Option.filter((s) => s !== "")),
-  project: Option.fromNullable(options.project).pipe(Option.filter((s) => s !== "")),
-  retry: Option.fromNullable(options.retry),
-  maxRetries: nonNegativeInt("maxRetries", options.maxRetries ?? defaultMaxRetries),
-  timeout: options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout),
-  lookAhead: nonNegativeInt("lookAhead", options.lookAhead ?? defaultLookAhead),
-  serverWaitCap: options.serverWaitCap === undefined ? defaultServerWaitCap : Duration.decode(options.serverWaitCap),
-  clientToken: options.clientToken ?? true,
-  governor: options.governor ?? {}
-})
-
-/**
  * Why an API key cannot be sent, if it cannot: empty, or holding a character an HTTP header cannot
  * carry (a control character, a space, a non-ASCII character). The sentence names the position,
  * never the key. Check the key after `normalizeApiKey`.

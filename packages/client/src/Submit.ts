@@ -15,6 +15,7 @@ import * as BatchClient from "./BatchClient.js"
 import { type BatchClientError, InvalidParams, isAmbiguous, isBatchClientError } from "./BatchClientError.js"
 import type * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
+import * as InternalClientToken from "./internal/clientToken.js"
 import * as InternalInput from "./internal/input.js"
 import * as Results from "./Results.js"
 import * as Watch from "./Watch.js"
@@ -114,7 +115,7 @@ export class CreateFailed extends Schema.TaggedError<CreateFailed>("@batchfx/cli
   /** The create's error, then what may exist and what became of the file. */
   override get message(): string {
     const found = this.maybeCreated
-      ? ` The batch may exist: ${BatchClient.howToFind(this.inputFileId, this.clientToken)}.`
+      ? ` The batch may exist: ${InternalClientToken.howToFind(this.inputFileId, this.clientToken)}.`
       : ""
     return this.error.message + found + fateSentence(this.inputFileId, this.maybeCreated, this.file, this.deleteError)
   }
@@ -145,7 +146,7 @@ export interface CreateInterrupted {
 export const interruptedMessage = (info: CreateInterrupted): string =>
   (info.maybeCreated
     ? `Interrupted while creating the batch; it may exist: ${
-      BatchClient.howToFind(info.inputFileId, info.clientToken)
+      InternalClientToken.howToFind(info.inputFileId, info.clientToken)
     }.`
     : `Interrupted before the create was sent; no batch was made.`) +
   fateSentence(info.inputFileId, info.maybeCreated, info.file, info.deleteError)

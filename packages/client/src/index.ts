@@ -26,7 +26,7 @@ export * as BatchClientError from "./BatchClientError.js"
 export * as ClientConfig from "./ClientConfig.js"
 
 /**
- * The rate-limit governor shared by the fibers of one client.
+ * The rate-limit governor shared by the fibers of one client: its settings and what it is doing.
  *
  * @since 0.1.0
  */

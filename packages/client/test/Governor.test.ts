@@ -1,6 +1,6 @@
-import { Governor } from "@batchfx/client"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Deferred, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import * as Governor from "../src/internal/governor.js"
 
 // The governor on its own, under TestClock: what it admits when, given what answers said.
 // (Its behaviour against the emulator's real rate limit is in the bulk-operation tests.)

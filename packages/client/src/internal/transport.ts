@@ -29,10 +29,11 @@ import {
   ResponseDecodeError,
   TimeoutError
 } from "../BatchClientError.js"
-import * as ClientConfig from "../ClientConfig.js"
-import * as Governor from "../Governor.js"
+import type * as ClientConfig from "../ClientConfig.js"
 import * as Retry from "../Retry.js"
 import * as InternalErrors from "./errors.js"
+import * as Governor from "./governor.js"
+import * as InternalSettings from "./settings.js"
 
 /** Options of one attempt. */
 export interface AttemptOptions {
@@ -70,7 +71,7 @@ export type Handle<A> = (
 /** The transport's operations. */
 export interface Service {
   /** The client's settings, defaults filled in. */
-  readonly settings: ClientConfig.Settings
+  readonly settings: InternalSettings.Settings
   /**
    * One attempt under the governor: sends the request, maps a failure or a non-2xx answer to its
    * typed error, and runs `handle` on a 2xx answer, in a span, logged. The timeout covers the
@@ -129,7 +130,7 @@ export const make = (
   options: ClientConfig.Options
 ): Effect.Effect<Service, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const settings = ClientConfig.settings(options)
+    const settings = InternalSettings.settings(options)
     const maxJsonBytes = options.maxJsonBytes ?? defaultMaxJsonBytes
     // The API has no use for our trace ids, so no `traceparent`/`b3` header leaves the process,
     // and each attempt has our span (below), so the platform client makes none of its own.
