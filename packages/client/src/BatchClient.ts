@@ -32,6 +32,7 @@ import * as ClientConfig from "./ClientConfig.js"
 import * as Files from "./Files.js"
 import type * as Governor from "./Governor.js"
 import * as InternalClientToken from "./internal/clientToken.js"
+import * as InternalFiles from "./internal/files.js"
 import * as Ids from "./internal/ids.js"
 import * as InternalPagination from "./internal/pagination.js"
 import * as Transport from "./internal/transport.js"
@@ -422,7 +423,7 @@ const make: Effect.Effect<Service, never, Transport.Transport> = Effect.gen(func
 export const layer = (
   options: ClientConfig.Options
 ): Layer.Layer<BatchClient | Files.Files, never, HttpClient.HttpClient> =>
-  Layer.merge(Layer.effect(BatchClient, make), Layer.effect(Files.Files, Files.make)).pipe(
+  Layer.merge(Layer.effect(BatchClient, make), Layer.effect(Files.Files, InternalFiles.make)).pipe(
     Layer.provide(Transport.layer(options))
   )
 
