@@ -49,8 +49,8 @@ export const clientTokenKey = InternalClientToken.key
 
 /**
  * How long `create` keeps looking for its client token after an ambiguous failure before it sends
- * the create again: the batch list shows a new batch only some time after the create (tens of
- * seconds have been seen), so one look right away would miss it and make a second batch.
+ * the create again: the batch list shows a new batch only some time after the create, so one
+ * look right away would miss it and make a second batch.
  *
  * @since 0.1.0
  * @category constants

@@ -79,8 +79,7 @@ const parseContentRange = (
  * A download body guarded against stalls: silence for `idle` while the consumer waits, or fewer
  * than `minBytesPerSecond` bytes per second over `idle` of waiting. Waiting is measured from the
  * consumer's pull to the next chunk, so time the consumer spends on a chunk does not count. One
- * watchdog fiber per read, which aborts the request through `abortScope`, instead of a timeout
- * per pull: the per-pull timeout took a third of the CPU of reading a large file (bench README).
+ * watchdog fiber per read aborts the request through `abortScope`, rather than a timer per chunk.
  */
 const watchBody = <E, E2>(
   body: Stream.Stream<Uint8Array, E>,
