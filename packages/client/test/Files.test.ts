@@ -7,7 +7,7 @@ import { FakeOpenAi, Fault } from "@batchfx/testkit"
 import { FileSystem, Headers, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeFileSystem, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Effect, FastCheck as fc, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
 import { createServer, type Server } from "node:http"
 import { clientOfFake, inMemory, quickRetry, wire } from "./utils.js"
 
@@ -314,6 +314,20 @@ describe("Files.list", () => {
       )
       assert.strictEqual(yield* fake.requestCount(listRoute), 2)
     }).pipe(Effect.provide(inMemory())))
+
+  it.effect.prop(
+    "property: any number of files in pages of any size are listed once each, newest first, a request per page",
+    { files: fc.integer({ min: 0, max: 12 }), limit: fc.integer({ min: 1, max: 5 }) },
+    ({ files, limit }) =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const uploaded = yield* uploadEach(files)
+        yield* fake.resetCounters
+        assert.deepStrictEqual(yield* ids(Files.list({ purpose: "batch", limit })), [...uploaded].reverse())
+        assert.strictEqual(yield* fake.requestCount(listRoute), Math.max(1, Math.ceil(files / limit)))
+      }).pipe(Effect.provide(inMemory())),
+    { fastCheck: { numRuns: 25 } }
+  )
 
   it.effect("purpose narrows the list to one purpose; without it every file is listed", () =>
     Effect.gen(function*() {
