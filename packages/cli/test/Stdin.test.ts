@@ -1,7 +1,7 @@
 /**
  * `-` (stdin) and file names as positionals with options anywhere after the command:
  * `batchfx submit - -e /v1/embeddings`, `batchfx jobs submit - --endpoint E --name x`, `--` making
- * the rest positional. Run by the built executable with its stdin piped, as a shell runs it.
+ * the rest positional; `create --input -` reads stdin too. Run by the built executable with its stdin piped, as a shell runs it.
  */
 import { FakeOpenAi } from "@batchfx/testkit"
 import { assert, layer } from "@effect/vitest"
@@ -59,7 +59,7 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.include(extra._tag === "Usage" ? extra.message : "", "'batchfx list' takes no arguments (got 'extra')")
       }))
 
-    it.effect("submit - reads stdin with options after it, before it, or after --", () =>
+    it.effect("submit - and create --input - read stdin, with options after the -, before it, or after --", () =>
       Effect.gen(function*() {
         const fake = yield* FakeOpenAi.FakeOpenAi
         const env = envFor(fake)
@@ -67,7 +67,8 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
           const args of [
             ["submit", "-", "-e", "/v1/embeddings", "--format", "jsonl"],
             ["submit", "-e", "/v1/embeddings", "-", "--format=jsonl"],
-            ["submit", "--format", "jsonl", "--", "-"]
+            ["submit", "--format", "jsonl", "--", "-"],
+            ["create", "--input", "-", "-e", "/v1/embeddings"]
           ]
         ) {
           const r = yield* binary(args, { env, input: embeddings })

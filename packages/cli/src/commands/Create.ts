@@ -53,9 +53,10 @@ const options = {
     Options.withDescription("An uploaded file (purpose batch) to run."),
     Options.optional
   ),
-  input: Options.file("input", { exists: "yes" }).pipe(
+  // `exists: "either"`: `-` (stdin) names no file; the handler checks that any other exists.
+  input: Options.file("input", { exists: "either" }).pipe(
     Options.withAlias("i"),
-    Options.withDescription("A local JSONL file: checked line by line, uploaded, then run."),
+    Options.withDescription("A local JSONL file (- reads stdin): checked line by line, uploaded, then run."),
     Options.optional
   ),
   endpoint,

@@ -19,6 +19,7 @@ import * as Schema from "effect/Schema"
 import { UsageError } from "../../CliError.js"
 import type { Config } from "../../commands/Create.js"
 import { Api } from "../api.js"
+import * as Input from "../input.js"
 import * as Output from "../output.js"
 import * as Render from "../render.js"
 import { verbose } from "../root.js"
@@ -101,6 +102,7 @@ export const createBatch = (
 export const handler = (config: Config) =>
   Effect.gen(function*() {
     const api = yield* Api
+    if (Option.isSome(config.input)) yield* Input.checkExists(config.input.value, "create")
     const expires = yield* expiry(config.outputExpiresAfter, "create")
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
     yield* checkBeforeUpload({ endpoint: config.endpoint, completion_window: "24h", ...metadata, ...expires })
@@ -119,11 +121,13 @@ export const handler = (config: Config) =>
     yield* Option.match(noTokenWarning(metadata.metadata), { onNone: () => Effect.void, onSome: Output.errLine })
     const inputFileId = yield* Option.match(config.input, {
       onNone: () => Effect.succeed(Option.getOrElse(config.inputFileId, () => "")),
-      onSome: (path) =>
-        api.upload(path, config.endpoint).pipe(
-          Effect.tap((file) => Output.errLine(`Uploaded ${path} as ${file.id} (${file.bytes} bytes).`)),
-          Effect.map((file) => file.id)
-        )
+      onSome: (given) =>
+        Effect.flatMap(Input.inputOf(given), (input) =>
+          api.upload(input.path, config.endpoint).pipe(
+            Effect.mapError(Input.named(input)),
+            Effect.tap((file) => Output.errLine(`Uploaded ${input.name} as ${file.id} (${file.bytes} bytes).`)),
+            Effect.map((file) => file.id)
+          ))
     })
     const batch = yield* createBatch({
       input_file_id: inputFileId,
@@ -133,4 +137,4 @@ export const handler = (config: Config) =>
       ...expires
     }, { uploaded: Option.isSome(config.input), keepFile: config.keepFile })
     yield* Render.printOne(batch, yield* Render.resolveFormat(config.format))
-  })
+  }).pipe(Effect.scoped)

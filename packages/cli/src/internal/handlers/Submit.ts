@@ -6,16 +6,13 @@
  * results into `--output` and `--errors`. `-` reads the input from stdin, kept in a temporary file
  * for the run (it is read more than once: counted, checked, uploaded).
  */
-import * as Files from "@batchfx/client/Files"
 import * as JsonlFile from "@batchfx/client/JsonlFile"
 import * as Submit from "@batchfx/client/Submit"
 import type * as Batch from "@batchfx/core/Batch"
 import * as BatchStatus from "@batchfx/core/BatchStatus"
 import * as Jsonl from "@batchfx/core/Jsonl"
 import * as RequestLine from "@batchfx/core/RequestLine"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -28,6 +25,7 @@ import type { Config } from "../../commands/Submit.js"
 import { Api } from "../api.js"
 import * as Atomic from "../atomic.js"
 import { type Destination, plan } from "../destination.js"
+import * as Input from "../input.js"
 import type { Format } from "../options.js"
 import * as Output from "../output.js"
 import * as Progress from "../progress.js"
@@ -96,7 +94,7 @@ const scan = (path: string, urls: boolean): Effect.Effect<Scanned, FileError, Fi
   })
 
 /** The endpoint: `--endpoint`, else the one `url` every line gives; several or none is a usage error. */
-const endpointOf = (config: Config, input: Input, scanned: Scanned): Effect.Effect<string, UsageError> => {
+const endpointOf = (config: Config, input: Input.Input, scanned: Scanned): Effect.Effect<string, UsageError> => {
   if (Option.isSome(config.endpoint)) return Effect.succeed(config.endpoint.value)
   const urls = Array.from(scanned.urls)
   if (urls.length === 1) return Effect.succeed(urls[0]![0])
@@ -112,49 +110,6 @@ const endpointOf = (config: Config, input: Input, scanned: Scanned): Effect.Effe
   )
 }
 
-/** The input file: `path` is read, `name` is what messages call it (`stdin` for `-`). */
-interface Input {
-  readonly path: string
-  readonly name: string
-}
-
-/**
- * Checks that the input file exists (the parser lets `-` through, which names no file), before
- * anything else, as the parser checks a file argument.
- */
-const checkExists = (file: string) =>
-  Effect.gen(function*() {
-    if (file === "-") return
-    const fs = yield* FileSystem.FileSystem
-    if (!(yield* Effect.orElseSucceed(fs.exists(file), () => false))) {
-      return yield* new UsageError({ command: "submit", description: `Path '${file}' must exist` })
-    }
-  })
-
-/**
- * The input to read: the file given, or for `-` stdin copied to a temporary file removed when the
- * scope closes (the run reads its input twice or more, a pipe only once).
- */
-const inputOf = (file: string) =>
-  Effect.gen(function*() {
-    if (file !== "-") return { path: file, name: file }
-    if (yield* Output.isTty("stdin")) yield* Output.errLine("Reading the requests from stdin (Ctrl-D ends them).")
-    const fs = yield* FileSystem.FileSystem
-    const paths = yield* Path.Path
-    const cannot = (error: { readonly message: string }) =>
-      new FileError({ path: "stdin", description: `cannot be kept in a temporary file (${error.message})` })
-    const dir = yield* Effect.mapError(fs.makeTempDirectoryScoped({ prefix: "batchfx-stdin-" }), cannot)
-    const path = paths.join(dir, "stdin.jsonl")
-    yield* Effect.mapError(Stream.run(NodeStream.stdin, fs.sink(path)), cannot)
-    return { path, name: "stdin" }
-  })
-
-/** An input error names the input as the user gave it, not the temporary file behind stdin. */
-const named = (input: Input) => <E>(error: E): E =>
-  error instanceof Files.InputError && error.path === input.path
-    ? new Files.InputError({ problems: error.problems, count: error.count, path: input.name }) as E
-    : error
-
 const destinationOf = (planned: Record<string, Option.Option<Destination>>, option: string) =>
   planned[option] ?? Option.none<Destination>()
 
@@ -165,7 +120,7 @@ const destinationOf = (planned: Record<string, Option.Option<Destination>>, opti
  */
 export const handler = (config: Config) =>
   Effect.gen(function*() {
-    yield* checkExists(config.file)
+    yield* Input.checkExists(config.file, "submit")
     const planned = yield* plan({
       command: "submit",
       force: config.force,
@@ -179,7 +134,7 @@ export const handler = (config: Config) =>
     const expires = yield* expiry(config.outputExpiresAfter, "submit")
     const metadata = Object.keys(config.metadata).length > 0 ? { metadata: config.metadata } : {}
     const limits = yield* InputLimits
-    const input = yield* inputOf(config.file)
+    const input = yield* Input.inputOf(config.file)
     const scanned = yield* scan(input.path, Option.isNone(config.endpoint))
     const endpoint = yield* endpointOf(config, input, scanned)
     yield* checkBeforeUpload({ endpoint, completion_window: "24h", ...metadata, ...expires })
@@ -189,7 +144,7 @@ export const handler = (config: Config) =>
     const fits = scanned.lines <= limits.maxLines && scanned.bytes <= limits.maxBytes
     if (fits) {
       return yield* one(config, { input, endpoint, metadata, expires, format, wait, destinations }).pipe(
-        Effect.mapError(named(input))
+        Effect.mapError(Input.named(input))
       )
     }
     if (Option.isSome(config.outputExpiresAfter)) {
@@ -204,7 +159,7 @@ export const handler = (config: Config) =>
 
 /** The parts of `handler`'s decisions that `one` and `several` share. */
 interface Decided {
-  readonly input: Input
+  readonly input: Input.Input
   readonly endpoint: string
   readonly metadata: { readonly metadata?: Record<string, string> }
   readonly format: Format
