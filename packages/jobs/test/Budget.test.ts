@@ -216,6 +216,46 @@ layer(PostgresServer.layer, { timeout: 180_000 })("The enqueued-token budget", (
   )
 
   it.effect(
+    "a worker stopped while a shard holds its tokens and another waits, then started again: the tokens are held once, both shards complete",
+    () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const tokens = yield* shardTokens
+        yield* fake.configure({ tokenLimit: { [model]: tokens }, durations: { ...fast, inProgress: "10 seconds" } })
+        const id = yield* Jobs.submit(jobLines(1).slice(0, 4), { endpoint: chat })
+        const heldNow = Effect.map(Jobs.status(id), (r) => r.tokens.find((u) => u.model === model)?.tokens ?? 0)
+        // the first worker runs until shard 1's batch is in progress and shard 2 waits for room, then stops
+        yield* driveSampling(
+          Jobs.status(id).pipe(
+            Effect.repeat({
+              until: (r) => r.shards[0]?.batchStatus === "in_progress",
+              schedule: Schedule.spaced("1 second")
+            }),
+            Effect.provide(worker({ tokenLimits: { [model]: tokens } })),
+            Effect.scoped
+          ),
+          Effect.void
+        )
+        assert.strictEqual(yield* heldNow, tokens, "shard 1's batch is in flight: its tokens stay held")
+        const held: Array<number> = []
+        const job = yield* driveSampling(
+          Jobs.awaitJob(id, "500 millis").pipe(
+            Effect.provide(worker({ tokenLimits: { [model]: tokens } })),
+            Effect.scoped
+          ),
+          Effect.flatMap(heldNow, (n) => Effect.sync(() => held.push(n))).pipe(Effect.orDie)
+        )
+        assert.strictEqual(job.status, "completed")
+        // the restarted worker reserved shard 1's tokens again under the same id: held once, never twice
+        assert.isAtMost(Math.max(...held), tokens)
+        assert.strictEqual(yield* heldNow, 0)
+        assert.strictEqual(yield* count("POST /v1/batches"), 2)
+        assert.deepStrictEqual(byStatus(yield* batches), { completed: 2 })
+      }).pipe(on(Effect.sync(tempStore), (url) => inMemory(url, { durations: fast }))),
+    120_000
+  )
+
+  it.effect(
     "status names the worker and the tokens in flight; every step has a span with its job and shard; metrics count the work",
     () =>
       Effect.gen(function*() {
