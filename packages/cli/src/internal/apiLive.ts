@@ -73,7 +73,8 @@ export const make = (
 
     return {
       concurrency,
-      list: (params, options) => client.list(params, options),
+      list: (params, options) =>
+        client.list(params, options),
       retrieve: (id) => client.retrieve(id),
       create: (params) => client.create(params),
       cancel: (id) => client.cancel(id),

@@ -36,7 +36,9 @@ export const handler = (config: Config) =>
         })
     )
     // Unfiltered, --max says how many pages hold the answer: none is asked for after them.
-    const maxPages = filtered ? undefined : Option.getOrUndefined(Option.map(config.max, (max) => Math.ceil(max / limit)))
+    const maxPages = filtered
+      ? undefined
+      : Option.getOrUndefined(Option.map(config.max, (max) => Math.ceil(max / limit)))
     let batches = api.list({
       limit,
       ...Option.match(config.after, { onNone: () => ({}), onSome: (after) => ({ after }) })
