@@ -338,8 +338,9 @@ export interface SubmitOptions<A, I> {
    */
   readonly keepFile?: boolean | undefined
   /**
-   * How long a create whose answer was lost looks for its batch before creating it again; default
-   * `BatchClient.defaultLookupWindow` (60 s, as lists lag behind creates).
+   * How long an upload or a create whose answer was lost looks for its file or batch before sending
+   * it again; default 60 s (`Files.defaultFindWithin`, `BatchClient.defaultLookupWindow`), as
+   * lists lag behind uploads and creates.
    */
   readonly lookupWindow?: Duration.DurationInput | undefined
   /** How many problems an `InputError` keeps; default 100. */
@@ -470,7 +471,8 @@ export const submit = <L extends RequestLine.BatchRequestLine, A = unknown, I = 
           filename: parts.length === 1 ? "batchfx-input.jsonl" : `batchfx-input-${part.part}-of-${part.parts}.jsonl`,
           limits: { maxLines, maxBytes },
           retry: options.call?.retry,
-          timeout: options.call?.timeout
+          timeout: options.call?.timeout,
+          findWithin: options.lookupWindow
         })
         const metadata = metadataOf(part)
         const batch = yield* createFromUpload(

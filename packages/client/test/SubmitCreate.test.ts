@@ -137,6 +137,22 @@ describe("Submit: creates never doubled, files cleaned up", () => {
       assert.isTrue(yield* fileExists(file.id))
     }).pipe(Effect.provide(env())))
 
+  it.effect("lookupWindow bounds the look for an upload whose answer was lost as well (not the upload's 60 s)", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.FakeOpenAi
+      // reset before it is handled: nothing was stored, so no look can find it
+      yield* fake.scriptFault("POST /v1/files", 1, Fault.resetBeforeResponse)
+      const fiber = yield* Effect.fork(Submit.submitAll(chatLines(3), { endpoint: chat, lookupWindow: "3 seconds" }))
+      // 20 s of the clock: enough for 3 s of looks and the batch (which takes a few seconds), not 60 s
+      for (let i = 0; i < 20 && (yield* Fiber.poll(fiber))._tag === "None"; i++) yield* TestClock.adjust("1 second")
+      const done = yield* Fiber.poll(fiber)
+      assert.isTrue(done._tag === "Some", "the submission is still looking for its upload")
+      const outcomes = yield* Fiber.join(fiber)
+      assert.strictEqual(outcomes.length, 3)
+      assert.strictEqual(yield* count("POST /v1/files"), 2)
+      assert.isAtMost(yield* count("GET /v1/files"), 4)
+    }).pipe(Effect.provide(env())))
+
   it.effect("a submission interrupted during a slow create tells onInterrupt the part, token and file", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
