@@ -133,6 +133,37 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         assert.deepStrictEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [])
       }))
 
+    it.effect("--output-expires-after goes with every batch of a split: each output file expires 2 h after it was made", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeOpenAi.FakeOpenAi
+        const dir = tempDir()
+        const before = yield* counts
+        const r = yield* cli([
+          "submit",
+          inputFile(dir, 5),
+          "-e",
+          chat,
+          "--wait",
+          ...poll,
+          "-o",
+          join(dir, "out.jsonl"),
+          "--output-expires-after",
+          "2h"
+        ]).pipe(withLimits({ maxLines: 2 }))
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.strictEqual((yield* counts).creates - before.creates, 3)
+        const printed = jsonLines(r.stdout)
+        assert.strictEqual(printed.length, 3)
+        for (const batch of printed) {
+          const file = yield* Effect.promise(() =>
+            fetch(`${fake.baseUrl}/files/${batch["output_file_id"]}`, {
+              headers: { authorization: `Bearer ${fake.apiKey}` }
+            }).then((response) => response.json() as Promise<{ created_at: number; expires_at: number | null }>)
+          )
+          assert.strictEqual((file.expires_at ?? 0) - file.created_at, 7_200, JSON.stringify(file))
+        }
+      }))
+
     it.effect("50,001 lines at the API's limits: two batches, 50,001 results", () =>
       Effect.gen(function*() {
         const dir = tempDir()
@@ -169,10 +200,12 @@ layer(FakeOpenAi.layer({ durations: fastDurations }), { excludeTestServices: tru
         const r = yield* started.interrupt
         assert.strictEqual(r.code, 130, r.stderr)
         assert.match(r.stderr, /Created batch_\w+ \(part 1 of 2/)
+        // on a line of its own, as a single batch's create says it (not as a log line)
         assert.match(
           r.stderr,
-          /Interrupted while creating the batch; it may exist: look for a batch with metadata batchfx_client_token=bfx_[0-9a-f]{32} \(input file file-[\w-]+\)/
+          /^batchfx: part 2 of 2: Interrupted while creating the batch; it may exist: look for a batch with metadata batchfx_client_token=bfx_[0-9a-f]{32} \(input file file-[\w-]+\)/m
         )
+        assert.notMatch(r.stderr, /WARN/)
         assert.strictEqual(jsonLines(r.stdout).length, 1, "the batch of part 1 is printed")
         assert.notInclude(r.stderr, "    at ")
       }))

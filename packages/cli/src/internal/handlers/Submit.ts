@@ -147,14 +147,7 @@ export const handler = (config: Config) =>
         Effect.mapError(Input.named(input))
       )
     }
-    if (Option.isSome(config.outputExpiresAfter)) {
-      return yield* new UsageError({
-        command: "submit",
-        description: `${input.name} is over one batch's limits (${scanned.lines} lines, ${scanned.bytes} bytes) ` +
-          `and is split into several batches, which do not take --output-expires-after yet; leave it out`
-      })
-    }
-    return yield* several(config, { input, endpoint, metadata, format, wait, destinations, limits })
+    return yield* several(config, { input, endpoint, metadata, expires, format, wait, destinations, limits })
   }).pipe(Effect.scoped)
 
 /** The parts of `handler`'s decisions that `one` and `several` share. */
@@ -162,6 +155,8 @@ interface Decided {
   readonly input: Input.Input
   readonly endpoint: string
   readonly metadata: { readonly metadata?: Record<string, string> }
+  /** `--output-expires-after` as the create's field, sent with every batch. */
+  readonly expires: { readonly output_expires_after?: { readonly anchor: "created_at"; readonly seconds: number } }
   readonly format: Format
   readonly wait: boolean
   readonly destinations: { readonly output: Option.Option<Destination>; readonly errors: Option.Option<Destination> }
@@ -178,12 +173,7 @@ const resultsOnStdout = (options: Decided): boolean =>
  * `--wait`); with it, progress goes to stderr, the batch that ended to stdout, and its files to
  * `--output`/`--errors`. A batch that did not complete exits 1 once its files are written.
  */
-const one = (
-  config: Config,
-  options: Decided & {
-    readonly expires: { readonly output_expires_after?: { readonly anchor: "created_at"; readonly seconds: number } }
-  }
-) =>
+const one = (config: Config, options: Decided) =>
   Effect.gen(function*() {
     const api = yield* Api
     const file = yield* api.upload(options.input.path, options.endpoint)
@@ -215,7 +205,8 @@ const encoder = new TextEncoder()
  * without `--wait` the command ends once all are created and prints them; with it, progress of all
  * of them goes to stderr as one line, the result lines are merged into `--output` (output files)
  * and `--errors` (error files), and the batches that ended are printed. A batch that did not
- * complete, or a request with no result line, exits 1.
+ * complete, or a request with no result line, exits 1. Every batch carries `--output-expires-after`;
+ * Ctrl-C during a part's create prints, as `one` does, the token and file to find that batch by.
  */
 const several = (
   config: Config,
@@ -279,10 +270,18 @@ const several = (
     const outcomes = Submit.submit(JsonlFile.requestLines(options.input.path), {
       endpoint: options.endpoint,
       ...options.metadata,
+      ...(options.expires.output_expires_after === undefined
+        ? {}
+        : { outputExpiresAfter: options.expires.output_expires_after }),
       keepFile: config.keepFile,
       limits: options.limits,
       watch: { schedule: Schedule.spaced(config.interval) },
-      onBatch
+      onBatch,
+      // As `one` does on Ctrl-C during a create: the token and file to find the batch by, on stderr.
+      onInterrupt: (info, part) =>
+        Output.errLine(`batchfx: part ${part.part} of ${part.parts}: ${Submit.interruptedMessage(info)}`).pipe(
+          Effect.provideService(Output.Output, output)
+        )
     })
     if (!options.wait) {
       // Ends once every part is created; the batches run on. Whatever was created is printed, even
