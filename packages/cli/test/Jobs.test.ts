@@ -56,6 +56,13 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
         Array.from({ length: 7 }, (_, i) => `req-${i + 1}`).sort()
       )
       assert.strictEqual(readFileSync(errors, "utf8"), "")
+      assert.include(results.stderr, `batchfx: 7 output lines written to ${output}`)
+
+      // -o - writes the lines to stdout, and the count on stderr says stdout, not a file named -
+      const piped = yield* cli(["jobs", "results", id, "-o", "-", "--store", store])
+      assert.strictEqual(piped.code, 0, piped.stderr)
+      assert.deepStrictEqual(jsonLines(piped.stdout), lines)
+      assert.strictEqual(piped.stderr, "batchfx: 7 output lines written to stdout\n")
 
       // in a pipe, list is JSON lines with the job in it
       const list = yield* cli(["jobs", "list", "--store", store])

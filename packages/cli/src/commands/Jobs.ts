@@ -60,10 +60,12 @@ const resultsOptions = {
   store,
   output: Options.file("output").pipe(
     Options.withAlias("o"),
-    Options.withDescription("Where the output lines go (the lines as the API wrote them, across every shard).")
+    Options.withDescription(
+      "Where the output lines go (the lines as the API wrote them, across every shard); - is stdout."
+    )
   ),
   errors: Options.file("errors").pipe(
-    Options.withDescription("Where the error lines go."),
+    Options.withDescription("Where the error lines go; - is stdout."),
     Options.optional
   ),
   jobId

@@ -151,19 +151,21 @@ export const write = <E, R>(
 
 /**
  * Streams bytes into `path`, replacing it if it exists (through a temporary file and a rename, so
- * that a failed or interrupted write leaves `path` as it was; a symlink keeps pointing at it).
- * Returns the bytes written.
+ * that a failed or interrupted write leaves `path` as it was; a symlink keeps pointing at it). `-`
+ * is stdout. Returns where the bytes went, for a sentence: the path, or `stdout` or `stderr` when
+ * written through the process's own stream (`-`, `/dev/stdout`, …).
  */
 export const writeAtomically = <E, R>(
   path: string,
   bytes: Stream.Stream<Uint8Array, E, R>
-): Effect.Effect<number, E | FileError, R | FileSystem.FileSystem | Path.Path | Output.Output> =>
+): Effect.Effect<string, E | FileError, R | FileSystem.FileSystem | Path.Path | Output.Output> =>
   Effect.gen(function*() {
     const planned = yield* plan({ command: "", force: true, inputs: [], outputs: [["file", Option.some(path)]] }).pipe(
       Effect.mapError((error) => new FileError({ path, description: error.description }))
     )
     return yield* Option.match(planned["file"] ?? Option.none<Destination>(), {
-      onNone: () => Effect.succeed(0),
-      onSome: (destination) => write(destination, bytes)
+      onNone: () => Effect.succeed(path),
+      onSome: (destination) =>
+        Effect.as(write(destination, bytes), destination._tag === "Stream" ? destination.stream : path)
     })
   })

@@ -347,7 +347,10 @@ const linesOf = <E, R>(lines: Stream.Stream<string, E, R>) => {
   }
 }
 
-/** `jobs results JOB --output FILE [--errors FILE]`: the stored result lines, as the API wrote them. */
+/**
+ * `jobs results JOB --output FILE|- [--errors FILE|-]`: the stored result lines, as the API wrote
+ * them; a count of each on stderr.
+ */
 export const results = (config: ResultsConfig) =>
   Effect.gen(function*() {
     const report = yield* Jobs.status(config.jobId)
@@ -356,13 +359,14 @@ export const results = (config: ResultsConfig) =>
         `batchfx: warning: job ${config.jobId} is ${report.job.status}: only the results stored so far are written`
       )
     }
+    // `-` is stdout: the lines are its data, and the sentence on stderr says stdout, not a file `-`.
     const output = linesOf(Jobs.resultLines(config.jobId, "output"))
-    yield* writeAtomically(config.output, output.bytes)
-    yield* Output.errLine(`batchfx: ${output.count()} output lines written to ${config.output}`)
+    const outputWhere = yield* writeAtomically(config.output, output.bytes)
+    yield* Output.errLine(`batchfx: ${output.count()} output lines written to ${outputWhere}`)
     if (Option.isSome(config.errors)) {
       const errors = linesOf(Jobs.resultLines(config.jobId, "error"))
-      yield* writeAtomically(config.errors.value, errors.bytes)
-      yield* Output.errLine(`batchfx: ${errors.count()} error lines written to ${config.errors.value}`)
+      const errorsWhere = yield* writeAtomically(config.errors.value, errors.bytes)
+      yield* Output.errLine(`batchfx: ${errors.count()} error lines written to ${errorsWhere}`)
     }
   }).pipe(Effect.provide(layerStore(config.store)), sayStoreFailure)
 
