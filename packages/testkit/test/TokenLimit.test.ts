@@ -94,4 +94,17 @@ describe("enqueued-token limit", () => {
     )
     assert.include(Flags.usage, "--token-limit <n>")
   })
+
+  it("--token-limit given again adds to the limits before it; a model given twice keeps its last; <n> alone is *", () => {
+    const limitOf = (...args: ReadonlyArray<string>) => Either.getOrThrow(Flags.parse(args)).options.tokenLimit
+    assert.deepStrictEqual(limitOf("--token-limit", "a=1", "--token-limit", "b=2"), { a: 1, b: 2 })
+    assert.deepStrictEqual(
+      limitOf("--token-limit", "a=1,b=2", "--token-limit", "c=3", "--token-limit", "a=4"),
+      { a: 4, b: 2, c: 3 }
+    )
+    assert.deepStrictEqual(limitOf("--token-limit", "a=1", "--token-limit", "500"), { a: 1, "*": 500 })
+    assert.deepStrictEqual(limitOf("--token-limit", "500", "--token-limit", "a=1"), { "*": 500, a: 1 })
+    assert.strictEqual(limitOf("--token-limit", "500", "--token-limit", "600"), 600)
+    assert.strictEqual(limitOf("--token-limit", "*=500", "--token-limit", "700"), 700)
+  })
 })

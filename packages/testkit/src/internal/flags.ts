@@ -52,7 +52,8 @@ Usage: batchfx-fake-server [flags]
   --fail-pattern <regex>        batch lines whose custom_id matches fail with an HTTP 400 result line
   --token-limit <n>, --token-limit <model>=<n>,…
                                 enqueued input tokens per model (in validating, in_progress, finalizing
-                                batches); a batch past it fails with token_limit_exceeded (* = other models)
+                                batches); a batch past it fails with token_limit_exceeded (* = other models;
+                                repeatable: each adds its models, <n> alone is *)
   --validating-ms, --in-progress-ms, --finalizing-ms, --cancelling-ms, --expiring-ms, --window-ms <ms>
                                 lifecycle durations
   --exit-on-stdin-close         stop when standard input ends (for harnesses in other languages)
@@ -122,6 +123,21 @@ export const parseTokenLimit = (text: string): FakeOpenAi.TokenLimit => {
     limits[model] = count(pair.slice(at + 1).trim())
   }
   return limits
+}
+
+/**
+ * A `--token-limit` given again adds to the ones before, as `batchfx fake-server` does: a model
+ * given twice keeps its last limit, and `N` alone is the limit of every model not named (`*`).
+ */
+export const addTokenLimit = (
+  before: FakeOpenAi.TokenLimit | undefined,
+  next: FakeOpenAi.TokenLimit
+): FakeOpenAi.TokenLimit => {
+  if (before === undefined) return next
+  const asRecord = (limit: FakeOpenAi.TokenLimit) => (typeof limit === "number" ? { "*": limit } : limit)
+  const merged = { ...asRecord(before), ...asRecord(next) }
+  const models = Object.keys(merged)
+  return models.length === 1 && models[0] === "*" ? merged["*"]! : merged
 }
 
 const millisOrNaN = (text: string): number => {
@@ -298,7 +314,10 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Parsed, string
           options.failLine = Responder.failCustomIds(new RegExp(value()))
           break
         case "--token-limit":
-          options.tokenLimit = parseTokenLimit(value())
+          options.tokenLimit = addTokenLimit(
+            options.tokenLimit as FakeOpenAi.TokenLimit | undefined,
+            parseTokenLimit(value())
+          )
           break
         default: {
           const duration = Object.hasOwn(durationFlags, flag) ? durationFlags[flag] : undefined
