@@ -14,7 +14,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Path from "@effect/platform/Path"
 import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Libsql from "@libsql/client"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -30,6 +30,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as BusyRetry from "./internal/busyRetry.js"
 import * as Metrics from "./internal/metrics.js"
+import * as RunnerAddress from "./internal/runnerAddress.js"
 import * as Steps from "./internal/steps.js"
 import * as StoreUrl from "./internal/storeUrl.js"
 import * as WorkerId from "./internal/workerId.js"
@@ -561,6 +562,14 @@ export interface WorkerOptions {
   /** Settings of the cluster's runner over `singleRunnerSharding` (say, to poll storage less often). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
   /**
+   * On a Postgres store, where the other workers reach this one, as `host:port` (`[::1]:port`
+   * for IPv6); default 127.0.0.1 and a free port, which serves workers on one machine. Workers on
+   * several machines each give an address the others can reach. See `runnerAddressConfig`.
+   */
+  readonly runnerAddress?: string | undefined
+  /** On a Postgres store, the address this worker listens on (say `0.0.0.0:34431`); default `runnerAddress`. */
+  readonly listenAddress?: string | undefined
+  /**
    * Enqueued-token limits per model (`{ "gpt-4o-mini": 2_000_000 }`), written to the store when
    * the worker starts, so they hold for every worker of the store. Without one, a model's limit is
    * learned from the first `token_limit_exceeded` failure. See `tokenLimitsConfig`.
@@ -613,6 +622,33 @@ export const tokenLimitsConfig: Config.Config<{ readonly [model: string]: number
   }),
   Config.withDefault({})
 )
+
+/**
+ * A worker's runner addresses from `BATCHFX_RUNNER_ADDRESS` and `BATCHFX_RUNNER_LISTEN`
+ * (`host:port`), each unset when the variable is; they matter on a Postgres store only.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const runnerAddressConfig: Config.Config<{
+  readonly runnerAddress: string | undefined
+  readonly listenAddress: string | undefined
+}> = Config.all({
+  runnerAddress: Config.string("BATCHFX_RUNNER_ADDRESS").pipe(Config.option, Config.map(Option.getOrUndefined)),
+  listenAddress: Config.string("BATCHFX_RUNNER_LISTEN").pipe(Config.option, Config.map(Option.getOrUndefined))
+})
+
+/**
+ * Why `text` is not a runner address (`host:port`, or `[::1]:port` for IPv6), or `undefined` when
+ * it is: the rule `runnerAddress` and `listenAddress` follow, for callers that check them first.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const runnerAddressProblem = (text: string): string | undefined => {
+  const parsed = RunnerAddress.parseAddress(text)
+  return typeof parsed === "string" ? parsed : undefined
+}
 
 /**
  * This worker process's id, as `status` shows it: host name, process id and a short random part,
@@ -682,9 +718,14 @@ export const layerClientConfig: Layer.Layer<
 > = Layer.unwrapEffect(Effect.map(ClientConfig.config, layerClient))
 
 /**
- * A worker: the workflow engine on a single runner over the store's SQL database, running every
- * unfinished job (those stored before it started and those stored while it runs) until its scope
- * closes. Restarted after a crash, it resumes each job at the step the crash cut short.
+ * A worker: the workflow engine over the store's SQL database, running every unfinished job (those
+ * stored before it started and those stored while it runs) until its scope closes. Restarted after
+ * a crash, it resumes each job at the step the crash cut short.
+ *
+ * On SQLite the worker is the cluster's single runner: one worker per store. On Postgres each
+ * worker is a runner reached over a socket at `runnerAddress`, and the workers of one store share
+ * its jobs: each job runs on one of them at a time, and the jobs of a worker that stops answering
+ * go on at the others, from the step it had reached.
  *
  * @since 0.1.0
  * @category layers
@@ -734,13 +775,34 @@ export const layerWorker = (
     // the worker's own budget, which writes the configured limits to the store as it starts
     Layer.provide(TokenBudget.layer({ limits: options.tokenLimits, wait: settings.tokenWait })),
     Layer.provideMerge(ClusterWorkflowEngine.layer),
-    Layer.provideMerge(SingleRunner.layer({
-      runnerStorage: "sql",
-      shardingConfig: { ...singleRunnerSharding, ...options.sharding }
-    })),
+    Layer.provideMerge(layerRunners(options)),
     Layer.locallyWith(FiberRef.currentLoggers, HashSet.map(withoutRestartWarning))
   )
 }
+
+/**
+ * The cluster under a worker, by the store's dialect: a single runner on SQLite, socket runners on
+ * Postgres. The socket runners come from `@effect/platform-node`, loaded only for a Postgres store.
+ */
+const layerRunners = (options: WorkerOptions) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const shardingConfig = { ...singleRunnerSharding, ...options.sharding }
+    if (sql.onDialectOrElse({ pg: () => false, orElse: () => true })) {
+      return SingleRunner.layer({ runnerStorage: "sql", shardingConfig })
+    }
+    const Runners = yield* Effect.tryPromise({
+      try: () => import("./internal/runners.js"),
+      catch: (cause) =>
+        ConfigError.InvalidData(
+          ["runnerAddress"],
+          `workers on a Postgres store need the package @effect/platform-node (${
+            cause instanceof Error ? cause.message : String(cause)
+          }): install it beside @batchfx/jobs`
+        )
+    })
+    return Runners.layer({ address: options.runnerAddress, listen: options.listenAddress, sharding: shardingConfig })
+  }))
 
 /**
  * The cluster's “No healthy runners available”: logged once by every worker started on a store

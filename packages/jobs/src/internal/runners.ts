@@ -1,0 +1,106 @@
+/**
+ * Workers sharing one Postgres store: each worker is a runner of `@effect/cluster` reached over a
+ * socket, with the runners, shard locks and workflow messages in the store's database. A job's
+ * workflow lives in one shard, so it runs on one worker at a time; when a worker stops answering,
+ * its shards (and the jobs in them) move to the workers left.
+ */
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as net from "node:net"
+import { parseAddress } from "./runnerAddress.js"
+
+/** Where a runner is reached and where it listens, as `host:port` (`[::1]:port` for IPv6). */
+export interface Addresses {
+  /** The address other workers reach this one at; default 127.0.0.1 and a free port. */
+  readonly address?: string | undefined
+  /** The address to listen on; default the advertised one. */
+  readonly listen?: string | undefined
+}
+
+/**
+ * The cluster's settings for workers on Postgres. Shard locks are rows that expire rather than
+ * Postgres advisory locks: an advisory lock lasts as long as its connection, and the connection of
+ * a machine that lost power or its network stays open on the server until TCP gives up (two hours
+ * by default), while an expiring row frees a dead worker's jobs within `shardLockExpiration`. A
+ * live worker renews its rows every 5 s; each renewal must answer within that time, which leaves
+ * room for a busy database (2 s timed out at times on a loaded 2-core machine).
+ */
+export const sharding: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  shardLockDisableAdvisory: true,
+  shardLockRefreshInterval: Duration.seconds(5),
+  shardLockExpiration: Duration.seconds(20),
+  runnerHealthCheckInterval: Duration.seconds(5)
+}
+
+const invalid = (name: string, message: string) => ConfigError.InvalidData([name], message)
+
+/** A port nothing listens on now, asked of the system (the runner binds it right after). */
+const freePort = (host: string) =>
+  Effect.async<number, ConfigError.ConfigError>((resume) => {
+    const server = net.createServer()
+    server.once(
+      "error",
+      (error) => resume(Effect.fail(invalid("address", `cannot listen on ${host}: ${error.message}`)))
+    )
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resume(Effect.succeed(port)))
+    })
+  })
+
+/** The runner addresses from the options: the advertised one, and the one to listen on. */
+export const resolve = (
+  options: Addresses
+): Effect.Effect<
+  { readonly address: RunnerAddress.RunnerAddress; readonly listen: RunnerAddress.RunnerAddress },
+  ConfigError.ConfigError
+> =>
+  Effect.gen(function*() {
+    const parse = (name: string, text: string) => {
+      const parsed = parseAddress(text)
+      return typeof parsed === "string" ? Effect.fail(invalid(name, parsed)) : Effect.succeed(parsed)
+    }
+    const listen = options.listen === undefined ? undefined : yield* parse("listen", options.listen)
+    const address = options.address === undefined
+      ? RunnerAddress.make(
+        listen?.host ?? "127.0.0.1",
+        listen?.port ?? (yield* freePort("127.0.0.1"))
+      )
+      : yield* parse("address", options.address)
+    return { address, listen: listen ?? address }
+  })
+
+/**
+ * The cluster of a worker on Postgres: a socket runner at its address, with message and runner
+ * storage in the SQL database in context.
+ */
+export const layer = (
+  options: Addresses & { readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined }
+) =>
+  Layer.unwrapEffect(Effect.map(resolve(options), ({ address, listen }) =>
+    NodeClusterSocket.layer({
+      storage: "sql",
+      shardingConfig: {
+        ...sharding,
+        ...options.sharding,
+        runnerAddress: Option.some(address),
+        runnerListenAddress: Option.some(listen)
+      }
+    }).pipe(Layer.catchAll((error) =>
+      Layer.fail(
+        error._tag === "SocketServerError"
+          ? invalid(
+            "listenAddress",
+            `cannot listen on ${listen.host}:${listen.port} for other workers: ${
+              error.cause instanceof Error ? error.cause.message : String(error.cause)
+            }`
+          )
+          : error
+      )
+    ))))
