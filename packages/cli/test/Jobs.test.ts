@@ -284,6 +284,23 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       )
     }))
 
+  it.effect("jobs run: a bad --runner-address, --listen or BATCHFX_RUNNER_ADDRESS, or either flag on a SQLite store, is a usage error (exit 2)", () =>
+    Effect.gen(function*() {
+      const pg = ["jobs", "run", "--store", "postgres://batchfx@127.0.0.1:1/jobs"]
+      const noPort = yield* cli([...pg, "--runner-address", "10.0.0.5"])
+      assert.strictEqual(noPort.code, 2)
+      assert.include(noPort.stderr, "--runner-address: '10.0.0.5' is not a runner address: write host:port")
+      const badPort = yield* cli([...pg, "--listen", "0.0.0.0:70000"])
+      assert.strictEqual(badPort.code, 2)
+      assert.include(badPort.stderr, "--listen: '0.0.0.0:70000' is not a runner address")
+      const env = yield* cli(pg, { env: { BATCHFX_RUNNER_ADDRESS: "[::1]" } })
+      assert.strictEqual(env.code, 2)
+      assert.include(env.stderr, "BATCHFX_RUNNER_ADDRESS: '[::1]' is not a runner address")
+      const sqlite = yield* cli(["jobs", "run", "--store", freshStore(), "--runner-address", "127.0.0.1:34431"])
+      assert.strictEqual(sqlite.code, 2)
+      assert.include(sqlite.stderr, "--runner-address and --listen are for a Postgres store")
+    }))
+
   it.effect("demo runs a durable job through a worker restart: one upload, one batch, every result", () =>
     Effect.gen(function*() {
       const r = yield* runCli(["demo"])

@@ -53,7 +53,24 @@ const submitOptions = {
 
 const storeOnly = { ...Opts.globalOptions, store }
 
-const runOptions = { ...storeOnly, tokenLimit }
+const runOptions = {
+  ...storeOnly,
+  tokenLimit,
+  runnerAddress: Options.text("runner-address").pipe(
+    Options.withPseudoName("HOST:PORT"),
+    Options.withDescription(
+      "On a Postgres store, where the other workers reach this one (default $BATCHFX_RUNNER_ADDRESS, else 127.0.0.1 and a free port: workers on one machine)."
+    ),
+    Options.optional
+  ),
+  listen: Options.text("listen").pipe(
+    Options.withPseudoName("HOST:PORT"),
+    Options.withDescription(
+      "On a Postgres store, the address to listen on for the other workers, e.g. 0.0.0.0:34431 (default $BATCHFX_RUNNER_LISTEN, else the runner address)."
+    ),
+    Options.optional
+  )
+}
 
 const resultsOptions = {
   ...Opts.globalOptions,
@@ -194,12 +211,18 @@ Spec.aboutAll(command, {
   },
   run: {
     summary: "Work on every unfinished job of the store until interrupted.",
-    details: ["Ctrl-C stops it; a restart resumes the jobs where they were."],
+    details: [
+      "Ctrl-C stops it; a restart resumes the jobs where they were. On a Postgres store several workers share the jobs; a worker that stops answering hands its jobs to the others within about 20 s."
+    ],
     examples: [
       ["batchfx jobs run --store file:jobs.db", "Run the jobs of a store"],
       [
         "batchfx jobs run --store postgres://batchfx@db/jobs --token-limit gpt-4o-mini=2000000",
-        "One of several workers sharing a queue, under a token limit"
+        "One of several workers on this machine sharing a queue, under a token limit"
+      ],
+      [
+        "batchfx jobs run --store postgres://batchfx@db/jobs --runner-address 10.0.0.5:34431",
+        "A worker on another machine, reached by the others at 10.0.0.5"
       ]
     ]
   },

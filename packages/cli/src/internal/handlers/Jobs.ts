@@ -6,7 +6,7 @@
  * environment as for every other command.
  */
 import * as ClientConfig from "@batchfx/client/ClientConfig"
-import { Jobs, JobsError, JobStore } from "@batchfx/jobs"
+import { Jobs, JobsError, JobStore, Postgres } from "@batchfx/jobs"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -138,6 +138,20 @@ const tokenLimits = (flags: ReadonlyArray<string>) =>
       yield* add("--token-limit", flag)
     }
     return limits
+  })
+
+/** A runner address from its flag, else from the environment; a bad one is a usage error naming where it came from. */
+const runnerAddressOf = (flag: string, value: Option.Option<string>, env: string) =>
+  Effect.gen(function*() {
+    const given = Option.isSome(value)
+      ? { from: flag, text: value.value }
+      : Option.map(yield* optionalEnv(env), (text) => ({ from: env, text })).pipe(Option.getOrUndefined)
+    if (given === undefined) return undefined
+    const problem = Jobs.runnerAddressProblem(given.text)
+    if (problem !== undefined) {
+      return yield* new UsageError({ description: `${given.from}: ${problem}`, command: "jobs" })
+    }
+    return given.text
   })
 
 /** The store and the client, for the commands that reach the API. */
@@ -293,15 +307,27 @@ export const submit = (config: SubmitConfig) =>
 /** `jobs run`: a worker on every unfinished job of the store until interrupted. */
 export const run = (config: RunConfig) =>
   Effect.gen(function*() {
+    // every flag is checked before the store is opened
     const url = yield* storeUrl(config.store)
     const limits = yield* tokenLimits(config.tokenLimit)
-    yield* Output.errLine(
-      `batchfx: working on the jobs of ${
-        Jobs.redactStoreUrl(url)
-      } as worker ${Jobs.workerId()} (Ctrl-C stops; jobs resume on the next run)`
-    )
-    return yield* Jobs.run({ tokenLimits: limits })
-  }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
+    const runnerAddress = yield* runnerAddressOf("--runner-address", config.runnerAddress, "BATCHFX_RUNNER_ADDRESS")
+    const listenAddress = yield* runnerAddressOf("--listen", config.listen, "BATCHFX_RUNNER_LISTEN")
+    if (!Postgres.isPostgresUrl(url) && (Option.isSome(config.runnerAddress) || Option.isSome(config.listen))) {
+      return yield* new UsageError({
+        description:
+          "--runner-address and --listen are for a Postgres store (postgres://…): a SQLite store has one worker",
+        command: "jobs"
+      })
+    }
+    return yield* Effect.gen(function*() {
+      yield* Output.errLine(
+        `batchfx: working on the jobs of ${
+          Jobs.redactStoreUrl(url)
+        } as worker ${Jobs.workerId()} (Ctrl-C stops; jobs resume on the next run)`
+      )
+      return yield* Jobs.run({ tokenLimits: limits, runnerAddress, listenAddress })
+    }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
+  })
 
 /** `jobs list`: every job of the store, newest first. */
 export const list = (config: ListConfig) =>
