@@ -46,7 +46,7 @@ const freePort = (host: string) =>
     const server = net.createServer()
     server.once(
       "error",
-      (error) => resume(Effect.fail(invalid("address", `cannot listen on ${host}: ${error.message}`)))
+      (error) => resume(Effect.fail(invalid("runnerAddress", `cannot listen on ${host}: ${error.message}`)))
     )
     server.listen(0, host, () => {
       const { port } = server.address() as net.AddressInfo
@@ -66,13 +66,13 @@ export const resolve = (
       const parsed = parseAddress(text)
       return typeof parsed === "string" ? Effect.fail(invalid(name, parsed)) : Effect.succeed(parsed)
     }
-    const listen = options.listen === undefined ? undefined : yield* parse("listen", options.listen)
+    const listen = options.listen === undefined ? undefined : yield* parse("listenAddress", options.listen)
     const address = options.address === undefined
       ? RunnerAddress.make(
         listen?.host ?? "127.0.0.1",
         listen?.port ?? (yield* freePort("127.0.0.1"))
       )
-      : yield* parse("address", options.address)
+      : yield* parse("runnerAddress", options.address)
     return { address, listen: listen ?? address }
   })
 
