@@ -7,7 +7,15 @@
  * 2. jobs of 2 shards scheduled on one worker (1,000; `--smoke` 20): wall time, and the uploads
  *    and batches the emulator created (exactly 2 of each per job when nothing is done twice);
  * 3. a worker process SIGKILLed while it polls, started again: time from its start to its first
- *    poll, beside a cold start's time to its first request.
+ *    poll, beside a cold start's time to its first request;
+ * 4. the same jobs of 3 shards (100; `--smoke` 6) with 1, 2 and 3 worker processes on one Postgres
+ *    store (started by the bench on 127.0.0.1): wall time and jobs a minute side by side, and the
+ *    uploads and batches the emulator created (exactly one of each per shard);
+ * 5. failover: of 3 workers on Postgres (`--smoke` 2) running 30 jobs (`--smoke` 6), the one
+ *    holding most running jobs SIGKILLed while their batches are polled: from the kill to another
+ *    worker's first poll of one of its batches, and to all its jobs done.
+ *
+ * Without Postgres figures 4 and 5 print `notRun` with one sentence; their rows say "not run".
  */
 import { execFileSync } from "node:child_process"
 import { join } from "node:path"
@@ -20,6 +28,10 @@ export const scenario = 10
 /** Jobs scheduled on one worker: the issue's 1,000, or a few for `--smoke`. */
 export const jobsAt = (smoke: boolean): number => smoke ? 20 : 1000
 
+/** Figures 4 and 5's sizes: jobs with 1, 2 and 3 workers, and the failover's jobs and workers. */
+export const postgresSizesAt = (smoke: boolean) =>
+  smoke ? { pgJobs: 6, failoverJobs: 6, failoverWorkers: 2 } : { pgJobs: 100, failoverJobs: 30, failoverWorkers: 3 }
+
 /** The figures the jobs bench prints, one JSON object per line, each named by `figure`. */
 type Figures = { readonly figure: string } & { readonly [name: string]: unknown }
 
@@ -28,9 +40,20 @@ const spawnFigures = async (
     { readonly stdout: string; readonly stderr: string; readonly code: number | null; readonly wallMs: number }
   >,
   script: string,
-  jobs: number
+  jobs: number,
+  sizes: ReturnType<typeof postgresSizesAt>
 ) => {
-  const result = await exec(process.execPath, [script, "--jobs", String(jobs)])
+  const result = await exec(process.execPath, [
+    script,
+    "--jobs",
+    String(jobs),
+    "--pg-jobs",
+    String(sizes.pgJobs),
+    "--failover-jobs",
+    String(sizes.failoverJobs),
+    "--failover-workers",
+    String(sizes.failoverWorkers)
+  ])
   const figures = result.stdout.split("\n").filter((l) => l.trim().startsWith("{")).map((l) => JSON.parse(l) as Figures)
   return { ...result, figures }
 }
@@ -55,9 +78,13 @@ export const run = async (
     log(`  [${scenario}] tsc -b packages/jobs/tsconfig.bench.json reported errors: ${output.split("\n")[0]}`)
   }
   const jobs = jobsAt(options.smoke)
-  log(`  [${scenario}] durable jobs: ${jobs} jobs of 2 shards on one worker (a few minutes at 1,000)`)
+  const sizes = postgresSizesAt(options.smoke)
+  log(
+    `  [${scenario}] durable jobs: ${jobs} jobs of 2 shards on one worker (a few minutes at 1,000); ${sizes.pgJobs} jobs ` +
+      `of 3 shards with 1, 2 and 3 workers on Postgres; failover of ${sizes.failoverWorkers} workers`
+  )
   const script = join(repoDir, "packages", "jobs", "build", "bench", "jobs.js")
-  const result = await spawnFigures(exec, script, jobs)
+  const result = await spawnFigures(exec, script, jobs, sizes)
   const failed = result.code !== 0 || result.figures.length === 0
   const error = failed ? (result.stderr || result.stdout).trim().slice(-600) : undefined
   for (const figures of result.figures) {
@@ -72,7 +99,11 @@ export const run = async (
       figures: Object.fromEntries(
         Object.entries(figures).filter((e): e is [string, number] => typeof e[1] === "number")
       ),
-      ...(error === undefined ? {} : { error })
+      // a figure not run (no Postgres) carries its sentence where a failure carries its error
+      ...(error === undefined ? {} : { error }),
+      ...(typeof figures["notRun"] === "string" && error === undefined
+        ? { error: `not run: ${figures["notRun"]}` }
+        : {})
     })
     log(`  [${scenario}] ${JSON.stringify(figures)}`)
   }
@@ -149,6 +180,98 @@ export const summarize = (raw: Raw): ReadonlyArray<Row> => {
       target: "",
       met: undefined
     })
+  }
+  rows.push(...postgresRows(raw, base))
+  return rows
+}
+
+/** The figure names of figures 4 and 5 (as `packages/jobs/bench/multiWorker.ts` prints them). */
+const throughputFigure = (workers: number) => `jobs on Postgres, ${workers} worker${workers === 1 ? "" : "s"}`
+const failoverFigure = "failover on Postgres"
+
+/** The rows of figures 4 and 5, or one "not run" row each when the bench found no Postgres. */
+const postgresRows = (raw: Raw, base: Omit<Row, "case" | "metric" | "batchfx" | "target" | "met">) => {
+  const rows: Array<Row> = []
+  const records = raw.records.filter((r) => r.scenario === scenario && r.exitCode === 0)
+  const find = (figure: string) => records.find((r) => r.case === figure && r.error === undefined)?.figures
+  const notRun = (figure: string) => {
+    const error = records.find((r) => r.case === figure)?.error
+    return error?.startsWith("not run: ") ? error.slice("not run: ".length) : undefined
+  }
+  const notRunRow = (what: string, sentence: string): Row => ({
+    ...base,
+    case: what,
+    metric: sentence,
+    batchfx: "not run",
+    target: "",
+    met: undefined
+  })
+  const counts = [1, 2, 3].map((w) => find(throughputFigure(w)))
+  const skipped = notRun(throughputFigure(1))
+  if (skipped !== undefined) rows.push(notRunRow("jobs on Postgres with 1, 2 and 3 worker processes", skipped))
+  for (const [i, f] of counts.entries()) {
+    if (f === undefined) continue
+    rows.push({
+      ...base,
+      case: `${fmt(f["jobs"])} jobs of ${fmt(f["shardsPerJob"])} shards, ${i + 1} worker process${
+        i === 0 ? "" : "es"
+      } on one Postgres store`,
+      metric: "wall s from the first submit to all ended (jobs a minute; the workers' CPU s)",
+      batchfx: `${fmt((f["wallMs"] ?? Number.NaN) / 1000, 1)} (${fmt(f["jobsPerMinute"])}; ${
+        fmt((f["workersCpuMs"] ?? Number.NaN) / 1000, 1)
+      })`,
+      target: "",
+      met: undefined
+    })
+  }
+  const ran = counts.filter((f) => f !== undefined)
+  if (ran.length > 0) {
+    const shards = (f: NonNullable<typeof ran[number]>) => (f["jobs"] ?? Number.NaN) * (f["shardsPerJob"] ?? Number.NaN)
+    const exact = ran.every((f) =>
+      f["uploads"] === shards(f) && f["batchesCreated"] === shards(f) && f["completed"] === f["jobs"]
+    )
+    rows.push({
+      ...base,
+      case: "the same jobs on Postgres, counted at the emulator (each worker count)",
+      metric: "uploads / batches created / jobs completed",
+      batchfx: ran.map((f) => `${fmt(f["uploads"])} / ${fmt(f["batchesCreated"])} / ${fmt(f["completed"])}`).join(
+        "; "
+      ),
+      target: `exactly ${fmt(shards(ran[0]!))} / ${fmt(shards(ran[0]!))} / ${fmt(ran[0]!["jobs"])} each`,
+      met: exact
+    })
+  }
+  const failoverSkipped = notRun(failoverFigure)
+  if (failoverSkipped !== undefined) rows.push(notRunRow("failover on Postgres", failoverSkipped))
+  const failover = find(failoverFigure)
+  if (failover !== undefined) {
+    const s = (name: string) => fmt((failover[name] ?? Number.NaN) / 1000, 1)
+    const shards = (failover["jobs"] ?? Number.NaN) * (failover["shardsPerJob"] ?? Number.NaN)
+    const exact = failover["uploads"] === shards && failover["batchesCreated"] === shards &&
+      failover["completed"] === failover["jobs"] && failover["victimJobsFinishedElsewhere"] === failover["victimJobs"]
+    rows.push(
+      {
+        ...base,
+        case: `of ${fmt(failover["workers"])} workers on Postgres, the one holding ${
+          fmt(failover["victimJobs"])
+        } running jobs (${fmt(failover["victimBatches"])} batches) SIGKILLed while they are polled`,
+        metric:
+          "s from the kill to another worker's first poll of one of its batches (of all of them; its shard locks all held by the others)",
+        batchfx: `${s("firstPollMs")} (${s("allPolledMs")}; ${s("locksMovedMs")})`,
+        target: "",
+        met: undefined
+      },
+      {
+        ...base,
+        case: "the same failover",
+        metric: "s from the kill to all its jobs done (uploads / batches / jobs completed of the run)",
+        batchfx: `${s("victimDoneMs")} (${fmt(failover["uploads"])} / ${fmt(failover["batchesCreated"])} / ${
+          fmt(failover["completed"])
+        })`,
+        target: `exactly ${fmt(shards)} / ${fmt(shards)} / ${fmt(failover["jobs"])}, its jobs finished by the others`,
+        met: Number.isFinite(shards) ? exact : undefined
+      }
+    )
   }
   return rows
 }

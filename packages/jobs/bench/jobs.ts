@@ -4,11 +4,17 @@
  * 1. a job's own overhead: SQL statements (and writes) per shard, the store's and the engine's;
  * 2. `--jobs N` jobs of 2 shards (default 1,000) scheduled on one worker: wall time to all done;
  * 3. restart to resumed polling: a worker process SIGKILLed while it polls a batch, started
- *    again; time from its start to its first poll (beside a cold start's time to its first request).
+ *    again; time from its start to its first poll (beside a cold start's time to its first request);
+ * 4. `--pg-jobs N` jobs of 3 shards (default 100) with 1, 2 and 3 worker processes on one Postgres
+ *    store: wall time, jobs a minute, uploads and batches (`multiWorker.ts`);
+ * 5. failover: of `--failover-workers W` (default 3) on Postgres running `--failover-jobs N` jobs
+ *    (default 30), the one holding most running jobs SIGKILLed: time from the kill to another
+ *    worker's first poll of one of its batches, and to all its jobs done (`multiWorker.ts`).
  *
  * Scenario 10 of `pnpm bench` builds and runs it (packages/bench/src/jobsScenario.ts); alone, after
- * `pnpm check`: `node packages/jobs/build/bench/jobs.js [--jobs N] [--only 1,2,3]`. Prints one JSON
- * object per figure.
+ * `pnpm exec tsc -b packages/jobs/tsconfig.bench.json`: `node packages/jobs/build/bench/jobs.js
+ * [--jobs N] [--pg-jobs N] [--failover-jobs N] [--failover-workers W] [--only 1,2,3,4,5]`. Prints
+ * one JSON object per figure (a figure that could not run, for want of Postgres, has `notRun`).
  */
 import { Jobs, JobStore } from "@batchfx/jobs"
 import { FakeOpenAi } from "@batchfx/testkit"
@@ -23,6 +29,7 @@ import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as MultiWorker from "./multiWorker.js"
 
 const argv = process.argv.slice(2)
 const valueOf = (flag: string) => {
@@ -30,7 +37,10 @@ const valueOf = (flag: string) => {
   return i === -1 ? undefined : argv[i + 1]
 }
 const jobsCount = Number(valueOf("--jobs") ?? "1000")
-const only = new Set((valueOf("--only") ?? "1,2,3").split(",").map(Number))
+const pgJobs = Number(valueOf("--pg-jobs") ?? "100")
+const failoverJobs = Number(valueOf("--failover-jobs") ?? "30")
+const failoverWorkers = Number(valueOf("--failover-workers") ?? "3")
+const only = new Set((valueOf("--only") ?? "1,2,3,4,5").split(",").map(Number))
 const fixture = fileURLToPath(new URL("../test/fixtures/worker.js", import.meta.url))
 const chat = "/v1/chat/completions"
 
@@ -216,6 +226,7 @@ const program = Effect.gen(function*() {
   if (only.has(1)) yield* overhead(4)
   if (only.has(2)) yield* manyJobs(jobsCount)
   if (only.has(3)) yield* restart
+  yield* MultiWorker.figures(only, { throughputJobs: pgJobs, failoverJobs, failoverWorkers })
 }).pipe(
   Effect.provide(emulator),
   Effect.provide(Layer.merge(NodeContext.layer, NodeHttpClient.layerUndici))
