@@ -141,7 +141,7 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       )
     }))
 
-  it.effect("jobs run works on the stored jobs until interrupted; cancel of a running job cancels its batch at the server", () =>
+  it.effect("jobs run works on the stored jobs until interrupted, then says where they go on; cancel of a running job cancels its batch at the server", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.FakeOpenAi
       const dir = tempDir()
@@ -177,6 +177,11 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       assert.strictEqual(finished.status, "completed")
       const stopped = yield* worker.interrupt
       assert.strictEqual(stopped.code, 130, stopped.stderr)
+      // Ctrl-C ends with a sentence that says where the jobs go on, as the last line
+      assert.match(
+        stopped.stderr,
+        /\nbatchfx: worker \S+ stopped; its jobs go on at the next 'batchfx jobs run', from the step they had reached\n$/
+      )
 
       // a job whose batch is running (the emulator keeps it in progress for a minute), cancelled
       // by another command of this process while the worker runs: each waits for the other's

@@ -304,6 +304,14 @@ export const submit = (config: SubmitConfig) =>
     }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
   })
 
+/** What `jobs run` says when it is stopped (Ctrl-C): where its jobs go on. */
+const stoppedSentence = (url: string) =>
+  `batchfx: worker ${Jobs.workerId()} stopped; its jobs go on ${
+    Postgres.isPostgresUrl(url)
+      ? "at the other workers of the store, or at the next 'batchfx jobs run'"
+      : "at the next 'batchfx jobs run'"
+  }, from the step they had reached`
+
 /** `jobs run`: a worker on every unfinished job of the store until interrupted. */
 export const run = (config: RunConfig) =>
   Effect.gen(function*() {
@@ -325,7 +333,10 @@ export const run = (config: RunConfig) =>
           Jobs.redactStoreUrl(url)
         } as worker ${Jobs.workerId()} (Ctrl-C stops; jobs resume on the next run)`
       )
-      return yield* Jobs.run({ tokenLimits: limits, runnerAddress, listenAddress })
+      return yield* Jobs.run({ tokenLimits: limits, runnerAddress, listenAddress }).pipe(
+        // Ctrl-C (or SIGTERM): say what becomes of the jobs, rather than end without a word
+        Effect.onInterrupt(() => Output.errLine(stoppedSentence(url)).pipe(Effect.ignore))
+      )
     }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
   })
 
