@@ -12,6 +12,10 @@ import * as Fiber from "effect/Fiber"
 import { layerNode, run } from "./Cli.js"
 import { ExitCode, fromExit, type Signal } from "./internal/exitCode.js"
 import { writeFailure } from "./internal/output.js"
+import { silenceDependencyWarnings } from "./internal/warnings.js"
+
+// pg's deprecation notice under the cluster of `jobs run` (see warnings.ts); every other warning is printed.
+silenceDependencyWarnings()
 
 /** What ended the run from outside, first come: a signal, or a stream that failed (its exit code). */
 let ended: { readonly signal: Signal } | { readonly code: number } | undefined
