@@ -216,9 +216,12 @@ const postgresRows = (raw: Raw, base: Omit<Row, "case" | "metric" | "batchfx" | 
       case: `${fmt(f["jobs"])} jobs of ${fmt(f["shardsPerJob"])} shards, ${i + 1} worker process${
         i === 0 ? "" : "es"
       } on one Postgres store`,
-      metric: "wall s from the first submit to all ended (jobs a minute; the workers' CPU s)",
+      metric:
+        "wall s from the first submit to all ended (jobs a minute; s to half ended; the workers' CPU s; samples of the shard locks, every 0.5 s, with one not held)",
       batchfx: `${fmt((f["wallMs"] ?? Number.NaN) / 1000, 1)} (${fmt(f["jobsPerMinute"])}; ${
-        fmt((f["workersCpuMs"] ?? Number.NaN) / 1000, 1)
+        fmt((f["halfMs"] ?? Number.NaN) / 1000, 1)
+      }; ${fmt((f["workersCpuMs"] ?? Number.NaN) / 1000, 1)}; ${fmt(f["lockSamplesShort"])} of ${
+        fmt(f["lockSamples"])
       })`,
       target: "",
       met: undefined

@@ -11,14 +11,15 @@
  *    them), to its shard locks all held by the others, and to all its jobs done.
  *
  * Without Postgres's binaries each figure prints `notRun` with one sentence instead of numbers.
+ * With `BENCH_WORKER_LOGS` set, figure 4 writes the end of each worker's log to stderr.
  */
 import { Jobs } from "@batchfx/jobs"
-import type * as JobStore from "@batchfx/jobs/JobStore"
+import * as JobStore from "@batchfx/jobs/JobStore"
 import { FakeOpenAi } from "@batchfx/testkit"
 import { HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
@@ -167,12 +168,16 @@ const locksHeldBy = (runners: number, limit: Duration.DurationInput, logs: () =>
 const untilJobs = (
   done: (jobs: ReadonlyArray<JobStore.Job>) => boolean,
   limit: Duration.DurationInput,
-  logs: () => string
+  logs: () => string,
+  observe: (jobs: ReadonlyArray<JobStore.Job>) => void = () => {}
 ) =>
   Effect.suspend(() => {
     let last: ReadonlyArray<JobStore.Job> = []
     return Jobs.list.pipe(
-      Effect.tap((jobs) => (last = jobs)),
+      Effect.tap((jobs) => {
+        last = jobs
+        observe(jobs)
+      }),
       Effect.filterOrFail(done, () => "not yet" as const),
       Effect.retry({ schedule: Schedule.spaced("100 millis"), while: (e) => e === "not yet" }),
       Effect.timeoutFail({
@@ -196,7 +201,14 @@ const created = (fake: FakeOpenAi.Service) =>
   Effect.map(fake.counters, (counters) => {
     const ok = (route: string) =>
       counters.filter((c) => c.route === route && c.status === 200).reduce((n, c) => n + c.count, 0)
-    return { uploads: ok("POST /v1/files"), batchesCreated: ok("POST /v1/batches") }
+    const all = (route: string) => counters.filter((c) => c.route === route).reduce((n, c) => n + c.count, 0)
+    return {
+      uploads: ok("POST /v1/files"),
+      batchesCreated: ok("POST /v1/batches"),
+      // every request the workers sent, and the polls of batches among them
+      requests: counters.reduce((n, c) => n + c.count, 0),
+      polls: all("GET /v1/batches/{id}")
+    }
   })
 
 const storeLayer = (url: string) => Jobs.layerStore(url).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
@@ -229,12 +241,32 @@ const throughput = (workers: number, n: number) =>
       const settleMs = Date.now() - spawned
       const cpuBefore = procs.map((w) => cpuMsOf(w.child.pid))
       const benchCpuBefore = process.cpuUsage()
+      // every 500 ms, whether every shard lock is held by one of the workers (a lock lost under
+      // load stops its jobs until it expires and is taken again)
+      const lockSamples = { all: 0, short: 0 }
+      const sampler = yield* locks.pipe(
+        Effect.tap((l) =>
+          Effect.sync(() => {
+            lockSamples.all++
+            if (l.runners !== workers || l.locks !== clusterShards) lockSamples.short++
+          })
+        ),
+        Effect.ignore,
+        Effect.repeat(Schedule.spaced("500 millis")),
+        Effect.fork
+      )
       const started = Date.now()
       for (let j = 0; j < n; j++) yield* Jobs.submit(jobLines(j), { endpoint: chat })
       const submitMs = Date.now() - started
-      const jobs = yield* untilJobs(allEnded, "15 minutes", logs)
+      let halfMs = -1
+      const jobs = yield* untilJobs(allEnded, "15 minutes", logs, (jobs) => {
+        if (halfMs < 0 && jobs.filter((j) => JobStore.isFinished(j.status)).length * 2 >= n) {
+          halfMs = Date.now() - started
+        }
+      })
       const wallMs = Date.now() - started
       const benchCpu = process.cpuUsage(benchCpuBefore)
+      yield* Fiber.interrupt(sampler)
       yield* print({
         figure: throughputFigure(workers),
         workers,
@@ -242,8 +274,11 @@ const throughput = (workers: number, n: number) =>
         shardsPerJob,
         settleMs,
         submitMs,
+        halfMs,
         wallMs,
         jobsPerMinute: Math.round(n / (wallMs / 60_000)),
+        lockSamples: lockSamples.all,
+        lockSamplesShort: lockSamples.short,
         // CPU from the first submit to the end: the workers', and this process's (emulator, submits, store polls)
         workersCpuMs: procs.reduce((sum, w, i) => sum + cpuMsOf(w.child.pid) - cpuBefore[i]!, 0),
         benchCpuMs: Math.round((benchCpu.user + benchCpu.system) / 1000),
@@ -252,6 +287,7 @@ const throughput = (workers: number, n: number) =>
         loadBefore,
         loadAfter: load1()
       })
+      if (process.env["BENCH_WORKER_LOGS"] !== undefined) yield* Effect.sync(() => process.stderr.write(logs()))
     }))
 
 /** Figure 5. */
