@@ -276,4 +276,31 @@ describe("many workers, one queue", () => {
       }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
     { timeout: 420_000 }
   )
+
+  it.live(
+    "six workers starting at the same moment on a new Postgres database all start",
+    () =>
+      Effect.gen(function*() {
+        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
+        for (let round = 0; round < 3; round++) {
+          const url = yield* PostgresServer.freshDatabase
+          // each with a pool of its own, as separate processes have
+          const worker = Jobs.layerWorker({ pickUp: "1 second" }).pipe(
+            Layer.provide(clientOf(baseUrl, fake.apiKey)),
+            Layer.provide(Jobs.layerStore(url)),
+            Layer.provide(NodeContext.layer)
+          )
+          const started = yield* Effect.all(
+            Array.from({ length: 6 }, () => Effect.exit(Layer.build(worker))),
+            { concurrency: "unbounded" }
+          ).pipe(Effect.scoped)
+          assert.deepStrictEqual(
+            started.filter((exit) => exit._tag === "Failure").map(String),
+            [],
+            `round ${round}`
+          )
+        }
+      }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
+    { timeout: 180_000 }
+  )
 })

@@ -7,12 +7,15 @@
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlError from "@effect/sql/SqlError"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as net from "node:net"
+import { StoreError } from "../JobsError.js"
 import { parseAddress } from "./runnerAddress.js"
 
 /** Where a runner is reached and where it listens, as `host:port` (`[::1]:port` for IPv6). */
@@ -83,24 +86,61 @@ export const resolve = (
 export const layer = (
   options: Addresses & { readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined }
 ) =>
-  Layer.unwrapEffect(Effect.map(resolve(options), ({ address, listen }) =>
-    NodeClusterSocket.layer({
-      storage: "sql",
-      shardingConfig: {
-        ...sharding,
-        ...options.sharding,
-        runnerAddress: Option.some(address),
-        runnerListenAddress: Option.some(listen)
-      }
-    }).pipe(Layer.catchAll((error) =>
-      Layer.fail(
-        error._tag === "SocketServerError"
-          ? invalid(
-            "listenAddress",
-            `cannot listen on ${listen.host}:${listen.port} for other workers: ${
-              error.cause instanceof Error ? error.cause.message : String(error.cause)
-            }`
-          )
-          : error
+  Layer.unwrapEffect(
+    Effect.map(resolve(options), ({ address, listen }) => oneAtATime(socketRunner(address, listen, options.sharding)))
+  )
+
+/** The Postgres advisory lock under which a worker sets up its runner (any fixed number; "bfx"). */
+const setupLock = 0x626678
+
+/**
+ * Builds a worker's cluster while no other worker of the database builds its own: the cluster
+ * creates its tables with `CREATE TABLE IF NOT EXISTS`, which Postgres does not make safe against
+ * another session doing the same at that moment (one fails with a duplicate key in `pg_type`).
+ * The lock is a session's, on a connection held only while the cluster is built.
+ */
+const oneAtATime = <A, E, R>(cluster: Layer.Layer<A, E, R>) =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const scope = yield* Effect.scope
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const connection = yield* sql.reserve
+      return yield* Effect.acquireUseRelease(
+        connection.executeRaw(`SELECT pg_advisory_lock(${setupLock})`, []),
+        () => Layer.buildWithScope(cluster, scope),
+        () => Effect.ignore(connection.executeRaw(`SELECT pg_advisory_unlock(${setupLock})`, []))
       )
-    ))))
+    }))
+  })).pipe(Layer.catchAll((error) =>
+    Layer.fail(
+      error instanceof SqlError.SqlError
+        ? new StoreError({ operation: "set up this worker's runner", cause: error })
+        : error
+    )
+  ))
+
+const socketRunner = (
+  address: RunnerAddress.RunnerAddress,
+  listen: RunnerAddress.RunnerAddress,
+  overrides: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+) =>
+  NodeClusterSocket.layer({
+    storage: "sql",
+    shardingConfig: {
+      ...sharding,
+      ...overrides,
+      runnerAddress: Option.some(address),
+      runnerListenAddress: Option.some(listen)
+    }
+  }).pipe(Layer.catchAll((error) =>
+    Layer.fail(
+      error._tag === "SocketServerError"
+        ? invalid(
+          "listenAddress",
+          `cannot listen on ${listen.host}:${listen.port} for other workers: ${
+            error.cause instanceof Error ? error.cause.message : String(error.cause)
+          }`
+        )
+        : error
+    )
+  ))
