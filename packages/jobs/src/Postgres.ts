@@ -43,6 +43,12 @@ export interface Options {
   readonly maxConnections?: number | undefined
   /** How long a connection may take; default 10 s. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long the server lets a session sit idle inside a transaction before it ends the session
+   * (`idle_in_transaction_session_timeout`, unless the URL sets it); default 30 s. It frees the row
+   * locks of a worker frozen or cut off mid-transaction.
+   */
+  readonly idleTransactionTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -56,7 +62,9 @@ export const layerSql = (url: string, options: Options = {}): Layer.Layer<SqlCli
   isPostgresUrl(url)
     ? Layer.unwrapEffect(Effect.map(loadPgClient(url), (Pg) =>
       Pg.layer({
-        url: Redacted.make(url),
+        url: Redacted.make(
+          withIdleTransactionTimeout(url, Duration.decode(options.idleTransactionTimeout ?? Duration.seconds(30)))
+        ),
         maxConnections: options.maxConnections ?? 10,
         connectTimeout: options.connectTimeout ?? Duration.seconds(10),
         applicationName: "batchfx-jobs"
@@ -71,6 +79,17 @@ export const layerSql = (url: string, options: Options = {}): Layer.Layer<SqlCli
         cause: new Error("a Postgres store URL starts with postgres:// or postgresql://")
       })
     )
+
+/**
+ * The URL with `idle_in_transaction_session_timeout` unless it sets one: a worker frozen or cut off
+ * inside a transaction would otherwise keep that transaction's row locks (a model's row of the
+ * token budget) until TCP gives up, and every other worker would queue on them, each holding a
+ * pooled connection. The store's transactions last milliseconds.
+ */
+const withIdleTransactionTimeout = (url: string, timeout: Duration.Duration): string =>
+  /[?&]idle_in_transaction_session_timeout=/i.test(url)
+    ? url
+    : `${url}${url.includes("?") ? "&" : "?"}idle_in_transaction_session_timeout=${Duration.toMillis(timeout)}`
 
 /**
  * `@effect/sql-pg`, loaded when a Postgres store is opened: it is an optional peer dependency, so

@@ -216,7 +216,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, StoreError, 
     // cannot miss a reservation committed meanwhile.
     const tryReserve: Service["tryReserve"] = (r) =>
       Effect.gen(function*() {
-        yield* ensureModel(r.model)
+        if (!(yield* roomAtFirstSight(r))) return false
         const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
         return yield* sql.withTransaction(Effect.gen(function*() {
           yield* sql`UPDATE batchfx_token_limits SET version = version + 1 WHERE model = ${r.model}`
@@ -236,6 +236,25 @@ export const make = (options: Options = {}): Effect.Effect<Service, StoreError, 
           return true
         }))
       }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail("reserve tokens")(e))))
+
+    // A look without the lock before each try: a shard waiting for room reads two rows and gives its
+    // connection back, instead of queueing on the model's row lock while holding it (ninety waiting
+    // shards held every connection of their workers' pools, and the cluster could not read its
+    // storage). `true` when the locked try may succeed; the try decides.
+    const roomAtFirstSight = (r: Reservation) =>
+      Effect.gen(function*() {
+        const [limits] = yield* sql`SELECT configured, learned FROM batchfx_token_limits WHERE model = ${r.model}`
+        if (limits === undefined) {
+          yield* ensureModel(r.model)
+          return true
+        }
+        const limit = lowest(num(limits.configured), num(limits.learned))
+        if (limit === undefined || r.tokens > limit) return true
+        const [held] = yield* sql`SELECT COALESCE(SUM(tokens), 0) AS n,
+          COALESCE(SUM(CASE WHEN id = ${r.id} THEN 1 ELSE 0 END), 0) AS mine
+          FROM batchfx_token_reservations WHERE model = ${r.model}`
+        return (num(held?.mine) ?? 0) > 0 || (num(held?.n) ?? 0) + r.tokens <= limit
+      })
 
     const reserve: Service["reserve"] = (r) =>
       Effect.suspend(() => {

@@ -155,7 +155,7 @@ suite(
     Layer.provideMerge(PostgresServer.layer),
     Layer.orDie
   ),
-  (it) =>
+  (it) => {
     it.effect("six workers starting at once on a new database all get the budget's tables", () =>
       Effect.gen(function*() {
         const server = yield* PostgresServer.PostgresServer
@@ -173,7 +173,47 @@ suite(
           assert.deepStrictEqual(started.map((e) => e._tag), Array(6).fill("Right"))
         }
       }))
+  }
 )
+
+describe("TokenBudget on Postgres, live", () => {
+  it.live(
+    "a worker frozen inside the budget's transaction stops blocking the others once the server ends its session",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* PostgresServer.PostgresServer
+        const name = `frozen_${globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 8)}`
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)).pipe(
+          Effect.provide(Postgres.layerSql(server.url))
+        )
+        const url = server.url.replace(/\/postgres$/, `/${name}`)
+        const store = Postgres.layerSql(url, { idleTransactionTimeout: "2 seconds" })
+        yield* TokenBudget.TokenBudget.pipe(
+          Effect.flatMap((b) => b.setLimit("gpt-4o-mini", 100)),
+          Effect.provide(TokenBudget.layer().pipe(Layer.provide(store)))
+        )
+        // the frozen worker: inside a reservation's transaction, holding the model's row, never
+        // committing, its connection open (SIGSTOP, or a machine cut off)
+        const frozen = yield* Layer.build(store)
+        const connection = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.reserve).pipe(
+          Effect.provide(frozen)
+        )
+        yield* connection.executeRaw("BEGIN", [])
+        yield* connection.executeRaw(
+          "UPDATE batchfx_token_limits SET version = version + 1 WHERE model = 'gpt-4o-mini'",
+          []
+        )
+        const reserved = yield* TokenBudget.TokenBudget.pipe(
+          Effect.flatMap((b) => b.reserve({ id: "job/1", model: "gpt-4o-mini", tokens: 10 })),
+          Effect.provide(TokenBudget.layer({ wait: Schedule.spaced("200 millis") }).pipe(Layer.provide(store))),
+          // the server ends the frozen session after 2 s; without that the reservation never returns
+          Effect.timeoutTo({ duration: "30 seconds", onSuccess: () => "reserved", onTimeout: () => "still blocked" })
+        )
+        assert.strictEqual(reserved, "reserved")
+      }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
+    { timeout: 60_000 }
+  )
+})
 
 describe("limitFromMessage", () => {
   it("reads the limit from OpenAI's and Azure's token_limit_exceeded messages", () => {
