@@ -570,6 +570,11 @@ export interface WorkerOptions {
   /** On a Postgres store, the address this worker listens on (say `0.0.0.0:34431`); default `runnerAddress`. */
   readonly listenAddress?: string | undefined
   /**
+   * Runs as the store's only worker, with no runner socket, on Postgres too (the cluster's single
+   * runner, as on SQLite); default false: on Postgres a worker shares the jobs with the others.
+   */
+  readonly singleRunner?: boolean | undefined
+  /**
    * Enqueued-token limits per model (`{ "gpt-4o-mini": 2_000_000 }`), written to the store when
    * the worker starts, so they hold for every worker of the store. Without one, a model's limit is
    * learned from the first `token_limit_exceeded` failure. See `tokenLimitsConfig`.
@@ -788,7 +793,7 @@ const layerRunners = (options: WorkerOptions) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const shardingConfig = { ...singleRunnerSharding, ...options.sharding }
-    if (sql.onDialectOrElse({ pg: () => false, orElse: () => true })) {
+    if (options.singleRunner === true || sql.onDialectOrElse({ pg: () => false, orElse: () => true })) {
       return SingleRunner.layer({ runnerStorage: "sql", shardingConfig })
     }
     const Runners = yield* Effect.tryPromise({
