@@ -1,5 +1,6 @@
 /**
- * Figures 4 and 5 of the jobs bench: worker processes (`worker.ts`) sharing one Postgres store.
+ * Figures 4 and 5 of the jobs bench: worker processes (the multi-worker test's
+ * `test/fixtures/clusterWorker.ts`) sharing one Postgres store.
  * Postgres is started by the bench on 127.0.0.1 (test/postgresServer.ts: `initdb` in a temporary
  * directory, stopped and removed at the end), with a fresh database for each run; the emulator is
  * served from this process on 127.0.0.1 and sees every request of the workers.
@@ -15,19 +16,15 @@
  */
 import { Jobs } from "@batchfx/jobs"
 import * as JobStore from "@batchfx/jobs/JobStore"
-import { FakeOpenAi } from "@batchfx/testkit"
-import { HttpServer, HttpServerRequest } from "@effect/platform"
-import { NodeContext, NodeHttpServer } from "@effect/platform-node"
+import type { FakeOpenAi } from "@batchfx/testkit"
+import { HttpServerRequest } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Fiber, Layer, Schedule } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { createServer } from "node:http"
 import * as os from "node:os"
-import { fileURLToPath } from "node:url"
 import * as PostgresServer from "../test/postgresServer.js"
-
-const workerScript = fileURLToPath(new URL("./worker.js", import.meta.url))
+import * as WorkerProcess from "../test/workerProcess.js"
 const chat = "/v1/chat/completions"
 
 /** Shards of every job of figures 4 and 5 (one line each: the worker's `maxLines` is 1). */
@@ -65,59 +62,33 @@ const failoverDurations = { validating: "200 millis", inProgress: "5 seconds", f
  * The emulator on a socket of 127.0.0.1, until the scope closes, with the arrival time of every
  * poll (`GET /v1/batches/{id}`) by batch id.
  */
-const servedEmulator = (options: FakeOpenAi.Options) =>
-  Effect.gen(function*() {
-    const server = yield* Layer.build(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" }))
-    return yield* Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.make(options)
-      const polls = new Map<string, Array<number>>()
-      yield* HttpServer.serveEffect(Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const poll = request.method === "GET" ? /\/v1\/batches\/([^/?]+)(?:\?|$)/.exec(request.url) : null
-        if (poll !== null) {
-          const times = polls.get(poll[1]!) ?? []
-          times.push(Date.now())
-          polls.set(poll[1]!, times)
-        }
-        return yield* fake.app
-      }))
-      const address = (yield* HttpServer.HttpServer).address
-      const baseUrl = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}/v1` : ""
-      return { fake, baseUrl, polls }
-    }).pipe(Effect.provide(server))
-  })
-
-interface WorkerProcess {
-  readonly id: string
-  readonly child: ChildProcess
-  readonly stderr: () => string
+const servedEmulator = (options: FakeOpenAi.Options) => {
+  const polls = new Map<string, Array<number>>()
+  return WorkerProcess.servedEmulator(options, (fake) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const poll = request.method === "GET" ? /\/v1\/batches\/([^/?]+)(?:\?|$)/.exec(request.url) : null
+      if (poll !== null) {
+        const times = polls.get(poll[1]!) ?? []
+        times.push(Date.now())
+        polls.set(poll[1]!, times)
+      }
+      return yield* fake.app
+    })).pipe(Effect.map((served) => ({ ...served, polls })))
 }
 
-/** A worker process, SIGKILLed when the scope closes; its worker id is its first line. */
-const startWorker = (env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.async<WorkerProcess, Error>((resume) => {
-      const child = spawn(process.execPath, [workerScript], {
-        env: { PATH: process.env["PATH"] ?? "", ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let stdout = ""
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr = (stderr + String(d)).slice(-20_000)))
-      child.stdout.on("data", (d) => {
-        stdout += String(d)
-        const end = stdout.indexOf("\n")
-        if (end >= 0) resume(Effect.succeed({ id: stdout.slice(0, end), child, stderr: () => stderr }))
-      })
-      child.on("exit", (code) =>
-        resume(Effect.fail(new Error(`a worker exited with ${code} before starting: ${stderr}`))))
-    }),
-    (worker) =>
-      Effect.sync(() => worker.child.kill("SIGKILL"))
-  )
-
+/**
+ * Worker processes polling each batch every second (as figure 2's worker does), one line per
+ * shard, looking for new jobs every second (as `batchfx jobs run` does).
+ */
 const startWorkers = (count: number, env: Record<string, string>) =>
-  Effect.all(Array.from({ length: count }, () => startWorker(env)), { concurrency: "unbounded" })
+  Effect.all(
+    Array.from(
+      { length: count },
+      () => WorkerProcess.startWorker({ ...env, POLL: "1 second", PICK_UP: "1 second", MAX_LINES: "1" })
+    ),
+    { concurrency: "unbounded" }
+  )
 
 /** CPU ms a live process has used (user and system, from /proc; 0 where /proc is missing). */
 const cpuMsOf = (pid: number | undefined): number => {
@@ -130,14 +101,14 @@ const cpuMsOf = (pid: number | undefined): number => {
   }
 }
 
-const kill = (worker: WorkerProcess) =>
+const kill = (worker: WorkerProcess.WorkerProcess) =>
   Effect.async<void>((resume) => {
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resume(Effect.void)
     worker.child.once("exit", () => resume(Effect.void))
     worker.child.kill("SIGKILL")
   })
 
-const logsOf = (workers: ReadonlyArray<WorkerProcess>) => () =>
+const logsOf = (workers: ReadonlyArray<WorkerProcess.WorkerProcess>) => () =>
   workers.map((w) => `--- worker ${w.id}\n${w.stderr().slice(-2000)}`).join("\n")
 
 /** The cluster's shard locks: how many, held by how many runners. */

@@ -628,9 +628,22 @@ export const tokenLimitsConfig: Config.Config<{ readonly [model: string]: number
   Config.withDefault({})
 )
 
+const addressVariable = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const parsed = RunnerAddress.parseAddress(text)
+      return typeof parsed === "string"
+        ? Either.left(ConfigError.InvalidData([], `${name}: ${parsed}`))
+        : Either.right(text)
+    }),
+    Config.option,
+    Config.map(Option.getOrUndefined)
+  )
+
 /**
  * A worker's runner addresses from `BATCHFX_RUNNER_ADDRESS` and `BATCHFX_RUNNER_LISTEN`
- * (`host:port`), each unset when the variable is; they matter on a Postgres store only.
+ * (`host:port`), each unset when the variable is; they matter on a Postgres store only. A value
+ * that is not an address fails with the variable's name and what is wrong.
  *
  * @since 0.1.0
  * @category config
@@ -639,8 +652,8 @@ export const runnerAddressConfig: Config.Config<{
   readonly runnerAddress: string | undefined
   readonly listenAddress: string | undefined
 }> = Config.all({
-  runnerAddress: Config.string("BATCHFX_RUNNER_ADDRESS").pipe(Config.option, Config.map(Option.getOrUndefined)),
-  listenAddress: Config.string("BATCHFX_RUNNER_LISTEN").pipe(Config.option, Config.map(Option.getOrUndefined))
+  runnerAddress: addressVariable("BATCHFX_RUNNER_ADDRESS"),
+  listenAddress: addressVariable("BATCHFX_RUNNER_LISTEN")
 })
 
 /**

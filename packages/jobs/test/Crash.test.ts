@@ -4,34 +4,21 @@
  * emulator acts on it), restarted each time; at the end the emulator counts exactly one upload and
  * one batch per shard, and the store holds every result line once.
  *
- * The worker runs the built JavaScript (`build/test/fixtures/worker.js`), which `beforeAll` brings
- * up to date with `tsc -b`.
+ * The worker runs the built JavaScript of `fixtures/worker.ts`, which `beforeAll` brings up to date.
  */
 import { Jobs } from "@batchfx/jobs"
-import { FakeOpenAi } from "@batchfx/testkit"
-import { HttpServer, HttpServerResponse } from "@effect/platform"
-import { NodeContext, NodeHttpServer } from "@effect/platform-node"
+import { HttpServerResponse } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Stream } from "effect"
 import * as fc from "fast-check"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { createServer } from "node:http"
-import { fileURLToPath } from "node:url"
+import { type ChildProcess, spawn } from "node:child_process"
 import { chat, chatLines, tempStore } from "./utils.js"
+import { buildFixtures, fixture, servedEmulator } from "./workerProcess.js"
 
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const fixture = fileURLToPath(new URL("../build/test/fixtures/worker.js", import.meta.url))
+const script = fixture("worker")
 
-beforeAll(() => {
-  execFileSync(
-    process.execPath,
-    [`${root}/node_modules/typescript/bin/tsc`, "-b", "packages/jobs/tsconfig.test.json"],
-    {
-      cwd: root,
-      stdio: "pipe"
-    }
-  )
-}, 120_000)
+beforeAll(buildFixtures, 120_000)
 
 /** Lines and shards of the job each run submits. */
 const lines = 6
@@ -49,16 +36,15 @@ interface Kill {
 }
 
 /** The emulator on a socket; the worker running now is killed when a request named in `kills` arrives. */
-const killingEmulator = (kills: ReadonlyArray<Kill>, current: { child: ChildProcess | undefined }) =>
-  Effect.gen(function*() {
-    const fake = yield* FakeOpenAi.make({
-      durations: { validating: "200 millis", inProgress: "600 millis", finalizing: "200 millis" },
-      // the real lists lag behind uploads and creates; longer than a restart takes here
-      listLag: "8 seconds"
-    })
-    let seen = 0
-    const kill = () => current.child?.kill("SIGKILL")
-    yield* HttpServer.serveEffect(Effect.gen(function*() {
+const killingEmulator = (kills: ReadonlyArray<Kill>, current: { child: ChildProcess | undefined }) => {
+  let seen = 0
+  const kill = () => current.child?.kill("SIGKILL")
+  return servedEmulator({
+    durations: { validating: "200 millis", inProgress: "600 millis", finalizing: "200 millis" },
+    // the real lists lag behind uploads and creates; longer than a restart takes here
+    listLag: "8 seconds"
+  }, (fake) =>
+    Effect.gen(function*() {
       const n = ++seen
       const due = kills.find((k) => k.nth === n)
       if (due !== undefined && !due.after) {
@@ -70,15 +56,12 @@ const killingEmulator = (kills: ReadonlyArray<Kill>, current: { child: ChildProc
       if (due !== undefined && due.after) kill()
       return response
     }))
-    const address = (yield* HttpServer.HttpServer).address
-    const baseUrl = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}/v1` : ""
-    return { fake, baseUrl }
-  })
+}
 
 /** Runs the worker until it exits; its exit code (null when killed) and what it printed. */
 const runWorker = (env: Record<string, string>, current: { child: ChildProcess | undefined }) =>
   Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = spawn(process.execPath, [fixture], {
+    const child = spawn(process.execPath, [script], {
       env: { PATH: process.env["PATH"] ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -129,10 +112,7 @@ const oneJob = (kills: ReadonlyArray<Kill>) =>
       chatLines(lines).map((l) => `Succeeded ${l.custom_id}`)
     )
     return runs
-  }).pipe(
-    Effect.provide(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" })),
-    Effect.scoped
-  )
+  }).pipe(Effect.scoped)
 
 describe("Crash safety", () => {
   it.live(

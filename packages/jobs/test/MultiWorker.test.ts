@@ -4,38 +4,23 @@
  * it holds jobs, and the others finish them. Every job completes, no batch is refused, no file or
  * batch is made twice, and the results equal those of the same jobs on SQLite with one worker.
  *
- * The workers run the built JavaScript (`build/test/fixtures/clusterWorker.js`), which `beforeAll`
- * brings up to date with `tsc -b`.
+ * The workers run the built JavaScript of `fixtures/clusterWorker.ts`, which `beforeAll` brings up
+ * to date.
  */
 import { BatchClient } from "@batchfx/client"
 import type { RequestLine } from "@batchfx/core"
 import { Jobs } from "@batchfx/jobs"
 import type * as JobStore from "@batchfx/jobs/JobStore"
 import * as TokenCount from "@batchfx/jobs/TokenCount"
-import { FakeOpenAi } from "@batchfx/testkit"
-import { HttpServer } from "@effect/platform"
-import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import type { FakeOpenAi } from "@batchfx/testkit"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Redacted, Schedule, Stream } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { createServer } from "node:http"
-import { fileURLToPath } from "node:url"
 import * as PostgresServer from "./postgresServer.js"
 import { chat, tempStore } from "./utils.js"
+import { buildFixtures, servedEmulator, startWorker } from "./workerProcess.js"
 
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const fixture = fileURLToPath(new URL("../build/test/fixtures/clusterWorker.js", import.meta.url))
-
-beforeAll(() => {
-  execFileSync(
-    process.execPath,
-    [`${root}/node_modules/typescript/bin/tsc`, "-b", "packages/jobs/tsconfig.test.json"],
-    {
-      cwd: root,
-      stdio: "pipe"
-    }
-  )
-}, 120_000)
+beforeAll(buildFixtures, 120_000)
 
 /** Three models, ten jobs each: the limit holds per model, as the API's does. */
 const models = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"] as const
@@ -72,48 +57,6 @@ const emulatorOptions = (tokenLimit: { readonly [model: string]: number } | unde
   tokenLimit,
   failLine: (request) => request.customId.endsWith("-5")
 })
-
-/** The emulator on a socket of 127.0.0.1, for processes other than this one, until the scope closes. */
-const servedEmulator = (options: FakeOpenAi.Options) =>
-  Effect.gen(function*() {
-    const server = yield* Layer.build(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" }))
-    return yield* Effect.gen(function*() {
-      const fake = yield* FakeOpenAi.make(options)
-      yield* HttpServer.serveEffect(fake.app)
-      const address = (yield* HttpServer.HttpServer).address
-      const baseUrl = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}/v1` : ""
-      return { fake, baseUrl }
-    }).pipe(Effect.provide(server))
-  })
-
-interface WorkerProcess {
-  readonly id: string
-  readonly child: ChildProcess
-  readonly stderr: () => string
-}
-
-/** A worker process, stopped when the scope closes; its worker id is its first line. */
-const startWorker = (env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.async<WorkerProcess, Error>((resume) => {
-      const child = spawn(process.execPath, [fixture], {
-        env: { PATH: process.env["PATH"] ?? "", ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let stdout = ""
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr += String(d)))
-      child.stdout.on("data", (d) => {
-        stdout += String(d)
-        const end = stdout.indexOf("\n")
-        if (end >= 0) resume(Effect.succeed({ id: stdout.slice(0, end), child, stderr: () => stderr }))
-      })
-      child.on("exit", (code) =>
-        resume(Effect.fail(new Error(`a worker exited with ${code} before starting: ${stderr}`))))
-    }),
-    (worker) =>
-      Effect.sync(() => worker.child.kill("SIGKILL"))
-  )
 
 /** Polls the store until `done` holds of its jobs, for at most `limit`; a timeout tells where the jobs were. */
 const waitFor = (
