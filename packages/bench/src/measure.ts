@@ -28,6 +28,11 @@ export interface Args {
    * the figure judged), or `fold`, a synchronous fold like the SDK's loop body (a diagnostic row).
    */
   readonly consumer: "forEach" | "fold"
+  /**
+   * Whether the floor requests the next page as soon as it knows the cursor, before the work on
+   * the page it has (list, scenario 2): the best a client that overlaps fetches with work can do.
+   */
+  readonly lookAhead: boolean
 }
 
 const scenarios: ReadonlyArray<Scenario> = ["list", "results", "retrieve", "cold"]
@@ -54,7 +59,8 @@ export const parseArgs = (argv: ReadonlyArray<string> = process.argv.slice(2)): 
     count: num("count", 0),
     concurrency: num("concurrency", 32),
     fileId: kv.get("file") ?? "",
-    consumer: kv.get("consumer") === "fold" ? "fold" : "forEach"
+    consumer: kv.get("consumer") === "fold" ? "fold" : "forEach",
+    lookAhead: kv.get("lookahead") === "1"
   }
 }
 

@@ -131,8 +131,9 @@ describe("the table of scenario 2", () => {
 
   it("shows the limit and judges batchfx against the SDK and the limit", () => {
     const met = row(420, 210)
-    assert.strictEqual(met.metric, "wall s (median; overlap limit 0.20 s)")
+    assert.strictEqual(met.metric, "wall s (median; overlap limit 0.20 s; the floor looks ahead)")
     assert.strictEqual(met.batchfx, "0.21 (1.05× limit)")
+    assert.strictEqual(met.floor, "")
     assert.strictEqual(met.ratio, "0.50× SDK, 1.05× limit")
     assert.strictEqual(met.target, "≤ 0.6× SDK and ≤ 1.1× limit")
     assert.strictEqual(met.met, true)
@@ -140,6 +141,13 @@ describe("the table of scenario 2", () => {
     assert.strictEqual(row(1000, 230).met, false)
     // Under 1.1× the limit, though over 0.6× the SDK.
     assert.strictEqual(row(340, 210).met, false)
+  })
+
+  it("shows the floor's wall time against the limit, and batchfx's against the floor's", () => {
+    const [withFloor] = Report.summarize(raw([waited("floor", 220), waited("sdk", 420), waited("batchfx", 242)]))
+    assert.strictEqual(withFloor!.floor, "0.22 (1.10× limit)")
+    assert.strictEqual(withFloor!.ratio, "0.58× SDK, 1.21× limit, 1.10× floor")
+    assert.strictEqual(withFloor!.met, false)
   })
 })
 

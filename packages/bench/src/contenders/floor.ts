@@ -9,23 +9,30 @@ interface Page {
   readonly has_more?: boolean
 }
 
+const fetchPage = async (args: Args, after: string | undefined): Promise<Page> => {
+  const url = `${args.baseUrl}/batches?limit=${pageSize}${after === undefined ? "" : `&after=${after}`}`
+  const res = await fetch(url, { headers: { authorization: `Bearer ${args.apiKey}` } })
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)
+  return JSON.parse(await res.text()) as Page
+}
+
+// With `lookAhead` the next page is requested before the work on this one, so that its latency
+// passes during the work (scenario 2).
 const list = async (args: Args) => {
-  const headers = { authorization: `Bearer ${args.apiKey}` }
   const started = begin()
   let items = 0
-  let after: string | undefined
+  let next = fetchPage(args, undefined)
   for (;;) {
-    const url = `${args.baseUrl}/batches?limit=${pageSize}${after === undefined ? "" : `&after=${after}`}`
-    const res = await fetch(url, { headers })
-    if (!res.ok) throw new Error(`GET ${url}: ${res.status}`)
-    const page = JSON.parse(await res.text()) as Page
+    const page = await next
+    const last = page.data[page.data.length - 1]
+    const more = page.has_more === true && last !== undefined
+    if (more && args.lookAhead) next = fetchPage(args, last.id)
     for (const _batch of page.data) {
       spin(args.workMicros)
       items++
     }
-    const last = page.data[page.data.length - 1]
-    if (page.has_more !== true || last === undefined) break
-    after = last.id
+    if (!more) break
+    if (!args.lookAhead) next = fetchPage(args, last.id)
   }
   report(finish(started, { items }))
 }
