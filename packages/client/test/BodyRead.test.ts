@@ -99,6 +99,27 @@ describe("a 10 MB JSON page in 1 KB chunks", () => {
   }
 })
 
+describe("a small JSON page (read as bytes) with multi-byte characters cut across 1 KB chunks", () => {
+  // 120 batches whose notes hold 2-, 3- and 4-byte UTF-8 characters: about 200 KB, so many a
+  // character is split between two chunks; the text must come out whole.
+  const note = "é€😀".repeat(150)
+  const data = Array.from({ length: 120 }, (_, i) => ({ ...batch(i), metadata: { note } }))
+  const body = Buffer.from(JSON.stringify({ object: "list", data, has_more: false }))
+  for (const [name, http] of clients) {
+    it.scopedLive(`is read whole by ${name}`, () =>
+      Effect.gen(function*() {
+        assert.isTrue(body.length > 150_000 && body.length < 256 * 1024)
+        const { baseUrl } = yield* server((res) => {
+          res.writeHead(200, { "content-type": "application/json", "content-length": String(body.length) })
+          writeChunked(res, body, 1024)
+        })
+        const page = yield* firstPage(baseUrl, http)
+        assert.strictEqual(page.data.length, 120)
+        assert.isTrue(page.data.every((b) => b.metadata?.["note"] === note))
+      }))
+  }
+})
+
 describe("a JSON answer above the cap (64 MiB)", () => {
   it.scopedLive("with a Content-Length above it: a typed error at once, the body unread", () =>
     Effect.gen(function*() {

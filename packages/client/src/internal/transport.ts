@@ -125,6 +125,9 @@ export const defaultMaxJsonBytes = 64 * 1024 * 1024
 
 const utf8 = new TextDecoder()
 
+/** The largest announced body read as bytes rather than text: a list page of 100 batches is about 80 KB. */
+const smallBodyBytes = 256 * 1024
+
 /** Builds a transport over the `HttpClient` in context. */
 export const make = (
   options: ClientConfig.Options
@@ -327,9 +330,14 @@ export const make = (
         return Effect.fail(tooLarge(`its Content-Length is ${announced} bytes`))
       }
       // A body whose length is announced cannot pass the cap, so the client's own read serves,
-      // without a stream per answer.
+      // without a stream per answer. A small one is read as bytes: read as text, it stays alive
+      // past young collections (bench README, scenario 3); a large one as text, as node:http's
+      // `arrayBuffer` joins the bytes again on every chunk.
       if (!encoded && Number.isFinite(announced)) {
-        return Effect.mapError(response.text, (error) => InternalErrors.fromHttpClientError(info, error, scrub))
+        return Effect.mapError(
+          announced <= smallBodyBytes ? Effect.map(response.arrayBuffer, (bytes) => utf8.decode(bytes)) : response.text,
+          (error) => InternalErrors.fromHttpClientError(info, error, scrub)
+        )
       }
       return Effect.suspend(() => {
         const parts: Array<Uint8Array> = []
