@@ -289,7 +289,7 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       )
     }))
 
-  it.effect("jobs run: a bad --runner-address, --listen or BATCHFX_RUNNER_ADDRESS, or either flag on a SQLite store, is a usage error (exit 2)", () =>
+  it.effect("jobs run: a bad --runner-address, --listen or BATCHFX_RUNNER_ADDRESS, a wildcard to advertise, or either flag on a SQLite store, is a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const pg = ["jobs", "run", "--store", "postgres://batchfx@127.0.0.1:1/jobs"]
       const noPort = yield* cli([...pg, "--runner-address", "10.0.0.5"])
@@ -301,6 +301,16 @@ layer(Fake, { excludeTestServices: true, timeout: "120 seconds" })("batchfx jobs
       const env = yield* cli(pg, { env: { BATCHFX_RUNNER_ADDRESS: "[::1]" } })
       assert.strictEqual(env.code, 2)
       assert.include(env.stderr, "BATCHFX_RUNNER_ADDRESS: '[::1]' is not a runner address")
+      // a wildcard is somewhere to listen, not an address another machine can reach this one at
+      const wildcard = yield* cli([...pg, "--listen", "0.0.0.0:34431"])
+      assert.strictEqual(wildcard.code, 2)
+      assert.include(wildcard.stderr, "--listen: listening on 0.0.0.0:34431 needs a runner address too")
+      const wildcardEnv = yield* cli(pg, { env: { BATCHFX_RUNNER_LISTEN: "[::]:34431" } })
+      assert.strictEqual(wildcardEnv.code, 2)
+      assert.include(wildcardEnv.stderr, "BATCHFX_RUNNER_LISTEN: listening on [::]:34431 needs a runner address too")
+      const advertised = yield* cli([...pg, "--runner-address", "0.0.0.0:34431", "--listen", "0.0.0.0:34431"])
+      assert.strictEqual(advertised.code, 2)
+      assert.include(advertised.stderr, "--runner-address: '0.0.0.0:34431' cannot be reached by other workers")
       const sqlite = yield* cli(["jobs", "run", "--store", freshStore(), "--runner-address", "127.0.0.1:34431"])
       assert.strictEqual(sqlite.code, 2)
       assert.include(sqlite.stderr, "--runner-address and --listen are for a Postgres store")

@@ -654,19 +654,26 @@ export const runnerAddressConfig: Config.Config<{
 }> = Config.all({
   runnerAddress: addressVariable("BATCHFX_RUNNER_ADDRESS"),
   listenAddress: addressVariable("BATCHFX_RUNNER_LISTEN")
-})
+}).pipe(Config.mapOrFail((addresses) => {
+  const wrong = RunnerAddress.addressesProblem(addresses)
+  return wrong === undefined
+    ? Either.right(addresses)
+    : Either.left(ConfigError.InvalidData([], `BATCHFX_RUNNER_ADDRESS: ${wrong.problem}`))
+}))
 
 /**
- * Why `text` is not a runner address (`host:port`, or `[::1]:port` for IPv6), or `undefined` when
- * it is: the rule `runnerAddress` and `listenAddress` follow, for callers that check them first.
+ * Why a worker's `runnerAddress` and `listenAddress` cannot serve together, naming the option at
+ * fault, or `undefined`: each must be a runner address, and the address other workers reach this
+ * one at (`runnerAddress`, else `listenAddress`) cannot be a wildcard such as `0.0.0.0`, which
+ * another machine reads as itself. `layerWorker` fails with the same sentence.
  *
  * @since 0.1.0
  * @category utils
  */
-export const runnerAddressProblem = (text: string): string | undefined => {
-  const parsed = RunnerAddress.parseAddress(text)
-  return typeof parsed === "string" ? parsed : undefined
-}
+export const runnerAddressesProblem = (
+  addresses: { readonly runnerAddress?: string | undefined; readonly listenAddress?: string | undefined }
+): { readonly option: "runnerAddress" | "listenAddress"; readonly problem: string } | undefined =>
+  RunnerAddress.addressesProblem(addresses)
 
 /**
  * This worker process's id, as `status` shows it: host name, process id and a short random part,

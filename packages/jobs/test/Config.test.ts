@@ -38,6 +38,26 @@ describe("worker settings from the environment", () => {
       }
     }))
 
+  it.effect("a wildcard is a place to listen, not an address other workers reach", () =>
+    Effect.gen(function*() {
+      const listenOnly = yield* readWith(Jobs.runnerAddressConfig, { BATCHFX_RUNNER_LISTEN: "0.0.0.0:34431" })
+      assert.strictEqual(listenOnly._tag, "Left")
+      if (listenOnly._tag === "Left") {
+        assert.include(String(listenOnly.left), "listening on 0.0.0.0:34431 needs a runner address too")
+      }
+      const both = yield* readWith(Jobs.runnerAddressConfig, {
+        BATCHFX_RUNNER_ADDRESS: "10.0.0.5:34431",
+        BATCHFX_RUNNER_LISTEN: "0.0.0.0:34431"
+      })
+      assert.strictEqual(both._tag, "Right")
+      assert.deepStrictEqual(Jobs.runnerAddressesProblem({ runnerAddress: "[::]:1" }), {
+        option: "runnerAddress",
+        problem:
+          "'[::]:1' cannot be reached by other workers: :: means every interface of this machine; give an address of this machine they can reach, e.g. 10.0.0.5:1"
+      })
+      assert.strictEqual(Jobs.runnerAddressesProblem({ listenAddress: "127.0.0.1:1" }), undefined)
+    }))
+
   it.effect("token limits: MODEL=N pairs, and a bad pair named", () =>
     Effect.gen(function*() {
       const read = yield* readWith(Jobs.tokenLimitsConfig, {

@@ -14,11 +14,12 @@ import type * as JobStore from "@batchfx/jobs/JobStore"
 import * as TokenCount from "@batchfx/jobs/TokenCount"
 import type { FakeOpenAi } from "@batchfx/testkit"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Redacted, Schedule, Stream } from "effect"
 import * as PostgresServer from "./postgresServer.js"
 import { chat, tempStore } from "./utils.js"
-import { buildFixtures, servedEmulator, startWorker } from "./workerProcess.js"
+import { buildFixtures, freePort, servedEmulator, startWorker } from "./workerProcess.js"
 
 beforeAll(buildFixtures, 120_000)
 
@@ -124,6 +125,21 @@ const atEmulator = Effect.gen(function*() {
     inputs: new Set(batches.map((b) => b.input_file_id)).size
   }
 })
+
+/** Waits until a runner is registered at `address` in the store's cluster tables. */
+const waitForRunner = (address: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql<{ readonly n: number }>`SELECT COUNT(*)::int AS n FROM cluster_runners WHERE address = ${address}`.pipe(
+        Effect.catchAll(() => Effect.succeed([{ n: 0 }])),
+        Effect.repeat({ schedule: Schedule.spaced("250 millis"), until: (rows) => rows[0]?.n === 1 }),
+        Effect.timeoutFail({
+          duration: "1 minute",
+          onTimeout: () => new Error(`no runner at ${address} within a minute`)
+        })
+      )
+  )
 
 const clientOf = (baseUrl: string, apiKey: string) =>
   BatchClient.layer({ apiKey: Redacted.make(apiKey), baseUrl }).pipe(Layer.provide(NodeHttpClient.layerUndici))
@@ -241,6 +257,38 @@ describe("many workers, one queue", () => {
             `round ${round}`
           )
         }
+      }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
+    { timeout: 180_000 }
+  )
+
+  it.live(
+    "a worker at the address of a live one fails with one sentence; once that one is killed, a worker takes its address and works",
+    () =>
+      Effect.gen(function*() {
+        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
+        const url = yield* PostgresServer.freshDatabase
+        const store = Jobs.layerStore(url).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
+        const [port, otherPort] = yield* Effect.all([freePort, freePort])
+        const address = `127.0.0.1:${port}`
+        const env = { BATCHFX_STORE: url, OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: fake.apiKey }
+        const first = yield* startWorker({ ...env, BATCHFX_RUNNER_ADDRESS: address })
+        yield* waitForRunner(address).pipe(Effect.provide(store))
+
+        // the same advertised address, listening elsewhere (a second machine given the first's address)
+        const twin = Jobs.layerWorker({ runnerAddress: address, listenAddress: `127.0.0.1:${otherPort}` }).pipe(
+          Layer.provide(clientOf(baseUrl, fake.apiKey)),
+          Layer.provide(store)
+        )
+        const refused = yield* Effect.flip(Effect.scoped(Layer.build(twin)))
+        assert.include(String(refused), `another worker is registered at ${address} and alive`)
+
+        first.child.kill("SIGKILL")
+        const second = yield* startWorker({ ...env, BATCHFX_RUNNER_ADDRESS: address })
+        const id = yield* Jobs.submit(jobLines(0), { endpoint: chat }).pipe(Effect.provide(store))
+        const [done] = yield* waitFor((jobs) => jobs.every((j) => j.status === "completed"), "1 minute", second.stderr)
+          .pipe(Effect.provide(store))
+        assert.strictEqual(done?.id, id)
+        assert.strictEqual(second.child.exitCode, null, second.stderr())
       }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
     { timeout: 180_000 }
   )

@@ -13,3 +13,36 @@ export const parseAddress = (text: string): RunnerAddress.RunnerAddress | string
   }
   return RunnerAddress.make(match[1] ?? match[2]!, port)
 }
+
+// Hosts that mean every interface of a machine: fine to listen on, but another worker connecting
+// to one reaches its own machine.
+const wildcards = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"])
+
+/**
+ * Why a worker's addresses cannot serve, or `undefined`: each must be `host:port`, and the address
+ * other workers reach it at (given, else the one it listens on) must name this machine, not every
+ * interface of it.
+ */
+export const addressesProblem = (
+  addresses: { readonly runnerAddress?: string | undefined; readonly listenAddress?: string | undefined }
+): { readonly option: "runnerAddress" | "listenAddress"; readonly problem: string } | undefined => {
+  const listen = addresses.listenAddress === undefined ? undefined : parseAddress(addresses.listenAddress)
+  if (typeof listen === "string") return { option: "listenAddress", problem: listen }
+  const advertised = addresses.runnerAddress === undefined ? listen : parseAddress(addresses.runnerAddress)
+  if (typeof advertised === "string") return { option: "runnerAddress", problem: advertised }
+  if (advertised !== undefined && wildcards.has(advertised.host)) {
+    const shown = `${advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host}:${advertised.port}`
+    return addresses.runnerAddress === undefined
+      ? {
+        option: "runnerAddress",
+        problem:
+          `listening on ${shown} needs a runner address too: ${advertised.host} means every interface of this machine, and another worker connecting to it reaches its own; give the address other workers reach this one at, e.g. 10.0.0.5:${advertised.port}`
+      }
+      : {
+        option: "runnerAddress",
+        problem:
+          `'${addresses.runnerAddress}' cannot be reached by other workers: ${advertised.host} means every interface of this machine; give an address of this machine they can reach, e.g. 10.0.0.5:${advertised.port}`
+      }
+  }
+  return undefined
+}

@@ -14,9 +14,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as net from "node:net"
 import { StoreError } from "../JobsError.js"
-import { parseAddress } from "./runnerAddress.js"
+import { addressesProblem, parseAddress } from "./runnerAddress.js"
 
 /** Where a runner is reached and where it listens, as `host:port` (`[::1]:port` for IPv6). */
 export interface Addresses {
@@ -65,17 +66,16 @@ export const resolve = (
   ConfigError.ConfigError
 > =>
   Effect.gen(function*() {
-    const parse = (name: string, text: string) => {
-      const parsed = parseAddress(text)
-      return typeof parsed === "string" ? Effect.fail(invalid(name, parsed)) : Effect.succeed(parsed)
-    }
-    const listen = options.listen === undefined ? undefined : yield* parse("listenAddress", options.listen)
+    const wrong = addressesProblem({ runnerAddress: options.address, listenAddress: options.listen })
+    if (wrong !== undefined) return yield* Effect.fail(invalid(wrong.option, wrong.problem))
+    const parse = (text: string) => parseAddress(text) as RunnerAddress.RunnerAddress
+    const listen = options.listen === undefined ? undefined : parse(options.listen)
     const address = options.address === undefined
       ? RunnerAddress.make(
         listen?.host ?? "127.0.0.1",
         listen?.port ?? (yield* freePort("127.0.0.1"))
       )
-      : yield* parse("runnerAddress", options.address)
+      : parse(options.address)
     return { address, listen: listen ?? address }
   })
 
@@ -87,8 +87,58 @@ export const layer = (
   options: Addresses & { readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined }
 ) =>
   Layer.unwrapEffect(
-    Effect.map(resolve(options), ({ address, listen }) => oneAtATime(socketRunner(address, listen, options.sharding)))
+    resolve(options).pipe(
+      Effect.tap(({ address }) => addressFree(address)),
+      Effect.map(({ address, listen }) => oneAtATime(socketRunner(address, listen, options.sharding)))
+    )
   )
+
+/** How long a live worker's heartbeat may stand still: two renewals (every 5 s) and a margin. */
+const heartbeatSilence = Duration.seconds(12)
+
+/**
+ * Fails when another live worker is registered at `address`: two runners at one address would
+ * both take its shard locks, and run the same jobs at once. A row whose heartbeat moves while
+ * this worker watches (at most `heartbeatSilence`) is a live worker's; one that stands still is
+ * a dead one's (a restart at a fixed address waits for it), and an old one is passed at once.
+ */
+const addressFree = (address: RunnerAddress.RunnerAddress) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // as the cluster stores it (RunnerStorage: host:port, IPv6 without brackets)
+    const key = `${address.host}:${address.port}`
+    const heartbeat = Effect.map(
+      sql<{ readonly beat: string; readonly age: number }>`
+        SELECT last_heartbeat::text AS beat, EXTRACT(EPOCH FROM (NOW() - last_heartbeat))::float8 AS age
+        FROM cluster_runners WHERE address = ${key}`,
+      (rows) => rows[0]
+    )
+    const tables = yield* sql<{ readonly name: string | null }>`SELECT to_regclass('cluster_runners')::text AS name`
+    if (tables[0]?.name === null || tables[0]?.name === undefined) return
+    const first = yield* heartbeat
+    if (first === undefined || first.age > Duration.toSeconds(heartbeatSilence)) return
+    yield* Effect.logInfo(
+      `a worker at ${key} beat ${
+        Math.max(0, Math.round(first.age))
+      } s ago: making sure it is gone before taking its address`
+    )
+    const seen = yield* heartbeat.pipe(
+      Effect.map((now) => now === undefined ? "gone" : now.beat === first.beat ? "still" : "moved"),
+      // passthrough: the repeat yields what was seen last, not the schedule's count
+      Effect.repeat({ schedule: Schedule.passthrough(Schedule.spaced("1 second")), until: (seen) => seen !== "still" }),
+      Effect.timeoutTo({ duration: heartbeatSilence, onTimeout: () => "still", onSuccess: (seen) => seen })
+    )
+    if (seen === "moved") {
+      return yield* Effect.fail(invalid(
+        "runnerAddress",
+        `another worker is registered at ${key} and alive (its heartbeat moved while this one waited): give each worker an address of its own`
+      ))
+    }
+  }).pipe(Effect.catchIf(
+    (error): error is SqlError.SqlError => error instanceof SqlError.SqlError,
+    (error) =>
+      Effect.fail(new StoreError({ operation: "look for another worker at this worker's address", cause: error }))
+  ))
 
 /** The Postgres advisory lock under which a worker sets up its runner (any fixed number; "bfx"). */
 const setupLock = 0x626678

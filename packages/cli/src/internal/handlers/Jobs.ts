@@ -140,18 +140,27 @@ const tokenLimits = (flags: ReadonlyArray<string>) =>
     return limits
   })
 
-/** A runner address from its flag, else from the environment; a bad one is a usage error naming where it came from. */
+/** A runner address from its flag, else from the environment, with where it came from. */
 const runnerAddressOf = (flag: string, value: Option.Option<string>, env: string) =>
+  Effect.map(
+    optionalEnv(env),
+    (fromEnv) =>
+      Option.isSome(value)
+        ? { from: flag, text: value.value }
+        : Option.map(fromEnv, (text) => ({ from: env, text })).pipe(Option.getOrUndefined)
+  )
+
+/** The worker's runner addresses; a bad one, or a pair that cannot serve, is a usage error naming its source. */
+const runnerAddresses = (config: RunConfig) =>
   Effect.gen(function*() {
-    const given = Option.isSome(value)
-      ? { from: flag, text: value.value }
-      : Option.map(yield* optionalEnv(env), (text) => ({ from: env, text })).pipe(Option.getOrUndefined)
-    if (given === undefined) return undefined
-    const problem = Jobs.runnerAddressProblem(given.text)
-    if (problem !== undefined) {
-      return yield* new UsageError({ description: `${given.from}: ${problem}`, command: "jobs" })
+    const advertised = yield* runnerAddressOf("--runner-address", config.runnerAddress, "BATCHFX_RUNNER_ADDRESS")
+    const listen = yield* runnerAddressOf("--listen", config.listen, "BATCHFX_RUNNER_LISTEN")
+    const wrong = Jobs.runnerAddressesProblem({ runnerAddress: advertised?.text, listenAddress: listen?.text })
+    if (wrong !== undefined) {
+      const source = wrong.option === "listenAddress" || advertised === undefined ? listen : advertised
+      return yield* new UsageError({ description: `${source?.from}: ${wrong.problem}`, command: "jobs" })
     }
-    return given.text
+    return { runnerAddress: advertised?.text, listenAddress: listen?.text }
   })
 
 /** The store and the client, for the commands that reach the API. */
@@ -318,8 +327,7 @@ export const run = (config: RunConfig) =>
     // every flag is checked before the store is opened
     const url = yield* storeUrl(config.store)
     const limits = yield* tokenLimits(config.tokenLimit)
-    const runnerAddress = yield* runnerAddressOf("--runner-address", config.runnerAddress, "BATCHFX_RUNNER_ADDRESS")
-    const listenAddress = yield* runnerAddressOf("--listen", config.listen, "BATCHFX_RUNNER_LISTEN")
+    const { listenAddress, runnerAddress } = yield* runnerAddresses(config)
     if (!Postgres.isPostgresUrl(url) && (Option.isSome(config.runnerAddress) || Option.isSome(config.listen))) {
       return yield* new UsageError({
         description:
