@@ -656,9 +656,12 @@ export const runnerAddressConfig: Config.Config<{
   listenAddress: addressVariable("BATCHFX_RUNNER_LISTEN")
 }).pipe(Config.mapOrFail((addresses) => {
   const wrong = RunnerAddress.addressesProblem(addresses)
-  return wrong === undefined
-    ? Either.right(addresses)
-    : Either.left(ConfigError.InvalidData([], `BATCHFX_RUNNER_ADDRESS: ${wrong.problem}`))
+  if (wrong === undefined) return Either.right(addresses)
+  // a wildcard to listen on, with no runner address beside it, is the listen variable's fault
+  const name = wrong.option === "listenAddress" || addresses.runnerAddress === undefined
+    ? "BATCHFX_RUNNER_LISTEN"
+    : "BATCHFX_RUNNER_ADDRESS"
+  return Either.left(ConfigError.InvalidData([], `${name}: ${wrong.problem}`))
 }))
 
 /**

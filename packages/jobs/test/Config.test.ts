@@ -43,7 +43,10 @@ describe("worker settings from the environment", () => {
       const listenOnly = yield* readWith(Jobs.runnerAddressConfig, { BATCHFX_RUNNER_LISTEN: "0.0.0.0:34431" })
       assert.strictEqual(listenOnly._tag, "Left")
       if (listenOnly._tag === "Left") {
-        assert.include(String(listenOnly.left), "listening on 0.0.0.0:34431 needs a runner address too")
+        assert.include(
+          String(listenOnly.left),
+          "BATCHFX_RUNNER_LISTEN: listening on 0.0.0.0:34431 needs a runner address too"
+        )
       }
       const both = yield* readWith(Jobs.runnerAddressConfig, {
         BATCHFX_RUNNER_ADDRESS: "10.0.0.5:34431",
