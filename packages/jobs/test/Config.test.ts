@@ -59,6 +59,24 @@ describe("worker settings from the environment", () => {
           "'[::]:1' cannot be reached by other workers: :: means every interface of this machine; give an address of this machine they can reach, e.g. 10.0.0.5:1"
       })
       assert.strictEqual(Jobs.runnerAddressesProblem({ listenAddress: "127.0.0.1:1" }), undefined)
+      // other spellings of a wildcard are wildcards too
+      for (const spelling of ["0:34431", "[::0]:34431", "[0:0:0:0:0:0:0:0]:34431", "[::ffff:0.0.0.0]:34431"]) {
+        assert.include(
+          Jobs.runnerAddressesProblem({ runnerAddress: spelling })?.problem ?? "",
+          "means every interface of this machine",
+          spelling
+        )
+        assert.include(
+          Jobs.runnerAddressesProblem({ listenAddress: spelling })?.problem ?? "",
+          "needs a runner address too",
+          spelling
+        )
+      }
+      assert.strictEqual(Jobs.runnerAddressesProblem({ runnerAddress: "127.1:34431" }), undefined)
+      assert.include(
+        Jobs.runnerAddressesProblem({ runnerAddress: "[localhost]:1" })?.problem ?? "",
+        "is not a runner address"
+      )
     }))
 
   it.effect("token limits: MODEL=N pairs, and a bad pair named", () =>

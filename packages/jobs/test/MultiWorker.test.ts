@@ -274,8 +274,9 @@ describe("many workers, one queue", () => {
         const first = yield* startWorker({ ...env, BATCHFX_RUNNER_ADDRESS: address })
         yield* waitForRunner(address).pipe(Effect.provide(store))
 
-        // the same advertised address, listening elsewhere (a second machine given the first's address)
-        const twin = Jobs.layerWorker({ runnerAddress: address, listenAddress: `127.0.0.1:${otherPort}` }).pipe(
+        // the same advertised address, spelled another way and listening elsewhere (a second
+        // machine given the first's address)
+        const twin = Jobs.layerWorker({ runnerAddress: `127.1:${port}`, listenAddress: `127.0.0.1:${otherPort}` }).pipe(
           Layer.provide(clientOf(baseUrl, fake.apiKey)),
           Layer.provide(store)
         )
@@ -291,5 +292,30 @@ describe("many workers, one queue", () => {
         assert.strictEqual(second.child.exitCode, null, second.stderr())
       }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
     { timeout: 180_000 }
+  )
+
+  it.live(
+    "two workers given one address at the same moment: one starts, the other fails with one sentence",
+    () =>
+      Effect.gen(function*() {
+        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
+        const url = yield* PostgresServer.freshDatabase
+        const [port, otherPort] = yield* Effect.all([freePort, freePort])
+        // each with a pool of its own, as separate processes have
+        const worker = (listen: number) =>
+          Jobs.layerWorker({ runnerAddress: `127.0.0.1:${port}`, listenAddress: `127.0.0.1:${listen}` }).pipe(
+            Layer.provide(clientOf(baseUrl, fake.apiKey)),
+            Layer.provide(Jobs.layerStore(url)),
+            Layer.provide(NodeContext.layer)
+          )
+        const started = yield* Effect.all(
+          [Effect.exit(Layer.build(worker(port))), Effect.exit(Layer.build(worker(otherPort)))],
+          { concurrency: "unbounded" }
+        ).pipe(Effect.scoped)
+        assert.deepStrictEqual(started.map((exit) => exit._tag).sort(), ["Failure", "Success"])
+        const failed = started.find((exit) => exit._tag === "Failure")!
+        assert.include(String(failed), `another worker is registered at 127.0.0.1:${port} and alive`)
+      }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
+    { timeout: 120_000 }
   )
 })

@@ -66,7 +66,7 @@ const runOptions = {
   listen: Options.text("listen").pipe(
     Options.withPseudoName("HOST:PORT"),
     Options.withDescription(
-      "On a Postgres store, the address to listen on for the other workers, e.g. 0.0.0.0:34431 (default $BATCHFX_RUNNER_LISTEN, else the runner address)."
+      "On a Postgres store, the address to listen on for the other workers, e.g. 0.0.0.0:34431 with --runner-address (default $BATCHFX_RUNNER_LISTEN, else the runner address)."
     ),
     Options.optional
   )

@@ -4,19 +4,37 @@
  */
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 
-/** `host:port` taken apart, or why it cannot be. */
+/**
+ * `host:port` taken apart, or why it cannot be. The host is written as a URL parser writes it
+ * (lower case, IPv4 dotted, IPv6 compressed): the cluster keys a runner by its address's text, so
+ * `127.1`, `LOCALHOST` or `[0:0:0:0:0:0:0:1]` must come out as the address they name.
+ */
 export const parseAddress = (text: string): RunnerAddress.RunnerAddress | string => {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim())
   const port = match === null ? NaN : Number(match[3])
-  if (match === null || !(port >= 1 && port <= 65535)) {
+  const host = match === null ? undefined : canonicalHost(match[1] === undefined ? match[2]! : `[${match[1]}]`)
+  if (host === undefined || !(port >= 1 && port <= 65535)) {
     return `'${text}' is not a runner address: write host:port, e.g. 10.0.0.5:34431 (or [::1]:34431)`
   }
-  return RunnerAddress.make(match[1] ?? match[2]!, port)
+  return RunnerAddress.make(host, port)
 }
 
-// Hosts that mean every interface of a machine: fine to listen on, but another worker connecting
-// to one reaches its own machine.
-const wildcards = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"])
+const canonicalHost = (host: string): string | undefined => {
+  try {
+    const hostname = new URL(`http://${host}/`).hostname
+    return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname
+  } catch {
+    return undefined
+  }
+}
+
+/** An address as a person writes it: `host:port`, `[host]:port` for IPv6. */
+export const show = (address: RunnerAddress.RunnerAddress): string =>
+  `${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
+
+// Hosts that mean every interface of a machine (canonical, as `parseAddress` writes them): fine to
+// listen on, but another worker connecting to one reaches its own machine.
+const wildcards = new Set(["0.0.0.0", "::", "::ffff:0:0"])
 
 /**
  * Why a worker's addresses cannot serve, or `undefined`: each must be `host:port`, and the address
@@ -31,7 +49,7 @@ export const addressesProblem = (
   const advertised = addresses.runnerAddress === undefined ? listen : parseAddress(addresses.runnerAddress)
   if (typeof advertised === "string") return { option: "runnerAddress", problem: advertised }
   if (advertised !== undefined && wildcards.has(advertised.host)) {
-    const shown = `${advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host}:${advertised.port}`
+    const shown = show(advertised)
     return addresses.runnerAddress === undefined
       ? {
         option: "runnerAddress",

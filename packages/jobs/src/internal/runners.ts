@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as net from "node:net"
 import { StoreError } from "../JobsError.js"
-import { addressesProblem, parseAddress } from "./runnerAddress.js"
+import { addressesProblem, parseAddress, show } from "./runnerAddress.js"
 
 /** Where a runner is reached and where it listens, as `host:port` (`[::1]:port` for IPv6). */
 export interface Addresses {
@@ -87,69 +87,24 @@ export const layer = (
   options: Addresses & { readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined }
 ) =>
   Layer.unwrapEffect(
-    resolve(options).pipe(
-      Effect.tap(({ address }) => addressFree(address)),
-      Effect.map(({ address, listen }) => oneAtATime(socketRunner(address, listen, options.sharding)))
+    Effect.map(
+      resolve(options),
+      ({ address, listen }) => oneAtATime(address, socketRunner(address, listen, options.sharding))
     )
   )
-
-/** How long a live worker's heartbeat may stand still: two renewals (every 5 s) and a margin. */
-const heartbeatSilence = Duration.seconds(12)
-
-/**
- * Fails when another live worker is registered at `address`: two runners at one address would
- * both take its shard locks, and run the same jobs at once. A row whose heartbeat moves while
- * this worker watches (at most `heartbeatSilence`) is a live worker's; one that stands still is
- * a dead one's (a restart at a fixed address waits for it), and an old one is passed at once.
- */
-const addressFree = (address: RunnerAddress.RunnerAddress) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    // as the cluster stores it (RunnerStorage: host:port, IPv6 without brackets)
-    const key = `${address.host}:${address.port}`
-    const heartbeat = Effect.map(
-      sql<{ readonly beat: string; readonly age: number }>`
-        SELECT last_heartbeat::text AS beat, EXTRACT(EPOCH FROM (NOW() - last_heartbeat))::float8 AS age
-        FROM cluster_runners WHERE address = ${key}`,
-      (rows) => rows[0]
-    )
-    const tables = yield* sql<{ readonly name: string | null }>`SELECT to_regclass('cluster_runners')::text AS name`
-    if (tables[0]?.name === null || tables[0]?.name === undefined) return
-    const first = yield* heartbeat
-    if (first === undefined || first.age > Duration.toSeconds(heartbeatSilence)) return
-    yield* Effect.logInfo(
-      `a worker at ${key} beat ${
-        Math.max(0, Math.round(first.age))
-      } s ago: making sure it is gone before taking its address`
-    )
-    const seen = yield* heartbeat.pipe(
-      Effect.map((now) => now === undefined ? "gone" : now.beat === first.beat ? "still" : "moved"),
-      // passthrough: the repeat yields what was seen last, not the schedule's count
-      Effect.repeat({ schedule: Schedule.passthrough(Schedule.spaced("1 second")), until: (seen) => seen !== "still" }),
-      Effect.timeoutTo({ duration: heartbeatSilence, onTimeout: () => "still", onSuccess: (seen) => seen })
-    )
-    if (seen === "moved") {
-      return yield* Effect.fail(invalid(
-        "runnerAddress",
-        `another worker is registered at ${key} and alive (its heartbeat moved while this one waited): give each worker an address of its own`
-      ))
-    }
-  }).pipe(Effect.catchIf(
-    (error): error is SqlError.SqlError => error instanceof SqlError.SqlError,
-    (error) =>
-      Effect.fail(new StoreError({ operation: "look for another worker at this worker's address", cause: error }))
-  ))
 
 /** The Postgres advisory lock under which a worker sets up its runner (any fixed number; "bfx"). */
 const setupLock = 0x626678
 
 /**
- * Builds a worker's cluster while no other worker of the database builds its own: the cluster
+ * Builds a worker's cluster while no other worker of the database builds its own, and holds the
+ * lock until the runner is registered, so that a worker starting next sees it. The cluster
  * creates its tables with `CREATE TABLE IF NOT EXISTS`, which Postgres does not make safe against
- * another session doing the same at that moment (one fails with a duplicate key in `pg_type`).
- * The lock is a session's, on a connection held only while the cluster is built.
+ * another session doing the same at that moment (one fails with a duplicate key in `pg_type`); and
+ * two workers given one address at the same moment would both take it. The lock is a session's,
+ * on a connection held only while the cluster is built.
  */
-const oneAtATime = <A, E, R>(cluster: Layer.Layer<A, E, R>) =>
+const oneAtATime = <A, E, R>(address: RunnerAddress.RunnerAddress, cluster: Layer.Layer<A, E, R>) =>
   Layer.scopedContext(Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const scope = yield* Effect.scope
@@ -157,7 +112,11 @@ const oneAtATime = <A, E, R>(cluster: Layer.Layer<A, E, R>) =>
       const connection = yield* sql.reserve
       return yield* Effect.acquireUseRelease(
         connection.executeRaw(`SELECT pg_advisory_lock(${setupLock})`, []),
-        () => Layer.buildWithScope(cluster, scope),
+        () =>
+          addressFree(sql, address).pipe(
+            Effect.zipRight(Layer.buildWithScope(cluster, scope)),
+            Effect.tap(() => registered(sql, address))
+          ),
         () => Effect.ignore(connection.executeRaw(`SELECT pg_advisory_unlock(${setupLock})`, []))
       )
     }))
@@ -168,6 +127,63 @@ const oneAtATime = <A, E, R>(cluster: Layer.Layer<A, E, R>) =>
         : error
     )
   ))
+
+/** How long a live worker's heartbeat may stand still: two renewals (every 5 s) and a margin. */
+const heartbeatSilence = 12
+
+/** A runner's address as the cluster stores it (RunnerStorage: `host:port`, IPv6 without brackets). */
+const keyOf = (address: RunnerAddress.RunnerAddress) => `${address.host}:${address.port}`
+
+const heartbeatAt = (sql: SqlClient.SqlClient, address: RunnerAddress.RunnerAddress) =>
+  Effect.map(
+    sql<{ readonly beat: string; readonly age: number }>`
+      SELECT last_heartbeat::text AS beat, EXTRACT(EPOCH FROM (NOW() - last_heartbeat))::float8 AS age
+      FROM cluster_runners WHERE address = ${keyOf(address)}`,
+    (rows) => rows[0]
+  )
+
+/**
+ * Fails when another live worker is registered at `address`: two runners at one address would
+ * both take its shard locks, and run the same jobs at once. A row whose heartbeat moves while
+ * this worker watches (until it is `heartbeatSilence` seconds old, and at least 6 s, more than a
+ * renewal) is a live worker's; one that stands still is a dead one's (a restart at a fixed
+ * address waits for it), and an older one is passed at once.
+ */
+const addressFree = (sql: SqlClient.SqlClient, address: RunnerAddress.RunnerAddress) =>
+  Effect.gen(function*() {
+    const tables = yield* sql<{ readonly name: string | null }>`SELECT to_regclass('cluster_runners')::text AS name`
+    if (tables[0]?.name === null || tables[0]?.name === undefined) return
+    const first = yield* heartbeatAt(sql, address)
+    if (first === undefined || first.age > heartbeatSilence) return
+    const watch = Math.max(6, heartbeatSilence - first.age)
+    yield* Effect.logInfo(
+      `the worker last registered at ${show(address)} renewed its registration ${
+        Math.max(0, Math.round(first.age))
+      } s ago: watching up to ${Math.round(watch)} s whether it is still alive`
+    )
+    const seen = yield* heartbeatAt(sql, address).pipe(
+      Effect.map((now) => now === undefined ? "gone" : now.beat === first.beat ? "still" : "moved"),
+      // passthrough: the repeat yields what was seen last, not the schedule's count
+      Effect.repeat({ schedule: Schedule.passthrough(Schedule.spaced("1 second")), until: (seen) => seen !== "still" }),
+      Effect.timeoutTo({ duration: Duration.seconds(watch), onTimeout: () => "still", onSuccess: (seen) => seen })
+    )
+    if (seen === "moved") {
+      return yield* Effect.fail(invalid(
+        "runnerAddress",
+        `another worker is registered at ${
+          show(address)
+        } and alive (its heartbeat moved while this one waited): give each worker an address of its own`
+      ))
+    }
+  })
+
+/** Waits (at most 10 s) until the runner at `address` is registered; the cluster does it in a fiber of its own. */
+const registered = (sql: SqlClient.SqlClient, address: RunnerAddress.RunnerAddress) =>
+  heartbeatAt(sql, address).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (row) => row !== undefined }),
+    Effect.timeout("10 seconds"),
+    Effect.ignore
+  )
 
 const socketRunner = (
   address: RunnerAddress.RunnerAddress,

@@ -335,17 +335,20 @@ export const run = (config: RunConfig) =>
         command: "jobs"
       })
     }
-    return yield* Effect.gen(function*() {
-      yield* Output.errLine(
-        `batchfx: working on the jobs of ${
-          Jobs.redactStoreUrl(url)
-        } as worker ${Jobs.workerId()} (Ctrl-C stops; jobs resume on the next run)`
-      )
-      return yield* Jobs.run({ tokenLimits: limits, runnerAddress, listenAddress }).pipe(
-        // Ctrl-C (or SIGTERM): say what becomes of the jobs, rather than end without a word
-        Effect.onInterrupt(() => Output.errLine(stoppedSentence(url)).pipe(Effect.ignore))
-      )
-    }).pipe(Effect.provide(layerStoreAndClient(config)), sayStoreFailure)
+    // announced once the worker has started, so that a worker that cannot start never says it works
+    const announce = Output.errLine(
+      `batchfx: working on the jobs of ${
+        Jobs.redactStoreUrl(url)
+      } as worker ${Jobs.workerId()} (Ctrl-C stops; jobs resume on the next run)`
+    )
+    return yield* Jobs.layerWorker({ tokenLimits: limits, runnerAddress, listenAddress }).pipe(
+      Layer.tap(() => announce),
+      Layer.launch,
+      // Ctrl-C (or SIGTERM): say what becomes of the jobs, rather than end without a word
+      Effect.onInterrupt(() => Output.errLine(stoppedSentence(url)).pipe(Effect.ignore)),
+      Effect.provide(layerStoreAndClient(config)),
+      sayStoreFailure
+    )
   })
 
 /** `jobs list`: every job of the store, newest first. */
