@@ -16,7 +16,7 @@ import type { FakeOpenAi } from "@batchfx/testkit"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Redacted, Schedule, Stream } from "effect"
+import { Chunk, Effect, Layer, Logger, Redacted, Schedule, Stream } from "effect"
 import * as PostgresServer from "./postgresServer.js"
 import { chat, tempStore } from "./utils.js"
 import { buildFixtures, freePort, servedEmulator, startWorker } from "./workerProcess.js"
@@ -315,6 +315,40 @@ describe("many workers, one queue", () => {
         assert.deepStrictEqual(started.map((exit) => exit._tag).sort(), ["Failure", "Success"])
         const failed = started.find((exit) => exit._tag === "Failure")!
         assert.include(String(failed), `another worker is registered at 127.0.0.1:${port} and alive`)
+      }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
+    { timeout: 120_000 }
+  )
+
+  it.live(
+    "a worker whose runner address does not reach it says so once it has started; one listening on every interface behind its address does not",
+    () =>
+      Effect.gen(function*() {
+        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
+        const url = yield* PostgresServer.freshDatabase
+        const [nobody, listen, shared] = yield* Effect.all([freePort, freePort, freePort])
+        const warnings: Array<string> = []
+        const collect = Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ logLevel, message }) => {
+            if (logLevel._tag === "Warning") warnings.push(String(message))
+          })
+        )
+        const started = (runnerAddress: string, listenAddress: string) =>
+          Layer.build(
+            Jobs.layerWorker({ runnerAddress, listenAddress }).pipe(
+              Layer.provide(clientOf(baseUrl, fake.apiKey)),
+              Layer.provide(Jobs.layerStore(url)),
+              Layer.provide(NodeContext.layer)
+            )
+          ).pipe(Effect.scoped, Effect.provide(collect))
+        // a typo in the address: nothing answers at it
+        yield* started(`127.0.0.1:${nobody}`, `127.0.0.1:${listen}`)
+        assert.deepStrictEqual(warnings.filter((w) => w.includes("does not reach this worker")), [
+          `the runner address 127.0.0.1:${nobody} does not reach this worker from its own machine (ECONNREFUSED): other workers will pass it by unless they reach it there`
+        ])
+        warnings.length = 0
+        yield* started(`127.0.0.1:${shared}`, `0.0.0.0:${shared}`)
+        assert.deepStrictEqual(warnings.filter((w) => w.includes("does not reach this worker")), [])
       }).pipe(Effect.provide(PostgresServer.layer), Effect.scoped),
     { timeout: 120_000 }
   )

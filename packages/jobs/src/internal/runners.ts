@@ -89,9 +89,37 @@ export const layer = (
   Layer.unwrapEffect(
     Effect.map(
       resolve(options),
-      ({ address, listen }) => oneAtATime(address, socketRunner(address, listen, options.sharding))
+      ({ address, listen }) =>
+        oneAtATime(address, socketRunner(address, listen, options.sharding)).pipe(
+          Layer.tap(() => address === listen ? Effect.void : warnIfUnreachable(address))
+        )
     )
   )
+
+/**
+ * Warns when this worker's advertised address does not reach it from its own machine (nothing
+ * answers there, or no route): the other workers will find it unhealthy and pass it by, which the
+ * cluster does without a word. Behind NAT an address the others reach may still fail from inside,
+ * hence a warning rather than a failure.
+ */
+const warnIfUnreachable = (address: RunnerAddress.RunnerAddress) =>
+  Effect.async<string | undefined>((resume) => {
+    const socket = net.connect({ host: address.host, port: address.port, timeout: 2_000 })
+    const end = (problem: string | undefined) => {
+      socket.destroy()
+      resume(Effect.succeed(problem))
+    }
+    socket.once("connect", () => end(undefined))
+    socket.once("timeout", () => end("no answer within 2 s"))
+    socket.once("error", (error: NodeJS.ErrnoException) => end(error.code ?? error.message))
+    return Effect.sync(() => socket.destroy())
+  }).pipe(Effect.flatMap((problem) =>
+    problem === undefined ? Effect.void : Effect.logWarning(
+      `the runner address ${
+        show(address)
+      } does not reach this worker from its own machine (${problem}): other workers will pass it by unless they reach it there`
+    )
+  ))
 
 /** The Postgres advisory lock under which a worker sets up its runner (any fixed number; "bfx"). */
 const setupLock = 0x626678
