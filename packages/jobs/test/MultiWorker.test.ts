@@ -144,6 +144,18 @@ const waitForRunner = (address: string) =>
 const clientOf = (baseUrl: string, apiKey: string) =>
   BatchClient.layer({ apiKey: Redacted.make(apiKey), baseUrl }).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
+/** A worker in this process on the store at `url`, with a pool of its own (as a separate process has). */
+const workerOn = (
+  url: string,
+  emulator: { readonly baseUrl: string; readonly apiKey: string },
+  options: Jobs.WorkerOptions
+) =>
+  Jobs.layerWorker(options).pipe(
+    Layer.provide(clientOf(emulator.baseUrl, emulator.apiKey)),
+    Layer.provide(Jobs.layerStore(url)),
+    Layer.provide(NodeContext.layer)
+  )
+
 describe("many workers, one queue", () => {
   it.live(
     "three workers on Postgres, one SIGKILLed and one stopped while holding jobs: every job completes once, under the token limit, as on SQLite",
@@ -241,12 +253,7 @@ describe("many workers, one queue", () => {
         const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
         for (let round = 0; round < 3; round++) {
           const url = yield* PostgresServer.freshDatabase
-          // each with a pool of its own, as separate processes have
-          const worker = Jobs.layerWorker({ pickUp: "1 second" }).pipe(
-            Layer.provide(clientOf(baseUrl, fake.apiKey)),
-            Layer.provide(Jobs.layerStore(url)),
-            Layer.provide(NodeContext.layer)
-          )
+          const worker = workerOn(url, { baseUrl, apiKey: fake.apiKey }, { pickUp: "1 second" })
           const started = yield* Effect.all(
             Array.from({ length: 6 }, () => Effect.exit(Layer.build(worker))),
             { concurrency: "unbounded" }
@@ -276,10 +283,10 @@ describe("many workers, one queue", () => {
 
         // the same advertised address, spelled another way and listening elsewhere (a second
         // machine given the first's address)
-        const twin = Jobs.layerWorker({ runnerAddress: `127.1:${port}`, listenAddress: `127.0.0.1:${otherPort}` }).pipe(
-          Layer.provide(clientOf(baseUrl, fake.apiKey)),
-          Layer.provide(store)
-        )
+        const twin = workerOn(url, { baseUrl, apiKey: fake.apiKey }, {
+          runnerAddress: `127.1:${port}`,
+          listenAddress: `127.0.0.1:${otherPort}`
+        })
         const refused = yield* Effect.flip(Effect.scoped(Layer.build(twin)))
         assert.include(String(refused), `another worker is registered at ${address} and alive`)
 
@@ -301,13 +308,11 @@ describe("many workers, one queue", () => {
         const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
         const url = yield* PostgresServer.freshDatabase
         const [port, otherPort] = yield* Effect.all([freePort, freePort])
-        // each with a pool of its own, as separate processes have
         const worker = (listen: number) =>
-          Jobs.layerWorker({ runnerAddress: `127.0.0.1:${port}`, listenAddress: `127.0.0.1:${listen}` }).pipe(
-            Layer.provide(clientOf(baseUrl, fake.apiKey)),
-            Layer.provide(Jobs.layerStore(url)),
-            Layer.provide(NodeContext.layer)
-          )
+          workerOn(url, { baseUrl, apiKey: fake.apiKey }, {
+            runnerAddress: `127.0.0.1:${port}`,
+            listenAddress: `127.0.0.1:${listen}`
+          })
         const started = yield* Effect.all(
           [Effect.exit(Layer.build(worker(port))), Effect.exit(Layer.build(worker(otherPort)))],
           { concurrency: "unbounded" }
@@ -334,13 +339,10 @@ describe("many workers, one queue", () => {
           })
         )
         const started = (runnerAddress: string, listenAddress: string) =>
-          Layer.build(
-            Jobs.layerWorker({ runnerAddress, listenAddress }).pipe(
-              Layer.provide(clientOf(baseUrl, fake.apiKey)),
-              Layer.provide(Jobs.layerStore(url)),
-              Layer.provide(NodeContext.layer)
-            )
-          ).pipe(Effect.scoped, Effect.provide(collect))
+          Layer.build(workerOn(url, { baseUrl, apiKey: fake.apiKey }, { runnerAddress, listenAddress })).pipe(
+            Effect.scoped,
+            Effect.provide(collect)
+          )
         // a typo in the address: nothing answers at it
         yield* started(`127.0.0.1:${nobody}`, `127.0.0.1:${listen}`)
         assert.deepStrictEqual(warnings.filter((w) => w.includes("does not reach this worker")), [

@@ -18,10 +18,16 @@ export const chatLine = (i: number, prefix = "req"): RequestLine.BatchRequestLin
 
 export const chatLines = (n: number, prefix = "req") => Array.from({ length: n }, (_, i) => chatLine(i + 1, prefix))
 
+// The stores' directories, removed by one exit listener (one per store passed Node's limit of ten).
+const storeDirs: Array<string> = []
+process.once("exit", () => {
+  for (const dir of storeDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 /** A fresh directory for a store, removed when the process ends. */
 export const tempStore = (): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchfx-jobs-"))
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  storeDirs.push(dir)
   return `file:${path.join(dir, "jobs.db")}`
 }
 
