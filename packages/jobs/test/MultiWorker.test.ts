@@ -19,7 +19,7 @@ import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Logger, Redacted, Schedule, Stream } from "effect"
 import * as PostgresServer from "./postgresServer.js"
 import { chat, tempStore } from "./utils.js"
-import { buildFixtures, freePort, servedEmulator, startWorker } from "./workerProcess.js"
+import { buildFixtures, servedEmulator, startWorker } from "./workerProcess.js"
 
 beforeAll(buildFixtures, 120_000)
 
@@ -156,6 +156,14 @@ const workerOn = (
     Layer.provide(NodeContext.layer)
   )
 
+/** The emulator served to other processes, a fresh database, and workers in this process on it. */
+const onFreshDatabase = Effect.gen(function*() {
+  const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
+  const url = yield* PostgresServer.freshDatabase
+  const worker = (options: Jobs.WorkerOptions) => workerOn(url, { baseUrl, apiKey: fake.apiKey }, options)
+  return { baseUrl, fake, url, worker }
+})
+
 describe("many workers, one queue", () => {
   it.live(
     "three workers on Postgres, one SIGKILLed and one stopped while holding jobs: every job completes once, under the token limit, as on SQLite",
@@ -272,10 +280,9 @@ describe("many workers, one queue", () => {
     "a worker at the address of a live one fails with one sentence; once that one is killed, a worker takes its address and works",
     () =>
       Effect.gen(function*() {
-        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
-        const url = yield* PostgresServer.freshDatabase
+        const { baseUrl, fake, url, worker } = yield* onFreshDatabase
         const store = Jobs.layerStore(url).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
-        const [port, otherPort] = yield* Effect.all([freePort, freePort])
+        const [port, otherPort] = yield* Effect.all([PostgresServer.freePort, PostgresServer.freePort])
         const address = `127.0.0.1:${port}`
         const env = { BATCHFX_STORE: url, OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: fake.apiKey }
         const first = yield* startWorker({ ...env, BATCHFX_RUNNER_ADDRESS: address })
@@ -283,10 +290,7 @@ describe("many workers, one queue", () => {
 
         // the same advertised address, spelled another way and listening elsewhere (a second
         // machine given the first's address)
-        const twin = workerOn(url, { baseUrl, apiKey: fake.apiKey }, {
-          runnerAddress: `127.1:${port}`,
-          listenAddress: `127.0.0.1:${otherPort}`
-        })
+        const twin = worker({ runnerAddress: `127.1:${port}`, listenAddress: `127.0.0.1:${otherPort}` })
         const refused = yield* Effect.flip(Effect.scoped(Layer.build(twin)))
         assert.include(String(refused), `another worker is registered at ${address} and alive`)
 
@@ -305,16 +309,12 @@ describe("many workers, one queue", () => {
     "two workers given one address at the same moment: one starts, the other fails with one sentence",
     () =>
       Effect.gen(function*() {
-        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
-        const url = yield* PostgresServer.freshDatabase
-        const [port, otherPort] = yield* Effect.all([freePort, freePort])
-        const worker = (listen: number) =>
-          workerOn(url, { baseUrl, apiKey: fake.apiKey }, {
-            runnerAddress: `127.0.0.1:${port}`,
-            listenAddress: `127.0.0.1:${listen}`
-          })
+        const { worker } = yield* onFreshDatabase
+        const [port, otherPort] = yield* Effect.all([PostgresServer.freePort, PostgresServer.freePort])
+        const listeningOn = (listen: number) =>
+          worker({ runnerAddress: `127.0.0.1:${port}`, listenAddress: `127.0.0.1:${listen}` })
         const started = yield* Effect.all(
-          [Effect.exit(Layer.build(worker(port))), Effect.exit(Layer.build(worker(otherPort)))],
+          [Effect.exit(Layer.build(listeningOn(port))), Effect.exit(Layer.build(listeningOn(otherPort)))],
           { concurrency: "unbounded" }
         ).pipe(Effect.scoped)
         assert.deepStrictEqual(started.map((exit) => exit._tag).sort(), ["Failure", "Success"])
@@ -328,9 +328,12 @@ describe("many workers, one queue", () => {
     "a worker whose runner address does not reach it says so once it has started; one listening on every interface behind its address does not",
     () =>
       Effect.gen(function*() {
-        const { baseUrl, fake } = yield* servedEmulator(emulatorOptions(undefined))
-        const url = yield* PostgresServer.freshDatabase
-        const [nobody, listen, shared] = yield* Effect.all([freePort, freePort, freePort])
+        const { worker } = yield* onFreshDatabase
+        const [nobody, listen, shared] = yield* Effect.all([
+          PostgresServer.freePort,
+          PostgresServer.freePort,
+          PostgresServer.freePort
+        ])
         const warnings: Array<string> = []
         const collect = Logger.replace(
           Logger.defaultLogger,
@@ -339,7 +342,7 @@ describe("many workers, one queue", () => {
           })
         )
         const started = (runnerAddress: string, listenAddress: string) =>
-          Layer.build(workerOn(url, { baseUrl, apiKey: fake.apiKey }, { runnerAddress, listenAddress })).pipe(
+          Layer.build(worker({ runnerAddress, listenAddress })).pipe(
             Effect.scoped,
             Effect.provide(collect)
           )

@@ -58,7 +58,8 @@ const runAs = (): { readonly uid: number; readonly gid: number; readonly name: s
   return { uid: Number(uid), gid: Number(gid), name: "postgres" }
 }
 
-const freePort = Effect.async<number, Error>((resume) => {
+/** A port of 127.0.0.1 nothing listens on now. */
+export const freePort = Effect.async<number, Error>((resume) => {
   const server = net.createServer()
   server.once("error", (e) => resume(Effect.fail(e)))
   server.listen(0, "127.0.0.1", () => {

@@ -10,7 +10,6 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { createServer } from "node:http"
-import { type AddressInfo, createServer as createNetServer } from "node:net"
 import { fileURLToPath } from "node:url"
 
 // This module runs from `test/` under vitest and from `build/test/` under the bench.
@@ -83,12 +82,3 @@ export const startWorker = (env: Record<string, string>) =>
     (worker) =>
       Effect.sync(() => worker.child.kill("SIGKILL"))
   )
-
-/** A port of 127.0.0.1 nothing listens on now. */
-export const freePort = Effect.async<number>((resume) => {
-  const server = createNetServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})

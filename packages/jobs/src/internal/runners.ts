@@ -7,9 +7,11 @@
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlError from "@effect/sql/SqlError"
 import * as ConfigError from "effect/ConfigError"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -103,23 +105,32 @@ export const layer = (
  * hence a warning rather than a failure.
  */
 const warnIfUnreachable = (address: RunnerAddress.RunnerAddress) =>
-  Effect.async<string | undefined>((resume) => {
-    const socket = net.connect({ host: address.host, port: address.port, timeout: 2_000 })
-    const end = (problem: string | undefined) => {
-      socket.destroy()
-      resume(Effect.succeed(problem))
-    }
-    socket.once("connect", () => end(undefined))
-    socket.once("timeout", () => end("no answer within 2 s"))
-    socket.once("error", (error: NodeJS.ErrnoException) => end(error.code ?? error.message))
-    return Effect.sync(() => socket.destroy())
-  }).pipe(Effect.flatMap((problem) =>
-    problem === undefined ? Effect.void : Effect.logWarning(
-      `the runner address ${
-        show(address)
-      } does not reach this worker from its own machine (${problem}): other workers will pass it by unless they reach it there`
+  Effect.gen(function*() {
+    const socket = yield* NodeSocket.makeNet({ host: address.host, port: address.port, openTimeout: "2 seconds" })
+    const opened = yield* Deferred.make<void>()
+    // opened: the run (and the connection) ends there; a failure to open fails the run first
+    return yield* Effect.raceFirst(
+      socket.runRaw(() => {}, { onOpen: Deferred.succeed(opened, undefined) }),
+      Deferred.await(opened)
     )
-  ))
+  }).pipe(
+    Effect.catchAll((error) =>
+      Effect.logWarning(
+        `the runner address ${show(address)} does not reach this worker from its own machine (${
+          problemOf(error)
+        }): other workers will pass it by unless they reach it there`
+      )
+    )
+  )
+
+/** A socket error as its system code (ECONNREFUSED, …), else its message. */
+const problemOf = (error: unknown): string => {
+  const cause = error !== null && typeof error === "object" && "cause" in error ? error.cause : error
+  if (cause !== null && typeof cause === "object" && "code" in cause && typeof cause.code === "string") {
+    return cause.code
+  }
+  return cause instanceof Error ? cause.message : String(cause)
+}
 
 /** The Postgres advisory lock under which a worker sets up its runner (any fixed number; "bfx"). */
 const setupLock = 0x626678
